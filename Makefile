@@ -1,0 +1,43 @@
+# Set-up and operation of the stacks. `make test` needs only Python 3.11+;
+# `make preview|up|destroy STACK=<name>` also need the Pulumi CLI and a kube context.
+
+PYTHON ?= python3
+VENV ?= .venv
+STACK ?= dev
+# A local file state backend by default: no Pulumi Cloud account needed. Override to use another.
+PULUMI_BACKEND_URL ?= file://$(CURDIR)/.pulumi-state
+export PULUMI_BACKEND_URL
+
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: test preview up destroy preflight select clean
+
+$(STAMP): pyproject.toml requirements.txt requirements-dev.txt
+	$(PYTHON) scripts/check_python.py
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -r requirements-dev.txt
+	touch $@
+
+test: $(STAMP)
+	$(BIN)/python -m pytest
+
+preflight: $(STAMP)
+	$(BIN)/python scripts/preflight.py --stack $(STACK)
+
+# Select (or create, with passphrase-encrypted secrets) the stack, then act on it.
+select: preflight
+	pulumi stack select --create $(STACK) --secrets-provider passphrase
+
+preview: select
+	pulumi preview --stack $(STACK) --diff
+
+up: select
+	pulumi up --stack $(STACK)
+
+destroy: select
+	pulumi destroy --stack $(STACK)
+
+clean:
+	rm -rf $(VENV) .pytest_cache

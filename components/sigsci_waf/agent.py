@@ -1,0 +1,176 @@
+"""The one builder of the agent container, used by every deployment shape.
+
+Pure functions: settings in, Kubernetes objects (camelCase dicts) out, so they are
+unit-testable without Pulumi and identical for the same input.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+from .schema import AgentSettings, Resources, AGENT_RESOURCES, quantity_value, version_tuple
+
+AGENT_CONTAINER = "sigsci-agent"
+TMP_VOLUME = "sigsci-tmp"
+ACCESS_KEY_FIELD = "accesskeyid"
+SECRET_KEY_FIELD = "secretaccesskey"
+
+
+@dataclass(frozen=True)
+class RevProxy:
+    """The agent as a reverse proxy: listens on `listener_port`, forwards to `upstream`."""
+
+    listener_port: int
+    upstream: str
+
+
+@dataclass(frozen=True)
+class Rpc:
+    """The agent serving a module over a Unix socket in the shared temp volume."""
+
+
+@dataclass(frozen=True)
+class AgentParts:
+    container: dict[str, Any]
+    volume: dict[str, Any]
+    pre_stop_seconds: int
+    warnings: list[str] = field(default_factory=list)
+
+
+def option_env_name(option: str) -> str:
+    """`max-procs` -> `SIGSCI_MAX_PROCS`, the vendor's rule for every agent option."""
+    return "SIGSCI_" + option.upper().replace("-", "_")
+
+
+def rpc_address(settings: AgentSettings) -> str:
+    """The agent's socket; a module must point at exactly this path."""
+    return f"{settings.tmp_mount_path}/sigsci.sock"
+
+
+def image_reference(settings: AgentSettings) -> str:
+    image = f"{settings.repository}:{settings.version}"
+    return f"{image}@{settings.digest}" if settings.digest else image
+
+
+def pull_policy(settings: AgentSettings) -> tuple[str, list[str]]:
+    """The vendor guide's policy: a version -> IfNotPresent, latest -> Always; an explicit choice wins."""
+    warnings = []
+    if settings.version == "latest" and settings.digest is None:
+        warnings.append("the agent image tag is 'latest': every pod start may run a different agent version; "
+                        "pin agent.version for repeatable deployments")
+    if settings.image_pull_policy is not None:
+        return settings.image_pull_policy, warnings
+    return ("Always" if settings.version == "latest" else "IfNotPresent"), warnings
+
+
+def _option_value(value: str | bool | int) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
+
+
+def _resources(resources: Resources) -> dict[str, Any]:
+    filled = resources.filled(AGENT_RESOURCES)
+    return {
+        "requests": {"cpu": str(filled.requests.cpu), "memory": str(filled.requests.memory)},
+        "limits": {"cpu": str(filled.limits.cpu), "memory": str(filled.limits.memory)},
+    }
+
+
+def _max_procs(cpu_limit: str) -> str:
+    """Match the agent's worker count to its CPU limit; otherwise it sizes itself to the node and is throttled."""
+    return str(max(1, math.ceil(quantity_value(cpu_limit))))
+
+
+def credential_env(secret_name: str) -> list[dict[str, Any]]:
+    return [
+        {"name": "SIGSCI_ACCESSKEYID",
+         "valueFrom": {"secretKeyRef": {"name": secret_name, "key": ACCESS_KEY_FIELD}}},
+        {"name": "SIGSCI_SECRETACCESSKEY",
+         "valueFrom": {"secretKeyRef": {"name": secret_name, "key": SECRET_KEY_FIELD}}},
+    ]
+
+
+def revproxy_listener(mode: RevProxy, access_log: bool) -> str:
+    parts = [f"listener=http://0.0.0.0:{mode.listener_port}", f"upstreams={mode.upstream}"]
+    if access_log:
+        parts.append("access-log='/dev/stdout'")
+    return "http:{" + ",".join(parts) + "}"
+
+
+def agent_env(settings: AgentSettings, secret_name: str, mode: RevProxy | Rpc) -> list[dict[str, Any]]:
+    derived: dict[str, str] = {option_env_name("shared-cache-dir"): f"{settings.tmp_mount_path}/cache"}
+    if isinstance(mode, Rpc):
+        derived[option_env_name("rpc-address")] = rpc_address(settings)
+    else:
+        derived[option_env_name("revproxy-listener")] = revproxy_listener(mode, settings.access_log)
+    if settings.startup_probe.enabled:
+        derived[option_env_name("startup-probe-listener")] = f"0.0.0.0:{settings.startup_probe.port}"
+    options = {option_env_name(k): _option_value(v) for k, v in settings.options.items()}
+    if option_env_name("max-procs") not in options:
+        options[option_env_name("max-procs")] = _max_procs(_resources(settings.resources)["limits"]["cpu"])
+    merged = {**options, **derived}
+    return credential_env(secret_name) + [{"name": k, "value": merged[k]} for k in sorted(merged)]
+
+
+def container_security_context(run_as_user: int, read_only_root: bool = True) -> dict[str, Any]:
+    return {
+        "allowPrivilegeEscalation": False,
+        "capabilities": {"drop": ["ALL"]},
+        "privileged": False,
+        "readOnlyRootFilesystem": read_only_root,
+        "runAsGroup": run_as_user,
+        "runAsNonRoot": True,
+        "runAsUser": run_as_user,
+        "seccompProfile": {"type": "RuntimeDefault"},
+    }
+
+
+def pre_stop_sleep(seconds: int) -> dict[str, Any] | None:
+    if seconds == 0:
+        return None
+    return {"preStop": {"exec": {"command": ["sleep", str(seconds)]}}}
+
+
+def build_agent(settings: AgentSettings, secret_name: str, mode: RevProxy | Rpc) -> AgentParts:
+    """The agent container and its temp volume for any pod shape."""
+    policy, warnings = pull_policy(settings)
+    container: dict[str, Any] = {
+        "name": AGENT_CONTAINER,
+        "image": image_reference(settings),
+        "imagePullPolicy": policy,
+        "env": agent_env(settings, secret_name, mode),
+        "resources": _resources(settings.resources),
+        "securityContext": container_security_context(settings.run_as_user),
+        "volumeMounts": [{"name": TMP_VOLUME, "mountPath": settings.tmp_mount_path}],
+    }
+    ports = []
+    if isinstance(mode, RevProxy):
+        ports.append({"name": "sigsci-http", "containerPort": mode.listener_port, "protocol": "TCP"})
+        # The listener accepting connections is the only readiness signal the agent documents.
+        container["readinessProbe"] = {"tcpSocket": {"port": mode.listener_port},
+                                       "periodSeconds": 5, "failureThreshold": 3}
+    if settings.startup_probe.enabled:
+        ports.append({"name": "sigsci-startup", "containerPort": settings.startup_probe.port, "protocol": "TCP"})
+        container["startupProbe"] = {
+            "httpGet": {"path": "/startup", "port": settings.startup_probe.port},
+            "failureThreshold": settings.startup_probe.failure_threshold,
+            "periodSeconds": settings.startup_probe.period_seconds,
+        }
+    if ports:
+        container["ports"] = ports
+    lifecycle = pre_stop_sleep(settings.pre_stop_sleep_seconds)
+    if lifecycle:
+        container["lifecycle"] = lifecycle
+    return AgentParts(
+        container=container,
+        volume={"name": TMP_VOLUME, "emptyDir": {}},
+        pre_stop_seconds=settings.pre_stop_sleep_seconds,
+        warnings=warnings,
+    )
+
+
+def is_pinned(settings: AgentSettings) -> bool:
+    return settings.digest is not None or version_tuple(settings.version) is not None

@@ -1,0 +1,128 @@
+"""The stack program: reads `sigsci:*` stack config, validates all of it, then builds the components.
+
+Everything is validated before the first resource is declared, so bad config never
+leaves a half-built stack behind.
+"""
+
+from __future__ import annotations
+
+import difflib
+from typing import Any
+
+import pulumi
+
+from .errors import ConfigError
+from .revproxy import ResolvedApp, resolve_app
+from .revproxy_app import SigsciRevProxyApp
+from .schema import AgentSettings, SecretSpec, parse
+from .secret import SigsciSecret
+
+NAMESPACE = "sigsci"
+KNOWN_KEYS = ("site", "accessKeyId", "secretAccessKey", "existingSecret", "agent", "apps")
+
+
+def _configured_keys() -> set[str]:
+    """Every `sigsci:` key set for this stack, wherever the engine passed it."""
+    keys = set(pulumi.runtime.config.CONFIG.get()) | set(pulumi.runtime.get_config_env())
+    return {k.split(":", 1)[1] for k in keys if k.startswith(f"{NAMESPACE}:")}
+
+
+def _is_secret(key: str) -> bool:
+    full = f"{NAMESPACE}:{key}"
+    return pulumi.runtime.is_config_secret(full) or full in pulumi.runtime.get_config_secret_keys_env()
+
+
+def check_unknown_keys() -> None:
+    for key in sorted(_configured_keys()):
+        if key not in KNOWN_KEYS:
+            close = difflib.get_close_matches(key, KNOWN_KEYS, n=1)
+            hint = f"; did you mean {NAMESPACE}:{close[0]}?" if close else ""
+            raise ConfigError(f"{NAMESPACE}:{key}", f"unknown key{hint} Known keys: "
+                                                    + ", ".join(f"{NAMESPACE}:{k}" for k in KNOWN_KEYS))
+
+
+def _object(config: pulumi.Config, key: str, kind: type, what: str) -> Any:
+    try:
+        value = config.get_object(key)
+    except Exception:  # noqa: BLE001 - the engine's JSON error is replaced by one that names the key
+        raise ConfigError(f"{NAMESPACE}:{key}", f"is not valid structured config; expected {what}") from None
+    if value is not None and not isinstance(value, kind):
+        raise ConfigError(f"{NAMESPACE}:{key}", f"must be {what}, not {type(value).__name__}")
+    return value
+
+
+def read_apps(config: pulumi.Config, shared_agent: dict) -> list[ResolvedApp]:
+    apps_raw = _object(config, "apps", list, "a list of apps, each at least {name, image, port}")
+    if not apps_raw:
+        raise ConfigError(f"{NAMESPACE}:apps", "is required: a list of apps to protect, each at least "
+                                               "{name, image, port}")
+    apps = []
+    seen: dict[tuple[str, str, str], str] = {}
+    for index, raw in enumerate(apps_raw):
+        key = f"{NAMESPACE}:apps[{index}]"
+        if not isinstance(raw, dict):
+            raise ConfigError(key, "must be an object such as {name: web, image: nginx:1.27, port: 8080}")
+        app = resolve_app(raw, shared_agent, key)
+        spec = app.spec
+        claims = [("Service", spec.namespace, spec.service or spec.name)]
+        if spec.placement == "patch":
+            claims.append(("Deployment", spec.namespace, spec.deployment))
+        else:
+            claims.append(("Deployment", spec.namespace, spec.name))
+        for claim in claims:
+            if claim in seen:
+                raise ConfigError(f"{key}.name", f"{claim[0]} {claim[1]}/{claim[2]} is already used by "
+                                                 f"{seen[claim]}; each app needs its own")
+            seen[claim] = key
+        apps.append(app)
+    return apps
+
+
+def read_secret_spec(config: pulumi.Config) -> tuple[SecretSpec, Any, Any]:
+    for key in ("accessKeyId", "secretAccessKey"):
+        if config.get(key) is not None and not _is_secret(key):
+            raise ConfigError(f"{NAMESPACE}:{key}", "is stored in plain text in the stack file; set it with "
+                                                    f"`pulumi config set --secret {NAMESPACE}:{key} <value>`")
+    key_id, secret_key = config.get_secret("accessKeyId"), config.get_secret("secretAccessKey")
+    if (key_id is None) != (secret_key is None):
+        missing = "accessKeyId" if key_id is None else "secretAccessKey"
+        raise ConfigError(f"{NAMESPACE}:{missing}", "is required as well: set both agent keys with "
+                                                    "`pulumi config set --secret`")
+    spec = parse(SecretSpec, {"site": config.get("site"), "existingSecret": config.get("existingSecret"),
+                              "hasKeys": key_id is not None}, f"{NAMESPACE}:")
+    return spec, key_id, secret_key
+
+
+def main() -> None:
+    config = pulumi.Config(NAMESPACE)
+    check_unknown_keys()
+    shared_agent = _object(config, "agent", dict, "an object of agent settings") or {}
+    parse(AgentSettings, shared_agent, f"{NAMESPACE}:agent")
+    apps = read_apps(config, shared_agent)
+    secret_spec, key_id, secret_key = read_secret_spec(config)
+
+    # Everything is valid: declare resources.
+    secret = SigsciSecret("sigsci", {
+        "namespaces": sorted({app.spec.namespace for app in apps}),
+        "site": secret_spec.site,
+        "existing_secret": secret_spec.existing_secret,
+        "access_key_id": key_id,
+        "secret_access_key": secret_key,
+    })
+    exported = {}
+    for app in apps:
+        spec = app.spec
+        args = spec.model_dump(exclude_none=True, exclude={"agent"})
+        args["agent"] = app.agent.model_dump(exclude_defaults=True)
+        component = SigsciRevProxyApp(
+            f"{spec.name}.{spec.namespace}",
+            {**args, "secret_name": secret.secret_name, "credentials_hash": secret.credentials_hash},
+            opts=pulumi.ResourceOptions(depends_on=[secret]),
+        )
+        exported[f"{spec.namespace}/{spec.name}"] = {
+            "namespace": component.namespace,
+            "placement": spec.placement,
+            "service": component.service_name,
+        }
+    pulumi.export("secretName", secret.secret_name)
+    pulumi.export("apps", exported)

@@ -1,0 +1,262 @@
+"""Kubernetes objects for the agent as a reverse proxy, in its three placements.
+
+Pure functions of a validated `ResolvedApp`; the component only turns them into resources.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Mapping
+
+from .agent import AgentParts, RevProxy, build_agent, container_security_context, pre_stop_sleep
+from .errors import ConfigError
+from .schema import APP_RESOURCES, AgentSettings, AppSpec, parse, merged_agent
+
+# Seconds the pod gets beyond the longest preStop sleep for the processes to exit after SIGTERM.
+SHUTDOWN_MARGIN_SECONDS = 15
+# The app keeps serving this much longer than the agent drains, so in-flight proxied requests complete.
+APP_OUTLIVES_AGENT_SECONDS = 5
+DEFAULT_REPLICAS = 2
+CREDENTIALS_ANNOTATION = "sigsci.fastly.com/credentials-hash"
+PATCH_FORCE_ANNOTATION = "pulumi.com/patchForce"
+PART_OF = {"app.kubernetes.io/part-of": "sigsci-waf", "app.kubernetes.io/managed-by": "pulumi"}
+
+
+@dataclass(frozen=True)
+class ResolvedApp:
+    """An app entry with its agent settings merged and every cross-field rule checked."""
+
+    spec: AppSpec
+    agent: AgentSettings
+    key: str  # where it came from, e.g. "sigsci:apps[0]", for error messages
+
+    @property
+    def app_pre_stop(self) -> int:
+        if self.spec.pre_stop_sleep_seconds is not None:
+            return self.spec.pre_stop_sleep_seconds
+        return self.agent.pre_stop_sleep_seconds + APP_OUTLIVES_AGENT_SECONDS if self.agent.pre_stop_sleep_seconds else 0
+
+    @property
+    def grace_period(self) -> int:
+        if self.spec.termination_grace_period_seconds is not None:
+            return self.spec.termination_grace_period_seconds
+        longest = max(self.agent.pre_stop_sleep_seconds, self.app_pre_stop if self.spec.placement == "owned" else 0)
+        return longest + SHUTDOWN_MARGIN_SECONDS
+
+
+def resolve_app(raw: Mapping[str, Any], shared_agent: Mapping[str, Any], key: str, *,
+                snake: bool = False) -> ResolvedApp:
+    """Validate one app entry (raw config or Python args) together with the shared agent settings."""
+    spec: AppSpec = parse(AppSpec, raw, key, snake=snake)
+    agent: AgentSettings = parse(AgentSettings, merged_agent(shared_agent, spec.agent), f"{key}.agent", snake=snake)
+    resolved = ResolvedApp(spec=spec, agent=agent, key=key)
+    _check_cross_rules(resolved, snake)
+    return resolved
+
+
+def _name(field: str, snake: bool) -> str:
+    from pydantic.alias_generators import to_snake
+    return to_snake(field) if snake else field
+
+
+def _check_cross_rules(app: ResolvedApp, snake: bool) -> None:
+    spec, agent, key = app.spec, app.agent, app.key
+    probe = agent.startup_probe
+    if probe.enabled:
+        taken = {spec.listener_port: _name("listenerPort", snake)}
+        if spec.placement == "owned":
+            taken[spec.port] = "port"
+        if probe.port in taken:
+            raise ConfigError(f"{key}.agent.{_name('startupProbe', snake)}.port",
+                              f"{probe.port} is already used by {taken[probe.port]}; pick another port")
+    if (spec.placement == "owned" and spec.pre_stop_sleep_seconds is not None
+            and spec.pre_stop_sleep_seconds < agent.pre_stop_sleep_seconds):
+        raise ConfigError(f"{key}.{_name('preStopSleepSeconds', snake)}",
+                          f"{spec.pre_stop_sleep_seconds} is shorter than the agent's preStop sleep "
+                          f"({agent.pre_stop_sleep_seconds}); the app must outlive the agent's drain, "
+                          "because the agent proxies to it until the end")
+    longest = max(agent.pre_stop_sleep_seconds, app.app_pre_stop if spec.placement == "owned" else 0)
+    if spec.termination_grace_period_seconds is not None and spec.termination_grace_period_seconds <= longest:
+        raise ConfigError(f"{key}.{_name('terminationGracePeriodSeconds', snake)}",
+                          f"{spec.termination_grace_period_seconds} must be greater than the longest preStop "
+                          f"sleep ({longest} s), or Kubernetes kills the containers mid-drain")
+
+
+def _labels(app: ResolvedApp) -> dict[str, str]:
+    if app.spec.placement == "service":
+        return {"app.kubernetes.io/name": "sigsci-agent", "app.kubernetes.io/instance": app.spec.name}
+    return {"app.kubernetes.io/name": app.spec.name}
+
+
+def _metadata(name: str, app: ResolvedApp, labels: Mapping[str, str]) -> dict[str, Any]:
+    return {"name": name, "namespace": app.spec.namespace, "labels": {**labels, **PART_OF}}
+
+
+def _agent(app: ResolvedApp, secret_name: str, upstream: str) -> AgentParts:
+    return build_agent(app.agent, secret_name, RevProxy(listener_port=app.spec.listener_port, upstream=upstream))
+
+
+def _pod_annotations(default_container: str, credentials_hash: Any | None) -> dict[str, Any]:
+    annotations: dict[str, Any] = {"kubectl.kubernetes.io/default-container": default_container}
+    if credentials_hash is not None:
+        annotations[CREDENTIALS_ANNOTATION] = credentials_hash
+    return annotations
+
+
+def _pod_security_context() -> dict[str, Any]:
+    return {"runAsNonRoot": True, "seccompProfile": {"type": "RuntimeDefault"}}
+
+
+def _image_pull_policy(image: str) -> str:
+    """Kubernetes' own default, written out so a preview shows it: untagged or latest -> Always."""
+    reference = image.split("@", 1)[0]
+    tag = reference.rsplit(":", 1)[1] if ":" in reference.rsplit("/", 1)[-1] else None
+    if "@" not in image and tag in (None, "latest"):
+        return "Always"
+    return "IfNotPresent"
+
+
+def _writable_volume(index: int) -> str:
+    return f"app-writable-{index}"
+
+
+def app_container(app: ResolvedApp) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """The user's container for the owned placement, with secure defaults, and its volumes."""
+    spec = app.spec
+    resources = (spec.resources or APP_RESOURCES).filled(APP_RESOURCES)
+    writable = spec.writable_paths if spec.writable_paths is not None else ["/tmp"]
+    container: dict[str, Any] = {
+        "name": spec.name,
+        "image": spec.image,
+        "imagePullPolicy": _image_pull_policy(spec.image or ""),
+        "ports": [{"name": "http", "containerPort": spec.port, "protocol": "TCP"}],
+        "resources": {
+            "requests": {"cpu": str(resources.requests.cpu), "memory": str(resources.requests.memory)},
+            "limits": {"cpu": str(resources.limits.cpu), "memory": str(resources.limits.memory)},
+        },
+        "securityContext": container_security_context(
+            spec.run_as_user or 10001,
+            True if spec.read_only_root_filesystem is None else spec.read_only_root_filesystem),
+    }
+    if spec.command is not None:
+        container["command"] = list(spec.command)
+    if spec.args is not None:
+        container["args"] = list(spec.args)
+    if spec.env:
+        container["env"] = [{"name": k, "value": spec.env[k]} for k in sorted(spec.env)]
+    if spec.health_path:
+        check = {"httpGet": {"path": spec.health_path, "port": spec.port}}
+        container["readinessProbe"] = {**check, "periodSeconds": 5, "failureThreshold": 3}
+        container["livenessProbe"] = {**check, "periodSeconds": 10, "failureThreshold": 6}
+    else:
+        container["readinessProbe"] = {"tcpSocket": {"port": spec.port}, "periodSeconds": 5, "failureThreshold": 3}
+    lifecycle = pre_stop_sleep(app.app_pre_stop)
+    if lifecycle:
+        container["lifecycle"] = lifecycle
+    volumes = [{"name": _writable_volume(i), "emptyDir": {}} for i in range(len(writable))]
+    if writable:
+        container["volumeMounts"] = [{"name": _writable_volume(i), "mountPath": p} for i, p in enumerate(writable)]
+    return container, volumes
+
+
+def _service(app: ResolvedApp, selector: Mapping[str, str], service_type: str | None) -> dict[str, Any]:
+    return {
+        "apiVersion": "v1",
+        "kind": "Service",
+        "metadata": _metadata(app.spec.name, app, _labels(app)),
+        "spec": {
+            "type": service_type or "ClusterIP",
+            "selector": dict(selector),
+            "ports": [{"name": "http", "port": app.spec.effective_service_port(),
+                       "targetPort": app.spec.listener_port, "protocol": "TCP"}],
+        },
+    }
+
+
+def _deployment(app: ResolvedApp, containers: list, volumes: list, annotations: dict, labels: dict) -> dict:
+    return {
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "metadata": _metadata(app.spec.name, app, labels),
+        "spec": {
+            "replicas": app.spec.replicas if app.spec.replicas is not None else DEFAULT_REPLICAS,
+            "selector": {"matchLabels": dict(labels)},
+            # Never drop below the wanted count while rolling: a WAF rollout should not shed capacity.
+            "strategy": {"type": "RollingUpdate", "rollingUpdate": {"maxUnavailable": 0, "maxSurge": 1}},
+            "template": {
+                "metadata": {"labels": {**labels, **PART_OF}, "annotations": annotations},
+                "spec": {
+                    "automountServiceAccountToken": False,
+                    "securityContext": _pod_security_context(),
+                    "terminationGracePeriodSeconds": app.grace_period,
+                    "containers": containers,
+                    "volumes": volumes,
+                },
+            },
+        },
+    }
+
+
+@dataclass(frozen=True)
+class Manifests:
+    """What one app placement emits: whole objects it owns, and patches of objects others own."""
+
+    owned: list[dict[str, Any]]
+    patches: list[dict[str, Any]]
+    warnings: list[str]
+
+
+def build_owned(app: ResolvedApp, secret_name: str, credentials_hash: Any | None = None) -> Manifests:
+    agent = _agent(app, secret_name, f"http://127.0.0.1:{app.spec.port}")
+    container, volumes = app_container(app)
+    labels = _labels(app)
+    deployment = _deployment(app, [container, agent.container], [*volumes, agent.volume],
+                             _pod_annotations(app.spec.name, credentials_hash), labels)
+    return Manifests(owned=[deployment, _service(app, labels, app.spec.service_type)], patches=[],
+                     warnings=agent.warnings)
+
+
+def build_agent_service(app: ResolvedApp, secret_name: str, credentials_hash: Any | None = None) -> Manifests:
+    upstream = f"http://{app.spec.upstream_service}.{app.spec.namespace}.svc:{app.spec.port}"
+    agent = _agent(app, secret_name, upstream)
+    labels = _labels(app)
+    deployment = _deployment(app, [agent.container], [agent.volume],
+                             _pod_annotations(agent.container["name"], credentials_hash), labels)
+    return Manifests(owned=[deployment, _service(app, labels, app.spec.service_type)], patches=[],
+                     warnings=agent.warnings)
+
+
+def build_patch(app: ResolvedApp, secret_name: str, credentials_hash: Any | None = None) -> Manifests:
+    """Only what the agent adds to someone else's Deployment and Service; destroy takes exactly this back."""
+    agent = _agent(app, secret_name, f"http://127.0.0.1:{app.spec.port}")
+    metadata: dict[str, Any] = {"name": app.spec.deployment, "namespace": app.spec.namespace}
+    if app.spec.patch_force:
+        metadata["annotations"] = {PATCH_FORCE_ANNOTATION: "true"}
+    template: dict[str, Any] = {
+        "spec": {
+            "terminationGracePeriodSeconds": app.grace_period,
+            "containers": [agent.container],
+            "volumes": [agent.volume],
+        }
+    }
+    if credentials_hash is not None:
+        template["metadata"] = {"annotations": {CREDENTIALS_ANNOTATION: credentials_hash}}
+    deployment_patch = {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": metadata,
+                        "spec": {"template": template}}
+    service_patch = {
+        "apiVersion": "v1",
+        "kind": "Service",
+        # targetPort belongs to whoever created the Service, so moving it always needs force.
+        "metadata": {"name": app.spec.service, "namespace": app.spec.namespace,
+                     "annotations": {PATCH_FORCE_ANNOTATION: "true"}},
+        "spec": {"ports": [{"port": app.spec.effective_service_port(), "protocol": "TCP",
+                            "targetPort": app.spec.listener_port}]},
+    }
+    return Manifests(owned=[], patches=[deployment_patch, service_patch], warnings=agent.warnings)
+
+
+BUILDERS = {"owned": build_owned, "service": build_agent_service, "patch": build_patch}
+
+
+def build_app(app: ResolvedApp, secret_name: str, credentials_hash: Any | None = None) -> Manifests:
+    return BUILDERS[app.spec.placement](app, secret_name, credentials_hash)

@@ -1,0 +1,115 @@
+"""SigsciRevProxyApp: one app behind the agent as a reverse proxy, in the placement the team needs."""
+
+from __future__ import annotations
+
+from typing import Any, Literal, Optional, TypedDict
+
+import pulumi
+import pulumi_kubernetes as k8s
+
+from .revproxy import ResolvedApp, build_app, resolve_app
+
+
+class SigsciRevProxyAppArgs(TypedDict, total=False):
+    """The same keys as one `sigsci:apps` entry in stack config, in snake_case."""
+
+    secret_name: str
+    """Name of the Secret holding the agent keys (`SigsciSecret.secret_name`). Required."""
+    credentials_hash: Optional[pulumi.Input[str]]
+    """`SigsciSecret.credentials_hash`: put on the pod template so key rotation rolls the pods."""
+    name: str
+    """App name (DNS-1035 label); names the Deployment and Service. Defaults to the resource name."""
+    port: int
+    """The app's own port: the upstream the agent proxies to. Required."""
+    namespace: str
+    """Namespace of the app. Default `default`."""
+    placement: Literal["owned", "patch", "service"]
+    """`owned` creates the app's Deployment and Service; `patch` adds the agent to existing ones;
+    `service` runs the agents as their own Deployment and Service in front of the app's Service."""
+    listener_port: int
+    """The agent's listener port (>= 1024). Default 8001."""
+    service_port: int
+    """The Service's port clients use. Default: `port`."""
+    agent: dict[str, Any]
+    """Agent settings (repository, version, resources, options, ...); see the README."""
+    image: str
+    """owned: the app's image. Required there."""
+    args: list[str]
+    """owned: the app container's args."""
+    command: list[str]
+    """owned: the app container's command."""
+    env: dict[str, str]
+    """owned: the app container's environment."""
+    resources: dict[str, Any]
+    """owned: the app container's requests and limits."""
+    health_path: str
+    """owned: HTTP path for readiness and liveness probes; without it a TCP readiness probe is used."""
+    read_only_root_filesystem: bool
+    """owned: default True; set False for apps that must write outside `writable_paths`."""
+    writable_paths: list[str]
+    """owned: paths that get a writable emptyDir. Default ['/tmp']."""
+    run_as_user: int
+    """owned: UID of the app container. Default 10001."""
+    pre_stop_sleep_seconds: int
+    """owned: the app's preStop sleep; at least the agent's. Default: the agent's + 5."""
+    replicas: int
+    """owned, service: replica count. Default 2."""
+    service_type: Literal["ClusterIP", "NodePort", "LoadBalancer"]
+    """owned, service: Service type. Default ClusterIP."""
+    termination_grace_period_seconds: int
+    """Pod grace period; must exceed the longest preStop sleep. Default: longest sleep + 15."""
+    deployment: str
+    """patch: name of the existing Deployment. Required there."""
+    service: str
+    """patch: name of the existing Service whose targetPort moves to the agent. Required there."""
+    patch_force: bool
+    """patch: force the Deployment patch over fields another manager owns (grace period)."""
+    upstream_service: str
+    """service: name of the app's existing Service. Required there."""
+
+
+_CREATORS = {
+    ("apps/v1", "Deployment", False): k8s.apps.v1.Deployment,
+    ("v1", "Service", False): k8s.core.v1.Service,
+    ("apps/v1", "Deployment", True): k8s.apps.v1.DeploymentPatch,
+    ("v1", "Service", True): k8s.core.v1.ServicePatch,
+}
+
+
+def _suffix(kind: str, patch: bool) -> str:
+    return kind.lower() + ("-patch" if patch else "")
+
+
+class SigsciRevProxyApp(pulumi.ComponentResource):
+    """An app protected by the agent as a reverse-proxy sidecar (or agent Service)."""
+
+    service_name: str
+    namespace: str
+    resolved: ResolvedApp
+
+    def __init__(self, name: str, args: SigsciRevProxyAppArgs, opts: Optional[pulumi.ResourceOptions] = None):
+        super().__init__("sigsci:index:SigsciRevProxyApp", name, None, opts)
+        raw = {k: v for k, v in args.items() if k not in ("secret_name", "credentials_hash")}
+        raw.setdefault("name", name)
+        prefix = f"SigsciRevProxyApp '{name}'"
+        self.resolved = resolve_app(raw, {}, prefix, snake=True)
+        secret_name = args.get("secret_name")
+        if not secret_name:
+            from .errors import ConfigError
+            raise ConfigError(f"{prefix}.secret_name", "is required: the Secret with the agent keys "
+                                                       "(SigsciSecret.secret_name)")
+        manifests = build_app(self.resolved, secret_name, args.get("credentials_hash"))
+        depends_on = opts.depends_on if opts is not None else None
+        child_opts = pulumi.ResourceOptions(parent=self, depends_on=depends_on)
+        for patch, objects in ((False, manifests.owned), (True, manifests.patches)):
+            for obj in objects:
+                creator = _CREATORS[(obj["apiVersion"], obj["kind"], patch)]
+                fields = {k: v for k, v in obj.items() if k not in ("apiVersion", "kind")}
+                creator(f"{name}-{_suffix(obj['kind'], patch)}", **fields, opts=child_opts)
+        for warning in manifests.warnings:
+            pulumi.log.warn(f"{prefix}: {warning}", resource=self)
+        spec = self.resolved.spec
+        self.namespace = spec.namespace
+        self.service_name = spec.service if spec.placement == "patch" else spec.name
+        self.register_outputs({"serviceName": self.service_name, "namespace": self.namespace,
+                               "placement": spec.placement})

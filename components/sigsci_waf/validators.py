@@ -1,0 +1,97 @@
+"""Reusable field types with the Kubernetes rules they must obey, each failing with what is allowed."""
+
+from __future__ import annotations
+
+import re
+from decimal import Decimal
+from typing import Annotated
+
+from pydantic import AfterValidator, Field
+
+_DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
+_DNS_1035 = re.compile(r"^[a-z]([-a-z0-9]*[a-z0-9])?$")
+_DNS_SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
+_ENV_NAME = re.compile(r"^[-._a-zA-Z][-._a-zA-Z0-9]*$")
+_IMAGE = re.compile(
+    r"^(?:[a-zA-Z0-9.-]+(?::[0-9]+)?/)?"  # optional registry host[:port]
+    r"[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*"  # first path component
+    r"(?:/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*"  # more path components
+    r"(?::[\w][\w.-]{0,127})?"  # optional tag
+    r"(?:@sha256:[a-f0-9]{64})?$"  # optional digest
+)
+_REPOSITORY = re.compile(
+    r"^(?:[a-zA-Z0-9.-]+(?::[0-9]+)?/)?"
+    r"[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*"
+    r"(?:/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*$"
+)
+_TAG = re.compile(r"^[\w][\w.-]{0,127}$")
+_DIGEST = re.compile(r"^sha256:[a-f0-9]{64}$")
+_QUANTITY = re.compile(r"^([0-9]+(?:\.[0-9]+)?)(m|Ki|Mi|Gi|Ti|Pi|Ei|k|M|G|T|P|E)?$")
+_SUFFIX = {
+    None: Decimal(1), "m": Decimal("0.001"),
+    "k": Decimal(10) ** 3, "M": Decimal(10) ** 6, "G": Decimal(10) ** 9,
+    "T": Decimal(10) ** 12, "P": Decimal(10) ** 15, "E": Decimal(10) ** 18,
+    "Ki": Decimal(2) ** 10, "Mi": Decimal(2) ** 20, "Gi": Decimal(2) ** 30,
+    "Ti": Decimal(2) ** 40, "Pi": Decimal(2) ** 50, "Ei": Decimal(2) ** 60,
+}
+
+
+def _check(pattern: re.Pattern, max_len: int, what: str):
+    def check(value: str) -> str:
+        if len(value) > max_len or not pattern.match(value):
+            raise ValueError(f"{value!r} is not {what}")
+        return value
+
+    return check
+
+
+DnsLabel = Annotated[
+    str,
+    AfterValidator(_check(_DNS_LABEL, 63, "a DNS-1123 label (lower-case letters, digits and '-', "
+                                          "starting and ending with a letter or digit, at most 63 characters)")),
+]
+ServiceName = Annotated[
+    str,
+    AfterValidator(_check(_DNS_1035, 63, "a valid Service name (DNS-1035 label: lower-case letters, digits "
+                                         "and '-', starting with a letter, at most 63 characters)")),
+]
+DnsSubdomain = Annotated[
+    str,
+    AfterValidator(_check(_DNS_SUBDOMAIN, 253, "a DNS-1123 subdomain (lower-case letters, digits, '-' and '.', "
+                                               "at most 253 characters)")),
+]
+EnvName = Annotated[
+    str,
+    AfterValidator(_check(_ENV_NAME, 256, "a valid environment variable name (letters, digits, '_', '-', '.', "
+                                          "not starting with a digit)")),
+]
+Image = Annotated[
+    str,
+    AfterValidator(_check(_IMAGE, 512, "a container image reference like 'registry/repo:tag' or 'repo@sha256:<64 hex>'")),
+]
+Repository = Annotated[
+    str,
+    AfterValidator(_check(_REPOSITORY, 512, "an image repository without tag or digest, like "
+                                            "'signalsciences/sigsci-agent' or 'registry.example/mirror/sigsci-agent'")),
+]
+Tag = Annotated[str, AfterValidator(_check(_TAG, 128, "a valid image tag (letters, digits, '_', '.', '-')"))]
+Digest = Annotated[str, AfterValidator(_check(_DIGEST, 71, "an image digest of the form 'sha256:<64 hex digits>'"))]
+Port = Annotated[int, Field(ge=1, le=65535, strict=True)]
+UnprivilegedPort = Annotated[int, Field(ge=1024, le=65535, strict=True)]
+
+
+def quantity_value(text: str) -> Decimal:
+    """Numeric value of a Kubernetes quantity ('500m' -> 0.5, '1Gi' -> 1073741824)."""
+    match = _QUANTITY.match(text)
+    if not match:
+        raise ValueError(f"{text!r} is not a Kubernetes quantity (e.g. '250m', '1', '512Mi', '1Gi')")
+    return Decimal(match.group(1)) * _SUFFIX[match.group(2)]
+
+
+def _quantity(value: str | int | float) -> str:
+    text = str(value)
+    quantity_value(text)
+    return text
+
+
+Quantity = Annotated[str | int | float, AfterValidator(_quantity)]

@@ -1,0 +1,147 @@
+"""Run Pulumi programs under mocks and capture what the engine would receive.
+
+Tests assert on the captured inputs, never inside `.apply()`: a callback on an
+output the mocks never resolve does not run, and its assertion would pass unseen.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+import pulumi
+from pulumi.runtime import mocks as pulumi_mocks
+
+SECRET_SIG = "4dabf18193072939515e22adb298388d"
+SECRET_MARKER = "__secret__"
+
+
+@dataclass
+class Captured:
+    type: str
+    name: str
+    inputs: dict
+    parent: str | None = None
+
+
+class CaptureMocks(pulumi.runtime.Mocks):
+    def __init__(self) -> None:
+        self.resources: list[Captured] = []
+
+    def new_resource(self, args: pulumi.runtime.MockResourceArgs):
+        self.resources.append(Captured(args.typ, args.name, args.inputs))
+        return f"{args.name}-id", dict(args.inputs)
+
+    def call(self, args: pulumi.runtime.MockCallArgs):
+        return {}
+
+
+def clean(value: Any) -> Any:
+    """Mock inputs as plain data: whole floats back to ints, secret wrappers as {'__secret__': value}."""
+    if isinstance(value, dict):
+        if value.get(SECRET_SIG) == "1b47061264138c4ac30d75fd1eb44270":
+            return {SECRET_MARKER: clean(value.get("value"))}
+        return {k: clean(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [clean(v) for v in value]
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    return value
+
+
+def unwrap_secrets(value: Any) -> Any:
+    """The object as the cluster would see it: secret wrappers replaced by their value."""
+    if isinstance(value, dict):
+        if set(value) == {SECRET_MARKER}:
+            return unwrap_secrets(value[SECRET_MARKER])
+        return {k: unwrap_secrets(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [unwrap_secrets(v) for v in value]
+    return value
+
+
+@dataclass
+class Run:
+    resources: list[Captured]
+    outputs: dict = field(default_factory=dict)
+    warnings: list[str] = field(default_factory=list)
+
+    def of_type(self, typ: str) -> list[Captured]:
+        return [r for r in self.resources if r.type == typ]
+
+    def named(self, name: str) -> Captured:
+        matches = [r for r in self.resources if r.name == name]
+        assert len(matches) == 1, f"expected one resource named {name}, got {[r.name for r in self.resources]}"
+        return matches[0]
+
+    def manifests(self, *, patches: bool = True) -> list[dict]:
+        """Every Kubernetes object captured, cleaned; patches included unless asked not to."""
+        result = []
+        for r in self.resources:
+            if not r.type.startswith("kubernetes:"):
+                continue
+            if r.type.endswith("Patch") and not patches:
+                continue
+            result.append(clean(r.inputs))
+        return result
+
+
+def run(program: Callable[[], Any], config: dict[str, Any] | None = None,
+        secret_keys: list[str] | None = None, stack: str = "test") -> Run:
+    """Evaluate `program` under mocks with `config` (values JSON-encoded as the engine passes them)."""
+    mocks = CaptureMocks()
+    warnings: list[str] = []
+    pulumi.runtime.set_mocks(mocks, project="sigsci", stack=stack, preview=True)
+    encoded = {k: v if isinstance(v, str) else json.dumps(v) for k, v in (config or {}).items()}
+    pulumi.runtime.set_all_config(encoded, secret_keys or [])
+
+    original_warn = pulumi.log.warn
+
+    def capture_warn(msg: str, resource=None, stream_id=None, ephemeral=None):
+        warnings.append(msg)
+
+    pulumi.log.warn = capture_warn
+    outputs: dict = {}
+    try:
+        def body():
+            program()
+            root = pulumi.runtime.settings.get_root_resource()
+            # Resolve the stack outputs explicitly; the test asserts on `outputs` afterwards.
+            return pulumi.Output.from_input(getattr(root, "outputs", {}) or {}).apply(outputs.update)
+
+        pulumi_mocks.test(body)()
+    finally:
+        pulumi.log.warn = original_warn
+    return Run(resources=mocks.resources, outputs=outputs, warnings=warnings)
+
+
+ROOT = __import__("pathlib").Path(__file__).resolve().parent.parent
+PLANTED_KEY_ID = "0f6a3c1e-PLANTED-KEY-ID-7d2b9e4a5c3f"
+PLANTED_SECRET = "PLANTED_secret_zQ8vX2mK9pL4nR7tW1yB3cD6fG"
+KEY_CONFIG = {"sigsci:accessKeyId": PLANTED_KEY_ID, "sigsci:secretAccessKey": PLANTED_SECRET}
+SECRET_KEYS = list(KEY_CONFIG)
+
+
+def stack_names() -> list[str]:
+    return sorted(p.name[len("Pulumi."):-len(".yaml")] for p in (ROOT / "stacks").glob("Pulumi.*.yaml"))
+
+
+def stack_config(stack: str) -> dict[str, Any]:
+    """A stack file's config, plus the planted keys where the stack expects them set with --secret."""
+    import yaml
+
+    config = dict(yaml.safe_load((ROOT / "stacks" / f"Pulumi.{stack}.yaml").read_text())["config"])
+    if "sigsci:existingSecret" not in config:
+        config.update(KEY_CONFIG)
+    return config
+
+
+def run_config(config: dict[str, Any], stack: str = "test") -> Run:
+    from sigsci_waf.program import main
+
+    return run(main, config, [k for k in SECRET_KEYS if k in config], stack=stack)
+
+
+def run_stack(stack: str) -> Run:
+    return run_config(stack_config(stack), stack=stack)

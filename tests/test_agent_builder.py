@@ -1,0 +1,145 @@
+"""The one agent builder: image policy, env, volume, security, probes. Pure functions, no Pulumi."""
+
+import pytest
+
+from sigsci_waf.agent import RevProxy, Rpc, build_agent, option_env_name
+from sigsci_waf.errors import ConfigError
+from sigsci_waf.schema import AgentSettings, parse
+
+REVPROXY = RevProxy(listener_port=8001, upstream="http://127.0.0.1:8000")
+
+
+def agent(raw=None, mode=REVPROXY):
+    return build_agent(parse(AgentSettings, raw or {}, "sigsci:agent"), "sigsci.site", mode)
+
+
+def env_of(container) -> dict:
+    return {e["name"]: e.get("value", e.get("valueFrom")) for e in container["env"]}
+
+
+def test_option_env_names_follow_the_vendor_rule():
+    assert option_env_name("max-procs") == "SIGSCI_MAX_PROCS"
+    assert option_env_name("debug-log-web-inputs") == "SIGSCI_DEBUG_LOG_WEB_INPUTS"
+
+
+def test_default_is_a_pinned_version_pulled_if_not_present():
+    parts = agent()
+    assert parts.container["image"] == "signalsciences/sigsci-agent:4.70.0"
+    assert parts.container["imagePullPolicy"] == "IfNotPresent"
+    assert parts.warnings == []
+
+
+def test_latest_is_always_pulled_with_a_warning():
+    parts = agent({"version": "latest"})
+    assert parts.container["imagePullPolicy"] == "Always"
+    assert len(parts.warnings) == 1 and "latest" in parts.warnings[0]
+
+
+def test_custom_tag_needs_an_explicit_policy():
+    with pytest.raises(ConfigError) as err:
+        agent({"version": "testing"})
+    assert err.value.key == "sigsci:agent.imagePullPolicy"
+    parts = agent({"version": "testing", "imagePullPolicy": "Never"})
+    assert parts.container["imagePullPolicy"] == "Never"
+    assert parts.container["image"].endswith(":testing")
+
+
+def test_digest_and_mirror_repository():
+    digest = "sha256:" + "ab" * 32
+    parts = agent({"repository": "mirror.example/waf/sigsci-agent", "digest": digest})
+    assert parts.container["image"] == f"mirror.example/waf/sigsci-agent:4.70.0@{digest}"
+
+
+def test_credentials_come_only_from_the_secret():
+    env = env_of(agent().container)
+    assert env["SIGSCI_ACCESSKEYID"] == {"secretKeyRef": {"name": "sigsci.site", "key": "accesskeyid"}}
+    assert env["SIGSCI_SECRETACCESSKEY"] == {"secretKeyRef": {"name": "sigsci.site", "key": "secretaccesskey"}}
+
+
+def test_revproxy_listener_and_port():
+    container = agent().container
+    assert env_of(container)["SIGSCI_REVPROXY_LISTENER"] == (
+        "http:{listener=http://0.0.0.0:8001,upstreams=http://127.0.0.1:8000,access-log='/dev/stdout'}")
+    assert container["ports"] == [{"name": "sigsci-http", "containerPort": 8001, "protocol": "TCP"}]
+    assert container["readinessProbe"]["tcpSocket"] == {"port": 8001}
+    assert "SIGSCI_RPC_ADDRESS" not in env_of(container)
+
+
+def test_access_log_can_be_turned_off():
+    assert "access-log" not in env_of(agent({"accessLog": False}).container)["SIGSCI_REVPROXY_LISTENER"]
+
+
+def test_secure_defaults():
+    context = agent().container["securityContext"]
+    assert context["readOnlyRootFilesystem"] is True
+    assert context["runAsNonRoot"] is True
+    assert context["allowPrivilegeEscalation"] is False
+    assert context["capabilities"] == {"drop": ["ALL"]}
+    assert context["seccompProfile"] == {"type": "RuntimeDefault"}
+    resources = agent().container["resources"]
+    assert set(resources["requests"]) == set(resources["limits"]) == {"cpu", "memory"}
+
+
+def test_temp_volume_moves_with_rpc_address_and_cache_dir():
+    parts = agent({"tmpMountPath": "/var/run/sigsci"}, mode=Rpc())
+    assert parts.volume == {"name": "sigsci-tmp", "emptyDir": {}}
+    assert parts.container["volumeMounts"] == [{"name": "sigsci-tmp", "mountPath": "/var/run/sigsci"}]
+    env = env_of(parts.container)
+    assert env["SIGSCI_RPC_ADDRESS"] == "/var/run/sigsci/sigsci.sock"
+    assert env["SIGSCI_SHARED_CACHE_DIR"] == "/var/run/sigsci/cache"
+
+
+def test_default_mount_matches_the_vendor_defaults():
+    env = env_of(agent(mode=Rpc()).container)
+    assert env["SIGSCI_RPC_ADDRESS"] == "/sigsci/tmp/sigsci.sock"
+    assert env["SIGSCI_SHARED_CACHE_DIR"] == "/sigsci/tmp/cache"
+
+
+def test_pre_stop_sleep_default_and_override():
+    assert agent().container["lifecycle"] == {"preStop": {"exec": {"command": ["sleep", "30"]}}}
+    assert agent({"preStopSleepSeconds": 45}).container["lifecycle"]["preStop"]["exec"]["command"] == ["sleep", "45"]
+    assert "lifecycle" not in agent({"preStopSleepSeconds": 0}).container
+
+
+def test_startup_probe():
+    container = agent({"startupProbe": {"enabled": True}}).container
+    assert env_of(container)["SIGSCI_STARTUP_PROBE_LISTENER"] == "0.0.0.0:2024"
+    assert container["startupProbe"] == {"httpGet": {"path": "/startup", "port": 2024},
+                                         "failureThreshold": 90, "periodSeconds": 2}
+    assert "startupProbe" not in agent().container
+
+
+def test_startup_probe_needs_a_recent_agent():
+    with pytest.raises(ConfigError) as err:
+        agent({"version": "4.50.0", "startupProbe": {"enabled": True}})
+    assert err.value.key == "sigsci:agent.startupProbe.enabled"
+
+
+def test_options_become_env_and_max_procs_follows_the_cpu_limit():
+    env = env_of(agent({"options": {"log-out": "/dev/stdout", "inspect-websocket": True}}).container)
+    assert env["SIGSCI_LOG_OUT"] == "/dev/stdout"
+    assert env["SIGSCI_INSPECT_WEBSOCKET"] == "true"
+    assert env["SIGSCI_MAX_PROCS"] == "1"
+    env = env_of(agent({"resources": {"limits": {"cpu": "2500m"}}}).container)
+    assert env["SIGSCI_MAX_PROCS"] == "3"
+    env = env_of(agent({"options": {"max-procs": 4}}).container)
+    assert env["SIGSCI_MAX_PROCS"] == "4"
+
+
+@pytest.mark.parametrize("name,fragment", [
+    ("SIGSCI_LOG_OUT", "lower case with dashes"),
+    ("rpc-address", "derived from tmpMountPath"),
+    ("accesskeyid", "credentials come from the Secret"),
+    ("max-proc", "Did you mean 'max-procs'"),
+])
+def test_option_names_are_checked(name, fragment):
+    with pytest.raises(ConfigError) as err:
+        agent({"options": {name: "1"}})
+    assert err.value.key == f"sigsci:agent.options.{name}"
+    assert fragment in str(err.value)
+
+
+def test_env_order_does_not_depend_on_option_order():
+    one = agent({"options": {"log-out": "/dev/stdout", "inspect-websocket": True}})
+    two = agent({"options": {"inspect-websocket": True, "log-out": "/dev/stdout"}})
+    assert one.container == two.container

@@ -1,0 +1,99 @@
+"""The agent keys stay Pulumi secrets end to end, and rotating them rolls exactly the pods that use them."""
+
+import json
+
+import pytest
+
+import harness
+from harness import PLANTED_KEY_ID, PLANTED_SECRET, SECRET_MARKER, clean
+from sigsci_waf.errors import ConfigError
+
+APP = {"name": "web", "image": "nginxinc/nginx-unprivileged:1.27", "port": 8080}
+PATCHED = {"name": "legacy", "placement": "patch", "deployment": "legacy", "service": "legacy", "port": 8080}
+AGENTS = {"name": "edge", "placement": "service", "upstreamService": "edge-app", "port": 8080}
+
+
+def _plain_occurrences(value, path="") -> list[str]:
+    """Paths where a planted credential appears outside a secret wrapper."""
+    found = []
+    if isinstance(value, dict):
+        if set(value) == {SECRET_MARKER}:
+            return []
+        for k, v in value.items():
+            found += _plain_occurrences(k, f"{path}.<key>") + _plain_occurrences(v, f"{path}.{k}")
+    elif isinstance(value, list):
+        for i, v in enumerate(value):
+            found += _plain_occurrences(v, f"{path}[{i}]")
+    elif isinstance(value, str) and (PLANTED_KEY_ID in value or PLANTED_SECRET in value):
+        found.append(path)
+    return found
+
+
+def _run(*apps, **extra):
+    return harness.run_config({"sigsci:site": "demo", **harness.KEY_CONFIG, "sigsci:apps": list(apps), **extra})
+
+
+def test_the_scan_itself_finds_a_plain_credential():
+    assert _plain_occurrences({"a": [{"b": f"x{PLANTED_SECRET}"}]}) == [".a[0].b"]
+    assert _plain_occurrences({"a": {SECRET_MARKER: PLANTED_SECRET}}) == []
+
+
+@pytest.mark.parametrize("stack", harness.stack_names())
+def test_planted_credentials_only_inside_secret_wrappers(stack, stack_runs):
+    run = stack_runs[stack]
+    for resource in run.resources:
+        assert _plain_occurrences(clean(resource.inputs)) == [], f"{resource.type} {resource.name}"
+    serialized = json.dumps(run.outputs) + "".join(run.warnings)
+    assert PLANTED_KEY_ID not in serialized and PLANTED_SECRET not in serialized
+
+
+def test_created_secret_holds_the_keys_wrapped_as_secret():
+    run = _run(APP, PATCHED, AGENTS)
+    secret = clean(run.named("sigsci-default").inputs)
+    assert secret["stringData"] == {SECRET_MARKER: {"accesskeyid": PLANTED_KEY_ID, "secretaccesskey": PLANTED_SECRET}}
+    for resource in run.resources:
+        assert _plain_occurrences(clean(resource.inputs)) == [], resource.name
+
+
+def test_keys_in_plain_text_are_refused():
+    config = {"sigsci:site": "demo", **harness.KEY_CONFIG, "sigsci:apps": [APP]}
+    from sigsci_waf.program import main
+    with pytest.raises(ConfigError) as err:
+        harness.run(main, config, secret_keys=[])
+    assert err.value.key == "sigsci:accessKeyId"
+    assert "--secret" in str(err.value)
+    assert PLANTED_KEY_ID not in str(err.value)
+
+
+def _by_name(run) -> dict:
+    return {r.name: clean(r.inputs) for r in run.resources}
+
+
+def _diff(a, b, path="") -> list[str]:
+    if isinstance(a, dict) and isinstance(b, dict):
+        return [d for k in sorted(set(a) | set(b)) for d in _diff(a.get(k), b.get(k), f"{path}.{k}")]
+    if isinstance(a, list) and isinstance(b, list) and len(a) == len(b):
+        return [d for i, (x, y) in enumerate(zip(a, b)) for d in _diff(x, y, f"{path}[{i}]")]
+    return [] if a == b else [path]
+
+
+def test_rotating_the_keys_rolls_the_pods_and_changes_nothing_else():
+    before = _by_name(_run(APP, PATCHED, AGENTS))
+    rotated = {**harness.KEY_CONFIG, "sigsci:secretAccessKey": PLANTED_SECRET + "-rotated"}
+    after = _by_name(harness.run_config({"sigsci:site": "demo", **rotated, "sigsci:apps": [APP, PATCHED, AGENTS]}))
+    assert before.keys() == after.keys()
+    changes = {name: _diff(before[name], after[name]) for name in before if before[name] != after[name]}
+    annotation = ".spec.template.metadata.annotations.sigsci.fastly.com/credentials-hash"
+    assert changes == {
+        "sigsci-default": [".stringData.__secret__.secretaccesskey"],
+        "web.default-deployment": [annotation],
+        "legacy.default-deployment-patch": [annotation],
+        "edge.default-deployment": [annotation],
+    }
+
+
+def test_the_hash_reveals_no_key_material():
+    run = _run(APP)
+    annotations = clean(run.named("web.default-deployment").inputs)["spec"]["template"]["metadata"]["annotations"]
+    value = annotations["sigsci.fastly.com/credentials-hash"]
+    assert len(value) == 16 and all(c in "0123456789abcdef" for c in value)

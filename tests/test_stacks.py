@@ -1,0 +1,50 @@
+"""Every stack file in stacks/ evaluates cleanly, and together they exercise every placement."""
+
+import pytest
+import yaml
+
+import harness
+from harness import clean
+
+
+def test_the_three_environments_exist():
+    assert {"dev", "staging", "prod"} <= set(harness.stack_names())
+
+
+@pytest.mark.parametrize("stack", harness.stack_names())
+def test_stack_evaluates(stack, stack_runs):
+    run = stack_runs[stack]
+    kinds = {r.type for r in run.resources}
+    assert "sigsci:index:SigsciRevProxyApp" in kinds
+    assert run.outputs["apps"], "the stack exports its apps"
+    assert run.outputs["secretName"].startswith("sigsci.")
+
+
+def test_dev_first_app_is_the_vendor_example(stack_runs):
+    config = yaml.safe_load((harness.ROOT / "stacks" / "Pulumi.dev.yaml").read_text())["config"]
+    first = config["sigsci:apps"][0]
+    assert first["image"].startswith("signalsciences/example-helloworld")
+    assert first["port"] == 8000 and first["listenerPort"] == 8001
+    assert first.get("placement", "owned") == "owned"
+    service = clean(stack_runs["dev"].named("helloworld.default-service").inputs)
+    assert service["spec"]["ports"][0]["port"] == 8000 and service["spec"]["ports"][0]["targetPort"] == 8001
+
+
+def test_stacks_exercise_every_placement(stack_runs):
+    placements = {app["placement"] for run in stack_runs.values() for app in run.outputs["apps"].values()}
+    assert placements == {"owned", "patch", "service"}
+
+
+def test_environments_differ_like_real_ones(stack_runs):
+    def agent_images(run):
+        return {c["image"] for r in run.resources if r.type.endswith("Deployment") or r.type.endswith("Patch")
+                for c in clean(r.inputs).get("spec", {}).get("template", {}).get("spec", {}).get("containers", [])
+                if c["name"] == "sigsci-agent"}
+
+    assert agent_images(stack_runs["dev"]) == {"signalsciences/sigsci-agent:latest"}
+    for stack in ("staging", "prod"):
+        assert all(image.endswith(":4.70.0") for image in agent_images(stack_runs[stack])), stack
+    replicas = {stack: max(clean(r.inputs)["spec"]["replicas"] for r in run.of_type("kubernetes:apps/v1:Deployment"))
+                for stack, run in stack_runs.items()}
+    assert replicas["dev"] < replicas["staging"] < replicas["prod"]
+    assert stack_runs["prod"].of_type("kubernetes:core/v1:Secret") == [], "prod reads an existing Secret"

@@ -144,4 +144,14 @@ def test_children_are_named_after_the_component():
     run = harness.run_config(config(SEED_APP))
     names = {r.name for r in run.resources}
     assert {"sigsci", "sigsci-default", "helloworld.default", "helloworld.default-deployment",
-            "helloworld.default-service"} == names
+            "helloworld.default-service", "helloworld.default-networkpolicy"} == names
+
+
+def test_network_policy_admits_only_the_listener():
+    run = harness.run_config(config(SEED_APP))
+    policy = clean(run.named("helloworld.default-networkpolicy").inputs)
+    deployment = clean(run.named("helloworld.default-deployment").inputs)
+    assert policy["spec"]["podSelector"]["matchLabels"] == deployment["spec"]["selector"]["matchLabels"]
+    assert policy["spec"]["ingress"] == [{"ports": [{"port": 8001, "protocol": "TCP"}]}]
+    run = harness.run_config(config({**SEED_APP, "networkPolicy": False}))
+    assert run.of_type("kubernetes:networking.k8s.io/v1:NetworkPolicy") == []

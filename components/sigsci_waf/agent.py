@@ -152,6 +152,9 @@ def build_agent(settings: AgentSettings, secret_name: str, mode: RevProxy | Rpc)
         # The listener accepting connections is the only readiness signal the agent documents.
         container["readinessProbe"] = {"tcpSocket": {"port": mode.listener_port},
                                        "periodSeconds": 5, "failureThreshold": 3}
+        # No liveness endpoint is documented; a listener that stops accepting for a minute is a dead proxy.
+        container["livenessProbe"] = {"tcpSocket": {"port": mode.listener_port},
+                                      "periodSeconds": 10, "failureThreshold": 6}
     if settings.startup_probe.enabled:
         ports.append({"name": "sigsci-startup", "containerPort": settings.startup_probe.port, "protocol": "TCP"})
         container["startupProbe"] = {

@@ -5,7 +5,7 @@ from __future__ import annotations
 import difflib
 
 # Filled from the vendor's option reference.
-KNOWN_OPTIONS: frozenset[str] = frozenset()
+KNOWN_OPTIONS: frozenset[str] = frozenset({"log-out", "debug-log-web-inputs", "max-procs", "inspect-websocket"})
 
 
 def check_option_name(name: str) -> str | None:

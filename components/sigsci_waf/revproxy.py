@@ -150,6 +150,7 @@ def app_container(app: ResolvedApp) -> tuple[dict[str, Any], list[dict[str, Any]
         container["livenessProbe"] = {**check, "periodSeconds": 10, "failureThreshold": 6}
     else:
         container["readinessProbe"] = {"tcpSocket": {"port": spec.port}, "periodSeconds": 5, "failureThreshold": 3}
+        container["livenessProbe"] = {"tcpSocket": {"port": spec.port}, "periodSeconds": 10, "failureThreshold": 6}
     lifecycle = pre_stop_sleep(app.app_pre_stop)
     if lifecycle:
         container["lifecycle"] = lifecycle
@@ -197,6 +198,26 @@ def _deployment(app: ResolvedApp, containers: list, volumes: list, annotations: 
     }
 
 
+def _network_policy(app: ResolvedApp, selector: Mapping[str, str]) -> list[dict[str, Any]]:
+    """Admit traffic to these pods only on the agent's listener, so nothing reaches the app around the WAF.
+
+    Effective where the cluster's network plugin enforces NetworkPolicy; egress stays open because
+    the agent must reach the Fastly cloud.
+    """
+    if app.spec.network_policy is False:
+        return []
+    return [{
+        "apiVersion": "networking.k8s.io/v1",
+        "kind": "NetworkPolicy",
+        "metadata": _metadata(app.spec.name, app, _labels(app)),
+        "spec": {
+            "podSelector": {"matchLabels": dict(selector)},
+            "policyTypes": ["Ingress"],
+            "ingress": [{"ports": [{"port": app.spec.listener_port, "protocol": "TCP"}]}],
+        },
+    }]
+
+
 @dataclass(frozen=True)
 class Manifests:
     """What one app placement emits: whole objects it owns, and patches of objects others own."""
@@ -212,8 +233,8 @@ def build_owned(app: ResolvedApp, secret_name: str, credentials_hash: Any | None
     labels = _labels(app)
     deployment = _deployment(app, [container, agent.container], [*volumes, agent.volume],
                              _pod_annotations(app.spec.name, credentials_hash), labels)
-    return Manifests(owned=[deployment, _service(app, labels, app.spec.service_type)], patches=[],
-                     warnings=agent.warnings)
+    return Manifests(owned=[deployment, _service(app, labels, app.spec.service_type),
+                            *_network_policy(app, labels)], patches=[], warnings=agent.warnings)
 
 
 def build_agent_service(app: ResolvedApp, secret_name: str, credentials_hash: Any | None = None) -> Manifests:
@@ -222,8 +243,8 @@ def build_agent_service(app: ResolvedApp, secret_name: str, credentials_hash: An
     labels = _labels(app)
     deployment = _deployment(app, [agent.container], [agent.volume],
                              _pod_annotations(agent.container["name"], credentials_hash), labels)
-    return Manifests(owned=[deployment, _service(app, labels, app.spec.service_type)], patches=[],
-                     warnings=agent.warnings)
+    return Manifests(owned=[deployment, _service(app, labels, app.spec.service_type),
+                            *_network_policy(app, labels)], patches=[], warnings=agent.warnings)
 
 
 def build_patch(app: ResolvedApp, secret_name: str, credentials_hash: Any | None = None) -> Manifests:

@@ -56,6 +56,8 @@ class SigsciRevProxyAppArgs(TypedDict, total=False):
     """owned, service: replica count. Default 2."""
     service_type: Literal["ClusterIP", "NodePort", "LoadBalancer"]
     """owned, service: Service type. Default ClusterIP."""
+    network_policy: bool
+    """owned, service: admit traffic to the pods only on the agent's listener. Default True."""
     termination_grace_period_seconds: int
     """Pod grace period; must exceed the longest preStop sleep. Default: longest sleep + 15."""
     deployment: str
@@ -71,6 +73,7 @@ class SigsciRevProxyAppArgs(TypedDict, total=False):
 _CREATORS = {
     ("apps/v1", "Deployment", False): k8s.apps.v1.Deployment,
     ("v1", "Service", False): k8s.core.v1.Service,
+    ("networking.k8s.io/v1", "NetworkPolicy", False): k8s.networking.v1.NetworkPolicy,
     ("apps/v1", "Deployment", True): k8s.apps.v1.DeploymentPatch,
     ("v1", "Service", True): k8s.core.v1.ServicePatch,
 }

@@ -185,6 +185,7 @@ _PLACEMENT_KEYS: dict[str, set[str]] = {
     "run_as_user": {"owned"},
     "pre_stop_sleep_seconds": {"owned"},
     "replicas": {"owned", "service"},
+    "network_policy": {"owned", "service"},
     "service_type": {"owned", "service"},
     "termination_grace_period_seconds": {"owned", "service", "patch"},
     "deployment": {"patch"},
@@ -217,6 +218,7 @@ class AppSpec(Model):
     pre_stop_sleep_seconds: int | None = Field(default=None, ge=0, le=3600, strict=True)
     replicas: int | None = Field(default=None, ge=0, le=1000, strict=True)
     service_type: Literal["ClusterIP", "NodePort", "LoadBalancer"] | None = None
+    network_policy: bool | None = None
     termination_grace_period_seconds: int | None = Field(default=None, ge=1, le=7200, strict=True)
     # patch
     deployment: DnsSubdomain | None = None

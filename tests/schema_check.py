@@ -1,0 +1,72 @@
+"""Validate captured objects against the official Kubernetes schemas (kubernetes-validate, strict)."""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+import kubernetes_validate
+
+from harness import unwrap_secrets
+
+OLDEST_SUPPORTED = "1.29"
+
+
+def versions() -> list[str]:
+    return [OLDEST_SUPPORTED, kubernetes_validate.utils.latest_version()]
+
+
+# What a patch lands on: a typical Deployment and Service that another tool created.
+_EXISTING_DEPLOYMENT = {
+    "apiVersion": "apps/v1", "kind": "Deployment",
+    "metadata": {"name": "existing", "namespace": "default"},
+    "spec": {
+        "selector": {"matchLabels": {"app": "existing"}},
+        "template": {
+            "metadata": {"labels": {"app": "existing"}},
+            "spec": {"containers": [{"name": "app", "image": "example/app:1.0",
+                                     "ports": [{"containerPort": 8080}]}]},
+        },
+    },
+}
+_EXISTING_SERVICE = {
+    "apiVersion": "v1", "kind": "Service",
+    "metadata": {"name": "existing", "namespace": "default"},
+    "spec": {"selector": {"app": "existing"}, "ports": [{"name": "http", "port": 80, "targetPort": 8080}]},
+}
+# Server-side apply merges these lists by key; everything else merges as maps.
+_LIST_KEYS = {"containers": "name", "volumes": "name", "ports": "port", "env": "name"}
+
+
+def _merge(base: Any, patch: Any, field: str | None = None) -> Any:
+    if isinstance(base, dict) and isinstance(patch, dict):
+        merged = dict(base)
+        for key, value in patch.items():
+            merged[key] = _merge(base.get(key), value, key) if key in base else copy.deepcopy(value)
+        return merged
+    if isinstance(base, list) and isinstance(patch, list) and field in _LIST_KEYS:
+        key = _LIST_KEYS[field]
+        merged = [copy.deepcopy(item) for item in base]
+        for item in patch:
+            match = next((i for i, old in enumerate(merged) if old.get(key) == item.get(key)), None)
+            if match is None:
+                merged.append(copy.deepcopy(item))
+            else:
+                merged[match] = _merge(merged[match], item)
+        return merged
+    return copy.deepcopy(patch)
+
+
+def as_applied(resource_type: str, inputs: dict) -> dict:
+    """The object the API server would validate: a patch merged onto a typical existing object."""
+    obj = unwrap_secrets(inputs)
+    if resource_type == "kubernetes:apps/v1:DeploymentPatch":
+        return _merge(_EXISTING_DEPLOYMENT, obj)
+    if resource_type == "kubernetes:core/v1:ServicePatch":
+        return _merge(_EXISTING_SERVICE, obj)
+    return obj
+
+
+def validate(obj: dict, version: str) -> None:
+    """Raise kubernetes_validate.ValidationError when `obj` is not valid for `version`, unknown fields included."""
+    kubernetes_validate.validate(obj, version, strict=True)

@@ -139,6 +139,41 @@ def test_option_names_are_checked(name, fragment):
     assert fragment in str(err.value)
 
 
+def test_unknown_option_points_to_unlisted_options():
+    with pytest.raises(ConfigError) as err:
+        agent({"options": {"brand-new-option": "1"}})
+    assert "unlistedOptions" in str(err.value)
+
+
+def test_unlisted_options_reach_the_env_with_a_warning():
+    parts = agent({"unlistedOptions": {"brand-new-option": 7}})
+    assert env_of(parts.container)["SIGSCI_BRAND_NEW_OPTION"] == "7"
+    assert any("'brand-new-option'" in w and "unlistedOptions" in w for w in parts.warnings)
+    assert not agent().warnings
+
+
+@pytest.mark.parametrize("raw,key,fragment", [
+    ({"unlistedOptions": {"max-procs": 2}}, "sigsci:agent.unlistedOptions.max-procs", "set it under options"),
+    ({"unlistedOptions": {"SIGSCI_X": 2}}, "sigsci:agent.unlistedOptions.SIGSCI_X", "lower case with dashes"),
+    ({"unlistedOptions": {"shared-cache-dir": "/x"}}, "sigsci:agent.unlistedOptions.shared-cache-dir",
+     "derived from tmpMountPath"),
+])
+def test_unlisted_options_still_guard_spelling_and_owned_names(raw, key, fragment):
+    with pytest.raises(ConfigError) as err:
+        agent(raw)
+    assert err.value.key == key
+    assert fragment in str(err.value)
+
+
+def test_documented_options_cover_the_vendor_examples():
+    from sigsci_waf.agent_options import KNOWN_OPTIONS
+
+    for name in ("max-procs", "server-hostname", "log-out", "rpc-address", "shared-cache-dir", "waf-data-log",
+                 "upload-interval", "inspect-websocket", "client-ip-header", "debug-log-web-inputs",
+                 "startup-probe-listener", "startup-probe-filepath", "revproxy-listener"):
+        assert name in KNOWN_OPTIONS
+
+
 def test_env_order_does_not_depend_on_option_order():
     one = agent({"options": {"log-out": "/dev/stdout", "inspect-websocket": True}})
     two = agent({"options": {"inspect-websocket": True, "log-out": "/dev/stdout"}})

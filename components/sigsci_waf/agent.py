@@ -108,7 +108,8 @@ def agent_env(settings: AgentSettings, secret_name: str, mode: RevProxy | Rpc) -
         derived[option_env_name("revproxy-listener")] = revproxy_listener(mode, settings.access_log)
     if settings.startup_probe.enabled:
         derived[option_env_name("startup-probe-listener")] = f"0.0.0.0:{settings.startup_probe.port}"
-    options = {option_env_name(k): _option_value(v) for k, v in settings.options.items()}
+    chosen = {**settings.options, **settings.unlisted_options}
+    options = {option_env_name(k): _option_value(v) for k, v in chosen.items()}
     if option_env_name("max-procs") not in options:
         options[option_env_name("max-procs")] = _max_procs(_resources(settings.resources)["limits"]["cpu"])
     merged = {**options, **derived}
@@ -171,7 +172,11 @@ def build_agent(settings: AgentSettings, secret_name: str, mode: RevProxy | Rpc)
         container=container,
         volume={"name": TMP_VOLUME, "emptyDir": {}},
         pre_stop_seconds=settings.pre_stop_sleep_seconds,
-        warnings=warnings,
+        warnings=warnings + [
+            f"agent option '{name}' (unlistedOptions) is not in the known option list; check the spelling "
+            "against your agent version's --usage, since the agent ignores names it does not know"
+            for name in sorted(settings.unlisted_options)
+        ],
     )
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from typing import Any, Literal, Mapping
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator, model_validator
 from pydantic.alias_generators import to_camel
 
 from .errors import from_validation_error
@@ -141,10 +141,12 @@ class AgentSettings(Model):
             raise ValueError(f"{value!r} must be an absolute path like '/sigsci/tmp' (no trailing '/', no '..')")
         return value
 
-    @field_validator("options")
+    unlisted_options: dict[str, OptionValue] = {}
+
+    @field_validator("options", "unlisted_options")
     @classmethod
-    def _option_names(cls, options: dict[str, OptionValue]) -> dict[str, OptionValue]:
-        from .agent_options import check_option_name
+    def _option_names(cls, options: dict[str, OptionValue], info: ValidationInfo) -> dict[str, OptionValue]:
+        from .agent_options import KNOWN_OPTIONS, check_option_name
 
         for name in options:
             if name in OWNED_OPTIONS:
@@ -152,10 +154,20 @@ class AgentSettings(Model):
             if not _OPTION_NAME.match(name):
                 raise ValueError(f"@{name} is not an agent option name: use the option's own spelling in "
                                  "lower case with dashes (e.g. 'max-procs'), not the SIGSCI_ environment form")
-            problem = check_option_name(name)
-            if problem:
-                raise ValueError(f"@{name} {problem}")
+            if info.field_name == "options":
+                problem = check_option_name(name)
+                if problem:
+                    raise ValueError(f"@{name} {problem}")
+            elif name in KNOWN_OPTIONS:
+                raise ValueError(f"@{name} is a known agent option: set it under options, where it is checked")
         return options
+
+    @model_validator(mode="after")
+    def _options_once(self) -> "AgentSettings":
+        both = sorted(set(self.options) & set(self.unlisted_options))
+        if both:
+            raise ValueError(f"@unlistedOptions.{both[0]} is also set under options: set it in one place")
+        return self
 
     @model_validator(mode="after")
     def _probe_needs_version(self):

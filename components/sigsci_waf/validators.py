@@ -45,37 +45,24 @@ def _check(pattern: re.Pattern, max_len: int, what: str):
     return check
 
 
-DnsLabel = Annotated[
-    str,
-    AfterValidator(_check(_DNS_LABEL, 63, "a DNS-1123 label (lower-case letters, digits and '-', "
-                                          "starting and ending with a letter or digit, at most 63 characters)")),
-]
-ServiceName = Annotated[
-    str,
-    AfterValidator(_check(_DNS_1035, 63, "a valid Service name (DNS-1035 label: lower-case letters, digits "
-                                         "and '-', starting with a letter, at most 63 characters)")),
-]
-DnsSubdomain = Annotated[
-    str,
-    AfterValidator(_check(_DNS_SUBDOMAIN, 253, "a DNS-1123 subdomain (lower-case letters, digits, '-' and '.', "
-                                               "at most 253 characters)")),
-]
-EnvName = Annotated[
-    str,
-    AfterValidator(_check(_ENV_NAME, 256, "a valid environment variable name (letters, digits, '_', '-', '.', "
-                                          "not starting with a digit)")),
-]
-Image = Annotated[
-    str,
-    AfterValidator(_check(_IMAGE, 512, "a container image reference like 'registry/repo:tag' or 'repo@sha256:<64 hex>'")),
-]
-Repository = Annotated[
-    str,
-    AfterValidator(_check(_REPOSITORY, 512, "an image repository without tag or digest, like "
-                                            "'signalsciences/sigsci-agent' or 'registry.example/mirror/sigsci-agent'")),
-]
-Tag = Annotated[str, AfterValidator(_check(_TAG, 128, "a valid image tag (letters, digits, '_', '.', '-')"))]
-Digest = Annotated[str, AfterValidator(_check(_DIGEST, 71, "an image digest of the form 'sha256:<64 hex digits>'"))]
+def _text(pattern: re.Pattern, max_len: int, what: str):
+    """A string type that must match `pattern`; the error says what is allowed."""
+    return Annotated[str, AfterValidator(_check(pattern, max_len, what))]
+
+
+DnsLabel = _text(_DNS_LABEL, 63, "a DNS-1123 label (lower-case letters, digits and '-', starting and ending "
+                                 "with a letter or digit, at most 63 characters)")
+ServiceName = _text(_DNS_1035, 63, "a valid Service name (DNS-1035 label: lower-case letters, digits and '-', "
+                                   "starting with a letter, at most 63 characters)")
+DnsSubdomain = _text(_DNS_SUBDOMAIN, 253, "a DNS-1123 subdomain (lower-case letters, digits, '-' and '.', "
+                                          "at most 253 characters)")
+EnvName = _text(_ENV_NAME, 256, "a valid environment variable name (letters, digits, '_', '-', '.', "
+                                "not starting with a digit)")
+Image = _text(_IMAGE, 512, "a container image reference like 'registry/repo:tag' or 'repo@sha256:<64 hex>'")
+Repository = _text(_REPOSITORY, 512, "an image repository without tag or digest, like "
+                                     "'signalsciences/sigsci-agent' or 'registry.example/mirror/sigsci-agent'")
+Tag = _text(_TAG, 128, "a valid image tag (letters, digits, '_', '.', '-')")
+Digest = _text(_DIGEST, 71, "an image digest of the form 'sha256:<64 hex digits>'")
 Port = Annotated[int, Field(ge=1, le=65535, strict=True)]
 UnprivilegedPort = Annotated[int, Field(ge=1024, le=65535, strict=True)]
 

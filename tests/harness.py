@@ -23,6 +23,17 @@ class Captured:
     name: str
     inputs: dict
     parent: str | None = None
+    read: bool = False  # looked up with `.get`, not declared
+
+    @property
+    def is_object(self) -> bool:
+        """A Kubernetes object the program declares (not a Helm release, not a read of a live object)."""
+        return self.type.startswith("kubernetes:") and not self.type.startswith("kubernetes:helm.sh") \
+            and not self.read
+
+
+# What the cluster would report for the objects the program reads back.
+LOAD_BALANCER_IP = "203.0.113.10"
 
 
 class CaptureMocks(pulumi.runtime.Mocks):
@@ -30,8 +41,15 @@ class CaptureMocks(pulumi.runtime.Mocks):
         self.resources: list[Captured] = []
 
     def new_resource(self, args: pulumi.runtime.MockResourceArgs):
-        self.resources.append(Captured(args.typ, args.name, args.inputs))
-        return f"{args.name}-id", dict(args.inputs)
+        read = bool(args.resource_id)
+        self.resources.append(Captured(args.typ, args.name, args.inputs, read=read))
+        state = dict(args.inputs)
+        if args.typ == "kubernetes:helm.sh/v3:Release":
+            state["status"] = {"name": args.inputs.get("name"), "namespace": args.inputs.get("namespace"),
+                               "status": "deployed"}
+        if read and args.typ == "kubernetes:core/v1:Service":
+            state["status"] = {"loadBalancer": {"ingress": [{"ip": LOAD_BALANCER_IP}]}}
+        return args.resource_id or f"{args.name}-id", state
 
     def call(self, args: pulumi.runtime.MockCallArgs):
         return {}
@@ -79,7 +97,7 @@ class Run:
         """Every Kubernetes object captured, cleaned; patches included unless asked not to."""
         result = []
         for r in self.resources:
-            if not r.type.startswith("kubernetes:"):
+            if not r.is_object:
                 continue
             if r.type.endswith("Patch") and not patches:
                 continue
@@ -145,3 +163,39 @@ def run_config(config: dict[str, Any], stack: str = "test") -> Run:
 
 def run_stack(stack: str) -> Run:
     return run_config(stack_config(stack), stack=stack)
+
+
+RELEASE_TYPE = "kubernetes:helm.sh/v3:Release"
+
+
+def chart_pods(run: Run, *, with_controller: bool) -> list[tuple[str, dict]]:
+    """The pod each Helm release would run, as far as our values shape it: the agent containers, the temp
+    volume and its mounts. `with_controller` adds a stand-in controller container carrying the mounts, for
+    schema checks; security scans leave it out, since the chart, not us, defines it."""
+    from sigsci_waf.flavours import FLAVOURS
+
+    pods = []
+    for release in run.of_type(RELEASE_TYPE):
+        inputs = unwrap_secrets(clean(release.inputs))
+        chart = inputs["chart"].rsplit("/", 1)[-1]
+        flavour = next(f for f in FLAVOURS.values() if f.chart == chart)
+        controller = inputs["values"]["controller"]
+        containers = list(controller.get(flavour.containers, []))
+        if with_controller:
+            image = controller["image"]
+            containers.insert(0, {"name": "controller", "image": f"{image['repository']}:{image['tag']}",
+                                  "volumeMounts": controller.get(flavour.volume_mounts, [])})
+        spec = {"containers": containers, "volumes": controller.get(flavour.volumes, []),
+                "terminationGracePeriodSeconds": controller["terminationGracePeriodSeconds"],
+                "automountServiceAccountToken": False,
+                "securityContext": {"runAsNonRoot": True, "seccompProfile": {"type": "RuntimeDefault"}}}
+        init = controller.get(flavour.init_containers, [])
+        if with_controller and init:
+            spec["initContainers"] = init
+        elif init:
+            # Scanners read `containers`; a native sidecar is scanned as the container it is.
+            spec["containers"] += [{k: v for k, v in c.items() if k != "restartPolicy"} for c in init]
+        pods.append((release.name, {"apiVersion": "v1", "kind": "Pod",
+                                    "metadata": {"name": inputs["name"], "namespace": inputs["namespace"]},
+                                    "spec": spec}))
+    return pods

@@ -4,6 +4,7 @@ import kubernetes_validate
 import pytest
 
 import harness
+from ingress_configs import INGRESS_CONFIGS
 from harness import clean
 from schema_check import as_applied, validate, versions
 
@@ -21,11 +22,13 @@ EXTRA_CONFIGS = {
 
 def _objects():
     runs = {f"stack-{name}": harness.run_stack(name) for name in harness.stack_names()}
-    runs.update({name: harness.run_config(cfg) for name, cfg in EXTRA_CONFIGS.items()})
+    runs.update({name: harness.run_config(cfg) for name, cfg in {**EXTRA_CONFIGS, **INGRESS_CONFIGS}.items()})
     for run_name, run in runs.items():
         for resource in run.resources:
-            if resource.type.startswith("kubernetes:"):
+            if resource.is_object:
                 yield f"{run_name}:{resource.name}", resource.type, clean(resource.inputs)
+        for release, pod in harness.chart_pods(run, with_controller=True):
+            yield f"{run_name}:{release}:pod", "kubernetes:core/v1:Pod", pod
 
 
 OBJECTS = list(_objects())
@@ -34,7 +37,8 @@ OBJECTS = list(_objects())
 def test_there_is_something_to_validate():
     kinds = {t for _, t, _ in OBJECTS}
     assert {"kubernetes:apps/v1:Deployment", "kubernetes:core/v1:Service", "kubernetes:core/v1:Secret",
-            "kubernetes:apps/v1:DeploymentPatch", "kubernetes:core/v1:ServicePatch"} <= kinds
+            "kubernetes:apps/v1:DeploymentPatch", "kubernetes:core/v1:ServicePatch", "kubernetes:core/v1:Namespace",
+            "kubernetes:networking.k8s.io/v1:Ingress", "kubernetes:core/v1:Pod"} <= kinds
 
 
 @pytest.mark.parametrize("version", versions())

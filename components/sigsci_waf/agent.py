@@ -28,7 +28,10 @@ class RevProxy:
 
 @dataclass(frozen=True)
 class Rpc:
-    """The agent serving a module over a Unix socket in the shared temp volume."""
+    """The agent serving a module: over a Unix socket in the shared temp volume, or on `tcp_port`
+    when it runs as its own Service."""
+
+    tcp_port: int | None = None
 
 
 @dataclass(frozen=True)
@@ -44,8 +47,11 @@ def option_env_name(option: str) -> str:
     return "SIGSCI_" + option.upper().replace("-", "_")
 
 
-def rpc_address(settings: AgentSettings) -> str:
-    """The agent's socket; a module must point at exactly this path."""
+def rpc_address(settings: AgentSettings, mode: Rpc = Rpc()) -> str:
+    """Where the agent listens for a module: the socket path (a module must point at exactly this
+    path) or, as a Service, every interface on the TCP port."""
+    if mode.tcp_port is not None:
+        return f"0.0.0.0:{mode.tcp_port}"
     return f"{settings.tmp_mount_path}/sigsci.sock"
 
 
@@ -103,7 +109,7 @@ def revproxy_listener(mode: RevProxy, access_log: bool) -> str:
 def agent_env(settings: AgentSettings, secret_name: str, mode: RevProxy | Rpc) -> list[dict[str, Any]]:
     derived: dict[str, str] = {option_env_name("shared-cache-dir"): f"{settings.tmp_mount_path}/cache"}
     if isinstance(mode, Rpc):
-        derived[option_env_name("rpc-address")] = rpc_address(settings)
+        derived[option_env_name("rpc-address")] = rpc_address(settings, mode)
     else:
         derived[option_env_name("revproxy-listener")] = revproxy_listener(mode, settings.access_log)
     if settings.startup_probe.enabled:
@@ -156,6 +162,11 @@ def build_agent(settings: AgentSettings, secret_name: str, mode: RevProxy | Rpc)
         # No liveness endpoint is documented; a listener that stops accepting for a minute is a dead proxy.
         container["livenessProbe"] = {"tcpSocket": {"port": mode.listener_port},
                                       "periodSeconds": 10, "failureThreshold": 6}
+    if isinstance(mode, Rpc) and mode.tcp_port is not None:
+        ports.append({"name": "sigsci-rpc", "containerPort": mode.tcp_port, "protocol": "TCP"})
+        # As with the reverse proxy, an accepting listener is the only documented sign of life.
+        container["readinessProbe"] = {"tcpSocket": {"port": mode.tcp_port}, "periodSeconds": 5, "failureThreshold": 3}
+        container["livenessProbe"] = {"tcpSocket": {"port": mode.tcp_port}, "periodSeconds": 10, "failureThreshold": 6}
     if settings.startup_probe.enabled:
         ports.append({"name": "sigsci-startup", "containerPort": settings.startup_probe.port, "protocol": "TCP"})
         container["startupProbe"] = {

@@ -58,5 +58,5 @@ def from_validation_error(prefix: str, exc: ValidationError, *, snake: bool = Fa
     message = _describe(first)
     if message.startswith("@"):
         field, _, message = message[1:].partition(" ")
-        loc = [*loc, *field.split(".")]
+        loc = [*loc, *(int(part) if part.isdigit() else part for part in field.split("."))]
     return ConfigError(join_path(prefix, loc, snake=snake), message)

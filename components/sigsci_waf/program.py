@@ -10,15 +10,19 @@ import difflib
 from typing import Any
 
 import pulumi
+import pulumi_kubernetes as k8s
 
 from .errors import ConfigError
+from .ingress import (ResolvedIngress, RouteTarget, agent_service_manifests, helm_values, merge_extra_values,
+                      namespace_manifest, resolve_ingress, resolve_routes)
+from .ingress_controller import SigsciIngressController
 from .revproxy import ResolvedApp, resolve_app
 from .revproxy_app import SigsciRevProxyApp
 from .schema import AgentSettings, SecretSpec, parse
 from .secret import SigsciSecret
 
 NAMESPACE = "sigsci"
-KNOWN_KEYS = ("site", "accessKeyId", "secretAccessKey", "existingSecret", "agent", "apps")
+KNOWN_KEYS = ("site", "accessKeyId", "secretAccessKey", "existingSecret", "agent", "apps", "ingress")
 
 
 def _configured_keys() -> set[str]:
@@ -51,11 +55,12 @@ def _object(config: pulumi.Config, key: str, kind: type, what: str) -> Any:
     return value
 
 
-def read_apps(config: pulumi.Config, shared_agent: dict) -> list[ResolvedApp]:
+def read_apps(config: pulumi.Config, shared_agent: dict, *, required: bool = True) -> list[ResolvedApp]:
     apps_raw = _object(config, "apps", list, "a list of apps, each at least {name, image, port}")
-    if not apps_raw:
-        raise ConfigError(f"{NAMESPACE}:apps", "is required: a list of apps to protect, each at least "
-                                               "{name, image, port}")
+    if not apps_raw and required:
+        raise ConfigError(f"{NAMESPACE}:apps", "is required unless sigsci:ingress is set: a list of apps to "
+                                               "protect, each at least {name, image, port}")
+    apps_raw = apps_raw or []
     apps = []
     seen: dict[tuple[str, str, str], str] = {}
     for index, raw in enumerate(apps_raw):
@@ -78,6 +83,27 @@ def read_apps(config: pulumi.Config, shared_agent: dict) -> list[ResolvedApp]:
     return apps
 
 
+def app_targets(apps: list[ResolvedApp]) -> dict[str, RouteTarget]:
+    """Where a route naming an app sends traffic: the Service clients use, on its port."""
+    return {app.spec.name: RouteTarget(namespace=app.spec.namespace,
+                                       service=app.spec.service if app.spec.placement == "patch" else app.spec.name,
+                                       port=app.spec.effective_service_port())
+            for app in apps}
+
+
+def read_ingress(config: pulumi.Config, shared_agent: dict, apps: list[ResolvedApp],
+                 secret_name: str) -> ResolvedIngress | None:
+    raw = _object(config, "ingress", dict, "an object describing the ingress controller (see the README)")
+    if raw is None:
+        return None
+    ingress = resolve_ingress(raw, shared_agent, f"{NAMESPACE}:ingress")
+    # Everything the component will build, built once now so that any error stops the preview first.
+    resolve_routes(ingress, app_targets(apps))
+    merge_extra_values(ingress, helm_values(ingress, secret_name))
+    agent_service_manifests(ingress, secret_name)
+    return ingress
+
+
 def read_secret_spec(config: pulumi.Config) -> tuple[SecretSpec, Any, Any]:
     for key in ("accessKeyId", "secretAccessKey"):
         if config.get(key) is not None and not _is_secret(key):
@@ -98,17 +124,27 @@ def main() -> None:
     check_unknown_keys()
     shared_agent = _object(config, "agent", dict, "an object of agent settings") or {}
     parse(AgentSettings, shared_agent, f"{NAMESPACE}:agent")
-    apps = read_apps(config, shared_agent)
+    has_ingress = config.get("ingress") is not None
+    apps = read_apps(config, shared_agent, required=not has_ingress)
     secret_spec, key_id, secret_key = read_secret_spec(config)
+    ingress = read_ingress(config, shared_agent, apps, secret_spec.secret_name)
 
     # Everything is valid: declare resources.
+    namespaces = {app.spec.namespace for app in apps}
+    before_secret: list[pulumi.Resource] = []
+    if ingress is not None:
+        namespaces.add(ingress.spec.namespace)
+        if ingress.spec.create_namespace:
+            manifest = namespace_manifest(ingress.spec.namespace)
+            before_secret.append(k8s.core.v1.Namespace(f"namespace-{ingress.spec.namespace}",
+                                                       metadata=manifest["metadata"]))
     secret = SigsciSecret("sigsci", {
-        "namespaces": sorted({app.spec.namespace for app in apps}),
+        "namespaces": sorted(namespaces),
         "site": secret_spec.site,
         "existing_secret": secret_spec.existing_secret,
         "access_key_id": key_id,
         "secret_access_key": secret_key,
-    })
+    }, opts=pulumi.ResourceOptions(depends_on=before_secret))
     exported = {}
     for app in apps:
         spec = app.spec
@@ -126,3 +162,17 @@ def main() -> None:
         }
     pulumi.export("secretName", secret.secret_name)
     pulumi.export("apps", exported)
+    if ingress is not None:
+        controller = SigsciIngressController(
+            "ingress",
+            {"secret_name": secret.secret_name, "credentials_hash": secret.credentials_hash},
+            opts=pulumi.ResourceOptions(depends_on=[secret]),
+            _resolved=ingress, _targets=app_targets(apps),
+        )
+        pulumi.export("ingress", {
+            "namespace": controller.namespace,
+            "releaseName": controller.release_name,
+            "ingressClass": controller.ingress_class,
+            "serviceName": controller.service_name,
+            "loadBalancerAddress": controller.load_balancer_address,
+        })

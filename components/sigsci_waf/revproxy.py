@@ -8,18 +8,18 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Mapping
 
+from . import workloads
 from .agent import AgentParts, RevProxy, build_agent, container_security_context, pre_stop_sleep
 from .errors import ConfigError
 from .schema import APP_RESOURCES, AgentSettings, AppSpec, parse, merged_agent
+from .workloads import CREDENTIALS_ANNOTATION
 
 # Seconds the pod gets beyond the longest preStop sleep for the processes to exit after SIGTERM.
 SHUTDOWN_MARGIN_SECONDS = 15
 # The app keeps serving this much longer than the agent drains, so in-flight proxied requests complete.
 APP_OUTLIVES_AGENT_SECONDS = 5
 DEFAULT_REPLICAS = 2
-CREDENTIALS_ANNOTATION = "sigsci.fastly.com/credentials-hash"
 PATCH_FORCE_ANNOTATION = "pulumi.com/patchForce"
-PART_OF = {"app.kubernetes.io/part-of": "sigsci-waf", "app.kubernetes.io/managed-by": "pulumi"}
 
 
 @dataclass(frozen=True)
@@ -88,23 +88,8 @@ def _labels(app: ResolvedApp) -> dict[str, str]:
     return {"app.kubernetes.io/name": app.spec.name}
 
 
-def _metadata(name: str, app: ResolvedApp, labels: Mapping[str, str]) -> dict[str, Any]:
-    return {"name": name, "namespace": app.spec.namespace, "labels": {**labels, **PART_OF}}
-
-
 def _agent(app: ResolvedApp, secret_name: str, upstream: str) -> AgentParts:
     return build_agent(app.agent, secret_name, RevProxy(listener_port=app.spec.listener_port, upstream=upstream))
-
-
-def _pod_annotations(default_container: str, credentials_hash: Any | None) -> dict[str, Any]:
-    annotations: dict[str, Any] = {"kubectl.kubernetes.io/default-container": default_container}
-    if credentials_hash is not None:
-        annotations[CREDENTIALS_ANNOTATION] = credentials_hash
-    return annotations
-
-
-def _pod_security_context() -> dict[str, Any]:
-    return {"runAsNonRoot": True, "seccompProfile": {"type": "RuntimeDefault"}}
 
 
 def _image_pull_policy(image: str) -> str:
@@ -161,61 +146,24 @@ def app_container(app: ResolvedApp) -> tuple[dict[str, Any], list[dict[str, Any]
 
 
 def _service(app: ResolvedApp, selector: Mapping[str, str], service_type: str | None) -> dict[str, Any]:
-    return {
-        "apiVersion": "v1",
-        "kind": "Service",
-        "metadata": _metadata(app.spec.name, app, _labels(app)),
-        "spec": {
-            "type": service_type or "ClusterIP",
-            "selector": dict(selector),
-            "ports": [{"name": "http", "port": app.spec.effective_service_port(),
-                       "targetPort": app.spec.listener_port, "protocol": "TCP"}],
-        },
-    }
+    return workloads.service(app.spec.name, app.spec.namespace, _labels(app), selector,
+                             service_type=service_type or "ClusterIP", port=app.spec.effective_service_port(),
+                             target_port=app.spec.listener_port)
 
 
 def _deployment(app: ResolvedApp, containers: list, volumes: list, annotations: dict, labels: dict) -> dict:
-    return {
-        "apiVersion": "apps/v1",
-        "kind": "Deployment",
-        "metadata": _metadata(app.spec.name, app, labels),
-        "spec": {
-            "replicas": app.spec.replicas if app.spec.replicas is not None else DEFAULT_REPLICAS,
-            "selector": {"matchLabels": dict(labels)},
-            # Never drop below the wanted count while rolling: a WAF rollout should not shed capacity.
-            "strategy": {"type": "RollingUpdate", "rollingUpdate": {"maxUnavailable": 0, "maxSurge": 1}},
-            "template": {
-                "metadata": {"labels": {**labels, **PART_OF}, "annotations": annotations},
-                "spec": {
-                    "automountServiceAccountToken": False,
-                    "securityContext": _pod_security_context(),
-                    "terminationGracePeriodSeconds": app.grace_period,
-                    "containers": containers,
-                    "volumes": volumes,
-                },
-            },
-        },
-    }
+    return workloads.deployment(
+        app.spec.name, app.spec.namespace, labels,
+        replicas=app.spec.replicas if app.spec.replicas is not None else DEFAULT_REPLICAS,
+        grace_period=app.grace_period, containers=containers, volumes=volumes, annotations=annotations)
 
 
 def _network_policy(app: ResolvedApp, selector: Mapping[str, str]) -> list[dict[str, Any]]:
-    """Admit traffic to these pods only on the agent's listener, so nothing reaches the app around the WAF.
-
-    Effective where the cluster's network plugin enforces NetworkPolicy; egress stays open because
-    the agent must reach the Fastly cloud.
-    """
+    """Nothing reaches the app around the WAF: only the agent's listener admits traffic."""
     if app.spec.network_policy is False:
         return []
-    return [{
-        "apiVersion": "networking.k8s.io/v1",
-        "kind": "NetworkPolicy",
-        "metadata": _metadata(app.spec.name, app, _labels(app)),
-        "spec": {
-            "podSelector": {"matchLabels": dict(selector)},
-            "policyTypes": ["Ingress"],
-            "ingress": [{"ports": [{"port": app.spec.listener_port, "protocol": "TCP"}]}],
-        },
-    }]
+    return [workloads.network_policy(app.spec.name, app.spec.namespace, _labels(app), selector,
+                                     port=app.spec.listener_port)]
 
 
 @dataclass(frozen=True)
@@ -232,7 +180,7 @@ def build_owned(app: ResolvedApp, secret_name: str, credentials_hash: Any | None
     container, volumes = app_container(app)
     labels = _labels(app)
     deployment = _deployment(app, [container, agent.container], [*volumes, agent.volume],
-                             _pod_annotations(app.spec.name, credentials_hash), labels)
+                             workloads.pod_annotations(app.spec.name, credentials_hash), labels)
     return Manifests(owned=[deployment, _service(app, labels, app.spec.service_type),
                             *_network_policy(app, labels)], patches=[], warnings=agent.warnings)
 
@@ -242,7 +190,7 @@ def build_agent_service(app: ResolvedApp, secret_name: str, credentials_hash: An
     agent = _agent(app, secret_name, upstream)
     labels = _labels(app)
     deployment = _deployment(app, [agent.container], [agent.volume],
-                             _pod_annotations(agent.container["name"], credentials_hash), labels)
+                             workloads.pod_annotations(agent.container["name"], credentials_hash), labels)
     return Manifests(owned=[deployment, _service(app, labels, app.spec.service_type),
                             *_network_policy(app, labels)], patches=[], warnings=agent.warnings)
 

@@ -10,7 +10,7 @@ import pulumi_kubernetes as k8s
 
 from .agent import ACCESS_KEY_FIELD, SECRET_KEY_FIELD
 from .errors import ConfigError
-from .revproxy import PART_OF
+from .workloads import PART_OF
 from .schema import SecretSpec, parse
 from .validators import _DNS_LABEL
 
@@ -78,7 +78,8 @@ class SigsciSecret(pulumi.ComponentResource):
                     metadata=manifest["metadata"],
                     type=manifest["type"],
                     string_data=manifest["stringData"],
-                    opts=pulumi.ResourceOptions(parent=self, additional_secret_outputs=["data", "stringData"]),
+                    opts=pulumi.ResourceOptions(parent=self, additional_secret_outputs=["data", "stringData"],
+                                                depends_on=opts.depends_on if opts is not None else None),
                 )
             # The digest is one-way and truncated, so it is safe to show in a diff where a rotation happened.
             self.credentials_hash = pulumi.Output.unsecret(

@@ -1,0 +1,366 @@
+"""The ingress controller with the Fastly module: Helm values, agent Service and routes.
+
+Pure functions of a validated `ResolvedIngress`: settings in, plain dicts out. The
+component only turns them into a Helm release and Kubernetes resources.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Iterator, Mapping
+
+from pydantic.alias_generators import to_snake
+
+from . import workloads
+from .agent import AgentParts, Rpc, build_agent, rpc_address
+from .errors import ConfigError
+from .flavours import MODULE_PATH, Flavour
+from .ingress_schema import IngressSpec, Route
+from .schema import AgentSettings, Quantities, Resources, merged_agent, parse
+
+CONTROLLER_RESOURCES = Resources(requests=Quantities(cpu="100m", memory="128Mi"),
+                                 limits=Quantities(cpu="2", memory="512Mi"))
+# Kubelet's margin after the agent's preStop sleep when agents run as their own Service.
+SHUTDOWN_MARGIN_SECONDS = 15
+
+
+@dataclass(frozen=True)
+class RouteTarget:
+    """What a route to an app needs: where the app's Service is, and whether the app has its own agent."""
+
+    namespace: str
+    service: str
+    port: int
+    has_agent: bool = True
+
+
+@dataclass(frozen=True)
+class ResolvedIngress:
+    spec: IngressSpec
+    agent: AgentSettings
+    key: str
+    snake: bool = False
+
+    @property
+    def flavour(self) -> Flavour:
+        return self.spec.flavour_spec
+
+    def name(self, field: str) -> str:
+        """A config key as the user spelled it: camelCase in stack config, snake_case in Python args."""
+        return ".".join(to_snake(part) for part in field.split(".")) if self.snake else field
+
+
+def resolve_ingress(raw: Mapping[str, Any], shared_agent: Mapping[str, Any], key: str, *,
+                    snake: bool = False) -> ResolvedIngress:
+    """Validate `sigsci:ingress` (or the component's args) with the shared agent settings merged under its own."""
+    spec: IngressSpec = parse(IngressSpec, raw, key, snake=snake)
+    agent_raw = merged_agent(shared_agent, spec.agent)
+    agent: AgentSettings = parse(AgentSettings, agent_raw, f"{key}.agent", snake=snake)
+    resolved = ResolvedIngress(spec=spec, agent=agent, key=key, snake=snake)
+    _check_ports(resolved)
+    return resolved
+
+
+def _check_ports(ing: ResolvedIngress) -> None:
+    probe = ing.agent.startup_probe
+    if ing.spec.agent_lifetime == "service" and probe.enabled and probe.port == agent_service_spec(ing).port:
+        raise ConfigError(f"{ing.key}.{ing.name('agent.startupProbe.port')}",
+                          f"{probe.port} is already the agents' RPC port (agentService.port); pick another port")
+
+
+def agent_service_spec(ing: ResolvedIngress):
+    from .ingress_schema import AgentService
+
+    return ing.spec.agent_service or AgentService()
+
+
+# -- names ---------------------------------------------------------------------------------------------------
+
+def chart_fullname(ing: ResolvedIngress) -> str:
+    """The chart's `fullname` helper: the release name when it contains the chart name, else both joined."""
+    release, chart = ing.spec.release, ing.flavour.chart
+    name = release if chart in release else f"{release}-{chart}"
+    return name[:63].rstrip("-")
+
+
+def controller_service_name(ing: ResolvedIngress) -> str:
+    return f"{chart_fullname(ing)}-controller"[:63].rstrip("-")
+
+
+def agent_service_name(ing: ResolvedIngress) -> str:
+    return f"{ing.spec.release}-sigsci-agent"
+
+
+def controller_pod_labels(ing: ResolvedIngress) -> dict[str, str]:
+    """Labels both charts put on the controller pods (their selectorLabels helpers)."""
+    return {"app.kubernetes.io/name": ing.flavour.chart, "app.kubernetes.io/instance": ing.spec.release}
+
+
+def agent_pod_labels(ing: ResolvedIngress) -> dict[str, str]:
+    return {"app.kubernetes.io/name": "sigsci-agent", "app.kubernetes.io/instance": ing.spec.release}
+
+
+# -- the module and its agent --------------------------------------------------------------------------------
+
+def agent_mode(ing: ResolvedIngress) -> Rpc:
+    if ing.spec.agent_lifetime == "service":
+        return Rpc(tcp_port=agent_service_spec(ing).port)
+    return Rpc()
+
+
+def module_snippets(ing: ResolvedIngress) -> tuple[str, str]:
+    """nginx.conf lines: load the module (main context) and point it at the agent (http context).
+
+    The agent address comes from the same function that sets the agent's rpc-address, so moving
+    the temp volume or the port moves both ends together.
+    """
+    mode = agent_mode(ing)
+    if mode.tcp_port is None:
+        target = f"unix:{rpc_address(ing.agent, mode)}"
+    else:
+        target = f"{agent_service_name(ing)}.{ing.spec.namespace}.svc:{mode.tcp_port}"
+    return f"load_module {MODULE_PATH};", f"sigsci_agent_host {target};"
+
+
+def controller_agent(ing: ResolvedIngress, secret_name: str) -> AgentParts:
+    """The agent for the controller, with a lifetime that covers the controller's drain.
+
+    Native sidecar: Kubernetes starts it before the controller and stops it after, so no preStop is
+    needed. Classic sidecar: nothing orders the containers, so the agent sleeps through the whole grace
+    period and is still there however long the controller drains. Service: the agents' own preStop.
+    """
+    lifetime = ing.spec.agent_lifetime
+    settings = ing.agent
+    if lifetime == "nativeSidecar":
+        settings = settings.model_copy(update={"pre_stop_sleep_seconds": 0})
+    elif lifetime == "classicSidecar":
+        settings = settings.model_copy(
+            update={"pre_stop_sleep_seconds": ing.spec.controller.termination_grace_period_seconds})
+    parts = build_agent(settings, secret_name, agent_mode(ing))
+    if lifetime == "nativeSidecar":
+        parts = AgentParts(container={**parts.container, "restartPolicy": "Always"}, volume=parts.volume,
+                           pre_stop_seconds=0, warnings=parts.warnings)
+    return parts
+
+
+# -- Helm values ---------------------------------------------------------------------------------------------
+
+def _resources(resources: Resources) -> dict[str, Any]:
+    filled = resources.filled(CONTROLLER_RESOURCES)
+    return {"requests": {"cpu": str(filled.requests.cpu), "memory": str(filled.requests.memory)},
+            "limits": {"cpu": str(filled.limits.cpu), "memory": str(filled.limits.memory)}}
+
+
+def _nest(path: tuple[str, ...], value: Any) -> dict[str, Any]:
+    for part in reversed(path):
+        value = {part: value}
+    return value
+
+
+def deep_merge(base: Mapping[str, Any], over: Mapping[str, Any]) -> dict[str, Any]:
+    """`over` on top of `base`, maps merged key by key; anything else in `over` replaces."""
+    result = dict(base)
+    for key, value in over.items():
+        if isinstance(value, Mapping) and isinstance(result.get(key), Mapping):
+            result[key] = deep_merge(result[key], value)
+        else:
+            result[key] = value
+    return result
+
+
+def _image_values(ing: ResolvedIngress) -> dict[str, Any]:
+    image = ing.spec.controller.image
+    values: dict[str, Any] = {"repository": ing.spec.image_repository, "tag": ing.spec.image_tag,
+                              "pullPolicy": image.pull_policy}
+    # The chart's own digest would otherwise pin the stock image under our repository and tag.
+    for key in ing.flavour.image_digest_keys:
+        values[key] = ""
+    if image.digest is not None:
+        values["digest"] = image.digest
+    return values
+
+
+def _service_values(ing: ResolvedIngress) -> dict[str, Any]:
+    service = ing.spec.service
+    values: dict[str, Any] = {"type": service.type, "annotations": dict(service.annotations)}
+    if service.type != "ClusterIP":
+        values["externalTrafficPolicy"] = service.external_traffic_policy
+    return values
+
+
+def _class_values(ing: ResolvedIngress) -> dict[str, Any]:
+    cls = ing.spec.ingress_class
+    if ing.flavour.sets_controller_value:
+        # Our own controller value: a stock ingress-nginx in the same cluster never claims our class,
+        # and ours never serves its Ingresses around the WAF.
+        return {"ingressClassResource": {"name": cls.name, "enabled": True, "default": cls.default,
+                                         "controllerValue": f"k8s.io/{cls.name}"},
+                "ingressClass": cls.name}
+    return {"ingressClass": {"name": cls.name, "create": True, "setAsDefaultIngress": cls.default}}
+
+
+def helm_values(ing: ResolvedIngress, secret_name: str, credentials_hash: Any | None = None) -> dict[str, Any]:
+    """The values we own, in the flavour's layout (without the user's extraValues)."""
+    flavour, spec = ing.flavour, ing.spec
+    main, http = module_snippets(ing)
+    controller: dict[str, Any] = {
+        "image": _image_values(ing),
+        "replicaCount": spec.controller.replicas,
+        "resources": _resources(spec.controller.resources),
+        "terminationGracePeriodSeconds": spec.controller.termination_grace_period_seconds,
+        "service": _service_values(ing),
+        **_class_values(ing),
+    }
+    values: dict[str, Any] = {"controller": controller}
+    values = deep_merge(values, _nest(flavour.config_path, {flavour.main_snippet: main, flavour.http_snippet: http}))
+    if spec.agent_lifetime != "service":
+        agent = controller_agent(ing, secret_name)
+        list_key = flavour.init_containers if spec.agent_lifetime == "nativeSidecar" else flavour.containers
+        controller = values["controller"]
+        controller[list_key] = [agent.container]
+        controller[flavour.volumes] = [agent.volume]
+        controller[flavour.volume_mounts] = [{"name": agent.volume["name"], "mountPath": ing.agent.tmp_mount_path}]
+    if credentials_hash is not None and spec.agent_lifetime != "service":
+        values = deep_merge(values, _nest(flavour.pod_annotations,
+                                          {workloads.CREDENTIALS_ANNOTATION: credentials_hash}))
+    return values
+
+
+def _leaves(values: Mapping[str, Any], prefix: tuple[str, ...] = ()) -> Iterator[tuple[str, ...]]:
+    """Every path that holds something other than a non-empty map."""
+    for key, value in values.items():
+        path = (*prefix, str(key))
+        if isinstance(value, Mapping) and value:
+            yield from _leaves(value, path)
+        elif not (isinstance(value, Mapping) and not value):
+            yield path
+
+
+def value_paths(values: Mapping[str, Any]) -> list[str]:
+    return [".".join(path) for path in _leaves(values)]
+
+
+# Where the user sets what an extra value collides with; paths not listed are the agent and the module's.
+_SCHEMA_KEYS = {
+    ("controller", "image"): "controller.image",
+    ("controller", "replicaCount"): "controller.replicas",
+    ("controller", "resources"): "controller.resources",
+    ("controller", "terminationGracePeriodSeconds"): "controller.terminationGracePeriodSeconds",
+    ("controller", "service"): "service",
+    ("controller", "ingressClassResource"): "ingressClass",
+    ("controller", "ingressClass"): "ingressClass",
+}
+
+
+def _collision(ing: ResolvedIngress, ours: tuple[str, ...]) -> str:
+    for prefix, key in _SCHEMA_KEYS.items():
+        if ours[:len(prefix)] == prefix:
+            return f"it is set from {ing.key}.{ing.name(key)}; set it there"
+    return ("it belongs to the WAF wiring (module snippets, agent container, its temp volume and mounts, "
+            "credentials hash), which must stay consistent; it cannot be overridden")
+
+
+def merge_extra_values(ing: ResolvedIngress, ours: Mapping[str, Any]) -> dict[str, Any]:
+    """The user's extraValues deep-merged under ours; any overlap with a value we set is an error."""
+    extra = ing.spec.extra_values
+    our_leaves = list(_leaves(ours))
+    for path in _leaves(extra):
+        for mine in our_leaves:
+            if path[:len(mine)] == mine or mine[:len(path)] == path:
+                raise ConfigError(f"{ing.key}.{ing.name('extraValues')}.{'.'.join(path)}", _collision(ing, mine))
+    return deep_merge(extra, ours)
+
+
+# -- agents as their own Service -----------------------------------------------------------------------------
+
+def agent_service_manifests(ing: ResolvedIngress, secret_name: str,
+                            credentials_hash: Any | None = None) -> tuple[list[dict[str, Any]], list[str]]:
+    """Deployment, Service (ClientIP affinity: the agent that saw a request must see its response)
+    and a NetworkPolicy that admits only the controller pods."""
+    if ing.spec.agent_lifetime != "service":
+        return [], []
+    options = agent_service_spec(ing)
+    agent = controller_agent(ing, secret_name)
+    name, namespace, labels = agent_service_name(ing), ing.spec.namespace, agent_pod_labels(ing)
+    deployment = workloads.deployment(
+        name, namespace, labels, replicas=options.replicas,
+        grace_period=agent.pre_stop_seconds + SHUTDOWN_MARGIN_SECONDS, containers=[agent.container],
+        volumes=[agent.volume], annotations=workloads.pod_annotations(agent.container["name"], credentials_hash))
+    service = workloads.service(name, namespace, labels, labels, service_type="ClusterIP", port=options.port,
+                                target_port=options.port, port_name="sigsci-rpc", client_ip_affinity=True)
+    policy = workloads.network_policy(name, namespace, labels, labels, port=options.port,
+                                      from_pods=controller_pod_labels(ing))
+    return [deployment, service, policy], agent.warnings
+
+
+# -- routes --------------------------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class ResolvedRoute:
+    route: Route
+    name: str
+    namespace: str
+    service: str
+    port: int
+
+
+def resolve_routes(ing: ResolvedIngress, apps: Mapping[str, RouteTarget]) -> tuple[list[ResolvedRoute], list[str]]:
+    """Each route with its backend found; an unknown app, a clash of names or of host and path is an error."""
+    resolved: list[ResolvedRoute] = []
+    warnings: list[str] = []
+    names: dict[tuple[str, str], int] = {}
+    rules: dict[tuple[str | None, str, str], int] = {}
+    for index, route in enumerate(ing.spec.routes):
+        key = f"{ing.key}.{ing.name('routes')}[{index}]"
+        if route.app is not None:
+            if route.app not in apps:
+                known = ", ".join(sorted(apps)) or "none"
+                raise ConfigError(f"{key}.app", f"{route.app!r} is not an app of sigsci:apps (known: {known}); "
+                                                "route to a Service with service: {name, port} instead")
+            target = apps[route.app]
+            namespace, service, port = target.namespace, target.service, target.port
+            if target.has_agent:
+                warnings.append(f"route {index} sends traffic through the WAF controller to app {route.app!r}, "
+                                "which has its own agent too: each request is inspected twice")
+        else:
+            assert route.service is not None
+            namespace, service, port = route.namespace or "default", route.service.name, route.service.port
+        name = route.name or service
+        if (namespace, name) in names:
+            raise ConfigError(f"{key}.name", f"Ingress {namespace}/{name} is already made by routes"
+                                             f"[{names[(namespace, name)]}]; set name to tell them apart")
+        names[(namespace, name)] = index
+        rule = (route.host, route.path, namespace)
+        if rule in rules:
+            raise ConfigError(f"{key}.path", f"host {route.host or '*'} path {route.path} is already routed by "
+                                             f"routes[{rules[rule]}]")
+        rules[rule] = index
+        resolved.append(ResolvedRoute(route=route, name=name, namespace=namespace, service=service, port=port))
+    return resolved, warnings
+
+
+def ingress_manifest(ing: ResolvedIngress, route: ResolvedRoute) -> dict[str, Any]:
+    spec = route.route
+    rule: dict[str, Any] = {"http": {"paths": [{
+        "path": spec.path, "pathType": spec.path_type,
+        "backend": {"service": {"name": route.service, "port": {"number": route.port}}},
+    }]}}
+    if spec.host is not None:
+        rule = {"host": spec.host, **rule}
+    body: dict[str, Any] = {"ingressClassName": ing.spec.ingress_class.name, "rules": [rule]}
+    if spec.tls_secret is not None:
+        body["tls"] = [{"hosts": [spec.host], "secretName": spec.tls_secret}]
+    metadata = workloads.metadata(route.name, route.namespace, {"app.kubernetes.io/name": route.service})
+    if spec.annotations:
+        metadata["annotations"] = dict(spec.annotations)
+    return {"apiVersion": "networking.k8s.io/v1", "kind": "Ingress", "metadata": metadata, "spec": body}
+
+
+def namespace_manifest(name: str) -> dict[str, Any]:
+    """The controller's namespace. Pod Security admission enforces baseline, which every flavour's
+    chart meets, and warns against restricted, so a weaker pod shows up in `kubectl` and `helm` output."""
+    return {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name, "labels": {
+        **workloads.PART_OF,
+        "pod-security.kubernetes.io/enforce": "baseline",
+        "pod-security.kubernetes.io/warn": "restricted",
+    }}}

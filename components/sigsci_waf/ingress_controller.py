@@ -1,0 +1,179 @@
+"""SigsciIngressController: an NGINX ingress controller with the Fastly module and the agent, via Helm."""
+
+from __future__ import annotations
+
+from typing import Any, Literal, Optional, Sequence, TypedDict
+
+import pulumi
+import pulumi_kubernetes as k8s
+
+from .errors import ConfigError
+from .ingress import (
+    ResolvedIngress,
+    RouteTarget,
+    agent_service_manifests,
+    controller_service_name,
+    helm_values,
+    ingress_manifest,
+    merge_extra_values,
+    resolve_ingress,
+    resolve_routes,
+)
+from .revproxy_app import SigsciRevProxyApp
+
+
+class SigsciIngressControllerArgs(TypedDict, total=False):
+    """The same keys as `sigsci:ingress` in stack config, in snake_case."""
+
+    secret_name: str
+    """Name of the Secret holding the agent keys in `namespace` (`SigsciSecret.secret_name`). Required."""
+    credentials_hash: Optional[pulumi.Input[str]]
+    """`SigsciSecret.credentials_hash`: put on the pod template so key rotation rolls the pods."""
+    apps: Sequence[SigsciRevProxyApp]
+    """Apps that routes may name with `app` (their Service, namespace and port are looked up)."""
+    flavour: Literal["ingress-nginx", "ingress-nginx-chainguard", "nginx-ingress"]
+    """Which controller: `ingress-nginx` (default), `ingress-nginx-chainguard` or F5's `nginx-ingress`."""
+    namespace: str
+    """Namespace of the release; it must exist (the stack creates it unless create_namespace is false)."""
+    create_namespace: bool
+    """Stack config only: whether the stack creates `namespace`. Ignored by the component, which never does."""
+    release_name: str
+    """Helm release name. Default `sigsci-<chart>`, so the chart names its objects `<release>-controller`."""
+    chart: dict[str, Any]
+    """{version, repository}: chart version (default per flavour) and repository URL (a mirror or oci://)."""
+    controller: dict[str, Any]
+    """{image: {repository, tag, digest, pull_policy}, replicas, resources, termination_grace_period_seconds}."""
+    agent_lifetime: Literal["nativeSidecar", "classicSidecar", "service"]
+    """How the agent runs: native sidecar (default, Kubernetes >= 1.29), classic sidecar, or its own Service."""
+    agent_service: dict[str, Any]
+    """agent_lifetime service: {replicas, port}."""
+    agent: dict[str, Any]
+    """Agent settings (repository, version, resources, options, ...); see the README."""
+    ingress_class: dict[str, Any]
+    """{name, default}: the IngressClass this controller serves. Default name `sigsci-nginx`."""
+    service: dict[str, Any]
+    """{type, external_traffic_policy, annotations} of the controller Service. Default LoadBalancer, Local."""
+    routes: list[dict[str, Any]]
+    """Ingress rules: {name, host, path, path_type, app | service: {name, port}, namespace, annotations,
+    tls_secret}."""
+    extra_values: dict[str, Any]
+    """More Helm values, deep-merged under ours; overlapping a value we set is an error."""
+
+
+_CREATORS = {
+    ("apps/v1", "Deployment"): k8s.apps.v1.Deployment,
+    ("v1", "Service"): k8s.core.v1.Service,
+    ("networking.k8s.io/v1", "NetworkPolicy"): k8s.networking.v1.NetworkPolicy,
+    ("networking.k8s.io/v1", "Ingress"): k8s.networking.v1.Ingress,
+}
+
+_STACK_ONLY = ("secret_name", "credentials_hash", "apps")
+
+
+def route_targets(apps: Sequence[SigsciRevProxyApp]) -> dict[str, RouteTarget]:
+    return {app.resolved.spec.name: RouteTarget(namespace=app.namespace, service=app.service_name,
+                                                port=app.resolved.spec.effective_service_port())
+            for app in apps}
+
+
+def _declare(name: str, obj: dict[str, Any], opts: pulumi.ResourceOptions):
+    creator = _CREATORS[(obj["apiVersion"], obj["kind"])]
+    fields = {k: v for k, v in obj.items() if k not in ("apiVersion", "kind")}
+    return creator(name, **fields, opts=opts)
+
+
+def _load_balancer_address(service: Any) -> Optional[str]:
+    ingress = (((service or {}).get("load_balancer") or {}).get("ingress") or []) if isinstance(service, dict) else []
+    if not ingress:
+        return None
+    return ingress[0].get("ip") or ingress[0].get("hostname")
+
+
+class SigsciIngressController(pulumi.ComponentResource):
+    """The controller as a Helm release, the agent beside it (or as its own Service), and the routes."""
+
+    namespace: str
+    release_name: str
+    ingress_class: str
+    service_name: str
+    load_balancer_address: pulumi.Output[Optional[str]]
+    resolved: ResolvedIngress
+
+    def __init__(self, name: str, args: SigsciIngressControllerArgs, opts: Optional[pulumi.ResourceOptions] = None,
+                 *, _resolved: Optional[ResolvedIngress] = None, _targets: Optional[dict[str, RouteTarget]] = None):
+        super().__init__("sigsci:index:SigsciIngressController", name, None, opts)
+        prefix = f"SigsciIngressController '{name}'"
+        secret_name = args.get("secret_name")
+        if not secret_name:
+            raise ConfigError(f"{prefix}.secret_name", "is required: the Secret with the agent keys in the "
+                                                       "controller's namespace (SigsciSecret.secret_name)")
+        # The stack program passes what it already validated, so errors name the stack config keys.
+        resolved = _resolved or resolve_ingress({k: v for k, v in args.items() if k not in _STACK_ONLY}, {},
+                                                prefix, snake=True)
+        targets = _targets if _targets is not None else route_targets(args.get("apps") or [])
+        routes, route_warnings = resolve_routes(resolved, targets)
+        credentials_hash = args.get("credentials_hash")
+        values = merge_extra_values(resolved, helm_values(resolved, secret_name, credentials_hash))
+        agent_objects, agent_warnings = agent_service_manifests(resolved, secret_name, credentials_hash)
+
+        spec, flavour = resolved.spec, resolved.flavour
+        depends_on = opts.depends_on if opts is not None else None
+        child = pulumi.ResourceOptions(parent=self, depends_on=depends_on)
+        agents = [_declare(f"{name}-agent-{obj['kind'].lower()}", obj, child) for obj in agent_objects]
+
+        repository = spec.chart_repository
+        oci = repository.startswith("oci://")
+        release = k8s.helm.v3.Release(
+            f"{name}-release",
+            name=spec.release,
+            namespace=spec.namespace,
+            chart=f"{repository.rstrip('/')}/{flavour.chart}" if oci else flavour.chart,
+            version=spec.chart_version,
+            repository_opts=None if oci else k8s.helm.v3.RepositoryOptsArgs(repo=repository),
+            values=values,
+            # A failed install or upgrade rolls back: nothing is left half-built.
+            atomic=True,
+            cleanup_on_fail=True,
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[*(depends_on or []), *agents]),
+        )
+        after_release = pulumi.ResourceOptions(parent=self, depends_on=[release])
+        for route in routes:
+            _declare(f"{name}-route-{route.namespace}-{route.name}", ingress_manifest(resolved, route), after_release)
+
+        for warning in [*agent_warnings, *route_warnings, *_sidecar_warnings(resolved, secret_name)]:
+            pulumi.log.warn(f"{prefix}: {warning}", resource=self)
+
+        self.resolved = resolved
+        self.namespace = spec.namespace
+        self.release_name = spec.release
+        self.ingress_class = spec.ingress_class.name
+        self.service_name = controller_service_name(resolved)
+        if spec.service.type == "LoadBalancer":
+            # Read once the release exists (its status is unknown while a first install is previewed).
+            service_id = release.status.apply(lambda _: f"{spec.namespace}/{self.service_name}")
+            controller_service = k8s.core.v1.Service.get(f"{name}-controller-service", service_id,
+                                                         opts=pulumi.ResourceOptions(parent=self))
+            self.load_balancer_address = controller_service.status.apply(
+                lambda status: _load_balancer_address(_as_dict(status)))
+        else:
+            self.load_balancer_address = pulumi.Output.from_input(None)
+        self.register_outputs({"namespace": self.namespace, "releaseName": self.release_name,
+                               "ingressClass": self.ingress_class, "serviceName": self.service_name,
+                               "loadBalancerAddress": self.load_balancer_address})
+
+
+def _as_dict(value: Any) -> Any:
+    """Output types (and mock dicts) as plain dicts with snake_case keys."""
+    if value is None or isinstance(value, dict):
+        return value
+    return {"load_balancer": {"ingress": [
+        {"ip": getattr(i, "ip", None), "hostname": getattr(i, "hostname", None)}
+        for i in (getattr(getattr(value, "load_balancer", None), "ingress", None) or [])]}}
+
+
+def _sidecar_warnings(ing: ResolvedIngress, secret_name: str) -> list[str]:
+    if ing.spec.agent_lifetime == "service":
+        return []
+    from .ingress import controller_agent
+
+    return controller_agent(ing, secret_name).warnings

@@ -1,0 +1,237 @@
+"""What users may type under `sigsci:ingress`: the controller, its agent, its Service and its routes."""
+
+from __future__ import annotations
+
+import re
+from typing import Any, Literal
+
+from pydantic import Field, field_validator, model_validator
+from pydantic.alias_generators import to_camel
+
+from .flavours import FLAVOURS
+from .schema import Model, Resources, version_tuple
+from .validators import Digest, DnsLabel, DnsSubdomain, Port, Repository, ServiceName, Tag, _text
+
+_SEMVER = re.compile(r"^v?(\d+)(?:\.(\d+))?(?:\.(\d+))?(?:-[0-9A-Za-z.-]+)?(?:\+[0-9A-Za-z.-]+)?$")
+_CHART_VERSION = re.compile(r"^\d+\.\d+\.\d+(?:-[0-9A-Za-z.-]+)?$")
+_HOST = re.compile(r"^(\*\.)?[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
+_ANNOTATION_KEY = re.compile(r"^([a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*/)?"
+                             r"[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$")
+# ingress-nginx refuses controller tags older than this (its isControllerTagValid helper).
+MIN_INGRESS_NGINX_TAG = (0, 27, 0)
+DEFAULT_NAMESPACE = "sigsci-ingress"
+DEFAULT_CLASS = "sigsci-nginx"
+DEFAULT_GRACE_SECONDS = 300
+DEFAULT_AGENT_RPC_PORT = 9999
+
+Host = _text(_HOST, 253, "a host name such as 'shop.example.com' or '*.example.com' (lower case, no port, no IP)")
+ChartVersion = _text(_CHART_VERSION, 64, "a chart version such as '4.15.1'")
+AgentLifetime = Literal["nativeSidecar", "classicSidecar", "service"]
+# Annotation prefixes each controller reads; an annotation for the other controller would be ignored silently.
+ANNOTATION_PREFIXES = {"ingress-nginx": "nginx.ingress.kubernetes.io/", "nginx-ingress": "nginx.org/"}
+
+
+def semver_tuple(tag: str) -> tuple[int, int, int] | None:
+    match = _SEMVER.match(tag)
+    if not match:
+        return None
+    return tuple(int(part or 0) for part in match.groups())  # type: ignore[return-value]
+
+
+class Chart(Model):
+    """Which chart release to install, and from where (a private mirror of the public repository works)."""
+
+    version: ChartVersion | None = None
+    repository: str | None = Field(default=None, pattern=r"^(https?|oci)://[^\s]+$")
+
+
+class ControllerImage(Model):
+    repository: Repository | None = None
+    tag: Tag | None = None
+    digest: Digest | None = None
+    pull_policy: Literal["Always", "IfNotPresent", "Never"] = "IfNotPresent"
+
+
+class ControllerSpec(Model):
+    image: ControllerImage = ControllerImage()
+    replicas: int = Field(default=2, ge=1, le=100, strict=True)
+    resources: Resources = Resources()
+    termination_grace_period_seconds: int = Field(default=DEFAULT_GRACE_SECONDS, ge=30, le=3600, strict=True)
+
+
+class ControllerService(Model):
+    type: Literal["LoadBalancer", "NodePort", "ClusterIP"] = "LoadBalancer"
+    external_traffic_policy: Literal["Cluster", "Local"] = "Local"
+    annotations: dict[str, str] = {}
+
+    @field_validator("annotations")
+    @classmethod
+    def _keys(cls, annotations: dict[str, str]) -> dict[str, str]:
+        for key in annotations:
+            check_annotation_key(key)
+        return annotations
+
+    @model_validator(mode="after")
+    def _policy_needs_external(self):
+        if self.type == "ClusterIP" and "external_traffic_policy" in self.model_fields_set:
+            raise ValueError("@externalTrafficPolicy applies only to Service type LoadBalancer or NodePort")
+        return self
+
+
+class AgentService(Model):
+    """The agents as their own Deployment behind a Service (the seeds' "scale it separately")."""
+
+    replicas: int = Field(default=2, ge=1, le=100, strict=True)
+    port: int = Field(default=DEFAULT_AGENT_RPC_PORT, ge=1024, le=65535, strict=True)
+
+
+class IngressClass(Model):
+    name: DnsSubdomain = DEFAULT_CLASS
+    default: bool = False
+
+
+class ServiceBackend(Model):
+    name: ServiceName
+    port: Port
+
+
+class Route(Model):
+    """One Ingress rule: host and path to a backend, either an app from `sigsci:apps` or a named Service."""
+
+    name: DnsSubdomain | None = None
+    host: Host | None = None
+    path: str = Field(default="/", pattern=r"^/[^\s{};]*$")
+    path_type: Literal["Prefix", "Exact", "ImplementationSpecific"] = "Prefix"
+    app: ServiceName | None = None
+    service: ServiceBackend | None = None
+    namespace: DnsLabel | None = None
+    annotations: dict[str, str] = {}
+    tls_secret: DnsSubdomain | None = None
+
+    @field_validator("annotations")
+    @classmethod
+    def _keys(cls, annotations: dict[str, str]) -> dict[str, str]:
+        for key in annotations:
+            check_annotation_key(key)
+        return annotations
+
+    @model_validator(mode="after")
+    def _one_backend(self):
+        if (self.app is None) == (self.service is None):
+            raise ValueError("@app or service is required, not both: route to an app of sigsci:apps by name, "
+                             "or to a Service with {name, port}")
+        if self.app is not None and self.namespace is not None:
+            raise ValueError("@namespace is the app's own for a route to an app; set it only with service")
+        if self.tls_secret is not None and self.host is None:
+            raise ValueError("@tlsSecret needs host: the certificate is served for that host")
+        return self
+
+
+def check_annotation_key(key: str) -> None:
+    prefix, _, name = key.rpartition("/")
+    if not _ANNOTATION_KEY.match(key) or len(name) > 63 or len(prefix) > 253:
+        raise ValueError(f"{key!r} is not a valid annotation key ('prefix/name' with a DNS prefix and a name "
+                         "of letters, digits, '-', '_', '.')")
+
+
+class IngressSpec(Model):
+    """`sigsci:ingress`: the NGINX ingress controller with the Fastly module and the agent."""
+
+    flavour: str = "ingress-nginx"
+    namespace: DnsLabel = DEFAULT_NAMESPACE
+    create_namespace: bool = True
+    release_name: DnsLabel | None = None
+    chart: Chart = Chart()
+    controller: ControllerSpec = ControllerSpec()
+    agent_lifetime: AgentLifetime = "nativeSidecar"
+    agent_service: AgentService | None = None
+    agent: dict[str, Any] = {}
+    ingress_class: IngressClass = IngressClass()
+    service: ControllerService = ControllerService()
+    routes: list[Route] = []
+    extra_values: dict[str, Any] = {}
+
+    @field_validator("flavour")
+    @classmethod
+    def _known_flavour(cls, flavour: str) -> str:
+        if flavour not in FLAVOURS:
+            raise ValueError(f"{flavour!r} is not a flavour; use one of: " + ", ".join(
+                f"{name} ({f.description})" for name, f in FLAVOURS.items()))
+        return flavour
+
+    @field_validator("release_name")
+    @classmethod
+    def _release_length(cls, name: str | None) -> str | None:
+        # Helm's own limit: release names become label values and object-name prefixes.
+        if name is not None and len(name) > 53:
+            raise ValueError(f"{name!r} is longer than 53 characters, Helm's limit for a release name")
+        return name
+
+    @model_validator(mode="after")
+    def _rules(self):
+        if self.agent_service is not None and self.agent_lifetime != "service":
+            raise ValueError("@agentService applies only to agentLifetime service")
+        if self.agent_lifetime != "service" and ("pre_stop_sleep_seconds" in self.agent
+                                                 or "preStopSleepSeconds" in self.agent):
+            raise ValueError("@agent.preStopSleepSeconds is derived for the controller from agentLifetime: "
+                             "a native sidecar stops after the controller, a classic one sleeps through the "
+                             "controller's whole grace period")
+        flavour = FLAVOURS[self.flavour]
+        image = self.controller.image
+        chart_version = self.chart.version or flavour.default_chart_version
+        if image.tag is None and chart_version not in flavour.images:
+            known = ", ".join(f"chart {v} -> {flavour.image_repository}:{t}" for v, t in flavour.images.items())
+            raise ValueError(f"@chart.version {chart_version} has no known Fastly controller image for flavour "
+                             f"{self.flavour} ({known}); set controller.image.tag to the Fastly build of that "
+                             "chart's controller version, or use a known chart version")
+        if image.tag is not None and flavour.sets_controller_value:
+            release = semver_tuple(image.tag)
+            if release is None or release < MIN_INGRESS_NGINX_TAG:
+                raise ValueError(f"@controller.image.tag {image.tag!r} is refused by the ingress-nginx chart: it "
+                                 "needs a semantic version of 0.27.0 or newer (e.g. 1.15.1-fastly1.4.0), "
+                                 "so 'latest' and custom tags cannot be used with this flavour")
+        seen: dict[str, int] = {}
+        for index, route in enumerate(self.routes):
+            for key in route.annotations:
+                _check_flavour_annotation(self.flavour, key, f"routes.{index}.annotations")
+            if route.name is not None:
+                if route.name in seen:
+                    raise ValueError(f"@routes.{index}.name {route.name!r} is already used by "
+                                     f"routes[{seen[route.name]}]")
+                seen[route.name] = index
+        return self
+
+    @property
+    def flavour_spec(self):
+        return FLAVOURS[self.flavour]
+
+    @property
+    def chart_version(self) -> str:
+        return self.chart.version or self.flavour_spec.default_chart_version
+
+    @property
+    def chart_repository(self) -> str:
+        return self.chart.repository or self.flavour_spec.repository_url
+
+    @property
+    def release(self) -> str:
+        return self.release_name or self.flavour_spec.default_release_name
+
+    @property
+    def image_repository(self) -> str:
+        return self.controller.image.repository or self.flavour_spec.image_repository
+
+    @property
+    def image_tag(self) -> str:
+        return self.controller.image.tag or self.flavour_spec.images[self.chart_version]
+
+
+def _check_flavour_annotation(flavour: str, key: str, where: str) -> None:
+    family = "nginx-ingress" if flavour == "nginx-ingress" else "ingress-nginx"
+    for other, prefix in ANNOTATION_PREFIXES.items():
+        if other != family and key.startswith(prefix):
+            raise ValueError(f"@{where} {key!r} is read only by {other} controllers; flavour {flavour} ignores it "
+                             f"(its annotations start with {ANNOTATION_PREFIXES[family]})")
+
+
+__all__ = ["IngressSpec", "Route", "semver_tuple", "version_tuple", "to_camel"]

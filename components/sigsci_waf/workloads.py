@@ -1,0 +1,85 @@
+"""The Kubernetes objects around an agent container: Deployment, Service, NetworkPolicy.
+
+Every deployment shape that runs pods of its own (an app with its agent, agents as a
+Service for apps or for the ingress controller) builds them here, so they share one
+set of secure defaults.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Mapping
+
+CREDENTIALS_ANNOTATION = "sigsci.fastly.com/credentials-hash"
+PART_OF = {"app.kubernetes.io/part-of": "sigsci-waf", "app.kubernetes.io/managed-by": "pulumi"}
+
+
+def metadata(name: str, namespace: str, labels: Mapping[str, str]) -> dict[str, Any]:
+    return {"name": name, "namespace": namespace, "labels": {**labels, **PART_OF}}
+
+
+def pod_annotations(default_container: str, credentials_hash: Any | None) -> dict[str, Any]:
+    """`kubectl logs` picks the right container; a key rotation changes the hash and rolls the pods."""
+    annotations: dict[str, Any] = {"kubectl.kubernetes.io/default-container": default_container}
+    if credentials_hash is not None:
+        annotations[CREDENTIALS_ANNOTATION] = credentials_hash
+    return annotations
+
+
+def pod_security_context() -> dict[str, Any]:
+    return {"runAsNonRoot": True, "seccompProfile": {"type": "RuntimeDefault"}}
+
+
+def deployment(name: str, namespace: str, labels: Mapping[str, str], *, replicas: int, grace_period: int,
+               containers: list, volumes: list, annotations: Mapping[str, Any]) -> dict[str, Any]:
+    return {
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "metadata": metadata(name, namespace, labels),
+        "spec": {
+            "replicas": replicas,
+            "selector": {"matchLabels": dict(labels)},
+            # Never drop below the wanted count while rolling: a WAF rollout should not shed capacity.
+            "strategy": {"type": "RollingUpdate", "rollingUpdate": {"maxUnavailable": 0, "maxSurge": 1}},
+            "template": {
+                "metadata": {"labels": {**labels, **PART_OF}, "annotations": dict(annotations)},
+                "spec": {
+                    "automountServiceAccountToken": False,
+                    "securityContext": pod_security_context(),
+                    "terminationGracePeriodSeconds": grace_period,
+                    "containers": containers,
+                    "volumes": volumes,
+                },
+            },
+        },
+    }
+
+
+def service(name: str, namespace: str, labels: Mapping[str, str], selector: Mapping[str, str], *,
+            service_type: str, port: int, target_port: int, port_name: str = "http",
+            client_ip_affinity: bool = False) -> dict[str, Any]:
+    spec: dict[str, Any] = {
+        "type": service_type,
+        "selector": dict(selector),
+        "ports": [{"name": port_name, "port": port, "targetPort": target_port, "protocol": "TCP"}],
+    }
+    if client_ip_affinity:
+        spec["sessionAffinity"] = "ClientIP"
+    return {"apiVersion": "v1", "kind": "Service", "metadata": metadata(name, namespace, labels), "spec": spec}
+
+
+def network_policy(name: str, namespace: str, labels: Mapping[str, str], selector: Mapping[str, str], *,
+                   port: int, from_pods: Mapping[str, str] | None = None) -> dict[str, Any]:
+    """Admit traffic to the selected pods only on `port` (and only from `from_pods` when given).
+
+    Effective where the cluster's network plugin enforces NetworkPolicy; egress stays open because
+    the agent must reach the Fastly cloud.
+    """
+    rule: dict[str, Any] = {"ports": [{"port": port, "protocol": "TCP"}]}
+    if from_pods is not None:
+        rule["from"] = [{"podSelector": {"matchLabels": dict(from_pods)}}]
+    return {
+        "apiVersion": "networking.k8s.io/v1",
+        "kind": "NetworkPolicy",
+        "metadata": metadata(name, namespace, labels),
+        "spec": {"podSelector": {"matchLabels": dict(selector)}, "policyTypes": ["Ingress"], "ingress": [rule]},
+    }

@@ -110,6 +110,8 @@ def run(program: Callable[[], Any], config: dict[str, Any] | None = None,
     """Evaluate `program` under mocks with `config` (values JSON-encoded as the engine passes them)."""
     mocks = CaptureMocks()
     warnings: list[str] = []
+    # A fresh root stack per run: otherwise the outputs of earlier runs in this process leak into this one.
+    pulumi.runtime.settings.set_root_resource(None)
     pulumi.runtime.set_mocks(mocks, project="sigsci", stack=stack, preview=True)
     encoded = {k: v if isinstance(v, str) else json.dumps(v) for k, v in (config or {}).items()}
     pulumi.runtime.set_all_config(encoded, secret_keys or [])

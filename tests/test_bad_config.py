@@ -14,6 +14,10 @@ def base(**overrides):
     return {k: v for k, v in config.items() if v is not None}
 
 
+def ingress(_=None, *, raw=None, **spec):
+    return base(**{"sigsci:ingress": raw if raw is not None else spec})
+
+
 def app(**fields):
     merged = {**APP, **fields}
     return base(**{"sigsci:apps": [{k: v for k, v in merged.items() if v is not None}]})
@@ -77,6 +81,73 @@ CASES = [
     ("string-port", app(port="8080"), "sigsci:apps[0].port", "valid integer"),
     ("agent-not-object", base(**{"sigsci:agent": ["4.70.0"]}), "sigsci:agent", "must be an object"),
     ("bad-env-name", app(env={"1BAD": "x"}), "sigsci:apps[0].env.1BAD", "environment variable name"),
+    ("agent-request-over-default-limit", base(**{"sigsci:agent": {"resources": {"requests": {"memory": "1Gi"}}}}),
+     "sigsci:agent.resources.requests.memory", "set resources.limits.memory as well"),
+    ("app-limit-under-default-request", app(resources={"limits": {"memory": "64Mi"}}),
+     "sigsci:apps[0].resources.limits.memory", "below the default requests.memory"),
+    # sigsci:ingress
+    ("ingress-not-object", ingress(None, raw=["ingress-nginx"]), "sigsci:ingress", "must be an object"),
+    ("unknown-flavour", ingress(flavour="traefik"), "sigsci:ingress.flavour", "nginx-ingress"),
+    ("unknown-ingress-key", ingress(flavor="nginx-ingress"), "sigsci:ingress.flavor", "unknown key"),
+    ("chart-without-image", ingress(chart={"version": "4.14.0"}), "sigsci:ingress.chart.version",
+     "no known Fastly controller image"),
+    ("f5-chart-without-image", ingress(flavour="nginx-ingress", chart={"version": "4.15.1"}),
+     "sigsci:ingress.chart.version", "sigsci-nginxinc-ingress-controller:5.4.0"),
+    ("latest-controller-tag", ingress(controller={"image": {"tag": "latest"}}),
+     "sigsci:ingress.controller.image.tag", "semantic version"),
+    ("bad-chart-version", ingress(chart={"version": "v4"}), "sigsci:ingress.chart.version", "chart version"),
+    ("bad-chart-repo", ingress(chart={"repository": "kubernetes.github.io"}), "sigsci:ingress.chart.repository",
+     "should match pattern"),
+    ("extra-values-image", ingress(extraValues={"controller": {"image": {"tag": "v1.15.1"}}}),
+     "sigsci:ingress.extraValues.controller.image.tag", "sigsci:ingress.controller.image"),
+    ("extra-values-snippet", ingress(extraValues={"controller": {"config": {"http-snippet": "x;"}}}),
+     "sigsci:ingress.extraValues.controller.config.http-snippet", "cannot be overridden"),
+    ("extra-values-sidecar", ingress(extraValues={"controller": {"extraInitContainers": []}}),
+     "sigsci:ingress.extraValues.controller.extraInitContainers", "cannot be overridden"),
+    ("extra-values-volumes-f5", ingress(flavour="nginx-ingress", extraValues={"controller": {"volumes": [{}]}}),
+     "sigsci:ingress.extraValues.controller.volumes", "cannot be overridden"),
+    ("extra-values-replace-config", ingress(extraValues={"controller": {"config": "raw"}}),
+     "sigsci:ingress.extraValues.controller.config", "cannot be overridden"),
+    ("extra-values-service-type", ingress(extraValues={"controller": {"service": {"type": "NodePort"}}}),
+     "sigsci:ingress.extraValues.controller.service.type", "sigsci:ingress.service"),
+    ("route-unknown-app", ingress(routes=[{"app": "shop"}]), "sigsci:ingress.routes[0].app",
+     "not an app of sigsci:apps (known: web)"),
+    ("route-no-backend", ingress(routes=[{"host": "a.example.com"}]), "sigsci:ingress.routes[0].app",
+     "or service instead"),
+    ("route-both-backends", ingress(routes=[{"app": "web", "service": {"name": "web", "port": 80}}]),
+     "sigsci:ingress.routes[0].app", "not both"),
+    ("route-bad-host", ingress(routes=[{"app": "web", "host": "https://a.example.com"}]),
+     "sigsci:ingress.routes[0].host", "host name"),
+    ("route-bad-path", ingress(routes=[{"app": "web", "path": "api"}]), "sigsci:ingress.routes[0].path",
+     "should match pattern"),
+    ("route-wrong-family-annotation", ingress(flavour="nginx-ingress", routes=[{"app": "web", "annotations": {
+        "nginx.ingress.kubernetes.io/rewrite-target": "/"}}]), "sigsci:ingress.routes[0].annotations",
+     "flavour nginx-ingress ignores it"),
+    ("route-bad-annotation", ingress(routes=[{"app": "web", "annotations": {"bad key": "x"}}]),
+     "sigsci:ingress.routes[0].annotations", "'bad key' is not a valid annotation key"),
+    ("route-duplicate-rule", ingress(routes=[{"app": "web", "name": "a"}, {"app": "web", "name": "b"}]),
+     "sigsci:ingress.routes[1].path", "already routed by routes[0]"),
+    ("route-tls-without-host", ingress(routes=[{"app": "web", "tlsSecret": "tls"}]),
+     "sigsci:ingress.routes[0].tlsSecret", "needs host"),
+    ("route-namespace-for-app", ingress(routes=[{"app": "web", "namespace": "other"}]),
+     "sigsci:ingress.routes[0].namespace", "app's own"),
+    ("agent-service-without-lifetime", ingress(agentService={"replicas": 3}), "sigsci:ingress.agentService",
+     "only to agentLifetime service"),
+    ("bad-lifetime", ingress(agentLifetime="sidecar"), "sigsci:ingress.agentLifetime", "nativeSidecar"),
+    ("sidecar-prestop", ingress(agent={"preStopSleepSeconds": 10}), "sigsci:ingress.agent.preStopSleepSeconds",
+     "derived"),
+    ("ingress-agent-override", ingress(agent={"version": "4.70"}), "sigsci:ingress.agent.imagePullPolicy",
+     "custom tag"),
+    ("traffic-policy-on-cluster-ip", ingress(service={"type": "ClusterIP", "externalTrafficPolicy": "Local"}),
+     "sigsci:ingress.service.externalTrafficPolicy", "LoadBalancer or NodePort"),
+    ("short-grace", ingress(controller={"terminationGracePeriodSeconds": 5}),
+     "sigsci:ingress.controller.terminationGracePeriodSeconds", "greater than or equal to 30"),
+    ("long-release-name", ingress(releaseName="a" * 54), "sigsci:ingress.releaseName", "53 characters"),
+    ("agent-probe-on-rpc-port", ingress(agentLifetime="service", agentService={"port": 2024},
+                                        agent={"startupProbe": {"enabled": True}}),
+     "sigsci:ingress.agent.startupProbe.port", "RPC port"),
+    ("bad-service-annotation", ingress(service={"annotations": {"-x": "y"}}),
+     "sigsci:ingress.service.annotations", "'-x' is not a valid annotation key"),
 ]
 
 

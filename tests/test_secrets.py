@@ -97,3 +97,24 @@ def test_the_hash_reveals_no_key_material():
     annotations = clean(run.named("web.default-deployment").inputs)["spec"]["template"]["metadata"]["annotations"]
     value = annotations["sigsci.fastly.com/credentials-hash"]
     assert len(value) == 16 and all(c in "0123456789abcdef" for c in value)
+
+
+def _ingress_run(secret_key: str, **ingress):
+    return _by_name(harness.run_config({"sigsci:site": "demo", **harness.KEY_CONFIG,
+                                        "sigsci:secretAccessKey": secret_key, "sigsci:ingress": ingress}))
+
+
+@pytest.mark.parametrize("lifetime", ["nativeSidecar", "classicSidecar", "service"])
+def test_ingress_keeps_keys_secret_and_rolls_on_rotation(lifetime):
+    before = _ingress_run(PLANTED_SECRET, agentLifetime=lifetime)
+    after = _ingress_run(PLANTED_SECRET + "-rotated", agentLifetime=lifetime)
+    for name, inputs in before.items():
+        assert _plain_occurrences(inputs) == [], name
+    changes = {name: _diff(before[name], after[name]) for name in before if before[name] != after[name]}
+    expected = {"sigsci-sigsci-ingress": [".stringData.__secret__.secretaccesskey"]}
+    if lifetime == "service":
+        expected["ingress-agent-deployment"] = [
+            ".spec.template.metadata.annotations.sigsci.fastly.com/credentials-hash"]
+    else:
+        expected["ingress-release"] = [".values.controller.podAnnotations.sigsci.fastly.com/credentials-hash"]
+    assert changes == expected

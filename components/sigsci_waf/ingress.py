@@ -15,11 +15,9 @@ from . import workloads
 from .agent import AgentParts, Rpc, build_agent, rpc_address
 from .errors import ConfigError
 from .flavours import MODULE_PATH, Flavour
-from .ingress_schema import IngressSpec, Route
-from .schema import AgentSettings, Quantities, Resources, merged_agent, parse
+from .ingress_schema import CONTROLLER_RESOURCES, IngressSpec, Route
+from .schema import AgentSettings, Resources, deep_merge, parse
 
-CONTROLLER_RESOURCES = Resources(requests=Quantities(cpu="100m", memory="128Mi"),
-                                 limits=Quantities(cpu="2", memory="512Mi"))
 # Kubelet's margin after the agent's preStop sleep when agents run as their own Service.
 SHUTDOWN_MARGIN_SECONDS = 15
 
@@ -54,7 +52,7 @@ def resolve_ingress(raw: Mapping[str, Any], shared_agent: Mapping[str, Any], key
                     snake: bool = False) -> ResolvedIngress:
     """Validate `sigsci:ingress` (or the component's args) with the shared agent settings merged under its own."""
     spec: IngressSpec = parse(IngressSpec, raw, key, snake=snake)
-    agent_raw = merged_agent(shared_agent, spec.agent)
+    agent_raw = deep_merge(shared_agent, spec.agent)
     agent: AgentSettings = parse(AgentSettings, agent_raw, f"{key}.agent", snake=snake)
     resolved = ResolvedIngress(spec=spec, agent=agent, key=key, snake=snake)
     _check_ports(resolved)
@@ -147,25 +145,15 @@ def controller_agent(ing: ResolvedIngress, secret_name: str) -> AgentParts:
 
 def _resources(resources: Resources) -> dict[str, Any]:
     filled = resources.filled(CONTROLLER_RESOURCES)
-    return {"requests": {"cpu": str(filled.requests.cpu), "memory": str(filled.requests.memory)},
-            "limits": {"cpu": str(filled.limits.cpu), "memory": str(filled.limits.memory)}}
+    return {part: {kind: str(value) for kind in ("cpu", "memory")
+                   if (value := getattr(getattr(filled, part), kind)) is not None}
+            for part in ("requests", "limits")}
 
 
 def _nest(path: tuple[str, ...], value: Any) -> dict[str, Any]:
     for part in reversed(path):
         value = {part: value}
     return value
-
-
-def deep_merge(base: Mapping[str, Any], over: Mapping[str, Any]) -> dict[str, Any]:
-    """`over` on top of `base`, maps merged key by key; anything else in `over` replaces."""
-    result = dict(base)
-    for key, value in over.items():
-        if isinstance(value, Mapping) and isinstance(result.get(key), Mapping):
-            result[key] = deep_merge(result[key], value)
-        else:
-            result[key] = value
-    return result
 
 
 def _image_values(ing: ResolvedIngress) -> dict[str, Any]:
@@ -274,11 +262,11 @@ def merge_extra_values(ing: ResolvedIngress, ours: Mapping[str, Any]) -> dict[st
 # -- agents as their own Service -----------------------------------------------------------------------------
 
 def agent_service_manifests(ing: ResolvedIngress, secret_name: str,
-                            credentials_hash: Any | None = None) -> tuple[list[dict[str, Any]], list[str]]:
+                            credentials_hash: Any | None = None) -> list[dict[str, Any]]:
     """Deployment, Service (ClientIP affinity: the agent that saw a request must see its response)
     and a NetworkPolicy that admits only the controller pods."""
     if ing.spec.agent_lifetime != "service":
-        return [], []
+        return []
     options = agent_service_spec(ing)
     agent = controller_agent(ing, secret_name)
     name, namespace, labels = agent_service_name(ing), ing.spec.namespace, agent_pod_labels(ing)
@@ -290,7 +278,7 @@ def agent_service_manifests(ing: ResolvedIngress, secret_name: str,
                                 target_port=options.port, port_name="sigsci-rpc", client_ip_affinity=True)
     policy = workloads.network_policy(name, namespace, labels, labels, port=options.port,
                                       from_pods=controller_pod_labels(ing))
-    return [deployment, service, policy], agent.warnings
+    return [deployment, service, policy]
 
 
 # -- routes --------------------------------------------------------------------------------------------------

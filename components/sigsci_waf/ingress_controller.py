@@ -12,6 +12,7 @@ from .ingress import (
     ResolvedIngress,
     RouteTarget,
     agent_service_manifests,
+    controller_agent,
     controller_service_name,
     helm_values,
     ingress_manifest,
@@ -114,7 +115,7 @@ class SigsciIngressController(pulumi.ComponentResource):
         routes, route_warnings = resolve_routes(resolved, targets)
         credentials_hash = args.get("credentials_hash")
         values = merge_extra_values(resolved, helm_values(resolved, secret_name, credentials_hash))
-        agent_objects, agent_warnings = agent_service_manifests(resolved, secret_name, credentials_hash)
+        agent_objects = agent_service_manifests(resolved, secret_name, credentials_hash)
 
         spec, flavour = resolved.spec, resolved.flavour
         depends_on = opts.depends_on if opts is not None else None
@@ -140,7 +141,7 @@ class SigsciIngressController(pulumi.ComponentResource):
         for route in routes:
             _declare(f"{name}-route-{route.namespace}-{route.name}", ingress_manifest(resolved, route), after_release)
 
-        for warning in [*agent_warnings, *route_warnings, *_sidecar_warnings(resolved, secret_name)]:
+        for warning in [*controller_agent(resolved, secret_name).warnings, *route_warnings]:
             pulumi.log.warn(f"{prefix}: {warning}", resource=self)
 
         self.resolved = resolved
@@ -169,11 +170,3 @@ def _as_dict(value: Any) -> Any:
     return {"load_balancer": {"ingress": [
         {"ip": getattr(i, "ip", None), "hostname": getattr(i, "hostname", None)}
         for i in (getattr(getattr(value, "load_balancer", None), "ingress", None) or [])]}}
-
-
-def _sidecar_warnings(ing: ResolvedIngress, secret_name: str) -> list[str]:
-    if ing.spec.agent_lifetime == "service":
-        return []
-    from .ingress import controller_agent
-
-    return controller_agent(ing, secret_name).warnings

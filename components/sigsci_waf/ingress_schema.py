@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import re
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import AfterValidator, Field, field_validator, model_validator
 from pydantic.alias_generators import to_camel
 
 from .flavours import FLAVOURS
-from .schema import Model, Resources, version_tuple
+from .schema import Model, Quantities, Resources, version_tuple
 from .validators import Digest, DnsLabel, DnsSubdomain, Port, Repository, ServiceName, Tag, _text
 
 _SEMVER = re.compile(r"^v?(\d+)(?:\.(\d+))?(?:\.(\d+))?(?:-[0-9A-Za-z.-]+)?(?:\+[0-9A-Za-z.-]+)?$")
@@ -29,6 +29,18 @@ ChartVersion = _text(_CHART_VERSION, 64, "a chart version such as '4.15.1'")
 AgentLifetime = Literal["nativeSidecar", "classicSidecar", "service"]
 # Annotation prefixes each controller reads; an annotation for the other controller would be ignored silently.
 ANNOTATION_PREFIXES = {"ingress-nginx": "nginx.ingress.kubernetes.io/", "nginx-ingress": "nginx.org/"}
+
+
+def _annotation_keys(annotations: dict[str, str]) -> dict[str, str]:
+    for key in annotations:
+        prefix, _, name = key.rpartition("/")
+        if not _ANNOTATION_KEY.match(key) or len(name) > 63 or len(prefix) > 253:
+            raise ValueError(f"{key!r} is not a valid annotation key ('prefix/name' with a DNS prefix and a name "
+                             "of letters, digits, '-', '_', '.')")
+    return annotations
+
+
+Annotations = Annotated[dict[str, str], AfterValidator(_annotation_keys)]
 
 
 def semver_tuple(tag: str) -> tuple[int, int, int] | None:
@@ -52,24 +64,30 @@ class ControllerImage(Model):
     pull_policy: Literal["Always", "IfNotPresent", "Never"] = "IfNotPresent"
 
 
+# No CPU limit by default: the ingress-nginx chart advises against one (CFS throttling adds latency to every
+# request). Memory is bounded so a leak or a flood cannot take the node down.
+CONTROLLER_RESOURCES = Resources(requests=Quantities(cpu="100m", memory="128Mi"),
+                                 limits=Quantities(memory="512Mi"))
+
+
 class ControllerSpec(Model):
     image: ControllerImage = ControllerImage()
     replicas: int = Field(default=2, ge=1, le=100, strict=True)
     resources: Resources = Resources()
     termination_grace_period_seconds: int = Field(default=DEFAULT_GRACE_SECONDS, ge=30, le=3600, strict=True)
 
+    @model_validator(mode="after")
+    def _resources_with_defaults(self):
+        problem = self.resources.clash_with_defaults(CONTROLLER_RESOURCES)
+        if problem:
+            raise ValueError(problem)
+        return self
+
 
 class ControllerService(Model):
     type: Literal["LoadBalancer", "NodePort", "ClusterIP"] = "LoadBalancer"
     external_traffic_policy: Literal["Cluster", "Local"] = "Local"
-    annotations: dict[str, str] = {}
-
-    @field_validator("annotations")
-    @classmethod
-    def _keys(cls, annotations: dict[str, str]) -> dict[str, str]:
-        for key in annotations:
-            check_annotation_key(key)
-        return annotations
+    annotations: Annotations = {}
 
     @model_validator(mode="after")
     def _policy_needs_external(self):
@@ -105,21 +123,14 @@ class Route(Model):
     app: ServiceName | None = None
     service: ServiceBackend | None = None
     namespace: DnsLabel | None = None
-    annotations: dict[str, str] = {}
+    annotations: Annotations = {}
     tls_secret: DnsSubdomain | None = None
-
-    @field_validator("annotations")
-    @classmethod
-    def _keys(cls, annotations: dict[str, str]) -> dict[str, str]:
-        for key in annotations:
-            check_annotation_key(key)
-        return annotations
 
     @model_validator(mode="after")
     def _one_backend(self):
         if (self.app is None) == (self.service is None):
-            raise ValueError("@app or service is required, not both: route to an app of sigsci:apps by name, "
-                             "or to a Service with {name, port}")
+            raise ValueError("@app is required, or service instead (one of the two, not both): route to an app "
+                             "of sigsci:apps by name, or to a Service with {name, port}")
         if self.app is not None and self.namespace is not None:
             raise ValueError("@namespace is the app's own for a route to an app; set it only with service")
         if self.tls_secret is not None and self.host is None:
@@ -127,11 +138,6 @@ class Route(Model):
         return self
 
 
-def check_annotation_key(key: str) -> None:
-    prefix, _, name = key.rpartition("/")
-    if not _ANNOTATION_KEY.match(key) or len(name) > 63 or len(prefix) > 253:
-        raise ValueError(f"{key!r} is not a valid annotation key ('prefix/name' with a DNS prefix and a name "
-                         "of letters, digits, '-', '_', '.')")
 
 
 class IngressSpec(Model):

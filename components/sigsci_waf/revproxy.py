@@ -11,7 +11,7 @@ from typing import Any, Mapping
 from . import workloads
 from .agent import AgentParts, RevProxy, build_agent, container_security_context, pre_stop_sleep
 from .errors import ConfigError
-from .schema import APP_RESOURCES, AgentSettings, AppSpec, parse, merged_agent
+from .schema import APP_RESOURCES, AgentSettings, AppSpec, parse, deep_merge
 from .workloads import CREDENTIALS_ANNOTATION
 
 # Seconds the pod gets beyond the longest preStop sleep for the processes to exit after SIGTERM.
@@ -48,7 +48,7 @@ def resolve_app(raw: Mapping[str, Any], shared_agent: Mapping[str, Any], key: st
                 snake: bool = False) -> ResolvedApp:
     """Validate one app entry (raw config or Python args) together with the shared agent settings."""
     spec: AppSpec = parse(AppSpec, raw, key, snake=snake)
-    agent: AgentSettings = parse(AgentSettings, merged_agent(shared_agent, spec.agent), f"{key}.agent", snake=snake)
+    agent: AgentSettings = parse(AgentSettings, deep_merge(shared_agent, spec.agent), f"{key}.agent", snake=snake)
     resolved = ResolvedApp(spec=spec, agent=agent, key=key)
     _check_cross_rules(resolved, snake)
     return resolved

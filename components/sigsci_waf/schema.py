@@ -100,6 +100,21 @@ class Resources(Model):
 
         return Resources(requests=merge(self.requests, defaults.requests), limits=merge(self.limits, defaults.limits))
 
+    def clash_with_defaults(self, defaults: "Resources", where: str = "resources") -> str | None:
+        """Why filling the gaps from `defaults` would give a request above its limit, or None."""
+        for kind in ("cpu", "memory"):
+            request, limit = getattr(self.requests, kind), getattr(self.limits, kind)
+            default_request, default_limit = getattr(defaults.requests, kind), getattr(defaults.limits, kind)
+            if request is not None and limit is None and default_limit is not None \
+                    and quantity_value(str(request)) > quantity_value(str(default_limit)):
+                return (f"@{where}.requests.{kind} {request} exceeds the default limits.{kind} {default_limit}; "
+                        f"set {where}.limits.{kind} as well")
+            if limit is not None and request is None and default_request is not None \
+                    and quantity_value(str(limit)) < quantity_value(str(default_request)):
+                return (f"@{where}.limits.{kind} {limit} is below the default requests.{kind} {default_request}; "
+                        f"set {where}.requests.{kind} as well")
+        return None
+
 
 AGENT_RESOURCES = Resources(requests=Quantities(cpu="100m", memory="256Mi"),
                             limits=Quantities(cpu="1", memory="512Mi"))
@@ -161,6 +176,13 @@ class AgentSettings(Model):
             elif name in KNOWN_OPTIONS:
                 raise ValueError(f"@{name} is a known agent option: set it under options, where it is checked")
         return options
+
+    @model_validator(mode="after")
+    def _resources_with_defaults(self) -> "AgentSettings":
+        problem = self.resources.clash_with_defaults(AGENT_RESOURCES)
+        if problem:
+            raise ValueError(problem)
+        return self
 
     @model_validator(mode="after")
     def _options_once(self) -> "AgentSettings":
@@ -257,6 +279,9 @@ class AppSpec(Model):
         if self.listener_port == self.port:
             raise ValueError(f"@listenerPort must differ from port ({self.port}): the agent listens on its own "
                              "port and proxies to the app's")
+        problem = self.resources.clash_with_defaults(APP_RESOURCES) if self.resources is not None else None
+        if problem:
+            raise ValueError(problem)
         if self.placement == "owned" and self.image is None:
             raise ValueError("@image is required for placement owned (the app's container image)")
         if self.placement == "patch":
@@ -302,12 +327,16 @@ class SecretSpec(Model):
         return self.existing_secret or f"sigsci.{self.site}"
 
 
-def merged_agent(shared: Mapping[str, Any], override: Mapping[str, Any]) -> dict[str, Any]:
-    """Per-app agent settings over the shared ones; nested objects (options, resources, ...) merge key by key."""
-    result: dict[str, Any] = dict(shared)
-    for key, value in override.items():
+def deep_merge(base: Mapping[str, Any], over: Mapping[str, Any]) -> dict[str, Any]:
+    """`over` on top of `base`: maps merge key by key, anything else in `over` replaces.
+
+    Per-app (or ingress) agent settings merge over the shared ones this way, and so do Helm values.
+    """
+    result: dict[str, Any] = dict(base)
+    for key, value in over.items():
         if isinstance(value, Mapping) and isinstance(result.get(key), Mapping):
-            result[key] = merged_agent(result[key], value)
+            result[key] = deep_merge(result[key], value)
         else:
             result[key] = value
     return result
+

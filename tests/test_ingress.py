@@ -1,0 +1,310 @@
+"""SigsciIngressController: the Helm release, the module wiring, the agent lifetimes, routes and outputs."""
+
+import pytest
+
+import harness
+from harness import RELEASE_TYPE, clean, unwrap_secrets
+from ingress_configs import INGRESS_CONFIGS, ingress_config
+from sigsci_waf.errors import ConfigError
+from sigsci_waf.flavours import MODULE_PATH
+
+INGRESS_TYPE = "kubernetes:networking.k8s.io/v1:Ingress"
+
+
+def release_of(run) -> dict:
+    releases = run.of_type(RELEASE_TYPE)
+    assert len(releases) == 1, [r.name for r in run.resources]
+    return unwrap_secrets(clean(releases[0].inputs))
+
+
+def env_of(container: dict) -> dict:
+    return {e["name"]: e.get("value", e.get("valueFrom")) for e in container["env"]}
+
+
+@pytest.fixture(scope="module")
+def default_run():
+    return harness.run_config(ingress_config(routes=[{"host": "web.example.com", "app": "web"}]))
+
+
+def test_release_is_pinned_atomic_and_named(default_run):
+    release = release_of(default_run)
+    assert release["chart"] == "ingress-nginx"
+    assert release["version"] == "4.15.1"
+    assert release["repositoryOpts"] == {"repo": "https://kubernetes.github.io/ingress-nginx"}
+    assert release["name"] == "sigsci-ingress-nginx"
+    assert release["namespace"] == "sigsci-ingress"
+    assert release["atomic"] is True and release["cleanupOnFail"] is True
+
+
+def test_fastly_image_replaces_the_stock_one_and_its_digest(default_run):
+    image = release_of(default_run)["values"]["controller"]["image"]
+    assert image["repository"] == "signalsciences/sigsci-nginx-ingress-controller"
+    assert image["tag"] == "1.15.1-fastly1.4.0"
+    # The chart's default digest would pin the stock controller under our tag (DOMAIN.md "Trap").
+    assert image["digest"] == "" and image["digestChroot"] == ""
+
+
+def test_module_snippets_point_at_the_agents_socket(default_run):
+    controller = release_of(default_run)["values"]["controller"]
+    assert controller["config"]["main-snippet"] == f"load_module {MODULE_PATH};"
+    agent = controller["extraInitContainers"][0]
+    socket = env_of(agent)["SIGSCI_RPC_ADDRESS"]
+    assert controller["config"]["http-snippet"] == f"sigsci_agent_host unix:{socket};"
+
+
+def test_moving_the_temp_volume_moves_both_ends():
+    run = harness.run_config(ingress_config(agent={"tmpMountPath": "/var/run/sigsci"}))
+    controller = release_of(run)["values"]["controller"]
+    agent = controller["extraInitContainers"][0]
+    assert env_of(agent)["SIGSCI_RPC_ADDRESS"] == "/var/run/sigsci/sigsci.sock"
+    assert controller["config"]["http-snippet"] == "sigsci_agent_host unix:/var/run/sigsci/sigsci.sock;"
+    assert controller["extraVolumeMounts"] == [{"name": "sigsci-tmp", "mountPath": "/var/run/sigsci"}]
+    assert agent["volumeMounts"] == [{"name": "sigsci-tmp", "mountPath": "/var/run/sigsci"}]
+
+
+def test_native_sidecar_by_default(default_run):
+    controller = release_of(default_run)["values"]["controller"]
+    agent = controller["extraInitContainers"][0]
+    assert agent["name"] == "sigsci-agent" and agent["restartPolicy"] == "Always"
+    # Kubernetes stops a native sidecar after the controller: no sleep needed, nothing to outlast.
+    assert "lifecycle" not in agent
+    assert "extraContainers" not in controller
+    assert controller["extraVolumes"] == [{"name": "sigsci-tmp", "emptyDir": {}}]
+    assert controller["extraVolumeMounts"][0]["mountPath"] == agent["volumeMounts"][0]["mountPath"]
+    assert controller["terminationGracePeriodSeconds"] == 300
+
+
+def test_agent_credentials_come_from_the_secret(default_run):
+    controller = release_of(default_run)["values"]["controller"]
+    env = env_of(controller["extraInitContainers"][0])
+    assert env["SIGSCI_ACCESSKEYID"] == {"secretKeyRef": {"name": "sigsci.demo", "key": "accesskeyid"}}
+    assert env["SIGSCI_SECRETACCESSKEY"] == {"secretKeyRef": {"name": "sigsci.demo", "key": "secretaccesskey"}}
+    secrets = [clean(r.inputs) for r in default_run.of_type("kubernetes:core/v1:Secret")]
+    assert {s["metadata"]["namespace"] for s in secrets} == {"default", "sigsci-ingress"}
+    # Rotating the keys rolls the controller pods.
+    assert "sigsci.fastly.com/credentials-hash" in controller["podAnnotations"]
+
+
+def test_classic_sidecar_outlives_the_controllers_drain():
+    run = harness.run_config(INGRESS_CONFIGS["ingress-nginx-classic"])
+    controller = release_of(run)["values"]["controller"]
+    agent = controller["extraContainers"][0]
+    assert "restartPolicy" not in agent and "extraInitContainers" not in controller
+    grace = controller["terminationGracePeriodSeconds"]
+    assert agent["lifecycle"]["preStop"]["exec"]["command"] == ["sleep", str(grace)]
+
+
+def test_agents_as_a_service_are_reached_over_tcp_with_client_ip_affinity():
+    run = harness.run_config(INGRESS_CONFIGS["ingress-nginx-service"])
+    controller = release_of(run)["values"]["controller"]
+    assert not {"extraContainers", "extraInitContainers", "extraVolumes"} & set(controller)
+    service = clean(run.named("ingress-agent-service").inputs)
+    deployment = clean(run.named("ingress-agent-deployment").inputs)
+    policy = clean(run.named("ingress-agent-networkpolicy").inputs)
+    assert service["spec"]["sessionAffinity"] == "ClientIP"
+    port = service["spec"]["ports"][0]["port"]
+    name, namespace = service["metadata"]["name"], service["metadata"]["namespace"]
+    assert controller["config"]["http-snippet"] == f"sigsci_agent_host {name}.{namespace}.svc:{port};"
+    agent = deployment["spec"]["template"]["spec"]["containers"][0]
+    assert env_of(agent)["SIGSCI_RPC_ADDRESS"] == f"0.0.0.0:{port}"
+    assert deployment["spec"]["replicas"] == 2
+    # Only the controller pods may talk to the agents.
+    assert policy["spec"]["ingress"][0]["from"] == [{"podSelector": {"matchLabels": {
+        "app.kubernetes.io/name": "ingress-nginx", "app.kubernetes.io/instance": "sigsci-ingress-nginx"}}}]
+    assert service["spec"]["selector"] == deployment["spec"]["selector"]["matchLabels"]
+    # The agents run before the controller needs them.
+    release = next(r for r in run.resources if r.type == RELEASE_TYPE)
+    assert release.inputs
+
+
+def test_f5_flavour_uses_its_own_values_layout():
+    run = harness.run_config(INGRESS_CONFIGS["nginx-ingress-classic"])
+    release = release_of(run)
+    assert release["chart"] == "nginx-ingress" and release["version"] == "2.5.0"
+    assert release["repositoryOpts"] == {"repo": "https://helm.nginx.com/stable"}
+    controller = release["values"]["controller"]
+    assert controller["image"] == {"repository": "signalsciences/sigsci-nginxinc-ingress-controller",
+                                   "tag": "5.4.0", "pullPolicy": "IfNotPresent"}
+    entries = controller["config"]["entries"]
+    assert entries["main-snippets"] == f"load_module {MODULE_PATH};"
+    assert entries["http-snippets"] == "sigsci_agent_host unix:/sigsci/tmp/sigsci.sock;"
+    assert controller["extraContainers"][0]["name"] == "sigsci-agent"
+    assert controller["volumes"] == [{"name": "sigsci-tmp", "emptyDir": {}}]
+    assert controller["volumeMounts"] == [{"name": "sigsci-tmp", "mountPath": "/sigsci/tmp"}]
+    assert controller["ingressClass"] == {"name": "sigsci-nginx", "create": True, "setAsDefaultIngress": False}
+    assert "sigsci.fastly.com/credentials-hash" in controller["pod"]["annotations"]
+    assert controller["service"] == {"type": "NodePort", "externalTrafficPolicy": "Cluster", "annotations": {}}
+
+
+def test_f5_native_sidecar_goes_to_init_containers():
+    run = harness.run_config(ingress_config(flavour="nginx-ingress"))
+    controller = release_of(run)["values"]["controller"]
+    assert controller["initContainers"][0]["restartPolicy"] == "Always"
+
+
+def test_chainguard_flavour_swaps_only_the_image():
+    chainguard = release_of(harness.run_config(ingress_config(flavour="ingress-nginx-chainguard")))
+    stock = release_of(harness.run_config(ingress_config()))
+    assert chainguard["chart"] == stock["chart"] and chainguard["version"] == stock["version"]
+    image = chainguard["values"]["controller"]["image"]
+    assert image["repository"] == "signalsciences/sigsci-nginx-ingress-controller-chainguard"
+    assert image["tag"] == "v1.15.6"
+    assert image["digest"] == ""
+    rest = {k: v for k, v in chainguard["values"]["controller"].items() if k != "image"}
+    assert rest == {k: v for k, v in stock["values"]["controller"].items() if k != "image"}
+
+
+def test_our_own_ingress_class_and_controller_value(default_run):
+    controller = release_of(default_run)["values"]["controller"]
+    assert controller["ingressClassResource"] == {"name": "sigsci-nginx", "enabled": True, "default": False,
+                                                  "controllerValue": "k8s.io/sigsci-nginx"}
+    assert controller["ingressClass"] == "sigsci-nginx"
+
+
+def test_controller_service_defaults_keep_client_ips(default_run):
+    service = release_of(default_run)["values"]["controller"]["service"]
+    assert service == {"type": "LoadBalancer", "externalTrafficPolicy": "Local", "annotations": {}}
+
+
+def test_cluster_ip_service_sends_no_traffic_policy():
+    run = harness.run_config(INGRESS_CONFIGS["ingress-nginx-service"])
+    assert release_of(run)["values"]["controller"]["service"] == {"type": "ClusterIP", "annotations": {}}
+
+
+def test_routes_become_ingresses_of_our_class(default_run):
+    (ingress,) = [clean(r.inputs) for r in default_run.of_type(INGRESS_TYPE)]
+    assert ingress["metadata"]["namespace"] == "default"
+    assert ingress["spec"]["ingressClassName"] == "sigsci-nginx"
+    rule = ingress["spec"]["rules"][0]
+    assert rule["host"] == "web.example.com"
+    assert rule["http"]["paths"] == [{"path": "/", "pathType": "Prefix",
+                                      "backend": {"service": {"name": "web", "port": {"number": 8080}}}}]
+    assert any("inspected twice" in w for w in default_run.warnings)
+
+
+def test_route_to_a_service_with_annotations_and_tls():
+    config = ingress_config(routes=[{"name": "docs", "host": "docs.example.com", "path": "/v1", "pathType": "Exact",
+                                     "namespace": "docs", "service": {"name": "docs-web", "port": 80},
+                                     "tlsSecret": "docs-tls",
+                                     "annotations": {"nginx.ingress.kubernetes.io/rewrite-target": "/"}}])
+    run = harness.run_config(config)
+    (ingress,) = [clean(r.inputs) for r in run.of_type(INGRESS_TYPE)]
+    assert ingress["metadata"]["name"] == "docs" and ingress["metadata"]["namespace"] == "docs"
+    assert ingress["metadata"]["annotations"] == {"nginx.ingress.kubernetes.io/rewrite-target": "/"}
+    assert ingress["spec"]["tls"] == [{"hosts": ["docs.example.com"], "secretName": "docs-tls"}]
+    assert ingress["spec"]["rules"][0]["http"]["paths"][0]["pathType"] == "Exact"
+    assert not any("inspected twice" in w for w in run.warnings)
+
+
+def test_route_to_a_patched_app_uses_its_existing_service():
+    config = ingress_config(routes=[{"app": "shop"}])
+    config["sigsci:apps"] = [{"name": "shop", "placement": "patch", "deployment": "shop-web",
+                              "service": "shop-web", "port": 8080, "servicePort": 80}]
+    (ingress,) = [clean(r.inputs) for r in harness.run_config(config).of_type(INGRESS_TYPE)]
+    backend = ingress["spec"]["rules"][0]["http"]["paths"][0]["backend"]["service"]
+    assert backend == {"name": "shop-web", "port": {"number": 80}}
+    assert "host" not in ingress["spec"]["rules"][0]
+
+
+def test_extra_values_merge_under_ours():
+    run = harness.run_config(ingress_config(extraValues={
+        "controller": {"config": {"use-forwarded-headers": "true"}, "nodeSelector": {"pool": "edge"},
+                       "service": {"annotations": {}}},
+        "defaultBackend": {"enabled": True}}))
+    values = release_of(run)["values"]
+    assert values["controller"]["config"]["use-forwarded-headers"] == "true"
+    assert values["controller"]["config"]["main-snippet"].startswith("load_module")
+    assert values["controller"]["nodeSelector"] == {"pool": "edge"}
+    assert values["defaultBackend"] == {"enabled": True}
+
+
+def test_existing_namespace_is_not_created():
+    run = harness.run_config(INGRESS_CONFIGS["chainguard-native"])
+    assert run.of_type("kubernetes:core/v1:Namespace") == []
+    assert release_of(run)["namespace"] == "edge"
+
+
+def test_created_namespace_comes_before_the_secret_in_it(default_run):
+    (namespace,) = [clean(r.inputs) for r in default_run.of_type("kubernetes:core/v1:Namespace")]
+    assert namespace["metadata"]["name"] == "sigsci-ingress"
+    assert namespace["metadata"]["labels"]["pod-security.kubernetes.io/enforce"] == "baseline"
+
+
+def test_user_digest_is_kept():
+    run = harness.run_config(INGRESS_CONFIGS["chainguard-native"])
+    image = release_of(run)["values"]["controller"]["image"]
+    assert image["digest"] == "sha256:" + "ab" * 32 and image["digestChroot"] == ""
+
+
+def test_oci_mirror_is_a_chart_reference():
+    run = harness.run_config(ingress_config(chart={"repository": "oci://mirror.example/charts"}))
+    release = release_of(run)
+    assert release["chart"] == "oci://mirror.example/charts/ingress-nginx"
+    assert "repositoryOpts" not in release
+
+
+def test_stack_outputs_describe_the_controller(default_run):
+    assert default_run.outputs["ingress"] == {
+        "namespace": "sigsci-ingress", "releaseName": "sigsci-ingress-nginx", "ingressClass": "sigsci-nginx",
+        "serviceName": "sigsci-ingress-nginx-controller", "loadBalancerAddress": harness.LOAD_BALANCER_IP}
+
+
+def test_no_ingress_config_no_controller():
+    run = harness.run_config({"sigsci:site": "demo", **harness.KEY_CONFIG,
+                              "sigsci:apps": [{"name": "web", "image": "example/web:1.0", "port": 8080}]})
+    assert run.of_type(RELEASE_TYPE) == [] and "ingress" not in run.outputs
+
+
+def test_ingress_alone_needs_no_apps():
+    config = ingress_config()
+    del config["sigsci:apps"]
+    run = harness.run_config(config)
+    assert len(run.of_type(RELEASE_TYPE)) == 1
+    assert {clean(r.inputs)["metadata"]["namespace"] for r in run.of_type("kubernetes:core/v1:Secret")} \
+        == {"sigsci-ingress"}
+
+
+def _value_paths(values: dict, prefix: str = "") -> dict:
+    flat = {}
+    for key, value in values.items():
+        path = f"{prefix}{key}"
+        if isinstance(value, dict) and value:
+            flat.update(_value_paths(value, f"{path}."))
+        else:
+            flat[path] = value
+    return flat
+
+
+def _changed(before: dict, after: dict) -> set:
+    a, b = _value_paths(before), _value_paths(after)
+    return {k for k in a.keys() | b.keys() if a.get(k) != b.get(k)}
+
+
+def test_a_controller_version_change_is_a_small_diff():
+    before = release_of(harness.run_config(ingress_config()))
+    after = release_of(harness.run_config(ingress_config(controller={"image": {"tag": "1.15.2-fastly1.4.1"}})))
+    assert _changed(before["values"], after["values"]) == {"controller.image.tag"}
+    assert {k for k in before if before[k] != after[k]} == {"values"}
+
+
+def test_an_agent_version_change_is_a_small_diff():
+    before = release_of(harness.run_config(ingress_config()))
+    after = release_of(harness.run_config(ingress_config(agent={"version": "4.71.0"})))
+    changed = _changed(before["values"], after["values"])
+    assert changed == {"controller.extraInitContainers"}
+    old, new = (r["values"]["controller"]["extraInitContainers"][0] for r in (before, after))
+    assert {k for k in old if old[k] != new[k]} == {"image"}
+
+
+def test_same_config_twice_same_inputs():
+    config = INGRESS_CONFIGS["ingress-nginx-service"]
+    first = [(r.type, r.name, clean(r.inputs)) for r in harness.run_config(config).resources]
+    second = [(r.type, r.name, clean(r.inputs)) for r in harness.run_config(config).resources]
+    assert sorted(first, key=repr) == sorted(second, key=repr)
+
+
+def test_route_name_clash_is_an_error():
+    config = ingress_config(routes=[{"app": "web", "host": "a.example.com"}, {"app": "web", "host": "b.example.com"}])
+    with pytest.raises(ConfigError) as err:
+        harness.run_config(config)
+    assert err.value.key == "sigsci:ingress.routes[1].name"

@@ -39,6 +39,8 @@ LOAD_BALANCER_IP = "203.0.113.10"
 class CaptureMocks(pulumi.runtime.Mocks):
     def __init__(self) -> None:
         self.resources: list[Captured] = []
+        # Resource options as the engine receives them, by resource name.
+        self.options: dict[str, dict] = {}
 
     def new_resource(self, args: pulumi.runtime.MockResourceArgs):
         read = bool(args.resource_id)
@@ -53,6 +55,17 @@ class CaptureMocks(pulumi.runtime.Mocks):
 
     def call(self, args: pulumi.runtime.MockCallArgs):
         return {}
+
+
+class CaptureMonitor(pulumi_mocks.MockMonitor):
+    """The mock engine, also keeping the options each resource was registered with."""
+
+    def RegisterResource(self, request):
+        self.mocks.options[request.name] = {
+            "deleteBeforeReplace": request.deleteBeforeReplace,
+            "dependsOn": sorted(urn.rsplit("::", 1)[-1] for urn in request.dependencies),
+        }
+        return super().RegisterResource(request)
 
 
 def clean(value: Any) -> Any:
@@ -84,6 +97,7 @@ class Run:
     resources: list[Captured]
     outputs: dict = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)
+    options: dict[str, dict] = field(default_factory=dict)
 
     def of_type(self, typ: str) -> list[Captured]:
         return [r for r in self.resources if r.type == typ]
@@ -112,7 +126,7 @@ def run(program: Callable[[], Any], config: dict[str, Any] | None = None,
     warnings: list[str] = []
     # A fresh root stack per run: otherwise the outputs of earlier runs in this process leak into this one.
     pulumi.runtime.settings.set_root_resource(None)
-    pulumi.runtime.set_mocks(mocks, project="sigsci", stack=stack, preview=True)
+    pulumi.runtime.set_mocks(mocks, project="sigsci", stack=stack, preview=True, monitor=CaptureMonitor(mocks))
     encoded = {k: v if isinstance(v, str) else json.dumps(v) for k, v in (config or {}).items()}
     pulumi.runtime.set_all_config(encoded, secret_keys or [])
 
@@ -133,7 +147,7 @@ def run(program: Callable[[], Any], config: dict[str, Any] | None = None,
         pulumi_mocks.test(body)()
     finally:
         pulumi.log.warn = original_warn
-    return Run(resources=mocks.resources, outputs=outputs, warnings=warnings)
+    return Run(resources=mocks.resources, outputs=outputs, warnings=warnings, options=mocks.options)
 
 
 ROOT = __import__("pathlib").Path(__file__).resolve().parent.parent

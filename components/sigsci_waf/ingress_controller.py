@@ -135,7 +135,10 @@ class SigsciIngressController(pulumi.ComponentResource):
             # A failed install or upgrade rolls back: nothing is left half-built.
             atomic=True,
             cleanup_on_fail=True,
-            opts=pulumi.ResourceOptions(parent=self, depends_on=[*(depends_on or []), *agents]),
+            # A new flavour, release name or namespace is a new release. Both would claim the same
+            # cluster-wide IngressClass, so the old one must go first (see the README on switching).
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[*(depends_on or []), *agents],
+                                        delete_before_replace=True),
         )
         after_release = pulumi.ResourceOptions(parent=self, depends_on=[release])
         for route in routes:

@@ -15,7 +15,7 @@ from . import workloads
 from .agent import AgentParts, Rpc, build_agent, rpc_address
 from .errors import ConfigError
 from .flavours import MODULE_PATH, Flavour
-from .ingress_schema import CONTROLLER_RESOURCES, IngressSpec, Route
+from .ingress_schema import CONTROLLER_RESOURCES, AgentService, IngressSpec, Route
 from .schema import AgentSettings, Resources, deep_merge, parse
 
 # Kubelet's margin after the agent's preStop sleep when agents run as their own Service.
@@ -66,9 +66,7 @@ def _check_ports(ing: ResolvedIngress) -> None:
                           f"{probe.port} is already the agents' RPC port (agentService.port); pick another port")
 
 
-def agent_service_spec(ing: ResolvedIngress):
-    from .ingress_schema import AgentService
-
+def agent_service_spec(ing: ResolvedIngress) -> AgentService:
     return ing.spec.agent_service or AgentService()
 
 

@@ -83,11 +83,11 @@ def _declare(name: str, obj: dict[str, Any], opts: pulumi.ResourceOptions):
     return creator(name, **fields, opts=opts)
 
 
-def _load_balancer_address(service: Any) -> Optional[str]:
-    ingress = (((service or {}).get("load_balancer") or {}).get("ingress") or []) if isinstance(service, dict) else []
-    if not ingress:
-        return None
-    return ingress[0].get("ip") or ingress[0].get("hostname")
+def _load_balancer_address(status: Any) -> Optional[str]:
+    """The first address the cloud assigned to the Service, if any yet."""
+    for entry in getattr(getattr(status, "load_balancer", None), "ingress", None) or []:
+        return entry.ip or entry.hostname
+    return None
 
 
 class SigsciIngressController(pulumi.ComponentResource):
@@ -157,19 +157,9 @@ class SigsciIngressController(pulumi.ComponentResource):
             service_id = release.status.apply(lambda _: f"{spec.namespace}/{self.service_name}")
             controller_service = k8s.core.v1.Service.get(f"{name}-controller-service", service_id,
                                                          opts=pulumi.ResourceOptions(parent=self))
-            self.load_balancer_address = controller_service.status.apply(
-                lambda status: _load_balancer_address(_as_dict(status)))
+            self.load_balancer_address = controller_service.status.apply(_load_balancer_address)
         else:
             self.load_balancer_address = pulumi.Output.from_input(None)
         self.register_outputs({"namespace": self.namespace, "releaseName": self.release_name,
                                "ingressClass": self.ingress_class, "serviceName": self.service_name,
                                "loadBalancerAddress": self.load_balancer_address})
-
-
-def _as_dict(value: Any) -> Any:
-    """Output types (and mock dicts) as plain dicts with snake_case keys."""
-    if value is None or isinstance(value, dict):
-        return value
-    return {"load_balancer": {"ingress": [
-        {"ip": getattr(i, "ip", None), "hostname": getattr(i, "hostname", None)}
-        for i in (getattr(getattr(value, "load_balancer", None), "ingress", None) or [])]}}

@@ -7,7 +7,7 @@ component only turns them into a Helm release and Kubernetes resources.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Iterator, Mapping
+from typing import Any, Iterable, Iterator, Mapping
 
 from pydantic.alias_generators import to_snake
 
@@ -15,6 +15,7 @@ from . import workloads
 from .agent import AgentParts, Rpc, build_agent, rpc_address
 from .errors import ConfigError
 from .flavours import MODULE_PATH, Flavour
+from .revproxy import ResolvedApp
 from .ingress_schema import CONTROLLER_RESOURCES, AgentService, IngressSpec, Route
 from .schema import AgentSettings, Resources, deep_merge, parse
 
@@ -24,12 +25,18 @@ SHUTDOWN_MARGIN_SECONDS = 15
 
 @dataclass(frozen=True)
 class RouteTarget:
-    """What a route to an app needs: where the app's Service is, and whether the app has its own agent."""
+    """What a route to an app needs: where the Service clients use is, and its port."""
 
     namespace: str
     service: str
     port: int
-    has_agent: bool = True
+
+
+def route_targets(apps: Iterable[ResolvedApp]) -> dict[str, RouteTarget]:
+    """Apps by name, as routes see them. Every one of them has its own agent."""
+    return {app.spec.name: RouteTarget(namespace=app.spec.namespace, service=app.service_name,
+                                       port=app.spec.effective_service_port())
+            for app in apps}
 
 
 @dataclass(frozen=True)
@@ -222,10 +229,6 @@ def _leaves(values: Mapping[str, Any], prefix: tuple[str, ...] = ()) -> Iterator
             yield path
 
 
-def value_paths(values: Mapping[str, Any]) -> list[str]:
-    return [".".join(path) for path in _leaves(values)]
-
-
 # Where the user sets what an extra value collides with; paths not listed are the agent and the module's.
 _SCHEMA_KEYS = {
     ("controller", "image"): "controller.image",
@@ -305,9 +308,8 @@ def resolve_routes(ing: ResolvedIngress, apps: Mapping[str, RouteTarget]) -> tup
                                                 "route to a Service with service: {name, port} instead")
             target = apps[route.app]
             namespace, service, port = target.namespace, target.service, target.port
-            if target.has_agent:
-                warnings.append(f"route {index} sends traffic through the WAF controller to app {route.app!r}, "
-                                "which has its own agent too: each request is inspected twice")
+            warnings.append(f"route {index} sends traffic through the WAF controller to app {route.app!r}, "
+                            "which has its own agent too: each request is inspected twice")
         else:
             assert route.service is not None
             namespace, service, port = route.namespace or "default", route.service.name, route.service.port

@@ -7,6 +7,7 @@ from typing import Any, Literal, Optional, Sequence, TypedDict
 import pulumi
 import pulumi_kubernetes as k8s
 
+from .declare import declare
 from .errors import ConfigError
 from .ingress import (
     ResolvedIngress,
@@ -19,6 +20,7 @@ from .ingress import (
     merge_extra_values,
     resolve_ingress,
     resolve_routes,
+    route_targets,
 )
 from .revproxy_app import SigsciRevProxyApp
 
@@ -61,26 +63,7 @@ class SigsciIngressControllerArgs(TypedDict, total=False):
     """More Helm values, deep-merged under ours; overlapping a value we set is an error."""
 
 
-_CREATORS = {
-    ("apps/v1", "Deployment"): k8s.apps.v1.Deployment,
-    ("v1", "Service"): k8s.core.v1.Service,
-    ("networking.k8s.io/v1", "NetworkPolicy"): k8s.networking.v1.NetworkPolicy,
-    ("networking.k8s.io/v1", "Ingress"): k8s.networking.v1.Ingress,
-}
-
 _STACK_ONLY = ("secret_name", "credentials_hash", "apps")
-
-
-def route_targets(apps: Sequence[SigsciRevProxyApp]) -> dict[str, RouteTarget]:
-    return {app.resolved.spec.name: RouteTarget(namespace=app.namespace, service=app.service_name,
-                                                port=app.resolved.spec.effective_service_port())
-            for app in apps}
-
-
-def _declare(name: str, obj: dict[str, Any], opts: pulumi.ResourceOptions):
-    creator = _CREATORS[(obj["apiVersion"], obj["kind"])]
-    fields = {k: v for k, v in obj.items() if k not in ("apiVersion", "kind")}
-    return creator(name, **fields, opts=opts)
 
 
 def _load_balancer_address(status: Any) -> Optional[str]:
@@ -111,7 +94,7 @@ class SigsciIngressController(pulumi.ComponentResource):
         # The stack program passes what it already validated, so errors name the stack config keys.
         resolved = _resolved or resolve_ingress({k: v for k, v in args.items() if k not in _STACK_ONLY}, {},
                                                 prefix, snake=True)
-        targets = _targets if _targets is not None else route_targets(args.get("apps") or [])
+        targets = _targets if _targets is not None else route_targets(app.resolved for app in args.get("apps") or [])
         routes, route_warnings = resolve_routes(resolved, targets)
         credentials_hash = args.get("credentials_hash")
         values = merge_extra_values(resolved, helm_values(resolved, secret_name, credentials_hash))
@@ -120,7 +103,7 @@ class SigsciIngressController(pulumi.ComponentResource):
         spec, flavour = resolved.spec, resolved.flavour
         depends_on = opts.depends_on if opts is not None else None
         child = pulumi.ResourceOptions(parent=self, depends_on=depends_on)
-        agents = [_declare(f"{name}-agent-{obj['kind'].lower()}", obj, child) for obj in agent_objects]
+        agents = [declare(f"{name}-agent-{obj['kind'].lower()}", obj, child) for obj in agent_objects]
 
         repository = spec.chart_repository
         oci = repository.startswith("oci://")
@@ -142,7 +125,7 @@ class SigsciIngressController(pulumi.ComponentResource):
         )
         after_release = pulumi.ResourceOptions(parent=self, depends_on=[release])
         for route in routes:
-            _declare(f"{name}-route-{route.namespace}-{route.name}", ingress_manifest(resolved, route), after_release)
+            declare(f"{name}-route-{route.namespace}-{route.name}", ingress_manifest(resolved, route), after_release)
 
         for warning in [*controller_agent(resolved, secret_name).warnings, *route_warnings]:
             pulumi.log.warn(f"{prefix}: {warning}", resource=self)

@@ -6,10 +6,9 @@ import re
 from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, Field, field_validator, model_validator
-from pydantic.alias_generators import to_camel
 
 from .flavours import FLAVOURS
-from .schema import Model, Quantities, Resources, version_tuple
+from .schema import Model, Quantities, Resources
 from .validators import Digest, DnsLabel, DnsSubdomain, Port, Repository, ServiceName, Tag, _text
 
 _SEMVER = re.compile(r"^v?(\d+)(?:\.(\d+))?(?:\.(\d+))?(?:-[0-9A-Za-z.-]+)?(?:\+[0-9A-Za-z.-]+)?$")
@@ -239,5 +238,3 @@ def _check_flavour_annotation(flavour: str, key: str, where: str) -> None:
             raise ValueError(f"@{where} {key!r} is read only by {other} controllers; flavour {flavour} ignores it "
                              f"(its annotations start with {ANNOTATION_PREFIXES[family]})")
 
-
-__all__ = ["IngressSpec", "Route", "semver_tuple", "version_tuple", "to_camel"]

@@ -13,8 +13,8 @@ import pulumi
 import pulumi_kubernetes as k8s
 
 from .errors import ConfigError
-from .ingress import (ResolvedIngress, RouteTarget, agent_service_manifests, helm_values, merge_extra_values,
-                      namespace_manifest, resolve_ingress, resolve_routes)
+from .ingress import (ResolvedIngress, agent_service_manifests, helm_values, merge_extra_values,
+                      namespace_manifest, resolve_ingress, resolve_routes, route_targets)
 from .ingress_controller import SigsciIngressController
 from .revproxy import ResolvedApp, resolve_app
 from .revproxy_app import SigsciRevProxyApp
@@ -83,14 +83,6 @@ def read_apps(config: pulumi.Config, shared_agent: dict, *, required: bool = Tru
     return apps
 
 
-def app_targets(apps: list[ResolvedApp]) -> dict[str, RouteTarget]:
-    """Where a route naming an app sends traffic: the Service clients use, on its port."""
-    return {app.spec.name: RouteTarget(namespace=app.spec.namespace,
-                                       service=app.spec.service if app.spec.placement == "patch" else app.spec.name,
-                                       port=app.spec.effective_service_port())
-            for app in apps}
-
-
 def read_ingress(config: pulumi.Config, shared_agent: dict, apps: list[ResolvedApp],
                  secret_name: str) -> ResolvedIngress | None:
     raw = _object(config, "ingress", dict, "an object describing the ingress controller (see the README)")
@@ -98,7 +90,7 @@ def read_ingress(config: pulumi.Config, shared_agent: dict, apps: list[ResolvedA
         return None
     ingress = resolve_ingress(raw, shared_agent, f"{NAMESPACE}:ingress")
     # Everything the component will build, built once now so that any error stops the preview first.
-    resolve_routes(ingress, app_targets(apps))
+    resolve_routes(ingress, route_targets(apps))
     merge_extra_values(ingress, helm_values(ingress, secret_name))
     agent_service_manifests(ingress, secret_name)
     return ingress
@@ -167,7 +159,7 @@ def main() -> None:
             "ingress",
             {"secret_name": secret.secret_name, "credentials_hash": secret.credentials_hash},
             opts=pulumi.ResourceOptions(depends_on=[secret]),
-            _resolved=ingress, _targets=app_targets(apps),
+            _resolved=ingress, _targets=route_targets(apps),
         )
         pulumi.export("ingress", {
             "namespace": controller.namespace,

@@ -31,6 +31,11 @@ class ResolvedApp:
     key: str  # where it came from, e.g. "sigsci:apps[0]", for error messages
 
     @property
+    def service_name(self) -> str:
+        """The Service clients use: the app's own when patched, else the one named after the app."""
+        return self.spec.service if self.spec.placement == "patch" else self.spec.name  # type: ignore[return-value]
+
+    @property
     def app_pre_stop(self) -> int:
         if self.spec.pre_stop_sleep_seconds is not None:
             return self.spec.pre_stop_sleep_seconds

@@ -5,8 +5,8 @@ from __future__ import annotations
 from typing import Any, Literal, Optional, TypedDict
 
 import pulumi
-import pulumi_kubernetes as k8s
 
+from .declare import declare
 from .revproxy import ResolvedApp, build_app, resolve_app
 
 
@@ -70,15 +70,6 @@ class SigsciRevProxyAppArgs(TypedDict, total=False):
     """service: name of the app's existing Service. Required there."""
 
 
-_CREATORS = {
-    ("apps/v1", "Deployment", False): k8s.apps.v1.Deployment,
-    ("v1", "Service", False): k8s.core.v1.Service,
-    ("networking.k8s.io/v1", "NetworkPolicy", False): k8s.networking.v1.NetworkPolicy,
-    ("apps/v1", "Deployment", True): k8s.apps.v1.DeploymentPatch,
-    ("v1", "Service", True): k8s.core.v1.ServicePatch,
-}
-
-
 def _suffix(kind: str, patch: bool) -> str:
     return kind.lower() + ("-patch" if patch else "")
 
@@ -106,13 +97,11 @@ class SigsciRevProxyApp(pulumi.ComponentResource):
         child_opts = pulumi.ResourceOptions(parent=self, depends_on=depends_on)
         for patch, objects in ((False, manifests.owned), (True, manifests.patches)):
             for obj in objects:
-                creator = _CREATORS[(obj["apiVersion"], obj["kind"], patch)]
-                fields = {k: v for k, v in obj.items() if k not in ("apiVersion", "kind")}
-                creator(f"{name}-{_suffix(obj['kind'], patch)}", **fields, opts=child_opts)
+                declare(f"{name}-{_suffix(obj['kind'], patch)}", obj, child_opts, patch=patch)
         for warning in manifests.warnings:
             pulumi.log.warn(f"{prefix}: {warning}", resource=self)
         spec = self.resolved.spec
         self.namespace = spec.namespace
-        self.service_name = spec.service if spec.placement == "patch" else spec.name
+        self.service_name = self.resolved.service_name
         self.register_outputs({"serviceName": self.service_name, "namespace": self.namespace,
                                "placement": spec.placement})

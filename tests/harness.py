@@ -120,9 +120,12 @@ class Run:
 
 
 def run(program: Callable[[], Any], config: dict[str, Any] | None = None,
-        secret_keys: list[str] | None = None, stack: str = "test") -> Run:
-    """Evaluate `program` under mocks with `config` (values JSON-encoded as the engine passes them)."""
-    mocks = CaptureMocks()
+        secret_keys: list[str] | None = None, stack: str = "test", mocks: CaptureMocks | None = None) -> Run:
+    """Evaluate `program` under mocks with `config` (values JSON-encoded as the engine passes them).
+
+    Pass `mocks` to see what was registered even when the program raises.
+    """
+    mocks = mocks if mocks is not None else CaptureMocks()
     warnings: list[str] = []
     # A fresh root stack per run: otherwise the outputs of earlier runs in this process leak into this one.
     pulumi.runtime.settings.set_root_resource(None)
@@ -171,10 +174,10 @@ def stack_config(stack: str) -> dict[str, Any]:
     return config
 
 
-def run_config(config: dict[str, Any], stack: str = "test") -> Run:
+def run_config(config: dict[str, Any], stack: str = "test", mocks: CaptureMocks | None = None) -> Run:
     from sigsci_waf.program import main
 
-    return run(main, config, [k for k in SECRET_KEYS if k in config], stack=stack)
+    return run(main, config, [k for k in SECRET_KEYS if k in config], stack=stack, mocks=mocks)
 
 
 def run_stack(stack: str) -> Run:
@@ -186,8 +189,8 @@ RELEASE_TYPE = "kubernetes:helm.sh/v3:Release"
 
 def chart_pods(run: Run, *, with_controller: bool) -> list[tuple[str, dict]]:
     """The pod each Helm release would run, as far as our values shape it: the agent containers, the temp
-    volume and its mounts. `with_controller` adds a stand-in controller container carrying the mounts, for
-    schema checks; security scans leave it out, since the chart, not us, defines it."""
+    volume and its mounts. `with_controller` adds a stand-in controller container carrying the mounts and the
+    ports the controller listens on, for schema and invariant checks; security scans leave it out, since the chart, not us, defines it."""
     from sigsci_waf.flavours import FLAVOURS
 
     pods = []
@@ -200,6 +203,7 @@ def chart_pods(run: Run, *, with_controller: bool) -> list[tuple[str, dict]]:
         if with_controller:
             image = controller["image"]
             containers.insert(0, {"name": "controller", "image": f"{image['repository']}:{image['tag']}",
+                                  "ports": [{"containerPort": p, "protocol": "TCP"} for p in flavour.controller_ports],
                                   "volumeMounts": controller.get(flavour.volume_mounts, [])})
         spec = {"containers": containers, "volumes": controller.get(flavour.volumes, []),
                 "terminationGracePeriodSeconds": controller["terminationGracePeriodSeconds"],

@@ -101,7 +101,8 @@ def test_agent_as_a_service():
     assert service["spec"]["ports"][0]["targetPort"] == 8001
     # The agents' labels must not match the app's own Service selector (app.kubernetes.io/name=payments...).
     assert service["spec"]["selector"] == {"app.kubernetes.io/name": "sigsci-agent",
-                                           "app.kubernetes.io/instance": "payments"}
+                                           "app.kubernetes.io/instance": "payments",
+                                           "app.kubernetes.io/component": "reverse-proxy"}
     assert pod["terminationGracePeriodSeconds"] > 30
 
 

@@ -5,6 +5,7 @@ import json
 import pytest
 
 import harness
+from invariants import plain_credentials
 from harness import PLANTED_KEY_ID, PLANTED_SECRET, SECRET_MARKER, clean
 from sigsci_waf.errors import ConfigError
 
@@ -13,36 +14,20 @@ PATCHED = {"name": "legacy", "placement": "patch", "deployment": "legacy", "serv
 AGENTS = {"name": "edge", "placement": "service", "upstreamService": "edge-app", "port": 8080}
 
 
-def _plain_occurrences(value, path="") -> list[str]:
-    """Paths where a planted credential appears outside a secret wrapper."""
-    found = []
-    if isinstance(value, dict):
-        if set(value) == {SECRET_MARKER}:
-            return []
-        for k, v in value.items():
-            found += _plain_occurrences(k, f"{path}.<key>") + _plain_occurrences(v, f"{path}.{k}")
-    elif isinstance(value, list):
-        for i, v in enumerate(value):
-            found += _plain_occurrences(v, f"{path}[{i}]")
-    elif isinstance(value, str) and (PLANTED_KEY_ID in value or PLANTED_SECRET in value):
-        found.append(path)
-    return found
-
-
 def _run(*apps, **extra):
     return harness.run_config({"sigsci:site": "demo", **harness.KEY_CONFIG, "sigsci:apps": list(apps), **extra})
 
 
 def test_the_scan_itself_finds_a_plain_credential():
-    assert _plain_occurrences({"a": [{"b": f"x{PLANTED_SECRET}"}]}) == [".a[0].b"]
-    assert _plain_occurrences({"a": {SECRET_MARKER: PLANTED_SECRET}}) == []
+    assert plain_credentials({"a": [{"b": f"x{PLANTED_SECRET}"}]}) == [".a[0].b"]
+    assert plain_credentials({"a": {SECRET_MARKER: PLANTED_SECRET}}) == []
 
 
 @pytest.mark.parametrize("stack", harness.stack_names())
 def test_planted_credentials_only_inside_secret_wrappers(stack, stack_runs):
     run = stack_runs[stack]
     for resource in run.resources:
-        assert _plain_occurrences(clean(resource.inputs)) == [], f"{resource.type} {resource.name}"
+        assert plain_credentials(clean(resource.inputs)) == [], f"{resource.type} {resource.name}"
     serialized = json.dumps(run.outputs) + "".join(run.warnings)
     assert PLANTED_KEY_ID not in serialized and PLANTED_SECRET not in serialized
 
@@ -52,7 +37,7 @@ def test_created_secret_holds_the_keys_wrapped_as_secret():
     secret = clean(run.named("sigsci-default").inputs)
     assert secret["stringData"] == {SECRET_MARKER: {"accesskeyid": PLANTED_KEY_ID, "secretaccesskey": PLANTED_SECRET}}
     for resource in run.resources:
-        assert _plain_occurrences(clean(resource.inputs)) == [], resource.name
+        assert plain_credentials(clean(resource.inputs)) == [], resource.name
 
 
 def test_keys_in_plain_text_are_refused():
@@ -109,7 +94,7 @@ def test_ingress_keeps_keys_secret_and_rolls_on_rotation(lifetime):
     before = _ingress_run(PLANTED_SECRET, agentLifetime=lifetime)
     after = _ingress_run(PLANTED_SECRET + "-rotated", agentLifetime=lifetime)
     for name, inputs in before.items():
-        assert _plain_occurrences(inputs) == [], name
+        assert plain_credentials(inputs) == [], name
     changes = {name: _diff(before[name], after[name]) for name in before if before[name] != after[name]}
     expected = {"sigsci-sigsci-ingress": [".stringData.__secret__.secretaccesskey"]}
     if lifetime == "service":

@@ -38,6 +38,9 @@ class Flavour:
     image_digest_keys: tuple[str, ...] = ()
     # ingress-nginx selects IngressClasses by a controller value we choose; F5's is fixed by the chart.
     sets_controller_value: bool = False
+    # Ports the controller itself listens on in the pod it shares with a sidecar agent: the chart's default
+    # values and the controller's own listeners. A sidecar port among them would fail to bind.
+    controller_ports: dict[int, str] = field(default_factory=dict)
 
     @property
     def default_release_name(self) -> str:
@@ -61,6 +64,11 @@ _INGRESS_NGINX_LAYOUT = dict(
     commented_keys=frozenset({"controller.image.repository"}),
     image_digest_keys=("digest", "digestChroot"),
     sets_controller_value=True,
+    # values.yaml (containerPort, admissionWebhooks.port, the probes' 10254) and the controller's
+    # --default-server-port, --profiler-port, --status-port and --stream-port defaults.
+    controller_ports={80: "http", 443: "https", 8181: "the default server", 8443: "the admission webhook",
+                      10245: "the profiler", 10246: "the NGINX status", 10247: "the stream listener",
+                      10254: "health checks and metrics"},
 )
 
 FLAVOURS: dict[str, Flavour] = {
@@ -96,5 +104,8 @@ FLAVOURS: dict[str, Flavour] = {
         pod_annotations=("controller", "pod", "annotations"),
         # "If not specified the appVersion from Chart.yaml is used as a tag" (values.yaml comment).
         commented_keys=frozenset({"controller.image.tag", "controller.image.digest"}),
+        # values.yaml: containerPort, nginxStatus.port, readyStatus.port, prometheus.port, serviceInsight.port.
+        controller_ports={80: "http", 443: "https", 8080: "the NGINX status", 8081: "the readiness endpoint",
+                          9113: "Prometheus metrics", 9114: "the service insight endpoint"},
     ),
 }

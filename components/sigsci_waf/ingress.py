@@ -16,7 +16,7 @@ from .agent import AgentParts, Rpc, build_agent, rpc_address
 from .errors import ConfigError
 from .flavours import MODULE_PATH, Flavour
 from .revproxy import ResolvedApp
-from .ingress_schema import CONTROLLER_RESOURCES, AgentService, IngressSpec, Route
+from .ingress_schema import AGENT_SERVICE_SUFFIX, CONTROLLER_RESOURCES, AgentService, IngressSpec, Route
 from .schema import AgentSettings, Resources, deep_merge, parse
 
 # Kubelet's margin after the agent's preStop sleep when agents run as their own Service.
@@ -68,9 +68,16 @@ def resolve_ingress(raw: Mapping[str, Any], shared_agent: Mapping[str, Any], key
 
 def _check_ports(ing: ResolvedIngress) -> None:
     probe = ing.agent.startup_probe
-    if ing.spec.agent_lifetime == "service" and probe.enabled and probe.port == agent_service_spec(ing).port:
-        raise ConfigError(f"{ing.key}.{ing.name('agent.startupProbe.port')}",
-                          f"{probe.port} is already the agents' RPC port (agentService.port); pick another port")
+    if not probe.enabled:
+        return
+    key = f"{ing.key}.{ing.name('agent.startupProbe.port')}"
+    if ing.spec.agent_lifetime == "service" and probe.port == agent_service_spec(ing).port:
+        raise ConfigError(key, f"{probe.port} is already the agents' RPC port (agentService.port); pick another port")
+    taken = ing.flavour.controller_ports
+    if ing.spec.agent_lifetime != "service" and probe.port in taken:
+        raise ConfigError(key, f"{probe.port} is already used by the controller in the same pod "
+                               f"({taken[probe.port]}); pick a port other than "
+                               + ", ".join(str(p) for p in sorted(taken)))
 
 
 def agent_service_spec(ing: ResolvedIngress) -> AgentService:
@@ -91,7 +98,7 @@ def controller_service_name(ing: ResolvedIngress) -> str:
 
 
 def agent_service_name(ing: ResolvedIngress) -> str:
-    return f"{ing.spec.release}-sigsci-agent"
+    return f"{ing.spec.release}{AGENT_SERVICE_SUFFIX}"
 
 
 def controller_pod_labels(ing: ResolvedIngress) -> dict[str, str]:
@@ -100,7 +107,8 @@ def controller_pod_labels(ing: ResolvedIngress) -> dict[str, str]:
 
 
 def agent_pod_labels(ing: ResolvedIngress) -> dict[str, str]:
-    return {"app.kubernetes.io/name": "sigsci-agent", "app.kubernetes.io/instance": ing.spec.release}
+    return {"app.kubernetes.io/name": "sigsci-agent", "app.kubernetes.io/instance": ing.spec.release,
+            "app.kubernetes.io/component": "ingress-agent"}
 
 
 # -- the module and its agent --------------------------------------------------------------------------------

@@ -22,8 +22,14 @@ DEFAULT_NAMESPACE = "sigsci-ingress"
 DEFAULT_CLASS = "sigsci-nginx"
 DEFAULT_GRACE_SECONDS = 300
 DEFAULT_AGENT_RPC_PORT = 9999
+# The agents' own Deployment and Service, for agentLifetime service, are named <release><suffix>.
+AGENT_SERVICE_SUFFIX = "-sigsci-agent"
 
 Host = _text(_HOST, 253, "a host name such as 'shop.example.com' or '*.example.com' (lower case, no port, no IP)")
+# Helm's limit is 53 characters; the charts name Services after the release, so no leading digit either.
+ReleaseName = _text(re.compile(r"^[a-z]([-a-z0-9]*[a-z0-9])?$"), 53,
+                    "a Helm release name the charts can name Services after (lower-case letters, digits and '-', "
+                    "starting with a letter, at most 53 characters)")
 ChartVersion = _text(_CHART_VERSION, 64, "a chart version such as '4.15.1'")
 AgentLifetime = Literal["nativeSidecar", "classicSidecar", "service"]
 # Annotation prefixes each controller reads; an annotation for the other controller would be ignored silently.
@@ -134,6 +140,13 @@ class Route(Model):
             raise ValueError("@namespace is the app's own for a route to an app; set it only with service")
         if self.tls_secret is not None and self.host is None:
             raise ValueError("@tlsSecret needs host: the certificate is served for that host")
+        if self.path_type in ("Prefix", "Exact"):
+            # The API server's own rules for these path types; it would refuse the Ingress at apply time.
+            bad = next((s for s in ("//", "/./", "/../", "%2f", "%2F") if s in self.path), None) \
+                or next((s for s in ("/..", "/.") if self.path.endswith(s)), None)
+            if bad is not None:
+                raise ValueError(f"@path {self.path!r} contains {bad!r}, which Kubernetes refuses for pathType "
+                                 f"{self.path_type}; use a normalised path or pathType ImplementationSpecific")
         return self
 
 
@@ -145,7 +158,7 @@ class IngressSpec(Model):
     flavour: str = "ingress-nginx"
     namespace: DnsLabel = DEFAULT_NAMESPACE
     create_namespace: bool = True
-    release_name: DnsLabel | None = None
+    release_name: ReleaseName | None = None
     chart: Chart = Chart()
     controller: ControllerSpec = ControllerSpec()
     agent_lifetime: AgentLifetime = "nativeSidecar"
@@ -164,18 +177,14 @@ class IngressSpec(Model):
                 f"{name} ({f.description})" for name, f in FLAVOURS.items()))
         return flavour
 
-    @field_validator("release_name")
-    @classmethod
-    def _release_length(cls, name: str | None) -> str | None:
-        # Helm's own limit: release names become label values and object-name prefixes.
-        if name is not None and len(name) > 53:
-            raise ValueError(f"{name!r} is longer than 53 characters, Helm's limit for a release name")
-        return name
-
     @model_validator(mode="after")
     def _rules(self):
         if self.agent_service is not None and self.agent_lifetime != "service":
             raise ValueError("@agentService applies only to agentLifetime service")
+        if self.agent_lifetime == "service" and len(self.release) > 63 - len(AGENT_SERVICE_SUFFIX):
+            raise ValueError(f"@releaseName {self.release!r} is too long for agentLifetime service: the agents' "
+                             f"Service is named <releaseName>{AGENT_SERVICE_SUFFIX}, so releaseName may have at "
+                             f"most {63 - len(AGENT_SERVICE_SUFFIX)} characters")
         if self.agent_lifetime != "service" and ("pre_stop_sleep_seconds" in self.agent
                                                  or "preStopSleepSeconds" in self.agent):
             raise ValueError("@agent.preStopSleepSeconds is derived for the controller from agentLifetime: "

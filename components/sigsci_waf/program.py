@@ -13,7 +13,7 @@ import pulumi
 import pulumi_kubernetes as k8s
 
 from .errors import ConfigError
-from .ingress import (ResolvedIngress, agent_service_manifests, helm_values, merge_extra_values,
+from .ingress import (ResolvedIngress, agent_service_manifests, agent_service_name, helm_values, merge_extra_values,
                       namespace_manifest, resolve_ingress, resolve_routes, route_targets)
 from .ingress_controller import SigsciIngressController
 from .revproxy import ResolvedApp, resolve_app
@@ -89,11 +89,31 @@ def read_ingress(config: pulumi.Config, shared_agent: dict, apps: list[ResolvedA
     if raw is None:
         return None
     ingress = resolve_ingress(raw, shared_agent, f"{NAMESPACE}:ingress")
+    check_shared_names(ingress, apps)
     # Everything the component will build, built once now so that any error stops the preview first.
     resolve_routes(ingress, route_targets(apps))
     merge_extra_values(ingress, helm_values(ingress, secret_name))
     agent_service_manifests(ingress, secret_name)
     return ingress
+
+
+def check_shared_names(ingress: ResolvedIngress, apps: list[ResolvedApp]) -> None:
+    """The ingress's objects and pods must not be mistaken for an app's in the same namespace."""
+    namespace = ingress.spec.namespace
+    agents = agent_service_name(ingress) if ingress.spec.agent_lifetime == "service" else None
+    for app in apps:
+        spec = app.spec
+        if spec.namespace != namespace:
+            continue
+        names = {spec.name} | ({spec.service, spec.deployment} if spec.placement == "patch" else set())
+        if agents in names:
+            raise ConfigError(f"{ingress.key}.releaseName", f"the ingress agents' Deployment and Service "
+                                                            f"{namespace}/{agents} would take a name {app.key} "
+                                                            "uses; choose another releaseName or namespace")
+        if spec.placement == "owned" and spec.name == ingress.flavour.chart:
+            raise ConfigError(f"{app.key}.name", f"{spec.name!r} in namespace {namespace}: the app's selector "
+                                                 f"app.kubernetes.io/name={spec.name} would also pick the "
+                                                 "ingress controller's pods; rename the app or move it")
 
 
 def read_secret_spec(config: pulumi.Config) -> tuple[SecretSpec, Any, Any]:

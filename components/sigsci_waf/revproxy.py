@@ -89,7 +89,9 @@ def _check_cross_rules(app: ResolvedApp, snake: bool) -> None:
 
 def _labels(app: ResolvedApp) -> dict[str, str]:
     if app.spec.placement == "service":
-        return {"app.kubernetes.io/name": "sigsci-agent", "app.kubernetes.io/instance": app.spec.name}
+        # The component tells these agents from the ingress controller's agents of a release of the same name.
+        return {"app.kubernetes.io/name": "sigsci-agent", "app.kubernetes.io/instance": app.spec.name,
+                "app.kubernetes.io/component": "reverse-proxy"}
     return {"app.kubernetes.io/name": app.spec.name}
 
 

@@ -20,6 +20,7 @@ from .validators import (
     DnsSubdomain,
     EnvName,
     Image,
+    OptionValue,
     Port,
     Quantity,
     Repository,
@@ -131,7 +132,6 @@ class StartupProbe(Model):
     period_seconds: int = Field(default=2, ge=1, le=300)
 
 
-OptionValue = str | bool | int
 
 
 class AgentSettings(Model):
@@ -282,6 +282,9 @@ class AppSpec(Model):
         problem = self.resources.clash_with_defaults(APP_RESOURCES) if self.resources is not None else None
         if problem:
             raise ValueError(problem)
+        if self.placement == "owned" and self.name == "sigsci-agent":
+            raise ValueError("@name 'sigsci-agent' is reserved for placement owned: the agents' own pods carry "
+                             "app.kubernetes.io/name=sigsci-agent, and the app's selector would pick them too")
         if self.placement == "owned" and self.image is None:
             raise ValueError("@image is required for placement owned (the app's container image)")
         if self.placement == "patch":
@@ -320,6 +323,9 @@ class SecretSpec(Model):
                              "created out of band")
         if self.has_keys and self.site is None:
             raise ValueError("@site is required when the stack creates the Secret: it is named sigsci.<site>")
+        if self.has_keys and len(self.secret_name) > 253:
+            raise ValueError(f"@site is {len(self.site)} characters long; the Secret the stack creates is named "
+                             "sigsci.<site>, so site may have at most 246 characters (a Secret name has 253)")
         return self
 
     @property

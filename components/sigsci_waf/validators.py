@@ -6,7 +6,7 @@ import re
 from decimal import Decimal
 from typing import Annotated
 
-from pydantic import AfterValidator, Field
+from pydantic import AfterValidator, BeforeValidator, Field
 
 _DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
 _DNS_1035 = re.compile(r"^[a-z]([-a-z0-9]*[a-z0-9])?$")
@@ -75,10 +75,23 @@ def quantity_value(text: str) -> Decimal:
     return Decimal(match.group(1)) * _SUFFIX[match.group(2)]
 
 
-def _quantity(value: str | int | float) -> str:
+def _quantity(value: object) -> str:
+    # Checked before pydantic's union, whose errors would name its member types instead of the key.
+    if isinstance(value, bool) or not isinstance(value, (str, int, float)):
+        raise ValueError(f"{value!r} is not a Kubernetes quantity (e.g. '250m', '1', '512Mi', '1Gi')")
     text = str(value)
     quantity_value(text)
     return text
 
 
-Quantity = Annotated[str | int | float, AfterValidator(_quantity)]
+Quantity = Annotated[str, BeforeValidator(_quantity)]
+
+
+def _scalar(value: object) -> object:
+    if not isinstance(value, (str, bool, int)):
+        raise ValueError(f"{value!r} must be a string, true/false or a whole number")
+    return value
+
+
+# An agent option's value: the agent reads each as an environment variable.
+OptionValue = Annotated[str | bool | int, BeforeValidator(_scalar)]

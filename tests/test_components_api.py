@@ -63,7 +63,7 @@ def test_ingress_args_cover_exactly_the_schema():
     from sigsci_waf import SigsciIngressControllerArgs
     from sigsci_waf.ingress_schema import IngressSpec
 
-    arg_keys = set(SigsciIngressControllerArgs.__annotations__) - {"secret_name", "credentials_hash", "apps"}
+    arg_keys = set(SigsciIngressControllerArgs.__annotations__) - {"secret_name", "credentials_hash"}
     assert arg_keys == set(IngressSpec.model_fields)
 
 
@@ -77,7 +77,7 @@ def _ingress_program(**ingress):
                                         "service_port": 80})
         SigsciIngressController("edge", {"secret_name": secret.secret_name,
                                          "credentials_hash": secret.credentials_hash,
-                                         "namespace": "edge", "apps": [web], **ingress})
+                                         "namespace": "edge", **ingress}, apps=[web])
     return program
 
 

@@ -1,8 +1,6 @@
 """SigsciIngressController: an NGINX ingress controller with the Fastly module and the agent, via Helm."""
 
-from __future__ import annotations
-
-from typing import Any, Literal, Optional, Sequence, TypedDict
+from typing import Any, Optional, Sequence, TypedDict
 
 import pulumi
 import pulumi_kubernetes as k8s
@@ -32,9 +30,7 @@ class SigsciIngressControllerArgs(TypedDict, total=False):
     """Name of the Secret holding the agent keys in `namespace` (`SigsciSecret.secret_name`). Required."""
     credentials_hash: Optional[pulumi.Input[str]]
     """`SigsciSecret.credentials_hash`: put on the pod template so key rotation rolls the pods."""
-    apps: Sequence[SigsciRevProxyApp]
-    """Apps that routes may name with `app` (their Service, namespace and port are looked up)."""
-    flavour: Literal["ingress-nginx", "ingress-nginx-chainguard", "nginx-ingress"]
+    flavour: str
     """Which controller: `ingress-nginx` (default), `ingress-nginx-chainguard` or F5's `nginx-ingress`."""
     namespace: str
     """Namespace of the release; it must exist (the stack creates it unless create_namespace is false)."""
@@ -46,7 +42,7 @@ class SigsciIngressControllerArgs(TypedDict, total=False):
     """{version, repository}: chart version (default per flavour) and repository URL (a mirror or oci://)."""
     controller: dict[str, Any]
     """{image: {repository, tag, digest, pull_policy}, replicas, resources, termination_grace_period_seconds}."""
-    agent_lifetime: Literal["nativeSidecar", "classicSidecar", "service"]
+    agent_lifetime: str
     """How the agent runs: native sidecar (default, Kubernetes >= 1.29), classic sidecar, or its own Service."""
     agent_service: dict[str, Any]
     """agent_lifetime service: {replicas, port}."""
@@ -63,7 +59,7 @@ class SigsciIngressControllerArgs(TypedDict, total=False):
     """More Helm values, deep-merged under ours; overlapping a value we set is an error."""
 
 
-_STACK_ONLY = ("secret_name", "credentials_hash", "apps")
+_STACK_ONLY = ("secret_name", "credentials_hash")
 
 
 def _load_balancer_address(status: Any) -> Optional[str]:
@@ -77,14 +73,22 @@ class SigsciIngressController(pulumi.ComponentResource):
     """The controller as a Helm release, the agent beside it (or as its own Service), and the routes."""
 
     namespace: str
+    """Namespace of the Helm release."""
     release_name: str
+    """Name of the Helm release."""
     ingress_class: str
+    """The IngressClass this controller serves: Ingresses that name it go through the WAF."""
     service_name: str
+    """The controller's Service (the entry point for clients)."""
     load_balancer_address: pulumi.Output[Optional[str]]
-    resolved: ResolvedIngress
+    """IP or host name the cloud assigned to the controller Service; None until assigned or without a
+    LoadBalancer."""
 
     def __init__(self, name: str, args: SigsciIngressControllerArgs, opts: Optional[pulumi.ResourceOptions] = None,
-                 *, _resolved: Optional[ResolvedIngress] = None, _targets: Optional[dict[str, RouteTarget]] = None):
+                 *, apps: Sequence[SigsciRevProxyApp] = (), _resolved: Optional[ResolvedIngress] = None,
+                 _targets: Optional[dict[str, RouteTarget]] = None):
+        """`apps`: the apps routes may name with `app` (Python only; other languages route to an app's
+        `serviceName` output with `service: {name, port}`)."""
         super().__init__("sigsci:index:SigsciIngressController", name, None, opts)
         prefix = f"SigsciIngressController '{name}'"
         secret_name = args.get("secret_name")
@@ -94,7 +98,7 @@ class SigsciIngressController(pulumi.ComponentResource):
         # The stack program passes what it already validated, so errors name the stack config keys.
         resolved = _resolved or resolve_ingress({k: v for k, v in args.items() if k not in _STACK_ONLY}, {},
                                                 prefix, snake=True)
-        targets = _targets if _targets is not None else route_targets(app.resolved for app in args.get("apps") or [])
+        targets = _targets if _targets is not None else route_targets(app.resolved for app in apps)
         routes, route_warnings = resolve_routes(resolved, targets)
         credentials_hash = args.get("credentials_hash")
         values = merge_extra_values(resolved, helm_values(resolved, secret_name, credentials_hash))

@@ -1,8 +1,6 @@
 """SigsciRevProxyApp: one app behind the agent as a reverse proxy, in the placement the team needs."""
 
-from __future__ import annotations
-
-from typing import Any, Literal, Optional, TypedDict
+from typing import Any, Optional, TypedDict
 
 import pulumi
 
@@ -23,7 +21,7 @@ class SigsciRevProxyAppArgs(TypedDict, total=False):
     """The app's own port: the upstream the agent proxies to. Required."""
     namespace: str
     """Namespace of the app. Default `default`."""
-    placement: Literal["owned", "patch", "service"]
+    placement: str
     """`owned` creates the app's Deployment and Service; `patch` adds the agent to existing ones;
     `service` runs the agents as their own Deployment and Service in front of the app's Service."""
     listener_port: int
@@ -54,8 +52,8 @@ class SigsciRevProxyAppArgs(TypedDict, total=False):
     """owned: the app's preStop sleep; at least the agent's. Default: the agent's + 5."""
     replicas: int
     """owned, service: replica count. Default 2."""
-    service_type: Literal["ClusterIP", "NodePort", "LoadBalancer"]
-    """owned, service: Service type. Default ClusterIP."""
+    service_type: str
+    """owned, service: Service type, `ClusterIP` (default), `NodePort` or `LoadBalancer`."""
     network_policy: bool
     """owned, service: admit traffic to the pods only on the agent's listener. Default True."""
     termination_grace_period_seconds: int
@@ -78,15 +76,16 @@ class SigsciRevProxyApp(pulumi.ComponentResource):
     """An app protected by the agent as a reverse-proxy sidecar (or agent Service)."""
 
     service_name: str
+    """The Service clients use: the app's own when patched, else the one named after the app."""
     namespace: str
-    resolved: ResolvedApp
+    """Namespace of the app."""
 
     def __init__(self, name: str, args: SigsciRevProxyAppArgs, opts: Optional[pulumi.ResourceOptions] = None):
         super().__init__("sigsci:index:SigsciRevProxyApp", name, None, opts)
         raw = {k: v for k, v in args.items() if k not in ("secret_name", "credentials_hash")}
         raw.setdefault("name", name)
         prefix = f"SigsciRevProxyApp '{name}'"
-        self.resolved = resolve_app(raw, {}, prefix, snake=True)
+        self.resolved: ResolvedApp = resolve_app(raw, {}, prefix, snake=True)
         secret_name = args.get("secret_name")
         if not secret_name:
             from .errors import ConfigError

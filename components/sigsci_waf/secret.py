@@ -1,7 +1,5 @@
 """SigsciSecret: the agent credentials as an Opaque Secret in every namespace that runs an agent."""
 
-from __future__ import annotations
-
 import hashlib
 from typing import Optional, TypedDict
 
@@ -49,7 +47,9 @@ class SigsciSecret(pulumi.ComponentResource):
     that rotating the keys rolls the pods that read them."""
 
     secret_name: str
+    """Name of the Secret with the agent keys, the same in every namespace."""
     credentials_hash: Optional[pulumi.Output[str]]
+    """A short hash of the keys (None for an existing Secret): on pod templates, so a rotation rolls the pods."""
 
     def __init__(self, name: str, args: SigsciSecretArgs, opts: Optional[pulumi.ResourceOptions] = None):
         super().__init__("sigsci:index:SigsciSecret", name, None, opts)

@@ -1,0 +1,63 @@
+"""The component provider's package schema, inferred offline by Pulumi's own analyzer: each component
+with its documented inputs and outputs, so other languages get typed, described SDKs."""
+
+import importlib.util
+
+import pytest
+from pulumi.provider.experimental.analyzer import Analyzer
+
+import harness
+from sigsci_waf import SigsciIngressControllerArgs, SigsciRevProxyAppArgs, SigsciSecretArgs
+
+PROVIDER = harness.ROOT / "provider"
+
+
+def _provider_module():
+    spec = importlib.util.spec_from_file_location("sigsci_provider", PROVIDER / "__main__.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)  # the host starts only under __main__
+    return module
+
+
+@pytest.fixture(scope="module")
+def schema():
+    module = _provider_module()
+    return module.PACKAGE, Analyzer(module.PACKAGE).analyze(module.COMPONENTS)
+
+
+def test_the_plugin_files_are_there():
+    assert (PROVIDER / "PulumiPlugin.yaml").read_text().count("runtime: python") == 1
+    assert "-r ../requirements.txt" in (PROVIDER / "requirements.txt").read_text()
+
+
+def _camel(name: str) -> str:
+    head, *rest = name.split("_")
+    return head + "".join(p.title() for p in rest)
+
+
+EXPECTED = {
+    "SigsciSecret": (SigsciSecretArgs, {"secretName", "credentialsHash"}),
+    "SigsciRevProxyApp": (SigsciRevProxyAppArgs, {"serviceName", "namespace"}),
+    "SigsciIngressController": (SigsciIngressControllerArgs,
+                                {"namespace", "releaseName", "ingressClass", "serviceName", "loadBalancerAddress"}),
+}
+
+
+@pytest.mark.parametrize("component", sorted(EXPECTED))
+def test_each_component_with_described_inputs_and_outputs(schema, component):
+    package, result = schema
+    definition = result["component_definitions"][component]
+    args, outputs = EXPECTED[component]
+    assert set(definition.inputs) == {_camel(k) for k in args.__annotations__}
+    assert set(definition.outputs) == outputs
+    for name, prop in {**definition.inputs, **definition.outputs}.items():
+        assert prop.description and len(prop.description) > 10, f"{component}.{name} has no description"
+    assert definition.description
+
+
+def test_the_type_tokens_match_the_package(schema):
+    """The engine routes `sigsci:index:<Component>` to this plugin; the components register under it."""
+    package, _ = schema
+    sources = "".join(p.read_text() for p in (harness.ROOT / "components" / "sigsci_waf").glob("*.py"))
+    for component in EXPECTED:
+        assert f'super().__init__("{package}:index:{component}"' in sources

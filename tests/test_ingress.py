@@ -146,6 +146,9 @@ def test_chainguard_flavour_swaps_only_the_image():
     chainguard = release_of(harness.run_config(ingress_config(flavour="ingress-nginx-chainguard")))
     stock = release_of(harness.run_config(ingress_config()))
     assert chainguard["chart"] == stock["chart"] and chainguard["version"] == stock["version"]
+    # Same release in the same namespace: moving to the maintained image is an in-place helm upgrade
+    # (a rolling update of the controller pods), not a replacement (README, Upgrades).
+    assert (chainguard["name"], chainguard["namespace"]) == (stock["name"], stock["namespace"])
     image = chainguard["values"]["controller"]["image"]
     assert image["repository"] == "signalsciences/sigsci-nginx-ingress-controller-chainguard"
     assert image["tag"] == "v1.15.6"

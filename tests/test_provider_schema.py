@@ -61,3 +61,65 @@ def test_the_type_tokens_match_the_package(schema):
     sources = "".join(p.read_text() for p in (harness.ROOT / "components" / "sigsci_waf").glob("*.py"))
     for component in EXPECTED:
         assert f'super().__init__("{package}:index:{component}"' in sources
+
+
+# -- the path other languages take: the provider builds the components from schema inputs --------------------
+
+def _provider():
+    from pulumi.provider.experimental.component import ComponentProvider
+
+    module = _provider_module()
+    return ComponentProvider(module.COMPONENTS, module.PACKAGE)
+
+
+def test_the_package_schema_generates():
+    import json
+
+    schema = json.loads(_provider().schema)
+    assert schema["name"] == "sigsci"
+    assert sorted(schema["resources"]) == [f"sigsci:index:{c}" for c in sorted(EXPECTED)]
+    for token, resource in schema["resources"].items():
+        assert resource["description"], token
+        assert all(p.get("description") for p in resource["inputProperties"].values()), token
+
+
+def test_the_provider_constructs_each_component():
+    from invariants import plain_credentials
+    from schema_check import as_applied, validate, versions
+
+    provider = _provider()
+
+    def program():
+        provider.construct("keys", "sigsci:index:SigsciSecret", {
+            "namespaces": ["default", "edge"], "site": "demo",
+            "accessKeyId": harness.PLANTED_KEY_ID, "secretAccessKey": harness.PLANTED_SECRET}, None)
+        provider.construct("web", "sigsci:index:SigsciRevProxyApp", {
+            "secretName": "sigsci.demo", "image": "example/web:1.0", "port": 8080,
+            "agent": {"startupProbe": {"enabled": True}}}, None)
+        provider.construct("edge", "sigsci:index:SigsciIngressController", {
+            "secretName": "sigsci.demo", "namespace": "edge", "agentLifetime": "service",
+            "routes": [{"service": {"name": "web", "port": 8080}, "namespace": "default"}]}, None)
+
+    run = harness.run(program)
+    kinds = {r.type.rsplit(":", 1)[-1] for r in run.resources}
+    assert {"SigsciSecret", "SigsciRevProxyApp", "SigsciIngressController", "Secret", "Deployment", "Service",
+            "NetworkPolicy", "Release", "Ingress"} <= kinds
+    for r in run.resources:
+        assert plain_credentials(harness.clean(r.inputs)) == [], r.name
+        if r.is_object:
+            for version in versions():
+                validate(as_applied(r.type, harness.clean(r.inputs)), version)
+
+
+def test_bad_input_through_the_provider_names_the_key():
+    from pulumi.provider.server import ComponentInitError
+
+    provider = _provider()
+
+    def program():
+        provider.construct("web", "sigsci:index:SigsciRevProxyApp", {
+            "secretName": "sigsci.demo", "image": "example/web:1.0", "port": 70000}, None)
+
+    with pytest.raises(ComponentInitError) as err:
+        harness.run(program)
+    assert "SigsciRevProxyApp 'web'.port" in str(err.value)

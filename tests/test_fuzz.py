@@ -34,13 +34,9 @@ _TOKEN = re.compile(r"\[(\d+)\]|\.?([^.\[]+)")
 
 
 def _tokens(key: str) -> tuple[str, list]:
-    top, _, rest = key.partition(".") if "[" not in key.split(".", 1)[0] else key.partition("[")
-    if key.startswith(top + "["):
-        rest = "[" + rest
-    parts: list = []
-    for index, name in _TOKEN.findall(rest):
-        parts.append(int(index) if index else name)
-    return top, parts
+    """`sigsci:apps[0].agent.version` -> ('sigsci:apps', [0, 'agent', 'version'])."""
+    top, rest = re.match(r"^([^.\[]+)(.*)$", key).groups()
+    return top, [int(index) if index else name for index, name in _TOKEN.findall(rest)]
 
 
 def _resolves(node, parts: list) -> bool:

@@ -73,6 +73,11 @@ CASES = [
     ("owned-app-named-sigsci-agent",
      {"sigsci:apps": [{"name": "sigsci-agent", "port": 80, "image": "example/web:1.0"}], **EXISTING},
      "sigsci:apps[0].name"),
+    # writablePaths: null crashed the path check (a TypeError, not a ConfigError); null means the default.
+    ("writable-paths-null",
+     {"sigsci:apps": [{"name": "api", "port": 8080, "image": "example/api:1.2.3", "writablePaths": None}],
+      **EXISTING},
+     None),
     # A missing sigsci:apps (null) next to an ingress is no apps at all, not a crash.
     ("apps-null-with-ingress",
      {"sigsci:apps": None, "sigsci:ingress": {"flavour": "ingress-nginx", "agentLifetime": "nativeSidecar"},

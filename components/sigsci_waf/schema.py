@@ -263,7 +263,9 @@ class AppSpec(Model):
 
     @field_validator("writable_paths")
     @classmethod
-    def _paths(cls, paths: list[str]) -> list[str]:
+    def _paths(cls, paths: list[str] | None) -> list[str] | None:
+        if paths is None:  # null in stack config: the default
+            return None
         for path in paths:
             AgentSettings._absolute(path)
         if len(set(paths)) != len(paths):

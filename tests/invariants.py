@@ -394,7 +394,9 @@ def _release_problems(run: Run) -> list[str]:
 def _collision_problems(run: Run, objects: list[dict]) -> list[str]:
     """No two objects share a kind, namespace and name (a patch counts as its object), and every selector of
     ours picks the pods of its own Deployment only, never an app's, an agent's or the controller's."""
-    problems = []
+    problems = [f"resource {typ} {name} is registered twice (a duplicate URN)"
+                for typ, name in {(r.type, r.name) for r in run.resources}
+                if sum(1 for r in run.resources if (r.type, r.name) == (typ, name)) > 1]
     seen: set[tuple[str, str, str]] = set()
     for o in objects:
         key = (o["kind"].removesuffix("Patch"), o["metadata"].get("namespace", ""), o["metadata"]["name"])

@@ -78,6 +78,13 @@ CASES = [
      {"sigsci:apps": [{"name": "api", "port": 8080, "image": "example/api:1.2.3", "writablePaths": None}],
       **EXISTING},
      None),
+    # Two patched apps of one name in a namespace (different Deployments and Services) made two components
+    # with the same resource name: a duplicate URN at `pulumi up`, not an error at preview.
+    ("two-apps-one-name",
+     {"sigsci:apps": [{"name": "web", "port": 613, "placement": "patch", "deployment": "x", "service": "a"},
+                      {"name": "web", "port": 1, "placement": "patch", "deployment": "a", "service": "web"}],
+      **EXISTING},
+     "sigsci:apps[1].name"),
     # A missing sigsci:apps (null) next to an ingress is no apps at all, not a crash.
     ("apps-null-with-ingress",
      {"sigsci:apps": None, "sigsci:ingress": {"flavour": "ingress-nginx", "agentLifetime": "nativeSidecar"},

@@ -110,3 +110,10 @@ def test_qualified_names(key, ok):
                                           ("/a/./b", "ImplementationSpecific", True), ("a", "Prefix", False)])
 def test_ingress_paths(path, kind, ok):
     assert (invariants.ingress_path_problem(path, kind) is None) is ok
+
+
+def test_a_resource_registered_twice_is_reported(stack_runs):
+    run = stack_runs["dev"]
+    twice = Run(resources=[*copy.deepcopy(run.resources), copy.deepcopy(run.resources[-1])], outputs=run.outputs,
+                warnings=run.warnings, options=run.options)
+    assert any("registered twice" in p for p in invariants.violations(twice, harness.stack_config("dev")))

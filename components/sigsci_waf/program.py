@@ -69,7 +69,8 @@ def read_apps(config: pulumi.Config, shared_agent: dict, *, required: bool = Tru
             raise ConfigError(key, "must be an object such as {name: web, image: nginx:1.27, port: 8080}")
         app = resolve_app(raw, shared_agent, key)
         spec = app.spec
-        claims = [("Service", spec.namespace, spec.service or spec.name)]
+        # The component is named <name>.<namespace>: two apps of one name in a namespace would collide.
+        claims = [("app name", spec.namespace, spec.name), ("Service", spec.namespace, spec.service or spec.name)]
         if spec.placement == "patch":
             claims.append(("Deployment", spec.namespace, spec.deployment))
         else:

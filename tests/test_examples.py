@@ -11,6 +11,7 @@ from harness import PLANTED_KEY_ID, PLANTED_SECRET, clean
 from invariants import plain_credentials
 from schema_check import as_applied, validate, versions
 from test_provider_schema import _provider_module
+from test_workflows import _tool
 from pulumi.provider.experimental.analyzer import Analyzer
 
 EXAMPLES = harness.ROOT / "examples"
@@ -52,7 +53,6 @@ def test_the_yaml_example_uses_the_package_schema():
 
 def test_the_examples_pass_yamllint():
     files = [str(p) for p in EXAMPLES.rglob("*.yaml")]
-    result = subprocess.run(["yamllint", "-s", "-c", str(harness.ROOT / ".yamllint.yaml"), *files],
-                            capture_output=True, text=True, env={"PATH": __import__("os").path.dirname(
-                                __import__("sys").executable) + ":/usr/bin:/bin"})
+    result = subprocess.run([_tool("yamllint"), "-s", "-c", str(harness.ROOT / ".yamllint.yaml"), *files],
+                            capture_output=True, text=True)
     assert result.returncode == 0, result.stdout + result.stderr

@@ -85,6 +85,12 @@ CASES = [
                       {"name": "web", "port": 1, "placement": "patch", "deployment": "a", "service": "web"}],
       **EXISTING},
      "sigsci:apps[1].name"),
+    # A patched app listening on 2024 shares its pod with the agent's startup probe listener (default 2024);
+    # the clash was only checked for owned apps.
+    ("patched-app-on-the-probe-port",
+     {"sigsci:apps": [{"name": "shop", "port": 2024, "placement": "patch", "deployment": "feer", "service": "d",
+                       "agent": {"startupProbe": {"enabled": True}}}], **EXISTING},
+     "sigsci:apps[0].agent.startupProbe.port"),
     # A missing sigsci:apps (null) next to an ingress is no apps at all, not a crash.
     ("apps-null-with-ingress",
      {"sigsci:apps": None, "sigsci:ingress": {"flavour": "ingress-nginx", "agentLifetime": "nativeSidecar"},

@@ -69,7 +69,7 @@ def _check_cross_rules(app: ResolvedApp, snake: bool) -> None:
     probe = agent.startup_probe
     if probe.enabled:
         taken = {spec.listener_port: _name("listenerPort", snake)}
-        if spec.placement == "owned":
+        if spec.placement in ("owned", "patch"):  # the app's container shares the agent's pod
             taken[spec.port] = "port"
         if probe.port in taken:
             raise ConfigError(f"{key}.agent.{_name('startupProbe', snake)}.port",

@@ -104,7 +104,7 @@ def agent_settings(*, pre_stop: bool = True) -> st.SearchStrategy[dict]:
 
 # -- apps ----------------------------------------------------------------------------------------------------
 
-def _common_app(placement: str) -> dict[str, st.SearchStrategy]:
+def _common_app() -> dict[str, st.SearchStrategy]:
     return dict(namespace=st.sampled_from(["default", "team-a", "shop", "sigsci-ingress"]), listenerPort=unprivileged_port,
                 servicePort=port, agent=agent_settings(), terminationGracePeriodSeconds=st.integers(1, 7200))
 
@@ -115,7 +115,7 @@ def app(draw, name: st.SearchStrategy[str] = dns_1035) -> dict:
     base: dict[str, Any] = {"name": draw(name), "port": draw(port)}
     if placement == "owned":
         base["image"] = draw(image)
-        extra = _opt(**_common_app(placement), args=st.lists(short_text, max_size=3),
+        extra = _opt(**_common_app(), args=st.lists(short_text, max_size=3),
                      command=st.lists(short_text, min_size=1, max_size=2),
                      env=st.dictionaries(st.from_regex(r"\A[A-Z_][A-Z0-9_]{0,10}\Z", fullmatch=True), short_text,
                                          max_size=3),
@@ -126,10 +126,10 @@ def app(draw, name: st.SearchStrategy[str] = dns_1035) -> dict:
                      networkPolicy=st.booleans())
     elif placement == "patch":
         base.update(placement="patch", deployment=draw(dns_subdomain), service=draw(dns_1035))
-        extra = _opt(**_common_app(placement), patchForce=st.booleans())
+        extra = _opt(**_common_app(), patchForce=st.booleans())
     else:
         base.update(placement="service", upstreamService=draw(dns_1035))
-        extra = _opt(**_common_app(placement), replicas=st.integers(0, 10), networkPolicy=st.booleans(),
+        extra = _opt(**_common_app(), replicas=st.integers(0, 10), networkPolicy=st.booleans(),
                      serviceType=st.sampled_from(["ClusterIP", "NodePort", "LoadBalancer"]))
     return {**base, **draw(extra)}
 

@@ -187,17 +187,28 @@ def run_stack(stack: str) -> Run:
 RELEASE_TYPE = "kubernetes:helm.sh/v3:Release"
 
 
+def env_of(container: dict) -> dict:
+    """A container's environment by name: the value, or the valueFrom reference."""
+    return {e["name"]: e.get("value", e.get("valueFrom")) for e in container.get("env", [])}
+
+
+def release_flavour(inputs: dict):
+    """The flavour whose chart a captured Helm release installs."""
+    from sigsci_waf.flavours import FLAVOURS
+
+    chart = inputs["chart"].rsplit("/", 1)[-1]
+    return next(f for f in FLAVOURS.values() if f.chart == chart)
+
+
 def chart_pods(run: Run, *, with_controller: bool) -> list[tuple[str, dict]]:
     """The pod each Helm release would run, as far as our values shape it: the agent containers, the temp
     volume and its mounts. `with_controller` adds a stand-in controller container carrying the mounts and the
-    ports the controller listens on, for schema and invariant checks; security scans leave it out, since the chart, not us, defines it."""
-    from sigsci_waf.flavours import FLAVOURS
-
+    ports the controller listens on, for schema and invariant checks; security scans leave it out, since the
+    chart, not us, defines it."""
     pods = []
     for release in run.of_type(RELEASE_TYPE):
         inputs = unwrap_secrets(clean(release.inputs))
-        chart = inputs["chart"].rsplit("/", 1)[-1]
-        flavour = next(f for f in FLAVOURS.values() if f.chart == chart)
+        flavour = release_flavour(inputs)
         controller = inputs["values"]["controller"]
         containers = list(controller.get(flavour.containers, []))
         if with_controller:

@@ -9,10 +9,11 @@ from __future__ import annotations
 
 import json
 import re
+from collections import Counter
 from typing import Any, Iterator
 
 import harness
-from harness import PLANTED_KEY_ID, PLANTED_SECRET, SECRET_MARKER, Run, clean, unwrap_secrets
+from harness import PLANTED_KEY_ID, PLANTED_SECRET, SECRET_MARKER, Run, clean, env_of, unwrap_secrets
 
 AGENT = "sigsci-agent"
 SECRET_FIELDS = {"accesskeyid", "secretaccesskey"}
@@ -115,15 +116,14 @@ def _apps(config: dict) -> list[dict]:
 
 def _stand_in_app(config: dict, namespace: str, deployment: str) -> list[dict]:
     """The app container a patch lands next to: it listens on the app's configured port."""
-    for app in _apps(config):
-        if app.get("placement") == "patch" and app.get("deployment") == deployment \
-                and app.get("namespace", "default") == namespace:
-            return [{"name": "app", "ports": [{"containerPort": app["port"]}]}]
-    return []
+    app = _app_for(config, namespace, deployment)
+    if app is None or app.get("placement") != "patch":
+        return []
+    return [{"name": "app", "ports": [{"containerPort": app["port"]}]}]
 
 
-def pods(run: Run, config: dict) -> Iterator[tuple[str, str, dict, dict]]:
-    """(where, namespace, pod labels, pod spec) for every pod the stack shapes."""
+def pods(run: Run, config: dict, chart_pods: list[tuple[str, dict]]) -> Iterator[tuple[str, str, str, dict, dict]]:
+    """(where, namespace, Deployment name, pod labels, pod spec) for every pod the stack shapes."""
     for r in run.resources:
         if not r.is_object or not r.type.endswith(("apps/v1:Deployment", "apps/v1:DeploymentPatch")):
             continue
@@ -133,17 +133,14 @@ def pods(run: Run, config: dict) -> Iterator[tuple[str, str, dict, dict]]:
         namespace = obj["metadata"]["namespace"]
         if r.type.endswith("Patch"):
             spec["containers"] = _stand_in_app(config, namespace, obj["metadata"]["name"]) + spec["containers"]
-        yield f"{r.type} {r.name}", namespace, (template.get("metadata") or {}).get("labels", {}), spec
-    for release, pod in harness.chart_pods(run, with_controller=True):
-        yield f"release {release}", pod["metadata"]["namespace"], {}, pod["spec"]
+        yield (f"{r.type} {r.name}", namespace, obj["metadata"]["name"],
+               (template.get("metadata") or {}).get("labels", {}), spec)
+    for release, pod in chart_pods:
+        yield f"release {release}", pod["metadata"]["namespace"], pod["metadata"]["name"], {}, pod["spec"]
 
 
 def _containers(spec: dict) -> list[dict]:
     return list(spec.get("initContainers", [])) + list(spec.get("containers", []))
-
-
-def _env(container: dict) -> dict[str, str]:
-    return {e["name"]: e.get("value") for e in container.get("env", [])}
 
 
 def _container_ports(container: dict) -> set[int]:
@@ -206,13 +203,18 @@ def _services(objects: list[dict]) -> list[dict]:
     return [o for o in objects if o["kind"] == "Service"]
 
 
+def _matches(selector: dict, labels: dict) -> bool:
+    """A label selector's matchLabels picks pods with these labels."""
+    return all(labels.get(k) == v for k, v in selector.items())
+
+
 def _selects(service: dict, namespace: str, labels: dict) -> bool:
     selector = service["spec"].get("selector")
-    return service["metadata"]["namespace"] == namespace and bool(selector) \
-        and all(labels.get(k) == v for k, v in selector.items())
+    return service["metadata"]["namespace"] == namespace and bool(selector) and _matches(selector, labels)
 
 
-def _app_for(where: str, config: dict, namespace: str, deployment: str) -> dict | None:
+def _app_for(config: dict, namespace: str, deployment: str) -> dict | None:
+    """The app of sigsci:apps whose agent runs in (or is patched into) this Deployment."""
     for app in _apps(config):
         name = app.get("deployment") if app.get("placement") == "patch" else app.get("name")
         if name == deployment and app.get("namespace", "default") == namespace:
@@ -226,7 +228,7 @@ def _revproxy_problems(where: str, namespace: str, labels: dict, spec: dict, obj
     agent = next((c for c in spec["containers"] if c["name"] == AGENT), None)
     if agent is None:
         return [f"{where}: no agent container"]
-    listener = _env(agent).get("SIGSCI_REVPROXY_LISTENER")
+    listener = env_of(agent).get("SIGSCI_REVPROXY_LISTENER")
     if listener is None:
         return [f"{where}: the agent has no revproxy listener"]
     problems = []
@@ -236,7 +238,7 @@ def _revproxy_problems(where: str, namespace: str, labels: dict, spec: dict, obj
     port = int(match.group(1))
     if port not in _container_ports(agent):
         problems.append(f"{where}: the agent listens on {port}, not one of its containerPorts")
-    app = _app_for(where, config, namespace, deployment)
+    app = _app_for(config, namespace, deployment)
     if app is None:
         return problems + [f"{where}: no app of sigsci:apps runs here"]
     if int(upstream.group(2)) != app["port"]:
@@ -247,10 +249,11 @@ def _revproxy_problems(where: str, namespace: str, labels: dict, spec: dict, obj
             problems.append(f"{where}: the app container does not expose port {app['port']}")
         if upstream.group(1) != "127.0.0.1":
             problems.append(f"{where}: the agent proxies to {upstream.group(1)}, not to its own pod")
-    services = [s for s in _services(objects) if _selects(s, namespace, labels)]
     if app.get("placement") == "patch":
         services = [o for o in objects if o["kind"] == "ServicePatch" and o["metadata"]["namespace"] == namespace
                     and o["metadata"]["name"] == app["service"]]
+    else:
+        services = [s for s in _services(objects) if _selects(s, namespace, labels)]
     if not services:
         problems.append(f"{where}: no Service sends clients to the agent")
     for service in services:
@@ -261,16 +264,13 @@ def _revproxy_problems(where: str, namespace: str, labels: dict, spec: dict, obj
     return problems
 
 
-def _module_problems(run: Run, objects: list[dict]) -> list[str]:
+def _module_problems(run: Run, objects: list[dict], chart_pods: list[tuple[str, dict]]) -> list[str]:
     """The module's `sigsci_agent_host` is where the agent listens: the shared socket or the agents' Service."""
-    from sigsci_waf.flavours import FLAVOURS
-
     problems = []
-    pods_by_release = dict(harness.chart_pods(run, with_controller=True))
+    pods_by_release = dict(chart_pods)
     for release in run.of_type(harness.RELEASE_TYPE):
         values = unwrap_secrets(clean(release.inputs))
-        chart = values["chart"].rsplit("/", 1)[-1]
-        flavour = next(f for f in FLAVOURS.values() if f.chart == chart)
+        flavour = harness.release_flavour(values)
         config = values["values"]
         for part in flavour.config_path:
             config = config[part]
@@ -285,9 +285,9 @@ def _module_problems(run: Run, objects: list[dict]) -> list[str]:
             socket = target[len("unix:"):]
             spec = pods_by_release[release.name]["spec"]
             agent = next((c for c in _containers(spec) if c["name"] == AGENT), None)
-            if agent is None or _env(agent).get("SIGSCI_RPC_ADDRESS") != socket:
+            if agent is None or env_of(agent).get("SIGSCI_RPC_ADDRESS") != socket:
                 problems.append(f"{where}: the module dials {socket}, the agent's rpc-address is "
-                                f"{agent and _env(agent).get('SIGSCI_RPC_ADDRESS')}")
+                                f"{agent and env_of(agent).get('SIGSCI_RPC_ADDRESS')}")
                 continue
             directory = socket.rsplit("/", 1)[0]
             mounts = {c["name"]: {m["mountPath"]: m["name"] for m in c.get("volumeMounts", [])}
@@ -312,10 +312,10 @@ def _module_problems(run: Run, objects: list[dict]) -> list[str]:
                 if deployment["kind"] == "Deployment" and deployment["metadata"]["namespace"] == namespace \
                         and _selects(service, namespace, deployment["spec"]["template"]["metadata"]["labels"]):
                     agent = deployment["spec"]["template"]["spec"]["containers"][0]
-                    if _env(agent).get("SIGSCI_RPC_ADDRESS") != f"0.0.0.0:{target_port}" \
+                    if env_of(agent).get("SIGSCI_RPC_ADDRESS") != f"0.0.0.0:{target_port}" \
                             or target_port not in _container_ports(agent):
                         problems.append(f"{where}: Service {name} targets {target_port}, the agent's rpc-address "
-                                        f"is {_env(agent).get('SIGSCI_RPC_ADDRESS')}")
+                                        f"is {env_of(agent).get('SIGSCI_RPC_ADDRESS')}")
     return problems
 
 
@@ -352,8 +352,7 @@ def _shape_problems(obj: dict) -> list[str]:
         template = obj["spec"]["template"]["metadata"]
         problems += _label_problems(f"{where} pod template", template.get("labels", {}),
                                     template.get("annotations", {}))
-        selector = obj["spec"]["selector"]["matchLabels"]
-        if any(template.get("labels", {}).get(k) != v for k, v in selector.items()):
+        if not _matches(obj["spec"]["selector"]["matchLabels"], template.get("labels", {})):
             problems.append(f"{where}: the selector does not match the pod template's labels")
     if kind == "Service":
         problems += _label_problems(f"{where} selector", obj["spec"].get("selector", {}), {})
@@ -394,9 +393,9 @@ def _release_problems(run: Run) -> list[str]:
 def _collision_problems(run: Run, objects: list[dict]) -> list[str]:
     """No two objects share a kind, namespace and name (a patch counts as its object), and every selector of
     ours picks the pods of its own Deployment only, never an app's, an agent's or the controller's."""
+    registered = Counter((r.type, r.name) for r in run.resources)
     problems = [f"resource {typ} {name} is registered twice (a duplicate URN)"
-                for typ, name in {(r.type, r.name) for r in run.resources}
-                if sum(1 for r in run.resources if (r.type, r.name) == (typ, name)) > 1]
+                for (typ, name), count in sorted(registered.items()) if count > 1]
     seen: set[tuple[str, str, str]] = set()
     for o in objects:
         key = (o["kind"].removesuffix("Patch"), o["metadata"].get("namespace", ""), o["metadata"]["name"])
@@ -408,7 +407,8 @@ def _collision_problems(run: Run, objects: list[dict]) -> list[str]:
     for release in run.of_type(harness.RELEASE_TYPE):
         inputs = clean(release.inputs)
         pods.append((inputs["namespace"], f"release {inputs['name']}", {
-            "app.kubernetes.io/name": inputs["chart"].rsplit("/", 1)[-1], "app.kubernetes.io/instance": inputs["name"]}))
+            "app.kubernetes.io/name": harness.release_flavour(inputs).chart,
+            "app.kubernetes.io/instance": inputs["name"]}))
     for o in objects:
         selector = {"Service": lambda o: o["spec"].get("selector"),
                     "Deployment": lambda o: o["spec"]["selector"]["matchLabels"],
@@ -416,8 +416,7 @@ def _collision_problems(run: Run, objects: list[dict]) -> list[str]:
         if not selector:
             continue
         namespace, name = o["metadata"]["namespace"], o["metadata"]["name"]
-        matched = {owner for ns, owner, labels in pods
-                   if ns == namespace and all(labels.get(k) == v for k, v in selector.items())}
+        matched = {owner for ns, owner, labels in pods if ns == namespace and _matches(selector, labels)}
         if matched - {name}:
             problems.append(f"{o['kind']} {namespace}/{name} also selects the pods of {sorted(matched - {name})}")
     return problems
@@ -444,17 +443,15 @@ def violations(run: Run, config: dict) -> list[str]:
     existing = config.get("sigsci:existingSecret")
     if "sigsci:existingSecret" in config and not isinstance(existing, str):
         existing = json.dumps(existing)  # what the program reads: the engine hands scalars over as text
-    problems = _credential_problems(run) + _release_problems(run) + _module_problems(run, objects)
+    chart_pods = harness.chart_pods(run, with_controller=True)
+    problems = _credential_problems(run) + _release_problems(run) + _module_problems(run, objects, chart_pods)
     problems += _collision_problems(run, objects)
     for obj in objects:
         problems += _metadata_problems(obj) + _shape_problems(obj)
-    by_name = {(r.type, r.name): r for r in run.resources}
-    for where, namespace, labels, spec in pods(run, config):
+    for where, namespace, deployment, labels, spec in pods(run, config, chart_pods):
         problems += _pod_problems(where, spec)
         problems += _secret_problems(where, namespace, spec, secrets, existing)
         agent = next((c for c in spec["containers"] if c["name"] == AGENT), None)
-        if agent is not None and "SIGSCI_REVPROXY_LISTENER" in _env(agent):
-            typ, name = where.split(" ", 1)
-            deployment = clean(by_name[(typ, name)].inputs)["metadata"]["name"]
+        if agent is not None and "SIGSCI_REVPROXY_LISTENER" in env_of(agent):
             problems += _revproxy_problems(where, namespace, labels, spec, objects, config, deployment)
     return problems

@@ -2,6 +2,8 @@
 
 import pytest
 
+from harness import env_of
+
 from sigsci_waf.agent import RevProxy, Rpc, build_agent, option_env_name
 from sigsci_waf.errors import ConfigError
 from sigsci_waf.schema import AgentSettings, parse
@@ -11,10 +13,6 @@ REVPROXY = RevProxy(listener_port=8001, upstream="http://127.0.0.1:8000")
 
 def agent(raw=None, mode=REVPROXY):
     return build_agent(parse(AgentSettings, raw or {}, "sigsci:agent"), "sigsci.site", mode)
-
-
-def env_of(container) -> dict:
-    return {e["name"]: e.get("value", e.get("valueFrom")) for e in container["env"]}
 
 
 def test_option_env_names_follow_the_vendor_rule():

@@ -33,10 +33,6 @@ def reference_file(flavour: Flavour, version: str) -> Path:
     return REFERENCE / f"{flavour.chart}-{version}" / "values.yaml"
 
 
-def _flavour_of(chart: str) -> Flavour:
-    return next(f for f in FLAVOURS.values() if f.chart == chart.rsplit("/", 1)[-1])
-
-
 def unknown_paths(values: dict, defaults: dict, flavour: Flavour) -> list[str]:
     problems = []
 
@@ -79,7 +75,7 @@ def test_every_chart_is_checked():
 
 @pytest.mark.parametrize("run_name,release", RELEASES, ids=[name for name, _ in RELEASES])
 def test_values_use_only_the_charts_keys(run_name, release):
-    flavour = _flavour_of(release["chart"])
+    flavour = harness.release_flavour(release)
     path = reference_file(flavour, release["version"])
     assert path.is_file(), f"no reference values for {flavour.chart} {release['version']}"
     defaults = yaml.safe_load(path.read_text())

@@ -3,7 +3,7 @@
 import pytest
 
 import harness
-from harness import RELEASE_TYPE, clean, unwrap_secrets
+from harness import RELEASE_TYPE, clean, env_of, unwrap_secrets
 from ingress_configs import INGRESS_CONFIGS, ingress_config
 from sigsci_waf.errors import ConfigError
 from sigsci_waf.flavours import MODULE_PATH
@@ -15,10 +15,6 @@ def release_of(run) -> dict:
     releases = run.of_type(RELEASE_TYPE)
     assert len(releases) == 1, [r.name for r in run.resources]
     return unwrap_secrets(clean(releases[0].inputs))
-
-
-def env_of(container: dict) -> dict:
-    return {e["name"]: e.get("value", e.get("valueFrom")) for e in container["env"]}
 
 
 @pytest.fixture(scope="module")

@@ -1,7 +1,7 @@
 """SigsciRevProxyApp in its three placements, asserted on the resources the mocks received."""
 
 import harness
-from harness import clean
+from harness import clean, env_of
 
 SEED_APP = {"name": "helloworld", "image": "signalsciences/example-helloworld:latest", "port": 8000,
             "args": ["localhost:8000"]}
@@ -13,10 +13,6 @@ def config(*apps, **extra):
 
 def containers(deployment) -> dict:
     return {c["name"]: c for c in clean(deployment.inputs)["spec"]["template"]["spec"]["containers"]}
-
-
-def env_of(container) -> dict:
-    return {e["name"]: e.get("value", e.get("valueFrom")) for e in container["env"]}
 
 
 def test_owned_deployment_and_service():

@@ -5,6 +5,7 @@ import importlib.util
 
 import pytest
 from pulumi.provider.experimental.analyzer import Analyzer
+from pydantic.alias_generators import to_camel
 
 import harness
 from sigsci_waf import SigsciIngressControllerArgs, SigsciRevProxyAppArgs, SigsciSecretArgs
@@ -30,11 +31,6 @@ def test_the_plugin_files_are_there():
     assert "-r ../requirements.txt" in (PROVIDER / "requirements.txt").read_text()
 
 
-def _camel(name: str) -> str:
-    head, *rest = name.split("_")
-    return head + "".join(p.title() for p in rest)
-
-
 EXPECTED = {
     "SigsciSecret": (SigsciSecretArgs, {"secretName", "credentialsHash"}),
     "SigsciRevProxyApp": (SigsciRevProxyAppArgs, {"serviceName", "namespace"}),
@@ -48,7 +44,7 @@ def test_each_component_with_described_inputs_and_outputs(schema, component):
     package, result = schema
     definition = result["component_definitions"][component]
     args, outputs = EXPECTED[component]
-    assert set(definition.inputs) == {_camel(k) for k in args.__annotations__}
+    assert set(definition.inputs) == {to_camel(k) for k in args.__annotations__}
     assert set(definition.outputs) == outputs
     for name, prop in {**definition.inputs, **definition.outputs}.items():
         assert prop.description and len(prop.description) > 10, f"{component}.{name} has no description"

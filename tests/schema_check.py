@@ -15,6 +15,7 @@ if not hasattr(kubernetes_validate.utils.schema_contents, "cache_info"):
     kubernetes_validate.utils.schema_contents = functools.lru_cache(maxsize=None)(
         kubernetes_validate.utils.schema_contents)
 
+import harness
 from harness import unwrap_secrets
 
 OLDEST_SUPPORTED = "1.29"
@@ -78,3 +79,12 @@ def as_applied(resource_type: str, inputs: dict) -> dict:
 def validate(obj: dict, version: str) -> None:
     """Raise kubernetes_validate.ValidationError when `obj` is not valid for `version`, unknown fields included."""
     kubernetes_validate.validate(obj, version, strict=True)
+
+
+def validate_run(run: "harness.Run") -> None:
+    """Every object a run declares, and the pod each Helm release would run, on every version we support."""
+    objects = [(r.type, harness.clean(r.inputs)) for r in run.resources if r.is_object]
+    objects += [("kubernetes:core/v1:Pod", pod) for _, pod in harness.chart_pods(run, with_controller=True)]
+    for resource_type, obj in objects:
+        for version in versions():
+            validate(as_applied(resource_type, obj), version)

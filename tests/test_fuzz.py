@@ -18,7 +18,7 @@ from hypothesis.control import currently_in_test_context
 import harness
 import invariants
 from fuzz_configs import hostile_config, stack_config
-from schema_check import as_applied, validate, versions
+from schema_check import validate_run
 from sigsci_waf.errors import ConfigError
 from sigsci_waf.program import main
 
@@ -86,11 +86,7 @@ def check(config: dict, secret_keys: list[str], outcomes: Counter) -> None:
         return
     problems = invariants.violations(run, config)
     assert problems == [], "\n".join(problems)
-    objects = [(r.type, r.inputs) for r in run.resources if r.is_object]
-    objects += [("kubernetes:core/v1:Pod", pod) for _, pod in harness.chart_pods(run, with_controller=True)]
-    for resource_type, inputs in objects:
-        for version in versions():
-            validate(as_applied(resource_type, harness.clean(inputs)), version)
+    validate_run(run)
     outcomes["valid"] += 1
     _coverage(config, outcomes)
 

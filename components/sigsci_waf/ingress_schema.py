@@ -9,7 +9,7 @@ from pydantic import AfterValidator, Field, field_validator, model_validator
 
 from .flavours import FLAVOURS
 from .schema import Model, Quantities, Resources
-from .validators import Digest, DnsLabel, DnsSubdomain, Port, Repository, ServiceName, Tag, _text
+from .validators import _DNS_1035, Digest, DnsLabel, DnsSubdomain, Port, Repository, ServiceName, Tag, _text
 
 _SEMVER = re.compile(r"^v?(\d+)(?:\.(\d+))?(?:\.(\d+))?(?:-[0-9A-Za-z.-]+)?(?:\+[0-9A-Za-z.-]+)?$")
 _CHART_VERSION = re.compile(r"^\d+\.\d+\.\d+(?:-[0-9A-Za-z.-]+)?$")
@@ -27,7 +27,7 @@ AGENT_SERVICE_SUFFIX = "-sigsci-agent"
 
 Host = _text(_HOST, 253, "a host name such as 'shop.example.com' or '*.example.com' (lower case, no port, no IP)")
 # Helm's limit is 53 characters; the charts name Services after the release, so no leading digit either.
-ReleaseName = _text(re.compile(r"^[a-z]([-a-z0-9]*[a-z0-9])?$"), 53,
+ReleaseName = _text(_DNS_1035, 53,
                     "a Helm release name the charts can name Services after (lower-case letters, digits and '-', "
                     "starting with a letter, at most 53 characters)")
 ChartVersion = _text(_CHART_VERSION, 64, "a chart version such as '4.15.1'")

@@ -88,7 +88,7 @@ class SigsciIngressController(pulumi.ComponentResource):
                  *, apps: Sequence[SigsciRevProxyApp] = (), _resolved: Optional[ResolvedIngress] = None,
                  _targets: Optional[dict[str, RouteTarget]] = None):
         """`apps`: the apps routes may name with `app` (Python only; other languages route to an app's
-        `serviceName` output with `service: {name, port}`)."""
+        Service by name with `service: {name, port}` and `namespace`)."""
         super().__init__("sigsci:index:SigsciIngressController", name, None, opts)
         prefix = f"SigsciIngressController '{name}'"
         secret_name = args.get("secret_name")

@@ -132,8 +132,6 @@ class StartupProbe(Model):
     period_seconds: int = Field(default=2, ge=1, le=300)
 
 
-
-
 class AgentSettings(Model):
     """The agent container, shared by every deployment shape."""
 

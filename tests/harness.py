@@ -6,6 +6,7 @@ output the mocks never resolve does not run, and its assertion would pass unseen
 
 from __future__ import annotations
 
+import asyncio
 import json
 from dataclasses import dataclass, field
 from typing import Any, Callable
@@ -49,6 +50,13 @@ class CaptureMocks(pulumi.runtime.Mocks):
         if args.typ == "kubernetes:helm.sh/v3:Release":
             state["status"] = {"name": args.inputs.get("name"), "namespace": args.inputs.get("namespace"),
                                "status": "deployed"}
+        if args.typ == "random:index/randomId:RandomId":
+            # pulumi-random draws a new value whenever the keepers change (a replacement); the mock stands in
+            # with a value that is a function of the keepers, so a changed keeper gives a changed value.
+            import hashlib
+
+            drawn = hashlib.sha256(json.dumps(args.inputs.get("keepers"), sort_keys=True).encode()).hexdigest()
+            state["hex"] = drawn[: 2 * int(args.inputs.get("byteLength", 8))]
         if read and args.typ == "kubernetes:core/v1:Service":
             state["status"] = {"loadBalancer": {"ingress": [{"ip": LOAD_BALANCER_IP}]}}
         return args.resource_id or f"{args.name}-id", state
@@ -98,6 +106,8 @@ class Run:
     outputs: dict = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)
     options: dict[str, dict] = field(default_factory=dict)
+    # Stack outputs the engine would store and print as secrets.
+    secret_outputs: set[str] = field(default_factory=set)
 
     def of_type(self, typ: str) -> list[Captured]:
         return [r for r in self.resources if r.type == typ]
@@ -140,17 +150,27 @@ def run(program: Callable[[], Any], config: dict[str, Any] | None = None,
 
     pulumi.log.warn = capture_warn
     outputs: dict = {}
+    secret_outputs: set[str] = set()
     try:
         def body():
             program()
             root = pulumi.runtime.settings.get_root_resource()
+            exported = getattr(root, "outputs", {}) or {}
+
+            async def secrecy(key: str, value: Any) -> None:
+                if await pulumi.Output.from_input(value).is_secret():
+                    secret_outputs.add(key)
+
             # Resolve the stack outputs explicitly; the test asserts on `outputs` afterwards.
-            return pulumi.Output.from_input(getattr(root, "outputs", {}) or {}).apply(outputs.update)
+            return pulumi.Output.all(pulumi.Output.from_input(exported).apply(outputs.update),
+                                     *[pulumi.Output.from_input(asyncio.ensure_future(secrecy(k, v)))
+                                       for k, v in exported.items()])
 
         pulumi_mocks.test(body)()
     finally:
         pulumi.log.warn = original_warn
-    return Run(resources=mocks.resources, outputs=outputs, warnings=warnings, options=mocks.options)
+    return Run(resources=mocks.resources, outputs=outputs, warnings=warnings, options=mocks.options,
+               secret_outputs=secret_outputs)
 
 
 ROOT = __import__("pathlib").Path(__file__).resolve().parent.parent

@@ -84,16 +84,21 @@ def ingress_path_problem(path: str, path_type: str) -> str | None:
 
 def plain_credentials(value: Any, path: str = "") -> list[str]:
     """Paths where a planted credential appears outside a secret wrapper."""
+    return plain_text(value, (PLANTED_KEY_ID, PLANTED_SECRET), path)
+
+
+def plain_text(value: Any, words: Any, path: str = "") -> list[str]:
+    """Paths where any of `words` appears (in a key or a value) outside a secret wrapper."""
     found = []
     if isinstance(value, dict):
         if set(value) == {SECRET_MARKER}:
             return []
         for k, v in value.items():
-            found += plain_credentials(k, f"{path}.<key>") + plain_credentials(v, f"{path}.{k}")
+            found += plain_text(k, words, f"{path}.<key>") + plain_text(v, words, f"{path}.{k}")
     elif isinstance(value, list):
         for i, v in enumerate(value):
-            found += plain_credentials(v, f"{path}[{i}]")
-    elif isinstance(value, str) and (PLANTED_KEY_ID in value or PLANTED_SECRET in value):
+            found += plain_text(v, words, f"{path}[{i}]")
+    elif isinstance(value, str) and any(word in value for word in words):
         found.append(path)
     return found
 

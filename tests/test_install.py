@@ -66,6 +66,7 @@ def test_installed_package_works_from_a_fresh_environment(tmp_path):
     result = json.loads(done.stdout.strip().splitlines()[-1])
     assert result["file"].startswith(str(site))
     assert result["types"] == sorted([
-        "sigsci:index:SigsciSecret", "kubernetes:core/v1:Secret", "sigsci:index:SigsciRevProxyApp",
+        "sigsci:index:SigsciSecret", "kubernetes:core/v1:Secret", "random:index/randomId:RandomId",
+        "sigsci:index:SigsciRevProxyApp",
         "kubernetes:apps/v1:Deployment", "kubernetes:core/v1:Service",
         "kubernetes:networking.k8s.io/v1:NetworkPolicy"])

@@ -71,17 +71,26 @@ def test_rotating_the_keys_rolls_the_pods_and_changes_nothing_else():
     annotation = ".spec.template.metadata.annotations.sigsci.fastly.com/credentials-hash"
     assert changes == {
         "sigsci-default": [".stringData.__secret__.secretaccesskey"],
+        "sigsci-rotation": [".keepers.__secret__.secretAccessKey"],
         "web.default-deployment": [annotation],
         "legacy.default-deployment-patch": [annotation],
         "edge.default-deployment": [annotation],
     }
 
 
-def test_the_hash_reveals_no_key_material():
+def test_the_rotation_token_is_random_and_keyed_by_secret_keepers():
     run = _run(APP)
+    rotation = clean(run.named("sigsci-rotation").inputs)
+    # pulumi-random renews the token when a keeper changes; the keepers are the keys, as secrets.
+    assert rotation["keepers"] == {SECRET_MARKER: {"accessKeyId": PLANTED_KEY_ID, "secretAccessKey": PLANTED_SECRET}}
+    assert plain_credentials(rotation) == []
     annotations = clean(run.named("web.default-deployment").inputs)["spec"]["template"]["metadata"]["annotations"]
     value = annotations["sigsci.fastly.com/credentials-hash"]
+    # The pod carries the random token itself (what the mock drew), never anything computed from a key.
     assert len(value) == 16 and all(c in "0123456789abcdef" for c in value)
+    import hashlib
+    for key in (PLANTED_KEY_ID, PLANTED_SECRET):
+        assert value not in hashlib.sha256(key.encode()).hexdigest()
 
 
 def _ingress_run(secret_key: str, **ingress):
@@ -96,7 +105,8 @@ def test_ingress_keeps_keys_secret_and_rolls_on_rotation(lifetime):
     for name, inputs in before.items():
         assert plain_credentials(inputs) == [], name
     changes = {name: _diff(before[name], after[name]) for name in before if before[name] != after[name]}
-    expected = {"sigsci-sigsci-ingress": [".stringData.__secret__.secretaccesskey"]}
+    expected = {"sigsci-sigsci-ingress": [".stringData.__secret__.secretaccesskey"],
+                "sigsci-rotation": [".keepers.__secret__.secretAccessKey"]}
     if lifetime == "service":
         expected["ingress-agent-deployment"] = [
             ".spec.template.metadata.annotations.sigsci.fastly.com/credentials-hash"]

@@ -10,6 +10,7 @@ import math
 from dataclasses import dataclass, field
 from typing import Any
 
+from .sensitive import mark
 from .schema import AgentSettings, Resources, AGENT_RESOURCES, quantity_value, version_tuple
 
 AGENT_CONTAINER = "sigsci-agent"
@@ -71,10 +72,21 @@ def pull_policy(settings: AgentSettings) -> tuple[str, list[str]]:
     return ("Always" if settings.version == "latest" else "IfNotPresent"), warnings
 
 
+def escape_expansion(value: str) -> str:
+    """`value` as Kubernetes must see it to pass it through literally.
+
+    Kubernetes expands `$(NAME)` in env values from the variables declared before it, and the agent's
+    key variables come first: an option set to `$(SIGSCI_SECRETACCESSKEY)` would carry the key into a
+    log line or a hostname. `$$` is Kubernetes' escape for `$`, so doubling every `$` keeps the value
+    exactly as written.
+    """
+    return value.replace("$", "$$")
+
+
 def _option_value(value: str | bool | int) -> str:
     if isinstance(value, bool):
         return "true" if value else "false"
-    return str(value)
+    return escape_expansion(str(value))
 
 
 def _resources(resources: Resources) -> dict[str, Any]:
@@ -106,7 +118,12 @@ def revproxy_listener(mode: RevProxy, access_log: bool) -> str:
     return "http:{" + ",".join(parts) + "}"
 
 
-def agent_env(settings: AgentSettings, secret_name: str, mode: RevProxy | Rpc) -> list[dict[str, Any]]:
+def agent_env(settings: AgentSettings, secret_name: str, mode: RevProxy | Rpc, *,
+              secret: bool = False) -> list[dict[str, Any]]:
+    """The agent's environment: keys from the Secret first, then options and derived settings by name.
+
+    `secret`: the options came from secret stack config, so their values are marked sensitive.
+    """
     derived: dict[str, str] = {option_env_name("shared-cache-dir"): f"{settings.tmp_mount_path}/cache"}
     if isinstance(mode, Rpc):
         derived[option_env_name("rpc-address")] = rpc_address(settings, mode)
@@ -115,7 +132,7 @@ def agent_env(settings: AgentSettings, secret_name: str, mode: RevProxy | Rpc) -
     if settings.startup_probe.enabled:
         derived[option_env_name("startup-probe-listener")] = f"0.0.0.0:{settings.startup_probe.port}"
     chosen = {**settings.options, **settings.unlisted_options}
-    options = {option_env_name(k): _option_value(v) for k, v in chosen.items()}
+    options = {option_env_name(k): mark(_option_value(v), secret) for k, v in chosen.items()}
     if option_env_name("max-procs") not in options:
         options[option_env_name("max-procs")] = _max_procs(_resources(settings.resources)["limits"]["cpu"])
     merged = {**options, **derived}
@@ -141,14 +158,15 @@ def pre_stop_sleep(seconds: int) -> dict[str, Any] | None:
     return {"preStop": {"exec": {"command": ["sleep", str(seconds)]}}}
 
 
-def build_agent(settings: AgentSettings, secret_name: str, mode: RevProxy | Rpc) -> AgentParts:
-    """The agent container and its temp volume for any pod shape."""
+def build_agent(settings: AgentSettings, secret_name: str, mode: RevProxy | Rpc, *,
+                secret: bool = False) -> AgentParts:
+    """The agent container and its temp volume for any pod shape (`secret`: see `agent_env`)."""
     policy, warnings = pull_policy(settings)
     container: dict[str, Any] = {
         "name": AGENT_CONTAINER,
         "image": image_reference(settings),
         "imagePullPolicy": policy,
-        "env": agent_env(settings, secret_name, mode),
+        "env": agent_env(settings, secret_name, mode, secret=secret),
         "resources": _resources(settings.resources),
         "securityContext": container_security_context(settings.run_as_user),
         "volumeMounts": [{"name": TMP_VOLUME, "mountPath": settings.tmp_mount_path}],
@@ -184,8 +202,10 @@ def build_agent(settings: AgentSettings, secret_name: str, mode: RevProxy | Rpc)
         volume={"name": TMP_VOLUME, "emptyDir": {}},
         pre_stop_seconds=settings.pre_stop_sleep_seconds,
         warnings=warnings + [
-            f"agent option '{name}' (unlistedOptions) is not in the known option list; check the spelling "
-            "against your agent version's --usage, since the agent ignores names it does not know"
+            # An option name from secret config is not repeated in the engine's log.
+            f"agent option {'(name not shown: secret config)' if secret else repr(name)} (unlistedOptions) is "
+            "not in the known option list; check the spelling against your agent version's --usage, since the "
+            "agent ignores names it does not know"
             for name in sorted(settings.unlisted_options)
         ],
     )

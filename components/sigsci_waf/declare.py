@@ -8,6 +8,8 @@ from typing import Any
 import pulumi
 import pulumi_kubernetes as k8s
 
+from .sensitive import reveal
+
 _CREATORS = {
     ("apps/v1", "Deployment", False): k8s.apps.v1.Deployment,
     ("v1", "Service", False): k8s.core.v1.Service,
@@ -19,7 +21,7 @@ _CREATORS = {
 
 
 def declare(name: str, obj: dict[str, Any], opts: pulumi.ResourceOptions, *, patch: bool = False):
-    """The resource for `obj` (a server-side-apply patch when `patch`)."""
+    """The resource for `obj` (a server-side-apply patch when `patch`); values marked sensitive become secrets."""
     creator = _CREATORS[(obj["apiVersion"], obj["kind"], patch)]
-    fields = {k: v for k, v in obj.items() if k not in ("apiVersion", "kind")}
+    fields = reveal({k: v for k, v in obj.items() if k not in ("apiVersion", "kind")})
     return creator(name, **fields, opts=opts)

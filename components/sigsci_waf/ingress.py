@@ -18,6 +18,7 @@ from .flavours import MODULE_PATH, Flavour
 from .revproxy import ResolvedApp
 from .ingress_schema import AGENT_SERVICE_SUFFIX, CONTROLLER_RESOURCES, AgentService, IngressSpec, Route
 from .schema import AgentSettings, Resources, deep_merge, parse
+from .sensitive import mark_leaves
 
 # Kubelet's margin after the agent's preStop sleep when agents run as their own Service.
 SHUTDOWN_MARGIN_SECONDS = 15
@@ -45,6 +46,8 @@ class ResolvedIngress:
     agent: AgentSettings
     key: str
     snake: bool = False
+    # `sigsci:ingress` or the shared agent settings came from secret stack config: free text stays secret.
+    secret: bool = False
 
     @property
     def flavour(self) -> Flavour:
@@ -56,12 +59,12 @@ class ResolvedIngress:
 
 
 def resolve_ingress(raw: Mapping[str, Any], shared_agent: Mapping[str, Any], key: str, *,
-                    snake: bool = False) -> ResolvedIngress:
+                    snake: bool = False, secret: bool = False) -> ResolvedIngress:
     """Validate `sigsci:ingress` (or the component's args) with the shared agent settings merged under its own."""
     spec: IngressSpec = parse(IngressSpec, raw, key, snake=snake)
     agent_raw = deep_merge(shared_agent, spec.agent)
     agent: AgentSettings = parse(AgentSettings, agent_raw, f"{key}.agent", snake=snake)
-    resolved = ResolvedIngress(spec=spec, agent=agent, key=key, snake=snake)
+    resolved = ResolvedIngress(spec=spec, agent=agent, key=key, snake=snake, secret=secret)
     _check_ports(resolved)
     return resolved
 
@@ -147,7 +150,7 @@ def controller_agent(ing: ResolvedIngress, secret_name: str) -> AgentParts:
     elif lifetime == "classicSidecar":
         settings = settings.model_copy(
             update={"pre_stop_sleep_seconds": ing.spec.controller.termination_grace_period_seconds})
-    parts = build_agent(settings, secret_name, agent_mode(ing))
+    parts = build_agent(settings, secret_name, agent_mode(ing), secret=ing.secret)
     if lifetime == "nativeSidecar":
         parts = AgentParts(container={**parts.container, "restartPolicy": "Always"}, volume=parts.volume,
                            pre_stop_seconds=0, warnings=parts.warnings)
@@ -183,7 +186,7 @@ def _image_values(ing: ResolvedIngress) -> dict[str, Any]:
 
 def _service_values(ing: ResolvedIngress) -> dict[str, Any]:
     service = ing.spec.service
-    values: dict[str, Any] = {"type": service.type, "annotations": dict(service.annotations)}
+    values: dict[str, Any] = {"type": service.type, "annotations": mark_leaves(dict(service.annotations), ing.secret)}
     if service.type != "ClusterIP":
         values["externalTrafficPolicy"] = service.external_traffic_policy
     return values
@@ -265,7 +268,7 @@ def merge_extra_values(ing: ResolvedIngress, ours: Mapping[str, Any]) -> dict[st
         for mine in our_leaves:
             if path[:len(mine)] == mine or mine[:len(path)] == path:
                 raise ConfigError(f"{ing.key}.{ing.name('extraValues')}.{'.'.join(path)}", _collision(ing, mine))
-    return deep_merge(extra, ours)
+    return deep_merge(mark_leaves(extra, ing.secret), ours)
 
 
 # -- agents as their own Service -----------------------------------------------------------------------------
@@ -348,7 +351,7 @@ def ingress_manifest(ing: ResolvedIngress, route: ResolvedRoute) -> dict[str, An
         body["tls"] = [{"hosts": [spec.host], "secretName": spec.tls_secret}]
     metadata = workloads.metadata(route.name, route.namespace, {"app.kubernetes.io/name": route.service})
     if spec.annotations:
-        metadata["annotations"] = dict(spec.annotations)
+        metadata["annotations"] = mark_leaves(dict(spec.annotations), ing.secret)
     return {"apiVersion": "networking.k8s.io/v1", "kind": "Ingress", "metadata": metadata, "spec": body}
 
 

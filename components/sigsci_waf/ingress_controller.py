@@ -21,6 +21,8 @@ from .ingress import (
     route_targets,
 )
 from .revproxy_app import SigsciRevProxyApp
+from .secret import check_secret_reaches
+from .sensitive import reveal
 
 
 class SigsciIngressControllerArgs(TypedDict, total=False):
@@ -98,6 +100,7 @@ class SigsciIngressController(pulumi.ComponentResource):
         # The stack program passes what it already validated, so errors name the stack config keys.
         resolved = _resolved or resolve_ingress({k: v for k, v in args.items() if k not in _STACK_ONLY}, {},
                                                 prefix, snake=True)
+        check_secret_reaches(secret_name, resolved.spec.namespace, f"{prefix}.secret_name")
         targets = _targets if _targets is not None else route_targets(app.resolved for app in apps)
         routes, route_warnings = resolve_routes(resolved, targets)
         credentials_hash = args.get("credentials_hash")
@@ -118,7 +121,7 @@ class SigsciIngressController(pulumi.ComponentResource):
             chart=f"{repository.rstrip('/')}/{flavour.chart}" if oci else flavour.chart,
             version=spec.chart_version,
             repository_opts=None if oci else k8s.helm.v3.RepositoryOptsArgs(repo=repository),
-            values=values,
+            values=reveal(values),
             # A failed install or upgrade rolls back: nothing is left half-built.
             atomic=True,
             cleanup_on_fail=True,

@@ -7,7 +7,9 @@ leaves a half-built stack behind.
 from __future__ import annotations
 
 import difflib
-from typing import Any
+import json
+from contextlib import contextmanager
+from typing import Any, Iterator
 
 import pulumi
 import pulumi_kubernetes as k8s
@@ -20,6 +22,7 @@ from .revproxy import ResolvedApp, resolve_app
 from .revproxy_app import SigsciRevProxyApp
 from .schema import AgentSettings, SecretSpec, parse
 from .secret import SigsciSecret
+from .sensitive import mark, scrub, scrub_path, secret_words
 
 NAMESPACE = "sigsci"
 KNOWN_KEYS = ("site", "accessKeyId", "secretAccessKey", "existingSecret", "agent", "apps", "ingress")
@@ -55,7 +58,8 @@ def _object(config: pulumi.Config, key: str, kind: type, what: str) -> Any:
     return value
 
 
-def read_apps(config: pulumi.Config, shared_agent: dict, *, required: bool = True) -> list[ResolvedApp]:
+def read_apps(config: pulumi.Config, shared_agent: dict, *, required: bool = True,
+              secret: bool = False) -> list[ResolvedApp]:
     apps_raw = _object(config, "apps", list, "a list of apps, each at least {name, image, port}")
     if not apps_raw and required:
         raise ConfigError(f"{NAMESPACE}:apps", "is required unless sigsci:ingress is set: a list of apps to "
@@ -67,7 +71,7 @@ def read_apps(config: pulumi.Config, shared_agent: dict, *, required: bool = Tru
         key = f"{NAMESPACE}:apps[{index}]"
         if not isinstance(raw, dict):
             raise ConfigError(key, "must be an object such as {name: web, image: nginx:1.27, port: 8080}")
-        app = resolve_app(raw, shared_agent, key)
+        app = resolve_app(raw, shared_agent, key, secret=secret)
         spec = app.spec
         # The component is named <name>.<namespace>: two apps of one name in a namespace would collide.
         claims = [("app name", spec.namespace, spec.name), ("Service", spec.namespace, spec.service or spec.name)]
@@ -85,11 +89,11 @@ def read_apps(config: pulumi.Config, shared_agent: dict, *, required: bool = Tru
 
 
 def read_ingress(config: pulumi.Config, shared_agent: dict, apps: list[ResolvedApp],
-                 secret_name: str) -> ResolvedIngress | None:
+                 secret_name: str, *, secret: bool = False) -> ResolvedIngress | None:
     raw = _object(config, "ingress", dict, "an object describing the ingress controller (see the README)")
     if raw is None:
         return None
-    ingress = resolve_ingress(raw, shared_agent, f"{NAMESPACE}:ingress")
+    ingress = resolve_ingress(raw, shared_agent, f"{NAMESPACE}:ingress", secret=secret)
     check_shared_names(ingress, apps)
     # Everything the component will build, built once now so that any error stops the preview first.
     resolve_routes(ingress, route_targets(apps))
@@ -119,9 +123,13 @@ def check_shared_names(ingress: ResolvedIngress, apps: list[ResolvedApp]) -> Non
 
 def read_secret_spec(config: pulumi.Config) -> tuple[SecretSpec, Any, Any]:
     for key in ("accessKeyId", "secretAccessKey"):
-        if config.get(key) is not None and not _is_secret(key):
+        value = config.get(key)
+        if value is not None and not _is_secret(key):
             raise ConfigError(f"{NAMESPACE}:{key}", "is stored in plain text in the stack file; set it with "
                                                     f"`pulumi config set --secret {NAMESPACE}:{key} <value>`")
+        if value is not None and not value.strip():
+            raise ConfigError(f"{NAMESPACE}:{key}", "is empty: the agent does not start without both keys; set "
+                                                    f"it with `pulumi config set --secret {NAMESPACE}:{key}`")
     key_id, secret_key = config.get_secret("accessKeyId"), config.get_secret("secretAccessKey")
     if (key_id is None) != (secret_key is None):
         missing = "accessKeyId" if key_id is None else "secretAccessKey"
@@ -132,15 +140,51 @@ def read_secret_spec(config: pulumi.Config) -> tuple[SecretSpec, Any, Any]:
     return spec, key_id, secret_key
 
 
-def main() -> None:
+def secret_config_words() -> tuple[set[str], set[str]]:
+    """The `sigsci:` keys set with --secret, and every key name and value inside them (for scrubbing)."""
+    keys = {key for key in KNOWN_KEYS if _is_secret(key)}
+    words: set[str] = set()
     config = pulumi.Config(NAMESPACE)
+    for key in keys:
+        text = config.get(key) or ""
+        try:
+            words |= secret_words(json.loads(text))
+        except ValueError:
+            pass
+        words |= secret_words(text)
+    return keys, words
+
+
+@contextmanager
+def no_secret_echo(words: set[str]) -> Iterator[None]:
+    """A ConfigError raised inside repeats no key name or value of secret config: it names the key path."""
+    try:
+        yield
+    except ConfigError as err:
+        if not words:
+            raise
+        raise ConfigError(scrub_path(err.key, words), scrub(err.problem, words)) from None
+
+
+def main() -> None:
     check_unknown_keys()
+    secret_keys, words = secret_config_words()
+    with no_secret_echo(words):
+        _declare_stack(pulumi.Config(NAMESPACE), secret_keys)
+
+
+def _declare_stack(config: pulumi.Config, secret_keys: set[str]) -> None:
     shared_agent = _object(config, "agent", dict, "an object of agent settings") or {}
     parse(AgentSettings, shared_agent, f"{NAMESPACE}:agent")
     has_ingress = config.get("ingress") is not None
-    apps = read_apps(config, shared_agent, required=not has_ingress)
+    agent_secret = "agent" in secret_keys
+    apps = read_apps(config, shared_agent, required=not has_ingress, secret=agent_secret or "apps" in secret_keys)
     secret_spec, key_id, secret_key = read_secret_spec(config)
-    ingress = read_ingress(config, shared_agent, apps, secret_spec.secret_name)
+    site_secret = "site" in secret_keys
+    ingress = read_ingress(config, shared_agent, apps, secret_spec.secret_name,
+                           secret=agent_secret or "ingress" in secret_keys)
+    if not apps and ingress is None:
+        raise ConfigError(f"{NAMESPACE}:apps", "protects nothing: set sigsci:apps, sigsci:ingress, or both")
 
     # Everything is valid: declare resources.
     namespaces = {app.spec.namespace for app in apps}
@@ -157,28 +201,28 @@ def main() -> None:
         "existing_secret": secret_spec.existing_secret,
         "access_key_id": key_id,
         "secret_access_key": secret_key,
-    }, opts=pulumi.ResourceOptions(depends_on=before_secret))
+    }, opts=pulumi.ResourceOptions(depends_on=before_secret), _secret_site=site_secret)
+    secret_name = mark(secret.secret_name, site_secret)
     exported = {}
     for app in apps:
         spec = app.spec
-        args = spec.model_dump(exclude_none=True, exclude={"agent"})
-        args["agent"] = app.agent.model_dump(exclude_defaults=True)
         component = SigsciRevProxyApp(
             f"{spec.name}.{spec.namespace}",
-            {**args, "secret_name": secret.secret_name, "credentials_hash": secret.credentials_hash},
+            {"name": spec.name, "secret_name": secret_name, "credentials_hash": secret.credentials_hash},
             opts=pulumi.ResourceOptions(depends_on=[secret]),
+            _resolved=app,
         )
         exported[f"{spec.namespace}/{spec.name}"] = {
             "namespace": component.namespace,
             "placement": spec.placement,
             "service": component.service_name,
         }
-    pulumi.export("secretName", secret.secret_name)
+    pulumi.export("secretName", pulumi.Output.secret(str(secret_name)) if site_secret else secret_name)
     pulumi.export("apps", exported)
     if ingress is not None:
         controller = SigsciIngressController(
             "ingress",
-            {"secret_name": secret.secret_name, "credentials_hash": secret.credentials_hash},
+            {"secret_name": secret_name, "credentials_hash": secret.credentials_hash},
             opts=pulumi.ResourceOptions(depends_on=[secret]),
             _resolved=ingress, _targets=route_targets(apps),
         )

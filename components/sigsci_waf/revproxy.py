@@ -11,6 +11,7 @@ from typing import Any, Mapping
 from . import workloads
 from .agent import AgentParts, RevProxy, build_agent, container_security_context, pre_stop_sleep
 from .errors import ConfigError
+from .sensitive import mark
 from .schema import APP_RESOURCES, AgentSettings, AppSpec, parse, deep_merge
 from .workloads import CREDENTIALS_ANNOTATION
 
@@ -29,6 +30,8 @@ class ResolvedApp:
     spec: AppSpec
     agent: AgentSettings
     key: str  # where it came from, e.g. "sigsci:apps[0]", for error messages
+    # The entry or the shared agent settings came from secret stack config: free-text values stay secret.
+    secret: bool = False
 
     @property
     def service_name(self) -> str:
@@ -50,11 +53,11 @@ class ResolvedApp:
 
 
 def resolve_app(raw: Mapping[str, Any], shared_agent: Mapping[str, Any], key: str, *,
-                snake: bool = False) -> ResolvedApp:
+                snake: bool = False, secret: bool = False) -> ResolvedApp:
     """Validate one app entry (raw config or Python args) together with the shared agent settings."""
     spec: AppSpec = parse(AppSpec, raw, key, snake=snake)
     agent: AgentSettings = parse(AgentSettings, deep_merge(shared_agent, spec.agent), f"{key}.agent", snake=snake)
-    resolved = ResolvedApp(spec=spec, agent=agent, key=key)
+    resolved = ResolvedApp(spec=spec, agent=agent, key=key, secret=secret)
     _check_cross_rules(resolved, snake)
     return resolved
 
@@ -96,7 +99,8 @@ def _labels(app: ResolvedApp) -> dict[str, str]:
 
 
 def _agent(app: ResolvedApp, secret_name: str, upstream: str) -> AgentParts:
-    return build_agent(app.agent, secret_name, RevProxy(listener_port=app.spec.listener_port, upstream=upstream))
+    return build_agent(app.agent, secret_name, RevProxy(listener_port=app.spec.listener_port, upstream=upstream),
+                       secret=app.secret)
 
 
 def _image_pull_policy(image: str) -> str:
@@ -135,7 +139,8 @@ def app_container(app: ResolvedApp) -> tuple[dict[str, Any], list[dict[str, Any]
     if spec.args is not None:
         container["args"] = list(spec.args)
     if spec.env:
-        container["env"] = [{"name": k, "value": spec.env[k]} for k in sorted(spec.env)]
+        # The app's own variables keep Kubernetes' $(VAR) expansion: it sees only this container's env.
+        container["env"] = [{"name": k, "value": mark(spec.env[k], app.secret)} for k in sorted(spec.env)]
     if spec.health_path:
         check = {"httpGet": {"path": spec.health_path, "port": spec.port}}
         container["readinessProbe"] = {**check, "periodSeconds": 5, "failureThreshold": 3}

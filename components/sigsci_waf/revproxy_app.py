@@ -6,6 +6,7 @@ import pulumi
 
 from .declare import declare
 from .revproxy import ResolvedApp, build_app, resolve_app
+from .secret import check_secret_reaches
 
 
 class SigsciRevProxyAppArgs(TypedDict, total=False):
@@ -80,17 +81,20 @@ class SigsciRevProxyApp(pulumi.ComponentResource):
     namespace: str
     """Namespace of the app."""
 
-    def __init__(self, name: str, args: SigsciRevProxyAppArgs, opts: Optional[pulumi.ResourceOptions] = None):
+    def __init__(self, name: str, args: SigsciRevProxyAppArgs, opts: Optional[pulumi.ResourceOptions] = None,
+                 *, _resolved: Optional[ResolvedApp] = None):
         super().__init__("sigsci:index:SigsciRevProxyApp", name, None, opts)
         raw = {k: v for k, v in args.items() if k not in ("secret_name", "credentials_hash")}
         raw.setdefault("name", name)
         prefix = f"SigsciRevProxyApp '{name}'"
-        self.resolved: ResolvedApp = resolve_app(raw, {}, prefix, snake=True)
+        # The stack program passes what it already validated, so errors name the stack config keys.
+        self.resolved: ResolvedApp = _resolved or resolve_app(raw, {}, prefix, snake=True)
         secret_name = args.get("secret_name")
         if not secret_name:
             from .errors import ConfigError
             raise ConfigError(f"{prefix}.secret_name", "is required: the Secret with the agent keys "
                                                        "(SigsciSecret.secret_name)")
+        check_secret_reaches(secret_name, self.resolved.spec.namespace, f"{prefix}.secret_name")
         manifests = build_app(self.resolved, secret_name, args.get("credentials_hash"))
         depends_on = opts.depends_on if opts is not None else None
         child_opts = pulumi.ResourceOptions(parent=self, depends_on=depends_on)

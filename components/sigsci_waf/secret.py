@@ -1,15 +1,16 @@
 """SigsciSecret: the agent credentials as an Opaque Secret in every namespace that runs an agent."""
 
-import hashlib
-from typing import Optional, TypedDict
+from typing import Any, Iterable, Optional, TypedDict
 
 import pulumi
 import pulumi_kubernetes as k8s
+import pulumi_random as random
 
 from .agent import ACCESS_KEY_FIELD, SECRET_KEY_FIELD
 from .errors import ConfigError
 from .workloads import PART_OF
 from .schema import SecretSpec, parse
+from .sensitive import mark, reveal
 from .validators import _DNS_LABEL
 
 
@@ -26,10 +27,36 @@ class SigsciSecretArgs(TypedDict, total=False):
     """Name of a Secret created out of band (e.g. by External Secrets) in every namespace; nothing is created."""
 
 
-def credentials_fingerprint(access_key_id: str, secret_access_key: str) -> str:
-    """A short one-way digest of the keys: it changes when they rotate and reveals nothing about them."""
-    digest = hashlib.sha256(b"sigsci-credentials\0" + access_key_id.encode() + b"\0" + secret_access_key.encode())
-    return digest.hexdigest()[:16]
+class SecretName(str):
+    """The Secret's name, knowing where it exists: `namespaces` the component created it in, or None for
+    an existing Secret (assumed in every namespace). Components that read it refuse other namespaces."""
+
+    namespaces: frozenset[str] | None
+
+    def __new__(cls, name: str, namespaces: Iterable[str] | None) -> "SecretName":
+        value = super().__new__(cls, name)
+        value.namespaces = None if namespaces is None else frozenset(namespaces)
+        return value
+
+
+def check_secret_reaches(secret_name: Any, namespace: str, key: str) -> None:
+    """A pod in `namespace` can read the agent keys only from a Secret in that namespace."""
+    created = getattr(secret_name, "namespaces", None)
+    if created is not None and namespace not in created:
+        where = ", ".join(sorted(created)) or "no namespace"
+        raise ConfigError(key, f"the SigsciSecret creates its Secret only in {where}, not in namespace "
+                               f"{namespace}: the agent would not start there. Add {namespace} to the "
+                               "SigsciSecret's namespaces")
+
+
+def _check_key(value: Any, key: str) -> None:
+    """A plain key must be a non-empty string; an Output is checked by the API server (stringData)."""
+    if isinstance(value, pulumi.Output):
+        return
+    if not isinstance(value, str):
+        raise ConfigError(key, f"must be a string or a pulumi Output of one, not {type(value).__name__}")
+    if not value.strip():
+        raise ConfigError(key, "is empty: the agent does not start without both keys")
 
 
 def secret_manifest(name: str, namespace: str, access_key_id, secret_access_key) -> dict:
@@ -49,9 +76,12 @@ class SigsciSecret(pulumi.ComponentResource):
     secret_name: str
     """Name of the Secret with the agent keys, the same in every namespace."""
     credentials_hash: Optional[pulumi.Output[str]]
-    """A short hash of the keys (None for an existing Secret): on pod templates, so a rotation rolls the pods."""
+    """A random token renewed whenever a key changes (None for an existing Secret): on pod templates, so a
+    rotation rolls the pods. It is not derived from the keys."""
 
-    def __init__(self, name: str, args: SigsciSecretArgs, opts: Optional[pulumi.ResourceOptions] = None):
+    def __init__(self, name: str, args: SigsciSecretArgs, opts: Optional[pulumi.ResourceOptions] = None, *,
+                 _secret_site: bool = False):
+        """`_secret_site`: the stack program's site came from secret config, so the Secret's name is one."""
         super().__init__("sigsci:index:SigsciSecret", name, None, opts)
         prefix = f"SigsciSecret '{name}'"
         has_keys = args.get("access_key_id") is not None or args.get("secret_access_key") is not None
@@ -59,20 +89,28 @@ class SigsciSecret(pulumi.ComponentResource):
             missing = "access_key_id" if args.get("access_key_id") is None else "secret_access_key"
             raise ConfigError(f"{prefix}.{missing}", "is required: give both agent keys, or neither with "
                                                      "existing_secret")
+        for field in ("access_key_id", "secret_access_key"):
+            if has_keys:
+                _check_key(args[field], f"{prefix}.{field}")  # type: ignore[literal-required]
         spec: SecretSpec = parse(SecretSpec, {"site": args.get("site"), "existing_secret": args.get("existing_secret"),
                                               "has_keys": has_keys}, prefix, snake=True)
         namespaces = args.get("namespaces") or []
+        if not isinstance(namespaces, (list, tuple)):
+            raise ConfigError(f"{prefix}.namespaces", f"must be a list of namespace names, not "
+                                                      f"{type(namespaces).__name__} (e.g. ['shop'], not 'shop')")
         for index, namespace in enumerate(namespaces):
-            if not isinstance(namespace, str) or not _DNS_LABEL.match(namespace) or len(namespace) > 63:
-                raise ConfigError(f"{prefix}.namespaces[{index}]", f"{namespace!r} is not a namespace name "
-                                                                   "(a DNS-1123 label)")
-        self.secret_name = spec.secret_name
+            if not isinstance(namespace, str) or not _DNS_LABEL.fullmatch(namespace) or len(namespace) > 63:
+                raise ConfigError(f"{prefix}.namespaces[{index}]", "is not a namespace name (a DNS-1123 label: "
+                                                                   "lower-case letters, digits and '-', at most 63)")
+        created = sorted(set(namespaces))
+        self.secret_name = SecretName(spec.secret_name, None if spec.existing_secret is not None else created)
         self.credentials_hash = None
         if spec.existing_secret is None:
-            key_id = pulumi.Output.secret(args["access_key_id"])
-            secret_key = pulumi.Output.secret(args["secret_access_key"])
-            for namespace in sorted(set(namespaces)):
-                manifest = secret_manifest(self.secret_name, namespace, key_id, secret_key)
+            key_id = pulumi.Output.secret(args["access_key_id"])  # type: ignore[typeddict-item]
+            secret_key = pulumi.Output.secret(args["secret_access_key"])  # type: ignore[typeddict-item]
+            name_value = reveal(mark(spec.secret_name, _secret_site))
+            for namespace in created:
+                manifest = secret_manifest(name_value, namespace, key_id, secret_key)
                 k8s.core.v1.Secret(
                     f"{name}-{namespace}",
                     metadata=manifest["metadata"],
@@ -81,7 +119,10 @@ class SigsciSecret(pulumi.ComponentResource):
                     opts=pulumi.ResourceOptions(parent=self, additional_secret_outputs=["data", "stringData"],
                                                 depends_on=opts.depends_on if opts is not None else None),
                 )
-            # The digest is one-way and truncated, so it is safe to show in a diff where a rotation happened.
-            self.credentials_hash = pulumi.Output.unsecret(
-                pulumi.Output.all(key_id, secret_key).apply(lambda keys: credentials_fingerprint(*keys)))
+            # A random token that pulumi-random renews whenever a key changes (its keepers): pod templates
+            # carry it, so a rotation rolls the pods, and it is derived from no key material at all.
+            rotation = random.RandomId(f"{name}-rotation", byte_length=8,
+                                       keepers={"accessKeyId": key_id, "secretAccessKey": secret_key},
+                                       opts=pulumi.ResourceOptions(parent=self))
+            self.credentials_hash = pulumi.Output.unsecret(rotation.hex)
         self.register_outputs({"secretName": self.secret_name, "namespaces": sorted(set(namespaces))})

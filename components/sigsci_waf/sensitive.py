@@ -1,0 +1,126 @@
+"""Values that came from secret stack config, and how they stay secret on the way to the engine.
+
+Stack config marks secrecy per top-level key (`pulumi config set --secret --path sigsci:apps[0].env.TOKEN`
+makes all of `sigsci:apps` secret), so the program cannot tell which leaf was meant. It treats every
+free-text value of a secret key as secret: env values, agent option values, annotation values, Helm
+extra values, the site. Structural values (names, namespaces, ports, images) cannot be secret: they
+name resources and objects.
+
+The pure builders only mark such values with `Sensitive`, a `str` that compares and prints like any
+other; `reveal` turns each mark into a Pulumi secret where resources are declared.
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+from typing import Any, Iterable, Mapping
+
+REDACTED = "[secret]"
+
+
+class Sensitive(str):
+    """A string from secret config: the builders treat it as text, the resource shell as a secret."""
+
+    __slots__ = ()
+
+
+def mark(value: Any, secret: bool) -> Any:
+    """`value` marked `Sensitive` when `secret` (strings only; other scalars pass through)."""
+    return Sensitive(value) if secret and isinstance(value, str) else value
+
+
+def mark_leaves(value: Any, secret: bool) -> Any:
+    """Every string leaf of a nested structure marked (map keys stay plain: Kubernetes keys cannot be secret)."""
+    if not secret:
+        return value
+    if isinstance(value, Mapping):
+        return {k: mark_leaves(v, secret) for k, v in value.items()}
+    if isinstance(value, list):
+        return [mark_leaves(v, secret) for v in value]
+    return mark(value, secret)
+
+
+def has_sensitive(value: Any) -> bool:
+    if isinstance(value, Sensitive):
+        return True
+    if isinstance(value, Mapping):
+        return any(has_sensitive(v) for v in value.values())
+    if isinstance(value, list):
+        return any(has_sensitive(v) for v in value)
+    return False
+
+
+def reveal(value: Any) -> Any:
+    """The structure for the engine: each `Sensitive` becomes a Pulumi secret of the same text."""
+    import pulumi
+
+    if isinstance(value, Sensitive):
+        return pulumi.Output.secret(str(value))
+    if isinstance(value, Mapping):
+        return {k: reveal(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [reveal(v) for v in value]
+    return value
+
+
+def secret_words(value: Any) -> set[str]:
+    """Every map key and scalar leaf of a secret config value, as text an error message could echo."""
+    words: set[str] = set()
+
+    def walk(node: Any) -> None:
+        if isinstance(node, Mapping):
+            for key, child in node.items():
+                words.add(str(key))
+                walk(child)
+        elif isinstance(node, list):
+            for child in node:
+                walk(child)
+        elif node is not None and not isinstance(node, bool):
+            words.add(str(node))
+
+    walk(value)
+    return {w for w in words if w}
+
+
+def scrub(text: str, words: Iterable[str]) -> str:
+    """`text` with every secret word (as written, and as Python's repr shows it) replaced by [secret].
+
+    A word is replaced only where it stands alone (not inside a longer run of letters and digits), so a
+    secret `8` does not mangle `80`; the longest words go first, so a word inside another is covered. The
+    schema's own field names are never secret (a map key `name` is ours, not the user's).
+    """
+    forms: set[str] = set()
+    for word in set(words) - _schema_fields():
+        forms.add(word)
+        forms.add(repr(word)[1:-1])
+    for form in sorted(forms, key=len, reverse=True):
+        pattern = rf"(?<![A-Za-z0-9]){re.escape(form)}(?![A-Za-z0-9])" if form[:1].isalnum() or \
+            form[-1:].isalnum() else re.escape(form)
+        text = re.sub(pattern, REDACTED, text)
+    return text
+
+
+@functools.cache
+def _schema_fields() -> frozenset[str]:
+    """Every field name of the config schema, camelCase and snake_case: these are ours, never secret."""
+    from pydantic.alias_generators import to_camel
+
+    from .schema import Model
+
+    names: set[str] = set()
+    pending = [Model]
+    while pending:
+        model = pending.pop()
+        pending.extend(model.__subclasses__())
+        for name in model.model_fields:
+            names.update((name, to_camel(name)))
+    return frozenset(names)
+
+
+def scrub_path(key: str, words: Iterable[str]) -> str:
+    """A key path with every segment that is a map key or value of secret config (not a schema field)
+    redacted. Segments are matched whole, longest first, since a user's key may itself hold a '.'."""
+    for word in sorted(set(words) - _schema_fields(), key=len, reverse=True):
+        key = re.sub(rf"(?<=[.:]){re.escape(word)}(?=[.\[]|$)", REDACTED, key)
+    return key

@@ -239,7 +239,8 @@ def chart_pods(run: Run, *, with_controller: bool) -> list[tuple[str, dict]]:
         spec = {"containers": containers, "volumes": controller.get(flavour.volumes, []),
                 "terminationGracePeriodSeconds": controller["terminationGracePeriodSeconds"],
                 "automountServiceAccountToken": False,
-                "securityContext": {"runAsNonRoot": True, "seccompProfile": {"type": "RuntimeDefault"}}}
+                "securityContext": {"runAsNonRoot": True, "seccompProfile": {"type": "RuntimeDefault"},
+                                    **controller.get("podSecurityContext", {})}}
         init = controller.get(flavour.init_containers, [])
         if with_controller and init:
             spec["initContainers"] = init

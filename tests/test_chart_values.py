@@ -24,7 +24,7 @@ from sigsci_waf.flavours import FLAVOURS, Flavour
 
 REFERENCE = harness.ROOT.parent / "shared" / "reference"
 # Kubernetes objects the charts pass through toYaml: their inside is checked by kubernetes-validate.
-VERBATIM = {"controller.resources"}
+VERBATIM = {"controller.resources", "controller.podSecurityContext"}
 
 pytestmark = pytest.mark.skipif(not REFERENCE.is_dir(), reason=f"{REFERENCE} (chart reference values) not present")
 

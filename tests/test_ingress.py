@@ -105,8 +105,10 @@ def test_agents_as_a_service_are_reached_over_tcp_with_client_ip_affinity():
     assert env_of(agent)["SIGSCI_RPC_ADDRESS"] == f"0.0.0.0:{port}"
     assert deployment["spec"]["replicas"] == 2
     # Only the controller pods may talk to the agents.
+    # (the chart's controller selector: name, instance and component, controller-deployment.yaml)
     assert policy["spec"]["ingress"][0]["from"] == [{"podSelector": {"matchLabels": {
-        "app.kubernetes.io/name": "ingress-nginx", "app.kubernetes.io/instance": "sigsci-ingress-nginx"}}}]
+        "app.kubernetes.io/name": "ingress-nginx", "app.kubernetes.io/instance": "sigsci-ingress-nginx",
+        "app.kubernetes.io/component": "controller"}}}]
     assert service["spec"]["selector"] == deployment["spec"]["selector"]["matchLabels"]
     # The agents run before the controller needs them.
     release = next(r for r in run.resources if r.type == RELEASE_TYPE)

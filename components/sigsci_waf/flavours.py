@@ -13,6 +13,19 @@ from dataclasses import dataclass, field
 MODULE_PATH = "/usr/lib/nginx/modules/ngx_http_sigsci_module.so"
 
 
+_OTHER_CONFIGMAP = "makes the controller read another ConfigMap, without the module lines we put in its own"
+_TEMPLATE = ("replaces the nginx configuration template; a template without the snippet lines drops "
+             "load_module and sigsci_agent_host, and nginx runs without the WAF")
+_STREAM = ("opens TCP/UDP (stream) proxying, which never passes through the HTTP module: that traffic "
+           "would not be inspected")
+_PASSTHROUGH = "TLS passthrough hands connections to the backends without nginx's HTTP layer: no inspection"
+_IMAGE = "the controller image must be the Fastly build; set it from sigsci:ingress.controller.image"
+_USER = ("replaces the controller's security context, which sets the user nginx runs as; the agent runs as "
+         "that user so that nginx can reach its socket")
+_SNIPPET_ANNOTATIONS = ("lets any Ingress of this class add configuration snippets, which can switch the "
+                        "module off for its routes")
+
+
 @dataclass(frozen=True)
 class Flavour:
     name: str
@@ -41,6 +54,18 @@ class Flavour:
     # Ports the controller itself listens on in the pod it shares with a sidecar agent: the chart's default
     # values and the controller's own listeners. A sidecar port among them would fail to bind.
     controller_ports: dict[int, str] = field(default_factory=dict)
+    # The user and group nginx workers run as (the chart's securityContext): the agent beside them runs as
+    # the same user, so the socket it creates is theirs, and the pod's fsGroup is their group.
+    nginx_uid: int = 101
+    nginx_gid: int = 101
+    # Values (dotted prefixes) that would stop inspection or unwire the agent, and why: extraValues may
+    # not set them. Every value the chart reads that changes which config, template, image, binary or
+    # user the controller runs with, or that opens a path around the HTTP module, is here.
+    guarded_values: dict[str, str] = field(default_factory=dict)
+    # The chart's naming inputs: every name and selector label is derived from them as the chart does.
+    service_name_override: str | None = None  # a top-level value renaming only the controller Service
+    selector_labels_override: str | None = None  # a value replacing the pod selector labels whole
+    component_label: bool = False  # the chart adds app.kubernetes.io/component=controller to the selector
 
     @property
     def default_release_name(self) -> str:
@@ -69,6 +94,33 @@ _INGRESS_NGINX_LAYOUT = dict(
     controller_ports={80: "http", 443: "https", 8181: "the default server", 8443: "the admission webhook",
                       10245: "the profiler", 10246: "the NGINX status", 10247: "the stream listener",
                       10254: "health checks and metrics"},
+    # values.yaml: controller.image.runAsUser 101, runAsGroup 82 (www-data), "must not be changed".
+    nginx_uid=101,
+    nginx_gid=82,
+    component_label=True,
+    guarded_values={
+        "controller.configMapNamespace": _OTHER_CONFIGMAP,
+        "controller.extraArgs.configmap": _OTHER_CONFIGMAP,
+        "controller.customTemplate": _TEMPLATE,
+        "controller.image": _IMAGE,
+        "global.image": _IMAGE,
+        "controller.containerSecurityContext": _USER,
+        "tcp": _STREAM,
+        "udp": _STREAM,
+        "controller.tcp": _STREAM,
+        "controller.udp": _STREAM,
+        "controller.extraArgs.tcp-services-configmap": _STREAM,
+        "controller.extraArgs.udp-services-configmap": _STREAM,
+        "controller.extraArgs.enable-ssl-passthrough": _PASSTHROUGH,
+        "controller.extraArgs.ssl-passthrough-proxy-port": _PASSTHROUGH,
+        "controller.extraArgs.ingress-class": "the class is set from sigsci:ingress.ingressClass",
+        "controller.extraArgs.controller-class": "the class is set from sigsci:ingress.ingressClass",
+        "controller.allowSnippetAnnotations": _SNIPPET_ANNOTATIONS,
+        "controller.config.allow-snippet-annotations": _SNIPPET_ANNOTATIONS,
+        "controller.config.annotations-risk-level": _SNIPPET_ANNOTATIONS,
+        "namespaceOverride": ("moves the chart's objects out of the release namespace, away from the agent "
+                              "keys' Secret; set sigsci:ingress.namespace instead"),
+    },
 )
 
 FLAVOURS: dict[str, Flavour] = {
@@ -107,5 +159,33 @@ FLAVOURS: dict[str, Flavour] = {
         # values.yaml: containerPort, nginxStatus.port, readyStatus.port, prometheus.port, serviceInsight.port.
         controller_ports={80: "http", 443: "https", 8080: "the NGINX status", 8081: "the readiness endpoint",
                           9113: "Prometheus metrics", 9114: "the service insight endpoint"},
+        # The chart's securityContext runs nginx as 101; the image's user 101 has group 101.
+        nginx_uid=101,
+        nginx_gid=101,
+        service_name_override="serviceNameOverride",
+        selector_labels_override="controller.selectorLabels",
+        guarded_values={
+            "controller.customConfigMap": _OTHER_CONFIGMAP,
+            "controller.config.entries.main-template": _TEMPLATE,
+            "controller.config.entries.ingress-template": _TEMPLATE,
+            "controller.config.entries.virtualserver-template": _TEMPLATE,
+            "controller.config.entries.transportserver-template": _TEMPLATE,
+            "controller.image": _IMAGE,
+            "controller.securityContext": _USER,
+            "controller.enableTLSPassthrough": _PASSTHROUGH,
+            "controller.tlsPassthroughPort": _PASSTHROUGH,
+            "controller.globalConfiguration": _STREAM,
+            "controller.enableSnippets": _SNIPPET_ANNOTATIONS,
+            "controller.nginxplus": "switches to NGINX Plus templates and binary, which the Fastly module is "
+                                    "not built for",
+            "controller.appprotect": "NGINX App Protect needs NGINX Plus, which the Fastly module is not built for",
+            "controller.appprotectdos": "NGINX App Protect DoS needs NGINX Plus, which the Fastly module is not "
+                                        "built for",
+            "controller.nginxDebug": "runs the nginx-debug binary instead of the nginx the module is built for",
+            "nginxAgent": ("runs NGINX Agent, through which NGINX One or Instance Manager can rewrite the "
+                           "controller's configuration outside this stack"),
+            "controller.service.name": ("chart 2.5.0 no longer reads it (the Service would keep its name); use "
+                                        "serviceNameOverride"),
+        },
     ),
 }

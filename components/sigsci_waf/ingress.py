@@ -6,6 +6,7 @@ component only turns them into a Helm release and Kubernetes resources.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Any, Iterable, Iterator, Mapping
 
@@ -18,6 +19,7 @@ from .flavours import MODULE_PATH, Flavour
 from .revproxy import ResolvedApp
 from .ingress_schema import AGENT_SERVICE_SUFFIX, CONTROLLER_RESOURCES, AgentService, IngressSpec, Route
 from .schema import AgentSettings, Resources, deep_merge, parse
+from .validators import is_dns_1035, is_dns_subdomain, is_label_value, is_qualified_name
 from .sensitive import mark_leaves
 
 # Kubelet's margin after the agent's preStop sleep when agents run as their own Service.
@@ -66,6 +68,8 @@ def resolve_ingress(raw: Mapping[str, Any], shared_agent: Mapping[str, Any], key
     agent: AgentSettings = parse(AgentSettings, agent_raw, f"{key}.agent", snake=snake)
     resolved = ResolvedIngress(spec=spec, agent=agent, key=key, snake=snake, secret=secret)
     _check_ports(resolved)
+    _check_names(resolved)
+    _check_agent_user(resolved, agent_raw)
     return resolved
 
 
@@ -89,15 +93,45 @@ def agent_service_spec(ing: ResolvedIngress) -> AgentService:
 
 # -- names ---------------------------------------------------------------------------------------------------
 
+def _chart_name_text(name: str) -> str:
+    """The charts' `trunc 63 | trimSuffix "-"`: cut to 63 bytes, then drop one trailing '-'."""
+    name = name[:63]
+    return name[:-1] if name.endswith("-") else name
+
+
+def extra_value(ing: ResolvedIngress, dotted: str) -> Any:
+    """A value the user set in extraValues (None if unset), read where the chart reads it."""
+    node: Any = ing.spec.extra_values
+    for part in dotted.split("."):
+        if not isinstance(node, Mapping):
+            return None
+        node = node.get(part)
+    return node
+
+
+def chart_name(ing: ResolvedIngress) -> str:
+    """The chart's `name` helper: nameOverride, else the chart's name; the pods' name label."""
+    return _chart_name_text(extra_value(ing, "nameOverride") or ing.flavour.chart)
+
+
 def chart_fullname(ing: ResolvedIngress) -> str:
-    """The chart's `fullname` helper: the release name when it contains the chart name, else both joined."""
-    release, chart = ing.spec.release, ing.flavour.chart
-    name = release if chart in release else f"{release}-{chart}"
-    return name[:63].rstrip("-")
+    """The chart's `fullname` helper: fullnameOverride, else the release name when it contains the name,
+    else both joined."""
+    override = extra_value(ing, "fullnameOverride")
+    if override:
+        return _chart_name_text(override)
+    release, name = ing.spec.release, extra_value(ing, "nameOverride") or ing.flavour.chart
+    return _chart_name_text(release if name in release else f"{release}-{name}")
+
+
+def controller_fullname(ing: ResolvedIngress) -> str:
+    """The controller Deployment's name (and ingress-nginx's Service and ConfigMap): `<fullname>-<controller.name>`."""
+    return _chart_name_text(f"{chart_fullname(ing)}-{extra_value(ing, 'controller.name') or 'controller'}")
 
 
 def controller_service_name(ing: ResolvedIngress) -> str:
-    return f"{chart_fullname(ing)}-controller"[:63].rstrip("-")
+    override = extra_value(ing, ing.flavour.service_name_override) if ing.flavour.service_name_override else None
+    return _chart_name_text(override) if override else controller_fullname(ing)
 
 
 def agent_service_name(ing: ResolvedIngress) -> str:
@@ -105,8 +139,58 @@ def agent_service_name(ing: ResolvedIngress) -> str:
 
 
 def controller_pod_labels(ing: ResolvedIngress) -> dict[str, str]:
-    """Labels both charts put on the controller pods (their selectorLabels helpers)."""
-    return {"app.kubernetes.io/name": ing.flavour.chart, "app.kubernetes.io/instance": ing.spec.release}
+    """The selector labels the chart puts on the controller pods (its selectorLabels helper)."""
+    flavour = ing.flavour
+    override = extra_value(ing, flavour.selector_labels_override) if flavour.selector_labels_override else None
+    if override:
+        return {str(k): str(v) for k, v in override.items()}
+    labels = {"app.kubernetes.io/name": chart_name(ing), "app.kubernetes.io/instance": ing.spec.release}
+    if flavour.component_label:
+        labels["app.kubernetes.io/component"] = "controller"
+    return labels
+
+
+_NAME_VALUES = ("nameOverride", "fullnameOverride", "controller.name")
+
+
+def _check_names(ing: ResolvedIngress) -> None:
+    """Renames in extraValues are followed, as long as what the chart would render is valid."""
+    flavour = ing.flavour
+    for dotted in (*_NAME_VALUES, *filter(None, [flavour.service_name_override])):
+        value = extra_value(ing, dotted)
+        if value is not None and not isinstance(value, str):
+            raise ConfigError(_extra_key(ing, dotted), "must be a string")
+    checks = [("nameOverride", chart_name(ing), is_label_value, "a label value (the pods' app.kubernetes.io/name)"),
+              ("controller.name", controller_fullname(ing), is_dns_subdomain, "a valid Deployment name"),
+              (flavour.service_name_override or "controller.name", controller_service_name(ing), is_dns_1035,
+               "a valid Service name (DNS-1035 label)")]
+    for dotted, rendered, valid, what in checks:
+        if not valid(rendered):
+            raise ConfigError(_extra_key(ing, dotted), f"the chart would render {rendered!r}, which is not {what}")
+    if flavour.selector_labels_override is not None:
+        labels = extra_value(ing, flavour.selector_labels_override)
+        if labels is not None and (not isinstance(labels, Mapping) or not labels or not all(
+                is_qualified_name(k) and isinstance(v, str) and is_label_value(v) for k, v in labels.items())):
+            raise ConfigError(_extra_key(ing, flavour.selector_labels_override),
+                              "must be a non-empty map of valid label keys to label values")
+
+
+def _extra_key(ing: ResolvedIngress, dotted: str) -> str:
+    return f"{ing.key}.{ing.name('extraValues')}.{dotted}"
+
+
+def _check_agent_user(ing: ResolvedIngress, agent_raw: Mapping[str, Any]) -> None:
+    """A sidecar agent runs as nginx's user (see controller_agent); another user would lock nginx out of
+    the socket, and the module would let every request through uninspected."""
+    if ing.spec.agent_lifetime == "service":
+        return
+    own = ing.spec.agent
+    for spelled in ("runAsUser", "run_as_user"):
+        if spelled in own and own[spelled] != ing.flavour.nginx_uid:
+            raise ConfigError(f"{ing.key}.{ing.name('agent.runAsUser')}",
+                              f"is derived for a sidecar agent: it runs as nginx's user "
+                              f"({ing.flavour.nginx_uid}) so that nginx can connect to its socket; leave it "
+                              "unset, or use agentLifetime service")
 
 
 def agent_pod_labels(ing: ResolvedIngress) -> dict[str, str]:
@@ -151,6 +235,12 @@ def controller_agent(ing: ResolvedIngress, secret_name: str) -> AgentParts:
         settings = settings.model_copy(
             update={"pre_stop_sleep_seconds": ing.spec.controller.termination_grace_period_seconds})
     parts = build_agent(settings, secret_name, agent_mode(ing), secret=ing.secret)
+    if lifetime != "service":
+        # nginx connects to the agent's socket; as nginx's own user, the agent creates it as theirs.
+        context = {**parts.container["securityContext"], "runAsUser": ing.flavour.nginx_uid,
+                   "runAsGroup": ing.flavour.nginx_gid}
+        parts = AgentParts(container={**parts.container, "securityContext": context}, volume=parts.volume,
+                           pre_stop_seconds=parts.pre_stop_seconds, warnings=parts.warnings)
     if lifetime == "nativeSidecar":
         parts = AgentParts(container={**parts.container, "restartPolicy": "Always"}, volume=parts.volume,
                            pre_stop_seconds=0, warnings=parts.warnings)
@@ -224,6 +314,8 @@ def helm_values(ing: ResolvedIngress, secret_name: str, credentials_hash: Any | 
         controller[list_key] = [agent.container]
         controller[flavour.volumes] = [agent.volume]
         controller[flavour.volume_mounts] = [{"name": agent.volume["name"], "mountPath": ing.agent.tmp_mount_path}]
+        # The shared temp volume belongs to nginx's group, and every container in the pod is in it.
+        controller["podSecurityContext"] = {"fsGroup": flavour.nginx_gid}
     if credentials_hash is not None and spec.agent_lifetime != "service":
         values = deep_merge(values, _nest(flavour.pod_annotations,
                                           {workloads.CREDENTIALS_ANNOTATION: credentials_hash}))
@@ -260,14 +352,63 @@ def _collision(ing: ResolvedIngress, ours: tuple[str, ...]) -> str:
             "credentials hash), which must stay consistent; it cannot be overridden")
 
 
+# The module's directives and file: only the snippets we write may name them.
+_MODULE_TEXT = re.compile(r"sigsci_[a-z_]+|ngx_http_sigsci")
+
+
+def _flag_path(path: tuple[str, ...]) -> tuple[str, ...]:
+    """A path with controller flags as the controller parses them: `--configmap=x` and `configmap` alike."""
+    if path[:2] == ("controller", "extraArgs") and len(path) > 2:
+        return (*path[:2], path[2].lstrip("-").split("=", 1)[0], *path[3:])
+    return path
+
+
+def guard_reason(ing: ResolvedIngress, path: tuple[str, ...]) -> str | None:
+    """Why the chart value at `path` may not be set (None if it may): see `Flavour.guarded_values`."""
+    path = _flag_path(path)
+    for dotted, reason in ing.flavour.guarded_values.items():
+        guard = tuple(dotted.split("."))
+        if path[:len(guard)] == guard or guard[:len(path)] == path:
+            return reason
+    return None
+
+
+def _strings(value: Any, path: tuple[str, ...] = ()) -> Iterator[tuple[tuple[str, ...], str]]:
+    if isinstance(value, Mapping):
+        for key, child in value.items():
+            yield from _strings(child, (*path, str(key)))
+    elif isinstance(value, list):
+        for index, child in enumerate(value):
+            yield from _strings(child, (*path, str(index)))
+    elif isinstance(value, str):
+        yield path, value
+
+
 def merge_extra_values(ing: ResolvedIngress, ours: Mapping[str, Any]) -> dict[str, Any]:
-    """The user's extraValues deep-merged under ours; any overlap with a value we set is an error."""
+    """The user's extraValues deep-merged under ours.
+
+    Refused, naming the key: overlap with a value we set; a value that would stop inspection (a guarded
+    value of the flavour); text that configures the module itself; and, where the chart runs values
+    through Helm's `tpl`, template expressions, whose output could not be checked.
+    """
     extra = ing.spec.extra_values
+    key = f"{ing.key}.{ing.name('extraValues')}"
     our_leaves = list(_leaves(ours))
     for path in _leaves(extra):
         for mine in our_leaves:
             if path[:len(mine)] == mine or mine[:len(path)] == path:
-                raise ConfigError(f"{ing.key}.{ing.name('extraValues')}.{'.'.join(path)}", _collision(ing, mine))
+                raise ConfigError(f"{key}.{'.'.join(path)}", _collision(ing, mine))
+        reason = guard_reason(ing, path)
+        if reason is not None:
+            raise ConfigError(f"{key}.{'.'.join(path)}", f"cannot be set: it {reason}")
+    for path, text in _strings(extra):
+        if _MODULE_TEXT.search(text):
+            raise ConfigError(f"{key}.{'.'.join(path)}", "configures the Fastly module, which only the "
+                                                         "snippets sigsci:ingress writes may do")
+        if ing.flavour.sets_controller_value and "{{" in text:
+            raise ConfigError(f"{key}.{'.'.join(path)}", "contains '{{': the ingress-nginx chart evaluates some "
+                                                         "values as Helm templates, so what nginx would get "
+                                                         "cannot be checked; write the value out")
     return deep_merge(mark_leaves(extra, ing.secret), ours)
 
 

@@ -15,7 +15,8 @@ import pulumi
 import pulumi_kubernetes as k8s
 
 from .errors import ConfigError
-from .ingress import (ResolvedIngress, agent_service_manifests, agent_service_name, helm_values, merge_extra_values,
+from .ingress import (ResolvedIngress, agent_service_manifests, agent_service_name, chart_name, helm_values,
+                      merge_extra_values,
                       namespace_manifest, resolve_ingress, resolve_routes, route_targets)
 from .ingress_controller import SigsciIngressController
 from .revproxy import ResolvedApp, resolve_app
@@ -115,7 +116,7 @@ def check_shared_names(ingress: ResolvedIngress, apps: list[ResolvedApp]) -> Non
             raise ConfigError(f"{ingress.key}.releaseName", f"the ingress agents' Deployment and Service "
                                                             f"{namespace}/{agents} would take a name {app.key} "
                                                             "uses; choose another releaseName or namespace")
-        if spec.placement == "owned" and spec.name == ingress.flavour.chart:
+        if spec.placement == "owned" and spec.name == chart_name(ingress):
             raise ConfigError(f"{app.key}.name", f"{spec.name!r} in namespace {namespace}: the app's selector "
                                                  f"app.kubernetes.io/name={spec.name} would also pick the "
                                                  "ingress controller's pods; rename the app or move it")

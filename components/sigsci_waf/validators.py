@@ -36,6 +36,28 @@ _SUFFIX = {
 }
 
 
+_LABEL_VALUE = re.compile(r"(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?")
+_QUALIFIED_NAME = re.compile(r"[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?")
+
+
+def is_dns_1035(name: str) -> bool:
+    return len(name) <= 63 and _DNS_1035.fullmatch(name) is not None
+
+
+def is_dns_subdomain(name: str) -> bool:
+    return len(name) <= 253 and _DNS_SUBDOMAIN.fullmatch(name) is not None
+
+
+def is_label_value(value: str) -> bool:
+    return len(value) <= 63 and _LABEL_VALUE.fullmatch(value) is not None
+
+
+def is_qualified_name(key: str) -> bool:
+    """A label key: an optional DNS-subdomain prefix and '/', then a name of at most 63."""
+    prefix, slash, name = key.rpartition("/")
+    return (not slash or is_dns_subdomain(prefix)) and len(name) <= 63 and _QUALIFIED_NAME.fullmatch(name) is not None
+
+
 def _check(pattern: re.Pattern, max_len: int, what: str):
     def check(value: str) -> str:
         if len(value) > max_len or not pattern.match(value):

@@ -1,0 +1,304 @@
+"""No chart override can switch the WAF off, and renames are followed as the chart renders them.
+
+The oracle for "which values matter" is the charts' own default values (../shared/reference): every key
+path whose name speaks of the config, template, snippets, image, user, stream or passthrough, renames or
+flags must be refused, owned by us, derived, or reviewed here with the reason it cannot stop inspection.
+A new chart version with a new such key fails here until someone decides.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+import yaml
+
+import harness
+from harness import RELEASE_TYPE, clean, env_of, unwrap_secrets
+from ingress_configs import ingress_config
+from sigsci_waf.errors import ConfigError
+from sigsci_waf.flavours import FLAVOURS
+
+REFERENCE = harness.ROOT.parent / "shared" / "reference"
+FLAVOUR_FILES = {"ingress-nginx": "ingress-nginx-4.15.1", "nginx-ingress": "nginx-ingress-2.5.0"}
+RISKY = re.compile(r"config|template|snippet|image|digest|chroot|passthrough|tcp|udp|stream|global|plus|protect|"
+                   r"debug|securitycontext|runas|override|selectorlabels|extraargs|namespace|module|agent|name$",
+                   re.IGNORECASE)
+# Derived from, not refused: the chart's naming inputs (see test_renames_are_followed).
+DERIVED = {"nameOverride", "fullnameOverride", "controller.name", "controller.selectorLabels"}
+# Reviewed: these cannot stop inspection of what reaches the controller, for the reason given.
+REVIEWED = {
+    "ingress-nginx": {
+        "controller.admissionWebhooks": "the validating webhook and its Jobs, not the controller pods",
+        "defaultBackend": "answers requests no Ingress matches, behind nginx (inspected like any other)",
+        "serviceAccount": "RBAC identity only", "imagePullSecrets": "pull credentials only",
+        "controller.priorityClassName": "scheduling", "controller.runtimeClassName": "the container runtime",
+        "controller.hostname": "pod host name", "controller.dnsConfig": "pod DNS",
+        "controller.containerName": "names the controller container only",
+        "controller.configAnnotations": "annotations on the ConfigMap",
+        "controller.ingressClassByName": "class matching by name, still our class only",
+        "controller.publishService": "status addresses", "controller.scope": "which namespaces are watched",
+        "controller.autoscaling": "replica count", "controller.autoscalingTemplate": "replica count",
+        "controller.service.nodePorts": "node ports of the http/https ports",
+        "controller.service.internal": "a second Service to the same nginx ports",
+        "controller.shareProcessNamespace": "process visibility in the pod",
+        "controller.extraModules": "adds other modules; ours is still loaded by the main snippet",
+        "controller.metrics": "Prometheus metrics",
+        "controller.podSecurityContext": "pod-wide settings; fsGroup, the one the socket needs, is ours",
+        "controller.config": "an open map: our snippet keys collide, other values are checked for module text",
+        "controller.extraArgs": "an open map: the flags that change config, class or stream are refused one by one",
+    },
+    "nginx-ingress": {
+        "controller.mgmt": "NGINX Plus licensing", "controller.enableConfigSafety": "validation of config",
+        "controller.shareProcessNamespace": "process visibility in the pod",
+        "controller.config.annotations": "annotations on the ConfigMap",
+        "controller.config.entries": "an open map: our snippet keys collide, templates are refused, other values "
+                                     "are checked for module text",
+        "controller.autoscaling": "replica count",
+        "controller.podSecurityContext": "pod-wide settings; fsGroup, the one the socket needs, is ours",
+        "controller.initContainerSecurityContext": "the chart's own config-copy init container",
+        "controller.ingressClass": "ours (set from sigsci:ingress.ingressClass)",
+        "controller.watchNamespace": "which namespaces are watched",
+        "controller.watchNamespaceLabel": "which namespaces are watched",
+        "controller.watchSecretNamespace": "where TLS secrets are read",
+        "controller.service.httpPort": "port names", "controller.service.httpsPort": "port names",
+        "controller.serviceAccount": "RBAC identity and pull secrets",
+        "controller.reportIngressStatus": "status addresses and leader election",
+    },
+}
+
+pytestmark = pytest.mark.skipif(not REFERENCE.is_dir(), reason=f"{REFERENCE} (chart reference values) not present")
+
+
+def _paths(value, path=()):
+    if isinstance(value, dict) and value:
+        for key, child in value.items():
+            yield from _paths(child, (*path, str(key)))
+    else:
+        yield path
+
+
+def _defaults(chart: str) -> dict:
+    return yaml.safe_load((REFERENCE / FLAVOUR_FILES[chart] / "values.yaml").read_text())
+
+
+def _resolved(flavour: str):
+    from sigsci_waf.ingress import resolve_ingress
+
+    return resolve_ingress({"flavour": flavour}, {}, "sigsci:ingress")
+
+
+def _covered(ing, ours, path: tuple[str, ...]) -> bool:
+    from sigsci_waf.ingress import _leaves, guard_reason
+
+    dotted = ".".join(path)
+    if guard_reason(ing, path) or dotted in DERIVED:
+        return True
+    if any(path[:len(m)] == m or m[:len(path)] == path for m in _leaves(ours)):
+        return True
+    reviewed = REVIEWED[ing.flavour.chart]
+    return any(dotted == p or dotted.startswith(p + ".") for p in reviewed)
+
+
+@pytest.mark.parametrize("flavour", ["ingress-nginx", "nginx-ingress"])
+def test_every_value_of_the_class_is_refused_owned_derived_or_reviewed(flavour):
+    from sigsci_waf.ingress import helm_values
+
+    ing = _resolved(flavour)
+    ours = helm_values(ing, "sigsci.demo", "hash")
+    risky = [p for p in _paths(_defaults(ing.flavour.chart)) if any(RISKY.search(part) for part in p)]
+    assert len(risky) > 40  # the oracle finds the class
+    missed = [".".join(p) for p in risky if not _covered(ing, ours, p)]
+    assert missed == []
+
+
+@pytest.mark.parametrize("flavour", ["ingress-nginx", "nginx-ingress"])
+def test_reviewed_and_guarded_values_exist_in_the_chart(flavour):
+    """No typo hides a guard: each guarded or reviewed path, or its open parent map, is in the chart."""
+    flavour_spec = FLAVOURS[flavour]
+    defaults = _defaults(flavour_spec.chart)
+    # Read by the chart's templates although values.yaml does not list them (see the chart research).
+    template_only = {"serviceNameOverride", "controller.service.name"}
+    for dotted in [*flavour_spec.guarded_values, *REVIEWED[flavour_spec.chart]]:
+        node, parts = defaults, dotted.split(".")
+        for index, part in enumerate(parts):
+            if isinstance(node, dict) and part in node:
+                node = node[part]
+                continue
+            assert dotted in template_only or node == {}, f"{dotted}: {'.'.join(parts[:index + 1])} not in chart"
+            break
+
+
+def _extra(path: str, value) -> dict:
+    result: dict = value
+    for part in reversed(path.split(".")):
+        result = {part: result}
+    return result
+
+
+GUARDED = [(name, path) for name, f in FLAVOURS.items() for path in f.guarded_values]
+
+
+@pytest.mark.parametrize("flavour, path", GUARDED)
+def test_each_guarded_value_is_refused_naming_the_key(flavour, path):
+    mocks = harness.CaptureMocks()
+    with pytest.raises(ConfigError) as err:
+        harness.run_config(ingress_config(flavour=flavour, extraValues=_extra(path, "x")), mocks=mocks)
+    assert err.value.key.startswith(f"sigsci:ingress.extraValues.{path.split('.')[0]}")
+    assert mocks.resources == []
+
+
+# The issue's probes and their variants: each would make nginx run without the module, or around it.
+PROBES = [
+    ("ingress-nginx", {"controller": {"configMapNamespace": "other"}}),
+    ("ingress-nginx", {"controller": {"extraArgs": {"configmap": "other/cm"}}}),
+    ("ingress-nginx", {"controller": {"extraArgs": {"--configmap": "other/cm"}}}),
+    ("ingress-nginx", {"controller": {"extraArgs": {"configmap=other/cm": ""}}}),
+    ("ingress-nginx", {"controller": {"extraArgs": {"enable-ssl-passthrough": ""}}}),
+    ("ingress-nginx", {"controller": {"customTemplate": {"configMapName": "mine", "configMapKey": "nginx.tmpl"}}}),
+    ("ingress-nginx", {"controller": {"image": {"chroot": True}}}),
+    ("ingress-nginx", {"controller": {"image": {"registry": "mirror.example"}}}),
+    ("ingress-nginx", {"tcp": {"9000": "default/db:5432"}}),
+    ("ingress-nginx", {"controller": {"allowSnippetAnnotations": True}}),
+    ("ingress-nginx", {"controller": {"config": {"annotations-risk-level": "Critical"}}}),
+    ("ingress-nginx", {"controller": {"config": {"server-snippet": "sigsci_enabled off;"}}}),
+    ("ingress-nginx", {"controller": {"config": {"location-snippet": "{{ .Values.x }}"}}}),
+    ("ingress-nginx", {"controller": {"containerSecurityContext": {"runAsUser": 1000}}}),
+    ("ingress-nginx", {"controller": {"podSecurityContext": {"fsGroup": 1000}}}),
+    ("ingress-nginx", {"namespaceOverride": "elsewhere"}),
+    ("ingress-nginx-chainguard", {"controller": {"extraArgs": {"tcp-services-configmap": "x/y"}}}),
+    ("nginx-ingress", {"controller": {"customConfigMap": "mine"}}),
+    ("nginx-ingress", {"controller": {"config": {"entries": {"main-template": "events {}"}}}}),
+    ("nginx-ingress", {"controller": {"enableTLSPassthrough": True}}),
+    ("nginx-ingress", {"controller": {"globalConfiguration": {"create": True}}}),
+    ("nginx-ingress", {"controller": {"enableSnippets": True}}),
+    ("nginx-ingress", {"controller": {"nginxplus": True}}),
+    ("nginx-ingress", {"controller": {"nginxDebug": True}}),
+    ("nginx-ingress", {"controller": {"securityContext": {"runAsUser": 2000}}}),
+    ("nginx-ingress", {"controller": {"config": {"entries": {"location-snippets": "sigsci_enabled off;"}}}}),
+    ("nginx-ingress", {"nginxAgent": {"enable": True}}),
+]
+
+
+@pytest.mark.parametrize("flavour, extra", PROBES)
+def test_overrides_that_would_stop_inspection_are_refused(flavour, extra):
+    mocks = harness.CaptureMocks()
+    with pytest.raises(ConfigError) as err:
+        harness.run_config(ingress_config(flavour=flavour, extraValues=extra), mocks=mocks)
+    assert err.value.key.startswith("sigsci:ingress.extraValues.")
+    assert mocks.resources == []
+
+
+def _release(run) -> dict:
+    return unwrap_secrets(clean(run.of_type(RELEASE_TYPE)[0].inputs))
+
+
+@pytest.mark.parametrize("flavour, extra", [
+    ("ingress-nginx", {"controller": {"extraArgs": {"default-ssl-certificate": "edge/tls"},
+                                      "config": {"server-snippet": "add_header X-Frame-Options DENY;"},
+                                      "podLabels": {"team": "edge"}, "kind": "DaemonSet"}}),
+    ("nginx-ingress", {"controller": {"config": {"name": "edge-config", "entries": {"worker-processes": "2"}},
+                                      "pod": {"extraLabels": {"team": "edge"}}}}),
+])
+def test_harmless_overrides_keep_the_module_where_the_controller_reads(flavour, extra):
+    run = harness.run_config(ingress_config(flavour=flavour, extraValues=extra))
+    values = _release(run)["values"]
+    spec = FLAVOURS[flavour]
+    config = values
+    for part in spec.config_path:
+        config = config[part]
+    assert config[spec.main_snippet].startswith("load_module /usr/lib/nginx/modules/ngx_http_sigsci_module.so")
+    assert config[spec.http_snippet].startswith("sigsci_agent_host unix:")
+
+
+# -- renames --------------------------------------------------------------------------------------------------
+
+# Worked out by hand from the charts' _helpers.tpl (trunc 63 | trimSuffix "-"), not by our code.
+RENAMES = [
+    ("ingress-nginx", "edge", {}, "edge-ingress-nginx-controller",
+     {"app.kubernetes.io/name": "ingress-nginx", "app.kubernetes.io/instance": "edge",
+      "app.kubernetes.io/component": "controller"}),
+    ("ingress-nginx", "edge", {"nameOverride": "gw"}, "edge-gw-controller",
+     {"app.kubernetes.io/name": "gw", "app.kubernetes.io/instance": "edge",
+      "app.kubernetes.io/component": "controller"}),
+    ("ingress-nginx", "edge-gw", {"nameOverride": "gw"}, "edge-gw-controller",
+     {"app.kubernetes.io/name": "gw", "app.kubernetes.io/instance": "edge-gw",
+      "app.kubernetes.io/component": "controller"}),
+    ("ingress-nginx", "edge", {"fullnameOverride": "front", "controller": {"name": "proxy"}}, "front-proxy",
+     {"app.kubernetes.io/name": "ingress-nginx", "app.kubernetes.io/instance": "edge",
+      "app.kubernetes.io/component": "controller"}),
+    # fullname: 63 characters ending in '-', trimmed once to 62 f; + "-controller" cut at 63 ends in '-' again.
+    ("ingress-nginx", "edge", {"fullnameOverride": "f" * 62 + "-"}, "f" * 62, None),
+    ("nginx-ingress", "edge", {}, "edge-nginx-ingress-controller",
+     {"app.kubernetes.io/name": "nginx-ingress", "app.kubernetes.io/instance": "edge"}),
+    ("nginx-ingress", "edge", {"serviceNameOverride": "public"}, "public",
+     {"app.kubernetes.io/name": "nginx-ingress", "app.kubernetes.io/instance": "edge"}),
+    ("nginx-ingress", "edge", {"controller": {"name": "c", "selectorLabels": {"tier": "edge"}}}, "edge-nginx-ingress-c",
+     {"tier": "edge"}),
+]
+
+
+@pytest.mark.parametrize("flavour, release, extra, service, labels", RENAMES)
+def test_renames_are_followed(flavour, release, extra, service, labels):
+    config = ingress_config(flavour=flavour, releaseName=release, agentLifetime="service", extraValues=extra,
+                            service={"type": "LoadBalancer"})
+    run = harness.run_config(config)
+    assert run.outputs["ingress"]["serviceName"] == service
+    lookup = next(r for r in run.resources if r.read and r.type == "kubernetes:core/v1:Service")
+    assert lookup.name == "ingress-controller-service"
+    if labels is not None:
+        policy = clean(run.named("ingress-agent-networkpolicy").inputs)
+        assert policy["spec"]["ingress"][0]["from"] == [{"podSelector": {"matchLabels": labels}}]
+
+
+@pytest.mark.parametrize("flavour, extra", [
+    ("ingress-nginx", {"nameOverride": "Bad_Name"}),
+    ("ingress-nginx", {"nameOverride": 7}),
+    ("ingress-nginx", {"controller": {"name": "UPPER"}}),
+    ("nginx-ingress", {"serviceNameOverride": "9starts-with-digit"}),
+    ("nginx-ingress", {"controller": {"selectorLabels": {}}}),
+    ("nginx-ingress", {"controller": {"selectorLabels": {"bad key!": "x"}}}),
+])
+def test_renames_the_chart_would_render_invalid_are_refused(flavour, extra):
+    mocks = harness.CaptureMocks()
+    with pytest.raises(ConfigError) as err:
+        harness.run_config(ingress_config(flavour=flavour, extraValues=extra), mocks=mocks)
+    assert err.value.key.startswith("sigsci:ingress.extraValues.")
+    assert mocks.resources == []
+
+
+# -- the socket ------------------------------------------------------------------------------------------------
+
+def _nginx_user(chart: str) -> tuple[int, int]:
+    """nginx's user and group as the chart's own defaults set them (F5 sets no group: image user 101's)."""
+    defaults = _defaults(chart)["controller"]
+    if chart == "ingress-nginx":
+        return defaults["image"]["runAsUser"], defaults["image"]["runAsGroup"]
+    # values.yaml leaves controller.securityContext empty; the template's default is runAsUser 101 (#nginx),
+    # no runAsGroup, so the group is that of user 101 in the image: 101.
+    assert defaults["securityContext"] == {}
+    return 101, 101
+
+
+@pytest.mark.parametrize("flavour", list(FLAVOURS))
+@pytest.mark.parametrize("lifetime", ["nativeSidecar", "classicSidecar"])
+def test_the_agent_creates_its_socket_as_nginx_and_the_volume_is_nginx_groups(flavour, lifetime):
+    run = harness.run_config(ingress_config(flavour=flavour, agentLifetime=lifetime))
+    controller = _release(run)["values"]["controller"]
+    spec = FLAVOURS[flavour]
+    agent = (controller.get(spec.init_containers) or controller[spec.containers])[0]
+    uid, gid = _nginx_user(spec.chart)
+    assert (agent["securityContext"]["runAsUser"], agent["securityContext"]["runAsGroup"]) == (uid, gid)
+    assert controller["podSecurityContext"] == {"fsGroup": gid}
+    assert env_of(agent)["SIGSCI_RPC_ADDRESS"].startswith("/sigsci/tmp/")
+
+
+def test_another_user_for_a_sidecar_agent_is_refused():
+    with pytest.raises(ConfigError) as err:
+        harness.run_config(ingress_config(agent={"runAsUser": 10001}))
+    assert err.value.key == "sigsci:ingress.agent.runAsUser"
+    # As its own Service the agent shares no socket and keeps its own user.
+    run = harness.run_config(ingress_config(agent={"runAsUser": 10001}, agentLifetime="service"))
+    agent = clean(run.named("ingress-agent-deployment").inputs)["spec"]["template"]["spec"]["containers"][0]
+    assert agent["securityContext"]["runAsUser"] == 10001

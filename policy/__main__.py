@@ -3,7 +3,9 @@
 from pulumi_policy import (EnforcementLevel, PolicyConfigSchema, PolicyPack, ResourceValidationPolicy,
                            StackValidationPolicy)
 
-from sigsci_policies import validate_agent_hardened, validate_no_bypass, validate_pinned_versions
+from sigsci_policies import (validate_agent_hardened, validate_controller_module, validate_image_digests,
+                             validate_no_bypass, validate_no_bypass_ingress, validate_no_unprotected_pods,
+                             validate_pinned_versions)
 
 PolicyPack(
     name="sigsci-waf-coverage",
@@ -11,12 +13,26 @@ PolicyPack(
     policies=[
         StackValidationPolicy(
             name="sigsci-no-bypass-service",
-            description="No Service sends traffic straight to an app port that a WAF agent proxies to.",
+            description="No Service or ServicePatch sends traffic straight to an app port that a WAF agent "
+                        "proxies to, and no Service exposes an agent-fronted upstream outside the cluster.",
             validate=validate_no_bypass,
+        ),
+        StackValidationPolicy(
+            name="sigsci-no-unprotected-pods",
+            description="No pods without the agent carry the labels a WAF-protected Service or agent workload "
+                        "selects.",
+            validate=validate_no_unprotected_pods,
+        ),
+        StackValidationPolicy(
+            name="sigsci-no-bypass-ingress",
+            description="No Ingress of another class routes to an agents' upstream Service or to a Service the "
+                        "WAF controller inspects.",
+            validate=validate_no_bypass_ingress,
         ),
         ResourceValidationPolicy(
             name="sigsci-agent-hardened",
-            description="Agent containers keep a read-only root filesystem and take credentials only from a Secret.",
+            description="Agent containers keep a read-only root filesystem and take credentials only from a "
+                        "Secret; no workload, Helm release or ConfigMap carries the agent keys as literals.",
             validate=validate_agent_hardened,
         ),
         ResourceValidationPolicy(
@@ -26,6 +42,18 @@ PolicyPack(
             config_schema=PolicyConfigSchema(properties={
                 "requirePinnedVersions": {"type": "boolean", "default": True},
             }),
+        ),
+        ResourceValidationPolicy(
+            name="sigsci-valid-image-digests",
+            description="Agent and Fastly controller images carry well-formed digests (and ingress-nginx's default "
+                        "digest is cleared for the Fastly image).",
+            validate=validate_image_digests,
+        ),
+        ResourceValidationPolicy(
+            name="sigsci-controller-module",
+            description="A Fastly ingress controller release keeps the module loaded in its own ConfigMap and "
+                        "pointed at the agent's socket.",
+            validate=validate_controller_module,
         ),
     ],
 )

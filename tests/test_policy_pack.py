@@ -1,6 +1,7 @@
 """The policy pack's checks, called as CrossGuard calls them, on resources the stacks really declare."""
 
 import copy
+import json
 import sys
 
 import pytest
@@ -11,7 +12,9 @@ from harness import clean, unwrap_secrets
 from ingress_configs import ingress_config
 
 sys.path.insert(0, str(harness.ROOT / "policy"))
-from sigsci_policies import validate_agent_hardened, validate_no_bypass, validate_pinned_versions  # noqa: E402
+from sigsci_policies import (validate_agent_hardened, validate_controller_module,  # noqa: E402
+                             validate_image_digests, validate_no_bypass, validate_no_bypass_ingress,
+                             validate_no_unprotected_pods, validate_pinned_versions)
 
 OPTIONS = PolicyResourceOptions(protect=False, ignore_changes=[], delete_before_replace=None, aliases=[],
                                 additional_secret_outputs=[], custom_timeouts=None)
@@ -30,10 +33,31 @@ def _stack_args(resources):
                                 for t, n, p in resources])
 
 
+STACK_POLICIES = (validate_no_bypass, validate_no_unprotected_pods, validate_no_bypass_ingress)
+RESOURCE_POLICIES = (validate_agent_hardened, validate_pinned_versions, validate_image_digests,
+                     validate_controller_module)
+# The pack's config per stack: dev follows the vendor's latest agent on purpose (README).
+def _pack_config(stack: str) -> dict:
+    """The pack's settings for a stack, as the workflows pass them (policyPackConfigs)."""
+    return json.loads((harness.ROOT / "policy" / f"config.{stack}.json").read_text())
+
+
+STACK_CONFIG = {stack: _pack_config(stack).get("sigsci-pinned-versions") for stack in harness.stack_names()}
+
+
+def test_every_stack_has_pack_settings_and_the_workflows_pass_them():
+    assert STACK_CONFIG["dev"] == {"requirePinnedVersions": False}
+    assert all(STACK_CONFIG[s] is None for s in ("staging", "prod"))
+    for workflow in ("preview", "deploy"):
+        text = (harness.ROOT / ".github" / "workflows" / f"{workflow}.yml").read_text()
+        assert "policyPacks: policy\n" in text
+        assert "policyPackConfigs: policy/config.${{ matrix.stack }}.json" in text
+
+
 def violations(validate, resources, config=None) -> list[str]:
     found: list[str] = []
     report = lambda message, urn=None: found.append(message)  # noqa: E731
-    if validate is validate_no_bypass:
+    if validate in STACK_POLICIES:
         validate(_stack_args(resources), report)
     else:
         for resource_type, name, props in resources:
@@ -55,11 +79,13 @@ def _named(resources, name):
     return next(r for r in resources if r[1] == name)
 
 
-def test_stacks_pass_every_policy(staging):
-    prod = _resources(harness.run_stack("prod"))
-    for resources in (staging, prod):
-        for validate in (validate_no_bypass, validate_agent_hardened, validate_pinned_versions):
-            assert violations(validate, resources) == []
+@pytest.mark.parametrize("stack", harness.stack_names())
+def test_stacks_pass_every_policy(stack):
+    """What CI runs on every stack: the whole pack, every policy, zero violations."""
+    resources = _resources(harness.run_stack(stack))
+    assert len(resources) > 5
+    for validate in (*STACK_POLICIES, *RESOURCE_POLICIES):
+        assert violations(validate, resources, STACK_CONFIG.get(stack)) == [], validate.__name__
 
 
 def test_a_service_around_the_agent_is_reported(staging):
@@ -103,15 +129,38 @@ def test_latest_images_are_reported_unless_the_stack_allows_them(dev):
 def test_latest_controller_image_is_reported():
     run = harness.run_config(ingress_config(flavour="nginx-ingress", controller={"image": {"tag": "latest"}}))
     found = violations(validate_pinned_versions, _resources(run))
-    assert found == ["ingress-release: controller image tag 'latest' is not pinned; set controller.image.tag to a "
-                     "release or controller.image.digest"]
+    assert found == ["ingress-release (Helm release sigsci-ingress/sigsci-nginx-ingress): controller image tag "
+                     "'latest' is not pinned; set controller.image.tag to a release or controller.image.digest"]
 
 
-def test_the_pack_declares_the_three_policies():
+def test_the_pack_declares_its_policies():
     import ast
 
     source = (harness.ROOT / "policy" / "__main__.py").read_text()
     names = {node.value for node in ast.walk(ast.parse(source))
              if isinstance(node, ast.Constant) and isinstance(node.value, str) and node.value.startswith("sigsci-")}
     assert names == {"sigsci-waf-coverage", "sigsci-no-bypass-service", "sigsci-agent-hardened",
-                     "sigsci-pinned-versions"}
+                     "sigsci-pinned-versions", "sigsci-no-unprotected-pods", "sigsci-no-bypass-ingress",
+                     "sigsci-valid-image-digests", "sigsci-controller-module"}
+
+
+def test_the_pack_wires_each_policy_to_its_function():
+    import ast
+
+    source = (harness.ROOT / "policy" / "__main__.py").read_text()
+    wired = {}
+    for call in (n for n in ast.walk(ast.parse(source)) if isinstance(n, ast.Call)):
+        keywords = {k.arg: k.value for k in call.keywords}
+        if "name" in keywords and "validate" in keywords:
+            wired[keywords["name"].value] = (call.func.id, keywords["validate"].id)
+    assert wired == {
+        "sigsci-no-bypass-service": ("StackValidationPolicy", "validate_no_bypass"),
+        "sigsci-no-unprotected-pods": ("StackValidationPolicy", "validate_no_unprotected_pods"),
+        "sigsci-no-bypass-ingress": ("StackValidationPolicy", "validate_no_bypass_ingress"),
+        "sigsci-agent-hardened": ("ResourceValidationPolicy", "validate_agent_hardened"),
+        "sigsci-pinned-versions": ("ResourceValidationPolicy", "validate_pinned_versions"),
+        "sigsci-valid-image-digests": ("ResourceValidationPolicy", "validate_image_digests"),
+        "sigsci-controller-module": ("ResourceValidationPolicy", "validate_controller_module"),
+    }
+    for _, function in wired.values():
+        assert callable(globals()[function])

@@ -241,12 +241,18 @@ def test_a_classless_ingress_is_fine_when_the_waf_class_is_the_default():
 
 # -- 4. a Service without a namespace ------------------------------------------------------------------------
 
-def test_a_service_without_a_namespace_is_matched_in_every_namespace(stacks):
-    staging = stacks["staging"]
+def _direct_service_without_namespace(staging) -> dict:
+    """A copy of the protected storefront Service, straight to the app's port, with no namespace."""
     service = _props(staging, "storefront.shop-service")
     del service["metadata"]["namespace"]
     service["metadata"]["name"] = "storefront-direct"
     service["spec"]["ports"][0]["targetPort"] = 8080
+    return service
+
+
+def test_a_service_without_a_namespace_is_matched_in_every_namespace(stacks):
+    staging = stacks["staging"]
+    service = _direct_service_without_namespace(staging)
     found = violations(validate_no_bypass, [*staging, (SERVICE, "storefront-direct", service)])
     assert len(found) == 1 and "<namespace unknown>/storefront-direct" in found[0]
 
@@ -261,10 +267,7 @@ def _stack_violations(validate, resources, providers):
 
 def test_the_providers_namespace_stands_in_for_a_missing_one(stacks):
     staging = stacks["staging"]
-    service = _props(staging, "storefront.shop-service")
-    del service["metadata"]["namespace"]
-    service["metadata"]["name"] = "storefront-direct"
-    service["spec"]["ports"][0]["targetPort"] = 8080
+    service = _direct_service_without_namespace(staging)
     resources = [*staging, (SERVICE, "storefront-direct", service)]
 
     def provider(namespace):

@@ -36,8 +36,9 @@ preview: select
 up: select
 	pulumi up --stack $(STACK)
 
+# --run-program: the delete hooks give patched Services their targetPort back (see the README).
 destroy: select
-	pulumi destroy --stack $(STACK)
+	pulumi destroy --stack $(STACK) --run-program
 
 clean:
 	rm -rf $(VENV) .pytest_cache

@@ -800,7 +800,9 @@ def validate_no_bypass(args, report_violation: Report) -> None:
                                      f"agent of {workload} (it listens on {listener} and proxies to "
                                      f"{', '.join(str(p) for p in sorted(pod.app_ports))}); target the agent's "
                                      f"listener port {listener} instead", resource.urn)
-            if guards and resource not in guards and isinstance(selector, Mapping) and selector \
+            # Only a patch can change a protected Service's selector: a Service in the stack of the same name is
+            # the stack's read of the live object (its owner's selector), which the pack checks for its ports.
+            if guards and resource.patch and resource not in guards and isinstance(selector, Mapping) and selector \
                     and not (pod.labels is not None and _selects(selector, pod.labels)) \
                     and (id(resource), -1) not in reported:
                 reported.add((id(resource), -1))

@@ -125,8 +125,11 @@ def app(draw, name: st.SearchStrategy[str] = dns_1035) -> dict:
                      serviceType=st.sampled_from(["ClusterIP", "NodePort", "LoadBalancer"]),
                      networkPolicy=st.booleans())
     elif placement == "patch":
-        base.update(placement="patch", deployment=draw(dns_subdomain), service=draw(dns_1035))
-        extra = _opt(**_common_app(), patchForce=st.booleans())
+        base.update(placement="patch", deployment=draw(dns_subdomain), service=draw(dns_1035),
+                    takeOver=["service.targetPort"])
+        # The grace period stays the Deployment owner's: placement patch refuses it.
+        common = {k: v for k, v in _common_app().items() if k != "terminationGracePeriodSeconds"}
+        extra = _opt(**common, ownerTargetPort=st.one_of(port, st.sampled_from(["http", "web"])))
     else:
         base.update(placement="service", upstreamService=draw(dns_1035))
         extra = _opt(**_common_app(), replicas=st.integers(0, 10), networkPolicy=st.booleans(),

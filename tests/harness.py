@@ -38,8 +38,10 @@ LOAD_BALANCER_IP = "203.0.113.10"
 
 
 class CaptureMocks(pulumi.runtime.Mocks):
-    def __init__(self) -> None:
+    def __init__(self, live: dict[str, dict] | None = None) -> None:
         self.resources: list[Captured] = []
+        # What the cluster holds for objects the program reads, by id (namespace/name).
+        self.live = live or {}
         # Resource options as the engine receives them, by resource name.
         self.options: dict[str, dict] = {}
 
@@ -57,6 +59,8 @@ class CaptureMocks(pulumi.runtime.Mocks):
 
             drawn = hashlib.sha256(json.dumps(args.inputs.get("keepers"), sort_keys=True).encode()).hexdigest()
             state["hex"] = drawn[: 2 * int(args.inputs.get("byteLength", 8))]
+        if read and args.resource_id in self.live:
+            state.update(self.live[args.resource_id])
         if read and args.typ == "kubernetes:core/v1:Service":
             state["status"] = {"loadBalancer": {"ingress": [{"ip": LOAD_BALANCER_IP}]}}
         return args.resource_id or f"{args.name}-id", state
@@ -72,6 +76,7 @@ class CaptureMonitor(pulumi_mocks.MockMonitor):
         self.mocks.options[request.name] = {
             "deleteBeforeReplace": request.deleteBeforeReplace,
             "dependsOn": sorted(urn.rsplit("::", 1)[-1] for urn in request.dependencies),
+            "beforeDelete": list(request.hooks.before_delete),
         }
         return super().RegisterResource(request)
 

@@ -261,8 +261,11 @@ def _revproxy_problems(where: str, namespace: str, labels: dict, spec: dict, obj
         services = [s for s in _services(objects) if _selects(s, namespace, labels)]
     if not services:
         problems.append(f"{where}: no Service sends clients to the agent")
+    # A named targetPort resolves, in each pod, to the container port of that name (Kubernetes' FindPort).
+    names = {p.get("name"): p["containerPort"] for c in spec["containers"] for p in c.get("ports", [])}
     for service in services:
-        targets = {p.get("targetPort") for p in service["spec"]["ports"]}
+        targets = {names.get(t) if isinstance(t, str) else t for t in (p.get("targetPort")
+                                                                        for p in service["spec"]["ports"])}
         if targets != {port}:
             problems.append(f"{where}: Service {service['metadata']['name']} targets {sorted(map(str, targets))}, "
                             f"the agent listens on {port}")

@@ -81,14 +81,14 @@ CASES = [
     # Two patched apps of one name in a namespace (different Deployments and Services) made two components
     # with the same resource name: a duplicate URN at `pulumi up`, not an error at preview.
     ("two-apps-one-name",
-     {"sigsci:apps": [{"name": "web", "port": 613, "placement": "patch", "deployment": "x", "service": "a"},
-                      {"name": "web", "port": 1, "placement": "patch", "deployment": "a", "service": "web"}],
+     {"sigsci:apps": [{"name": "web", "port": 613, "placement": "patch", "takeOver": ["service.targetPort"], "deployment": "x", "service": "a"},
+                      {"name": "web", "port": 1, "placement": "patch", "takeOver": ["service.targetPort"], "deployment": "a", "service": "web"}],
       **EXISTING},
      "sigsci:apps[1].name"),
     # A patched app listening on 2024 shares its pod with the agent's startup probe listener (default 2024);
     # the clash was only checked for owned apps.
     ("patched-app-on-the-probe-port",
-     {"sigsci:apps": [{"name": "shop", "port": 2024, "placement": "patch", "deployment": "feer", "service": "d",
+     {"sigsci:apps": [{"name": "shop", "port": 2024, "placement": "patch", "takeOver": ["service.targetPort"], "deployment": "feer", "service": "d",
                        "agent": {"startupProbe": {"enabled": True}}}], **EXISTING},
      "sigsci:apps[0].agent.startupProbe.port"),
     # A missing sigsci:apps (null) next to an ingress is no apps at all, not a crash.

@@ -199,7 +199,7 @@ def test_route_to_a_service_with_annotations_and_tls():
 
 def test_route_to_a_patched_app_uses_its_existing_service():
     config = ingress_config(routes=[{"app": "shop"}])
-    config["sigsci:apps"] = [{"name": "shop", "placement": "patch", "deployment": "shop-web",
+    config["sigsci:apps"] = [{"name": "shop", "placement": "patch", "takeOver": ["service.targetPort"], "deployment": "shop-web",
                               "service": "shop-web", "port": 8080, "servicePort": 80}]
     (ingress,) = [clean(r.inputs) for r in harness.run_config(config).of_type(INGRESS_TYPE)]
     backend = ingress["spec"]["rules"][0]["http"]["paths"][0]["backend"]["service"]

@@ -1,6 +1,9 @@
 """SigsciRevProxyApp in its three placements, asserted on the resources the mocks received."""
 
+import pytest
+
 import harness
+from sigsci_waf.errors import ConfigError
 from harness import clean, env_of
 
 SEED_APP = {"name": "helloworld", "image": "signalsciences/example-helloworld:latest", "port": 8000,
@@ -55,31 +58,53 @@ def test_owned_app_gets_secure_defaults_and_resources():
 
 def test_patch_adds_only_the_agent():
     app = {"name": "checkout", "namespace": "shop", "placement": "patch", "deployment": "checkout-v2",
-           "service": "checkout", "port": 8080, "servicePort": 80, "listenerPort": 8081}
+           "service": "checkout", "port": 8080, "servicePort": 80, "listenerPort": 8081,
+           "takeOver": ["service.targetPort"]}
     run = harness.run_config(config(app))
-    assert not run.of_type("kubernetes:apps/v1:Deployment") and not run.of_type("kubernetes:core/v1:Service")
+    assert not run.of_type("kubernetes:apps/v1:Deployment")
+    # The one Service is a read of the live one (to see its owner taking the field back), not a declared one.
+    assert [(r.name, r.read) for r in run.of_type("kubernetes:core/v1:Service")] == [
+        ("checkout.shop-service-live", True)]
     patch = clean(run.named("checkout.shop-deployment-patch").inputs)
     assert run.named("checkout.shop-deployment-patch").type == "kubernetes:apps/v1:DeploymentPatch"
+    # Not forced: it only adds a container, a volume and an annotation, and takes nothing from the owner.
     assert patch["metadata"] == {"name": "checkout-v2", "namespace": "shop"}
     pod = patch["spec"]["template"]["spec"]
     assert set(patch["spec"]) == {"template"}
-    assert set(pod) == {"containers", "volumes", "terminationGracePeriodSeconds"}
+    assert set(pod) == {"containers", "volumes"}
     assert [c["name"] for c in pod["containers"]] == ["sigsci-agent"]
+    assert {"name": "sigsci-http", "containerPort": 8081, "protocol": "TCP"} in pod["containers"][0]["ports"]
     assert pod["volumes"] == [{"name": "sigsci-tmp", "emptyDir": {}}]
     assert set(patch["spec"]["template"]["metadata"]) == {"annotations"}
     assert "http://127.0.0.1:8080" in env_of(pod["containers"][0])["SIGSCI_REVPROXY_LISTENER"]
     service = clean(run.named("checkout.shop-service-patch").inputs)
     assert run.named("checkout.shop-service-patch").type == "kubernetes:core/v1:ServicePatch"
-    assert service["spec"] == {"ports": [{"port": 80, "protocol": "TCP", "targetPort": 8081}]}
-    assert service["metadata"]["annotations"] == {"pulumi.com/patchForce": "true"}
+    # By name: each pod resolves the agent's port itself, so a listener change rolls out without a gap.
+    assert service["spec"] == {"ports": [{"port": 80, "protocol": "TCP", "targetPort": "sigsci-http"}]}
+    assert service["metadata"]["annotations"] == {"pulumi.com/patchForce": "true",
+                                                  "sigsci.fastly.com/owner-target-port": "8080"}
+    # The Service moves only after the agents are rolled out, and is given back before they go.
+    assert "checkout.shop-deployment-patch" in run.options["checkout.shop-service-patch"]["dependsOn"]
+    assert "checkout.shop-service-patch" not in run.options["checkout.shop-deployment-patch"]["dependsOn"]
+    assert run.options["checkout.shop-service-patch"]["beforeDelete"] == ["sigsci-restore-service-target-port"]
+    assert run.options["checkout.shop-deployment-patch"]["beforeDelete"] == []
 
 
-def test_patch_force_is_opt_in_for_the_deployment():
+@pytest.mark.parametrize("extra, key, words", [
+    ({}, "takeOver", "service.targetPort"),
+    ({"takeOver": []}, "takeOver", "Opt in"),
+    ({"takeOver": ["service.targetPort"], "patchForce": True}, "patchForce", "no longer used"),
+    ({"takeOver": ["service.targetPort"], "terminationGracePeriodSeconds": 60}, "terminationGracePeriodSeconds",
+     "owner"),
+    ({"takeOver": ["service.targetPort"], "ownerTargetPort": "HTTP"}, "ownerTargetPort", "port name"),
+    ({"takeOver": ["service.targetPort", "spec.selector"]}, "takeOver[1]", "service.targetPort"),
+])
+def test_patch_takes_nothing_unnamed_and_leaves_the_owners_fields(extra, key, words):
     app = {"name": "checkout", "placement": "patch", "deployment": "checkout", "service": "checkout",
-           "port": 8080, "patchForce": True}
-    run = harness.run_config(config(app))
-    patch = clean(run.named("checkout.default-deployment-patch").inputs)
-    assert patch["metadata"]["annotations"] == {"pulumi.com/patchForce": "true"}
+           "port": 8080, **extra}
+    with pytest.raises(ConfigError) as err:
+        harness.run_config(config(app))
+    assert err.value.key == f"sigsci:apps[0].{key}" and words in err.value.problem
 
 
 def test_agent_as_a_service():
@@ -152,3 +177,34 @@ def test_network_policy_admits_only_the_listener():
     assert policy["spec"]["ingress"] == [{"ports": [{"port": 8001, "protocol": "TCP"}]}]
     run = harness.run_config(config({**SEED_APP, "networkPolicy": False}))
     assert run.of_type("kubernetes:networking.k8s.io/v1:NetworkPolicy") == []
+
+
+def _live_service(target):
+    return {"shop/checkout": {"spec": {"ports": [{"port": 80, "protocol": "TCP", "targetPort": target}]}}}
+
+
+def test_preview_says_when_the_owner_took_the_target_port_back():
+    app = {"name": "checkout", "namespace": "shop", "placement": "patch", "deployment": "checkout",
+           "service": "checkout", "port": 8080, "servicePort": 80, "takeOver": ["service.targetPort"]}
+    taken_back = harness.run_config(config(app), mocks=harness.CaptureMocks(live=_live_service(8080)))
+    assert [w for w in taken_back.warnings if "not the agent" in w] == [
+        "SigsciRevProxyApp 'checkout.shop': Service shop/checkout port 80 targets 8080, not the agent (sigsci-http): "
+        "traffic goes around the WAF, typically because the owner's last deploy put its own targetPort back. "
+        "`pulumi up` takes it again; the README says how the owner hands it over"]
+    protected = harness.run_config(config(app), mocks=harness.CaptureMocks(live=_live_service("sigsci-http")))
+    assert not [w for w in protected.warnings if "not the agent" in w]
+
+
+def test_preview_names_who_the_target_port_is_taken_from():
+    app = {"name": "checkout", "namespace": "shop", "placement": "patch", "deployment": "checkout",
+           "service": "checkout", "port": 8080, "servicePort": 80, "takeOver": ["service.targetPort"]}
+    port_key = 'k:{"port":80,"protocol":"TCP"}'
+    live = _live_service(8080)
+    live["shop/checkout"]["metadata"] = {"managedFields": [
+        {"manager": "helm", "operation": "Update",
+         "fieldsV1": {"f:spec": {"f:ports": {port_key: {"f:port": {}, "f:targetPort": {}}}}}},
+        {"manager": "kubectl-label", "operation": "Update", "fieldsV1": {"f:metadata": {"f:labels": {}}}},
+    ]}
+    run = harness.run_config(config(app), mocks=harness.CaptureMocks(live=live))
+    assert "SigsciRevProxyApp 'checkout.shop': Service shop/checkout: the patch takes targetPort of port 80 from " \
+           "helm (Update) (takeOver)" in run.warnings

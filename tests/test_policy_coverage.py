@@ -468,7 +468,7 @@ def test_every_ingress_shape_passes_the_pack(name):
 
 @pytest.mark.parametrize("app", [
     SEED_APP,
-    {"name": "checkout", "placement": "patch", "deployment": "checkout", "service": "checkout", "port": 8080},
+    {"name": "checkout", "placement": "patch", "takeOver": ["service.targetPort"], "deployment": "checkout", "service": "checkout", "port": 8080},
     {"name": "payments", "placement": "service", "upstreamService": "payments-api", "port": 9000},
 ], ids=["owned", "patch", "service"])
 def test_every_placement_passes_the_pack(app):
@@ -736,3 +736,22 @@ def test_values_unknown_during_preview_neither_crash_nor_pass_a_literal(stacks):
     _agent(deployment)["env"][0] = {"name": "SIGSCI_ACCESSKEYID", "value": UNKNOWN_STRING_VALUE}
     found = _engine_violations(validate_agent_hardened, [(DEPLOYMENT, "storefront", deployment)])
     assert len(found) == 1 and "SIGSCI_ACCESSKEYID as a literal" in found[0]
+
+
+
+# -- the owner took the field back -----------------------------------------------------------------------------
+
+def _live_checkout(target) -> tuple[str, str, dict]:
+    """The stack's read of the patched Service (`<app>-service-live`), as the cluster holds it."""
+    return (SERVICE, "checkout.shop-service-live",
+            {"metadata": {"name": "checkout", "namespace": "shop"},
+             "spec": {"selector": {"app": "checkout"},
+                      "ports": [{"name": "web", "port": 80, "protocol": "TCP", "targetPort": target}]}})
+
+
+@pytest.mark.parametrize("target, reported", [(8080, True), ("http", True), ("sigsci-http", False)])
+def test_a_patched_service_read_back_around_the_waf_is_reported(stacks, target, reported):
+    """The owner's redeploy put its own targetPort back: the next preview reads it, and the pack says so."""
+    prod = stacks["prod"]
+    found = violations(validate_no_bypass, [*prod, _live_checkout(target)])
+    assert bool(found) is reported, found

@@ -20,7 +20,7 @@ PLANTED = (TOKEN, OPTION, ANNOTATION, EXTRA, SITE)
 
 APP = {"name": "web", "image": "nginxinc/nginx-unprivileged:1.27", "port": 8080,
        "env": {"API_TOKEN": TOKEN}, "agent": {"options": {"server-hostname": OPTION}}}
-PATCHED = {"name": "legacy", "placement": "patch", "deployment": "legacy", "service": "legacy", "port": 8080,
+PATCHED = {"name": "legacy", "placement": "patch", "takeOver": ["service.targetPort"], "deployment": "legacy", "service": "legacy", "port": 8080,
            "agent": {"options": {"client-ip-header": OPTION}}}
 INGRESS = {"service": {"annotations": {"service.beta.kubernetes.io/aws-load-balancer-name": ANNOTATION}},
            "routes": [{"host": "shop.example.com", "app": "web",

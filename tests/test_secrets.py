@@ -10,7 +10,7 @@ from harness import PLANTED_KEY_ID, PLANTED_SECRET, SECRET_MARKER, clean
 from sigsci_waf.errors import ConfigError
 
 APP = {"name": "web", "image": "nginxinc/nginx-unprivileged:1.27", "port": 8080}
-PATCHED = {"name": "legacy", "placement": "patch", "deployment": "legacy", "service": "legacy", "port": 8080}
+PATCHED = {"name": "legacy", "placement": "patch", "takeOver": ["service.targetPort"], "deployment": "legacy", "service": "legacy", "port": 8080}
 AGENTS = {"name": "edge", "placement": "service", "upstreamService": "edge-app", "port": 8080}
 
 

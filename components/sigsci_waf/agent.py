@@ -15,6 +15,8 @@ from .schema import AgentSettings, Resources, AGENT_RESOURCES, quantity_value, v
 
 AGENT_CONTAINER = "sigsci-agent"
 TMP_VOLUME = "sigsci-tmp"
+# The reverse proxy's port name: a Service can target it by name, whatever number it has in each pod.
+LISTENER_PORT_NAME = "sigsci-http"
 ACCESS_KEY_FIELD = "accesskeyid"
 SECRET_KEY_FIELD = "secretaccesskey"
 
@@ -173,7 +175,7 @@ def build_agent(settings: AgentSettings, secret_name: str, mode: RevProxy | Rpc,
     }
     ports = []
     if isinstance(mode, RevProxy):
-        ports.append({"name": "sigsci-http", "containerPort": mode.listener_port, "protocol": "TCP"})
+        ports.append({"name": LISTENER_PORT_NAME, "containerPort": mode.listener_port, "protocol": "TCP"})
         # The listener accepting connections is the only readiness signal the agent documents.
         container["readinessProbe"] = {"tcpSocket": {"port": mode.listener_port},
                                        "periodSeconds": 5, "failureThreshold": 3}

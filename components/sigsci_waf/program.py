@@ -19,6 +19,7 @@ from .ingress import (ResolvedIngress, agent_service_manifests, agent_service_na
                       merge_extra_values,
                       namespace_manifest, resolve_ingress, resolve_routes, route_targets)
 from .ingress_controller import SigsciIngressController
+from .restore import restore_hook
 from .revproxy import ResolvedApp, resolve_app
 from .revproxy_app import SigsciRevProxyApp
 from .schema import AgentSettings, SecretSpec, parse
@@ -168,6 +169,8 @@ def no_secret_echo(words: set[str]) -> Iterator[None]:
 
 
 def main() -> None:
+    # Registered in every run: removing a patched app from the stack runs its Service's restore hook.
+    restore_hook()
     check_unknown_keys()
     secret_keys, words = secret_config_words()
     with no_secret_echo(words):

@@ -5,12 +5,14 @@ Pure functions of a validated `ResolvedApp`; the component only turns them into 
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from typing import Any, Mapping
 
 from . import workloads
-from .agent import AgentParts, RevProxy, build_agent, container_security_context, pre_stop_sleep
+from .agent import LISTENER_PORT_NAME, AgentParts, RevProxy, build_agent, container_security_context, pre_stop_sleep
 from .errors import ConfigError
+from .restore import OWNER_TARGET_PORT_ANNOTATION
 from .sensitive import mark
 from .schema import APP_RESOURCES, AgentSettings, AppSpec, parse, deep_merge
 from .workloads import CREDENTIALS_ANNOTATION
@@ -208,32 +210,77 @@ def build_agent_service(app: ResolvedApp, secret_name: str, credentials_hash: An
 
 
 def build_patch(app: ResolvedApp, secret_name: str, credentials_hash: Any | None = None) -> Manifests:
-    """Only what the agent adds to someone else's Deployment and Service; destroy takes exactly this back."""
+    """Only what the agent adds to someone else's Deployment and Service, following server-side apply.
+
+    The Deployment patch only adds: the agent container, its temp volume, a pod annotation. Each is a new
+    list item or map key that the patch's field manager owns alone, so deleting the patch removes exactly
+    them and takes no field from the Deployment's owner (no force; the grace period stays theirs: the
+    agent's preStop sleep runs within it).
+
+    The Service patch takes one field, the port's targetPort, with force (the user opts in by naming it in
+    `takeOver`). It targets the agent's port by name, so while a listener port change rolls out every pod
+    is reached on the port it really has. The owner's value is recorded on the patch: before the patch is
+    deleted, a hook gives it back (see restore.py).
+    """
     agent = _agent(app, secret_name, f"http://127.0.0.1:{app.spec.port}")
-    metadata: dict[str, Any] = {"name": app.spec.deployment, "namespace": app.spec.namespace}
-    if app.spec.patch_force:
-        metadata["annotations"] = {PATCH_FORCE_ANNOTATION: "true"}
-    template: dict[str, Any] = {
-        "spec": {
-            "terminationGracePeriodSeconds": app.grace_period,
-            "containers": [agent.container],
-            "volumes": [agent.volume],
-        }
-    }
+    template: dict[str, Any] = {"spec": {"containers": [agent.container], "volumes": [agent.volume]}}
     if credentials_hash is not None:
         template["metadata"] = {"annotations": {CREDENTIALS_ANNOTATION: credentials_hash}}
-    deployment_patch = {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": metadata,
+    deployment_patch = {"apiVersion": "apps/v1", "kind": "Deployment",
+                        "metadata": {"name": app.spec.deployment, "namespace": app.spec.namespace},
                         "spec": {"template": template}}
     service_patch = {
         "apiVersion": "v1",
         "kind": "Service",
-        # targetPort belongs to whoever created the Service, so moving it always needs force.
         "metadata": {"name": app.spec.service, "namespace": app.spec.namespace,
-                     "annotations": {PATCH_FORCE_ANNOTATION: "true"}},
+                     "annotations": {PATCH_FORCE_ANNOTATION: "true",
+                                     OWNER_TARGET_PORT_ANNOTATION: str(app.spec.effective_owner_target_port())}},
         "spec": {"ports": [{"port": app.spec.effective_service_port(), "protocol": "TCP",
-                            "targetPort": app.spec.listener_port}]},
+                            "targetPort": LISTENER_PORT_NAME}]},
     }
-    return Manifests(owned=[], patches=[deployment_patch, service_patch], warnings=agent.warnings)
+    return Manifests(owned=[], patches=[deployment_patch, service_patch], warnings=[
+        *agent.warnings,
+        f"takes targetPort of port {app.spec.effective_service_port()} of Service {app.spec.namespace}/"
+        f"{app.spec.service} from its owner (takeOver) and points it at the agent; removing the app gives "
+        f"{app.spec.effective_owner_target_port()!r} back. The owner's next deploy may put its own value back "
+        "around the WAF: see the README on handing over the field"])
+
+
+def field_of(value: Any, camel: str, snake: str) -> Any:
+    """A field of a live object as Pulumi hands it over: an output type (attributes), a plain dict with
+    Kubernetes' or Python's spelling; numbers arrive as floats."""
+    if isinstance(value, dict):
+        found = value.get(camel, value.get(snake))
+    else:
+        found = getattr(value, snake, None)
+    return int(found) if isinstance(found, float) and found.is_integer() else found
+
+
+def bypass_problems(live_spec: Any, service_port: int) -> list[str]:
+    """What is wrong with a patched Service as the cluster has it (its spec, as read): a port clients use
+    that does not target the agent went around the WAF (typically the owner's redeploy took the field back)."""
+    problems = []
+    ports = field_of(live_spec, "ports", "ports") if live_spec else None
+    for port in ports or []:
+        number, target = field_of(port, "port", "port"), field_of(port, "targetPort", "target_port")
+        if number == service_port and target != LISTENER_PORT_NAME:
+            problems.append(f"port {number} targets {target!r}, not the agent ({LISTENER_PORT_NAME}): traffic goes "
+                            "around the WAF, typically because the owner's last deploy put its own targetPort "
+                            "back. `pulumi up` takes it again; the README says how the owner hands it over")
+    return problems
+
+
+def target_port_owners(managed_fields: Any, port: int, protocol: str = "TCP") -> list[str]:
+    """Who owns a Service port's targetPort, from the live object's metadata.managedFields (`manager
+    (operation)`), so the preview can say from whom the patch takes it."""
+    key = "k:" + json.dumps({"port": port, "protocol": protocol}, separators=(",", ":"))
+    owners = []
+    for entry in managed_fields or []:
+        fields = field_of(entry, "fieldsV1", "fields_v1") or {}
+        ports = (fields.get("f:spec") or {}).get("f:ports") or {}
+        if "f:targetPort" in (ports.get(key) or {}):
+            owners.append(f"{field_of(entry, 'manager', 'manager')} ({field_of(entry, 'operation', 'operation')})")
+    return owners
 
 
 BUILDERS = {"owned": build_owned, "service": build_agent_service, "patch": build_patch}

@@ -3,9 +3,11 @@
 from typing import Any, Optional, TypedDict
 
 import pulumi
+import pulumi_kubernetes as k8s
 
 from .declare import declare
-from .revproxy import ResolvedApp, build_app, resolve_app
+from .restore import restore_hook
+from .revproxy import ResolvedApp, build_app, bypass_problems, field_of, resolve_app, target_port_owners
 from .secret import check_secret_reaches
 
 
@@ -58,13 +60,17 @@ class SigsciRevProxyAppArgs(TypedDict, total=False):
     network_policy: bool
     """owned, service: admit traffic to the pods only on the agent's listener. Default True."""
     termination_grace_period_seconds: int
-    """Pod grace period; must exceed the longest preStop sleep. Default: longest sleep + 15."""
+    """owned, service: pod grace period; must exceed the longest preStop sleep. Default: longest sleep + 15."""
     deployment: str
     """patch: name of the existing Deployment. Required there."""
     service: str
     """patch: name of the existing Service whose targetPort moves to the agent. Required there."""
-    patch_force: bool
-    """patch: force the Deployment patch over fields another manager owns (grace period)."""
+    take_over: list[str]
+    """patch: the fields taken from their owner, by name; must be `["service.targetPort"]` (the Service port's
+    targetPort moves to the agent and is given back on removal)."""
+    owner_target_port: Any
+    """patch: the Service port's targetPort as its owner set it (a number or a port name), given back when the
+    WAF is removed. Default: `port`."""
     upstream_service: str
     """service: name of the app's existing Service. Required there."""
 
@@ -98,9 +104,18 @@ class SigsciRevProxyApp(pulumi.ComponentResource):
         manifests = build_app(self.resolved, secret_name, args.get("credentials_hash"))
         depends_on = opts.depends_on if opts is not None else None
         child_opts = pulumi.ResourceOptions(parent=self, depends_on=depends_on)
-        for patch, objects in ((False, manifests.owned), (True, manifests.patches)):
-            for obj in objects:
-                declare(f"{name}-{_suffix(obj['kind'], patch)}", obj, child_opts, patch=patch)
+        for obj in manifests.owned:
+            declare(f"{name}-{_suffix(obj['kind'], False)}", obj, child_opts)
+        # Patches in order: the agents are rolled out and ready before the Service sends traffic to them, and
+        # the Service is given back (its hook) and released before the agents go.
+        earlier: list[pulumi.Resource] = []
+        for obj in manifests.patches:
+            hooks = pulumi.ResourceHookBinding(before_delete=[restore_hook()]) if obj["kind"] == "Service" else None
+            ordered = pulumi.ResourceOptions.merge(child_opts, pulumi.ResourceOptions(depends_on=list(earlier),
+                                                                                      hooks=hooks))
+            earlier.append(declare(f"{name}-{_suffix(obj['kind'], True)}", obj, ordered, patch=True))
+        if self.resolved.spec.placement == "patch":
+            self._watch_live_service(name, prefix)
         for warning in manifests.warnings:
             pulumi.log.warn(f"{prefix}: {warning}", resource=self)
         spec = self.resolved.spec
@@ -108,3 +123,29 @@ class SigsciRevProxyApp(pulumi.ComponentResource):
         self.service_name = self.resolved.service_name
         self.register_outputs({"serviceName": self.service_name, "namespace": self.namespace,
                                "placement": spec.placement})
+
+    def _watch_live_service(self, name: str, prefix: str) -> None:
+        """Read the patched Service as it is in the cluster, every preview: when its owner's deploy has put
+        its own targetPort back (around the WAF), the preview says so, and the policy pack sees it."""
+        spec = self.resolved.spec
+        live = k8s.core.v1.Service.get(f"{name}-service-live", f"{spec.namespace}/{spec.service}",
+                                       opts=pulumi.ResourceOptions(parent=self))
+
+        where = f"{prefix}: Service {spec.namespace}/{spec.service}"
+        port = spec.effective_service_port()
+
+        def check_targets(service_spec: Any) -> None:
+            for problem in bypass_problems(service_spec, port):
+                pulumi.log.warn(f"{where} {problem}", resource=self)
+
+        def name_owners(metadata: Any) -> None:
+            managed = field_of(metadata, "managedFields", "managed_fields") if metadata else None
+            owners = [o for o in target_port_owners(managed, port) if not o.startswith(("pulumi-kubernetes",
+                                                                                         "sigsci-waf"))]
+            if owners:
+                pulumi.log.warn(f"{where}: the patch takes targetPort of port {port} from {', '.join(owners)} "
+                                "(takeOver)", resource=self)
+
+        # Each on its own: an output a read does not return would hold the other back.
+        live.spec.apply(check_targets)
+        live.metadata.apply(name_owners)

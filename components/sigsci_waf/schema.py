@@ -26,6 +26,7 @@ from .validators import (
     Repository,
     ServiceName,
     Tag,
+    TargetPort,
     UnprivilegedPort,
     quantity_value,
 )
@@ -219,10 +220,11 @@ _PLACEMENT_KEYS: dict[str, set[str]] = {
     "replicas": {"owned", "service"},
     "network_policy": {"owned", "service"},
     "service_type": {"owned", "service"},
-    "termination_grace_period_seconds": {"owned", "service", "patch"},
+    "termination_grace_period_seconds": {"owned", "service"},
     "deployment": {"patch"},
     "service": {"patch"},
-    "patch_force": {"patch"},
+    "take_over": {"patch"},
+    "owner_target_port": {"patch"},
     "upstream_service": {"service"},
 }
 
@@ -255,7 +257,8 @@ class AppSpec(Model):
     # patch
     deployment: DnsSubdomain | None = None
     service: ServiceName | None = None
-    patch_force: bool | None = None
+    take_over: list[Literal["service.targetPort"]] | None = None
+    owner_target_port: TargetPort | None = None
     # service
     upstream_service: ServiceName | None = None
 
@@ -270,8 +273,20 @@ class AppSpec(Model):
             raise ValueError("each path may appear only once")
         return paths
 
+    @model_validator(mode="before")
+    @classmethod
+    def _retired_keys(cls, data: Any) -> Any:
+        if isinstance(data, Mapping) and ("patchForce" in data or "patch_force" in data):
+            raise ValueError("@patchForce is no longer used: the Deployment patch only adds the agent container, "
+                             "its volume and an annotation, so it takes no field from the Deployment's owner; the "
+                             "one field placement patch takes, the Service port's targetPort, is named in takeOver")
+        return data
+
     @model_validator(mode="after")
     def _placement_rules(self):
+        if self.placement == "patch" and self.termination_grace_period_seconds is not None:
+            raise ValueError("@terminationGracePeriodSeconds belongs to the Deployment's owner for placement patch: "
+                             "the patch leaves it alone, so that removing the WAF gives the Deployment back as it was")
         for key, allowed in _PLACEMENT_KEYS.items():
             if getattr(self, key) is not None and self.placement not in allowed:
                 raise ValueError(f"@{to_camel(key)} applies only to placement {' or '.join(sorted(allowed))}, "
@@ -292,6 +307,11 @@ class AppSpec(Model):
                 if getattr(self, key) is None:
                     raise ValueError(f"@{key} is required for placement patch: the name of the existing "
                                      f"{'Deployment' if key == 'deployment' else 'Service'} to patch")
+            if "service.targetPort" not in (self.take_over or []):
+                raise ValueError(f"@takeOver must name service.targetPort for placement patch: the WAF takes the "
+                                 f"targetPort of port {self.effective_service_port()} of Service {self.service} from "
+                                 "its owner (and gives back ownerTargetPort when removed). Opt in with takeOver: "
+                                 "[service.targetPort]")
         if self.placement == "service":
             if self.upstream_service is None:
                 raise ValueError("@upstreamService is required for placement service: the name of the app's "
@@ -303,6 +323,10 @@ class AppSpec(Model):
 
     def effective_service_port(self) -> int:
         return self.service_port if self.service_port is not None else self.port
+
+    def effective_owner_target_port(self) -> int | str:
+        """The patched Service port's targetPort as its owner set it: what removal gives back."""
+        return self.owner_target_port if self.owner_target_port is not None else self.port
 
 
 class SecretSpec(Model):

@@ -86,6 +86,32 @@ Repository = _text(_REPOSITORY, 512, "an image repository without tag or digest,
 Tag = _text(_TAG, 128, "a valid image tag (letters, digits, '_', '.', '-')")
 Digest = _text(_DIGEST, 71, "an image digest of the form 'sha256:<64 hex digits>'")
 Port = Annotated[int, Field(ge=1, le=65535, strict=True)]
+# IANA_SVC_NAME, Kubernetes' rule for a named port: at most 15, lower case, a letter somewhere, no '--'.
+_PORT_NAME = re.compile(r"[a-z0-9]([a-z0-9-]*[a-z0-9])?")
+
+
+def _port_name(value: str) -> str:
+    if len(value) > 15 or not _PORT_NAME.fullmatch(value) or "--" in value or not any(c.isalpha() for c in value):
+        raise ValueError(f"{value!r} is not a port name (at most 15 lower-case letters, digits and '-', with a "
+                         "letter, no '--')")
+    return value
+
+
+def _target_port(value: object) -> int | str:
+    # Checked before pydantic's union, whose errors would name its member types instead of the key.
+    if isinstance(value, int) and not isinstance(value, bool):
+        if not 1 <= value <= 65535:
+            raise ValueError(f"{value} is not a port number (1-65535)")
+        return value
+    if isinstance(value, str) and value.isdigit():  # other languages pass IntOrString as text
+        return _target_port(int(value))
+    if isinstance(value, str):
+        return _port_name(value)
+    raise ValueError(f"{value!r} must be a port number or a port name")
+
+
+# A Service port's targetPort: a number, or the name of a container port.
+TargetPort = Annotated[int | str, BeforeValidator(_target_port)]
 UnprivilegedPort = Annotated[int, Field(ge=1024, le=65535, strict=True)]
 
 

@@ -6,6 +6,7 @@ import json
 import threading
 from http.server import BaseHTTPRequestHandler, HTTPServer
 
+import pulumi
 import pytest
 
 from sigsci_waf.restore import RESTORE_MANAGER, KubernetesWriter, restore
@@ -45,6 +46,8 @@ def api_server(tmp_path, monkeypatch):
         "users": [{"name": "test", "user": {}}],
         "contexts": [{"name": "test", "context": {"cluster": "test", "user": "test"}}]}))
     monkeypatch.setenv("KUBECONFIG", str(kubeconfig))
+    # No kubernetes:* config left over from programs other tests ran in this process.
+    pulumi.runtime.set_all_config({}, [])
     yield seen
     server.shutdown()
 

@@ -9,6 +9,14 @@ from pydantic import ValidationError
 from pydantic.alias_generators import to_snake
 
 
+def shown(value: Any, limit: int = 60) -> str:
+    """A value as an error message repeats it: its repr, the middle cut out when it is long."""
+    text = repr(value)
+    if len(text) <= limit:
+        return text
+    return f"{text[:limit // 2]}...{text[-10:]} ({len(str(value))} characters)"
+
+
 class ConfigError(pulumi.RunError):
     """Bad configuration. `key` is the full path of the offending key, e.g. `sigsci:apps[0].port`.
 
@@ -16,6 +24,9 @@ class ConfigError(pulumi.RunError):
     """
 
     def __init__(self, key: str, problem: str):
+        # A safety net for values repeated whole: one line stays readable.
+        if len(problem) > 1000:
+            problem = f"{problem[:480]} ... {problem[-480:]}"
         self.key = key
         self.problem = problem
         super().__init__(f"{key}: {problem}")

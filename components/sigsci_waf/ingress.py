@@ -19,7 +19,7 @@ from .flavours import MODULE_PATH, Flavour
 from .revproxy import ResolvedApp
 from .ingress_schema import AGENT_SERVICE_SUFFIX, CONTROLLER_RESOURCES, AgentService, IngressSpec, Route
 from .schema import AgentSettings, Resources, deep_merge, parse
-from .validators import is_dns_1035, is_dns_subdomain, is_label_value, is_qualified_name
+from .validators import is_dns_1035, is_dns_label, is_dns_subdomain, is_label_value, is_qualified_name
 from .sensitive import mark_leaves
 
 # Kubelet's margin after the agent's preStop sleep when agents run as their own Service.
@@ -384,6 +384,33 @@ def _strings(value: Any, path: tuple[str, ...] = ()) -> Iterator[tuple[tuple[str
         yield path, value
 
 
+def _check_pod_lists(ing: ResolvedIngress, key: str) -> None:
+    """Lists the chart renders into the controller pod as they are: each item must at least be an object with
+    the name Kubernetes requires, or the install fails (or the pod is refused) after a green preview."""
+    flavour = ing.flavour
+    controller = ing.spec.extra_values.get("controller")
+    if not isinstance(controller, Mapping):
+        return
+    required = {flavour.init_containers: ("name",), flavour.containers: ("name",), flavour.volumes: ("name",),
+                flavour.volume_mounts: ("name", "mountPath")}
+    for list_key, fields in required.items():
+        items = controller.get(list_key)
+        if items is None:
+            continue
+        where = f"{key}.controller.{list_key}"
+        if not isinstance(items, list):
+            raise ConfigError(where, "must be a list")
+        for index, item in enumerate(items):
+            missing = [f for f in fields if not isinstance(item, Mapping) or not isinstance(item.get(f), str)
+                       or not item.get(f)]
+            if missing:
+                raise ConfigError(f"{where}[{index}]", f"must be an object with {' and '.join(fields)} "
+                                                      "(as Kubernetes requires)")
+            if not is_dns_label(item["name"]):
+                raise ConfigError(f"{where}[{index}].name", f"{item['name']!r} is not a valid name (a DNS-1123 "
+                                                            "label)")
+
+
 def merge_extra_values(ing: ResolvedIngress, ours: Mapping[str, Any]) -> dict[str, Any]:
     """The user's extraValues deep-merged under ours.
 
@@ -401,6 +428,7 @@ def merge_extra_values(ing: ResolvedIngress, ours: Mapping[str, Any]) -> dict[st
         reason = guard_reason(ing, path)
         if reason is not None:
             raise ConfigError(f"{key}.{'.'.join(path)}", f"cannot be set: it {reason}")
+    _check_pod_lists(ing, key)
     for path, text in _strings(extra):
         if _MODULE_TEXT.search(text):
             raise ConfigError(f"{key}.{'.'.join(path)}", "configures the Fastly module, which only the "

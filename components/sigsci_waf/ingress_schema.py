@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, Field, field_validator, model_validator
+from pydantic import StrictBool, AfterValidator, Field, field_validator, model_validator
 
 from .flavours import FLAVOURS
 from .schema import Model, Quantities, Resources
@@ -39,7 +39,7 @@ ANNOTATION_PREFIXES = {"ingress-nginx": "nginx.ingress.kubernetes.io/", "nginx-i
 def _annotation_keys(annotations: dict[str, str]) -> dict[str, str]:
     for key in annotations:
         prefix, _, name = key.rpartition("/")
-        if not _ANNOTATION_KEY.match(key) or len(name) > 63 or len(prefix) > 253:
+        if not _ANNOTATION_KEY.fullmatch(key) or len(name) > 63 or len(prefix) > 253:
             raise ValueError(f"{key!r} is not a valid annotation key ('prefix/name' with a DNS prefix and a name "
                              "of letters, digits, '-', '_', '.')")
     return annotations
@@ -49,7 +49,7 @@ Annotations = Annotated[dict[str, str], AfterValidator(_annotation_keys)]
 
 
 def semver_tuple(tag: str) -> tuple[int, int, int] | None:
-    match = _SEMVER.match(tag)
+    match = _SEMVER.fullmatch(tag)
     if not match:
         return None
     return tuple(int(part or 0) for part in match.groups())  # type: ignore[return-value]
@@ -110,7 +110,7 @@ class AgentService(Model):
 
 class IngressClass(Model):
     name: DnsSubdomain = DEFAULT_CLASS
-    default: bool = False
+    default: StrictBool = False
 
 
 class ServiceBackend(Model):
@@ -157,7 +157,7 @@ class IngressSpec(Model):
 
     flavour: str = "ingress-nginx"
     namespace: DnsLabel = DEFAULT_NAMESPACE
-    create_namespace: bool = True
+    create_namespace: StrictBool = True
     release_name: ReleaseName | None = None
     chart: Chart = Chart()
     controller: ControllerSpec = ControllerSpec()

@@ -14,6 +14,7 @@ Everything but the API call is pure: `restore_patch` builds the request from the
 from __future__ import annotations
 
 import json
+import os
 from typing import Any, Callable, Mapping, Protocol
 
 OWNER_TARGET_PORT_ANNOTATION = "sigsci.fastly.com/owner-target-port"
@@ -67,7 +68,8 @@ class KubernetesWriter:
             config.load_kube_config_from_dict(yaml.safe_load(kubeconfig), context=context)
         else:
             try:
-                config.load_kube_config(config_file=kubeconfig, context=context)
+                # Read KUBECONFIG now: the client reads it once, when first imported.
+                config.load_kube_config(config_file=kubeconfig or os.environ.get("KUBECONFIG"), context=context)
             except config.ConfigException:
                 config.load_incluster_config()
         self._core = client.CoreV1Api()

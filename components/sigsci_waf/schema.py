@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from typing import Any, Literal, Mapping
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator, model_validator
+from pydantic import StrictBool, BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator, model_validator
 from pydantic.alias_generators import to_camel
 
 from .errors import from_validation_error
@@ -22,7 +22,8 @@ from .validators import (
     Image,
     OptionValue,
     Port,
-    Quantity,
+    Cpu,
+    Memory,
     Repository,
     ServiceName,
     Tag,
@@ -71,13 +72,13 @@ def parse(model: type[Model], data: Any, prefix: str, *, snake: bool = False):
 
 def version_tuple(tag: str) -> tuple[int, int, int] | None:
     """(4, 70, 0) for a release tag such as '4.70.0' or 'v4.70.0'; None for 'latest' or a custom tag."""
-    match = _VERSION.match(tag)
+    match = _VERSION.fullmatch(tag)
     return tuple(int(g) for g in match.groups()) if match else None  # type: ignore[return-value]
 
 
 class Quantities(Model):
-    cpu: Quantity | None = None
-    memory: Quantity | None = None
+    cpu: Cpu | None = None
+    memory: Memory | None = None
 
 
 class Resources(Model):
@@ -124,10 +125,19 @@ APP_RESOURCES = Resources(requests=Quantities(cpu="100m", memory="128Mi"),
                           limits=Quantities(cpu="500m", memory="256Mi"))
 
 
+# Paths a temp volume may not cover: the system, the agent's binaries, and what the controller images and charts
+# keep on disk (the module directory, nginx's config and state, the admission webhook's certificates).
+RESERVED_PATHS = ("/bin", "/sbin", "/lib", "/lib64", "/etc", "/etc/nginx", "/usr/bin", "/usr/sbin", "/usr/lib",
+                  "/usr/lib/nginx/modules", "/usr/local/certificates", "/usr/local/nginx", "/var/lib/nginx",
+                  "/var/log/nginx", "/var/cache/nginx", "/tmp", "/run", "/var/run", "/var/run/secrets",
+                  "/sigsci/bin", "/chroot")
+KERNEL_PATHS = ("/proc", "/sys", "/dev")
+
+
 class StartupProbe(Model):
     """Hold traffic until the agent has loaded its rules (agent >= 4.51.0)."""
 
-    enabled: bool = False
+    enabled: StrictBool = False
     port: UnprivilegedPort = 2024
     failure_threshold: int = Field(default=90, ge=1, le=1000)
     period_seconds: int = Field(default=2, ge=1, le=300)
@@ -146,13 +156,27 @@ class AgentSettings(Model):
     pre_stop_sleep_seconds: int = Field(default=30, ge=0, le=3600, strict=True)
     startup_probe: StartupProbe = StartupProbe()
     run_as_user: int = Field(default=10001, ge=1, le=2147483647, strict=True)
-    access_log: bool = True
+    access_log: StrictBool = True
 
     @field_validator("tmp_mount_path")
     @classmethod
-    def _absolute(cls, value: str) -> str:
-        if not re.match(r"^/[A-Za-z0-9._/-]*[A-Za-z0-9._-]$", value) or "//" in value or "/../" in f"{value}/":
-            raise ValueError(f"{value!r} must be an absolute path like '/sigsci/tmp' (no trailing '/', no '..')")
+    def _tmp_mount(cls, value: str) -> str:
+        AgentSettings._absolute(value)
+        covered = next((p for p in RESERVED_PATHS if p == value or p.startswith(value + "/")), None)
+        if covered is not None or any(value == p or value.startswith(p + "/") for p in KERNEL_PATHS):
+            what = f"covers {covered}" if covered else "is inside a kernel file system"
+            raise ValueError(f"{value!r} {what}: the temp volume would hide what the agent's or the controller's "
+                             "image keeps there. Use a path of its own, like '/sigsci/tmp' (the default) or "
+                             "'/var/run/sigsci'")
+        return value
+
+    @staticmethod
+    def _absolute(value: str) -> str:
+        segments = value.split("/")[1:]
+        if not value.startswith("/") or len(value) > 4096 or not all(segments) \
+                or any(s in (".", "..") or not re.fullmatch(r"[A-Za-z0-9._-]+", s) for s in segments):
+            raise ValueError(f"{value!r} must be an absolute path like '/sigsci/tmp' (letters, digits, '.', '_', '-' "
+                             "between single '/'; no trailing '/', no '.' or '..' segments)")
         return value
 
     unlisted_options: dict[str, OptionValue] = {}
@@ -165,7 +189,7 @@ class AgentSettings(Model):
         for name in options:
             if name in OWNED_OPTIONS:
                 raise ValueError(f"@{name} cannot be set: {OWNED_OPTIONS[name]}")
-            if not _OPTION_NAME.match(name):
+            if not _OPTION_NAME.fullmatch(name):
                 raise ValueError(f"@{name} is not an agent option name: use the option's own spelling in "
                                  "lower case with dashes (e.g. 'max-procs'), not the SIGSCI_ environment form")
             if info.field_name == "options":
@@ -246,13 +270,13 @@ class AppSpec(Model):
     env: dict[EnvName, str] | None = None
     resources: Resources | None = None
     health_path: str | None = Field(default=None, pattern=r"^/[^\s]*$")
-    read_only_root_filesystem: bool | None = None
+    read_only_root_filesystem: StrictBool | None = None
     writable_paths: list[str] | None = None
     run_as_user: int | None = Field(default=None, ge=1, le=2147483647, strict=True)
     pre_stop_sleep_seconds: int | None = Field(default=None, ge=0, le=3600, strict=True)
     replicas: int | None = Field(default=None, ge=0, le=1000, strict=True)
     service_type: Literal["ClusterIP", "NodePort", "LoadBalancer"] | None = None
-    network_policy: bool | None = None
+    network_policy: StrictBool | None = None
     termination_grace_period_seconds: int | None = Field(default=None, ge=1, le=7200, strict=True)
     # patch
     deployment: DnsSubdomain | None = None
@@ -334,7 +358,7 @@ class SecretSpec(Model):
 
     site: DnsSubdomain | None = None
     existing_secret: DnsSubdomain | None = None
-    has_keys: bool = False
+    has_keys: StrictBool = False
 
     @model_validator(mode="after")
     def _one_source(self):

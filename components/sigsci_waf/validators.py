@@ -8,6 +8,8 @@ from typing import Annotated
 
 from pydantic import AfterValidator, BeforeValidator, Field
 
+from .errors import shown
+
 _DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
 _DNS_1035 = re.compile(r"^[a-z]([-a-z0-9]*[a-z0-9])?$")
 _DNS_SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
@@ -26,18 +28,18 @@ _REPOSITORY = re.compile(
 )
 _TAG = re.compile(r"^[\w][\w.-]{0,127}$")
 _DIGEST = re.compile(r"^sha256:[a-f0-9]{64}$")
-_QUANTITY = re.compile(r"^([0-9]+(?:\.[0-9]+)?)(m|Ki|Mi|Gi|Ti|Pi|Ei|k|M|G|T|P|E)?$")
-_SUFFIX = {
-    None: Decimal(1), "m": Decimal("0.001"),
-    "k": Decimal(10) ** 3, "M": Decimal(10) ** 6, "G": Decimal(10) ** 9,
-    "T": Decimal(10) ** 12, "P": Decimal(10) ** 15, "E": Decimal(10) ** 18,
-    "Ki": Decimal(2) ** 10, "Mi": Decimal(2) ** 20, "Gi": Decimal(2) ** 30,
-    "Ti": Decimal(2) ** 40, "Pi": Decimal(2) ** 50, "Ei": Decimal(2) ** 60,
-}
+# Kubernetes' quantity grammar (apimachinery resource.Quantity), unsigned: requests and limits cannot be negative.
+_QUANTITY = re.compile(r"\+?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[KMGTPE]i|[numkMGTPE]|[eE][+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+))?")
+# Beyond these no node exists, and the values overflow what the API server can represent exactly.
+QUANTITY_LIMITS = {"cpu": (Decimal(10_000), "10000 cores"), "memory": (Decimal(2) ** 50, "1Pi")}
 
 
 _LABEL_VALUE = re.compile(r"(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?")
 _QUALIFIED_NAME = re.compile(r"[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?")
+
+
+def is_dns_label(name: str) -> bool:
+    return len(name) <= 63 and _DNS_LABEL.fullmatch(name) is not None
 
 
 def is_dns_1035(name: str) -> bool:
@@ -60,8 +62,8 @@ def is_qualified_name(key: str) -> bool:
 
 def _check(pattern: re.Pattern, max_len: int, what: str):
     def check(value: str) -> str:
-        if len(value) > max_len or not pattern.match(value):
-            raise ValueError(f"{value!r} is not {what}")
+        if len(value) > max_len or not pattern.fullmatch(value):
+            raise ValueError(f"{shown(value)} is not {what}")
         return value
 
     return check
@@ -92,7 +94,7 @@ _PORT_NAME = re.compile(r"[a-z0-9]([a-z0-9-]*[a-z0-9])?")
 
 def _port_name(value: str) -> str:
     if len(value) > 15 or not _PORT_NAME.fullmatch(value) or "--" in value or not any(c.isalpha() for c in value):
-        raise ValueError(f"{value!r} is not a port name (at most 15 lower-case letters, digits and '-', with a "
+        raise ValueError(f"{shown(value)} is not a port name (at most 15 lower-case letters, digits and '-', with a "
                          "letter, no '--')")
     return value
 
@@ -107,7 +109,7 @@ def _target_port(value: object) -> int | str:
         return _target_port(int(value))
     if isinstance(value, str):
         return _port_name(value)
-    raise ValueError(f"{value!r} must be a port number or a port name")
+    raise ValueError(f"{shown(value)} must be a port number or a port name")
 
 
 # A Service port's targetPort: a number, or the name of a container port.
@@ -116,28 +118,35 @@ UnprivilegedPort = Annotated[int, Field(ge=1024, le=65535, strict=True)]
 
 
 def quantity_value(text: str) -> Decimal:
-    """Numeric value of a Kubernetes quantity ('500m' -> 0.5, '1Gi' -> 1073741824)."""
-    match = _QUANTITY.match(text)
-    if not match:
-        raise ValueError(f"{text!r} is not a Kubernetes quantity (e.g. '250m', '1', '512Mi', '1Gi')")
-    return Decimal(match.group(1)) * _SUFFIX[match.group(2)]
+    """Numeric value of a Kubernetes quantity ('500m' -> 0.5, '1Gi' -> 1073741824, '1e3' -> 1000)."""
+    from kubernetes.utils import parse_quantity
+
+    if not isinstance(text, str) or len(text) > 64 or not _QUANTITY.fullmatch(text):
+        raise ValueError(f"{shown(text)} is not a Kubernetes quantity (e.g. '250m', '1', '0.5', '1e3', '512Mi', '1Gi')")
+    return parse_quantity(text)
 
 
-def _quantity(value: object) -> str:
-    # Checked before pydantic's union, whose errors would name its member types instead of the key.
-    if isinstance(value, bool) or not isinstance(value, (str, int, float)):
-        raise ValueError(f"{value!r} is not a Kubernetes quantity (e.g. '250m', '1', '512Mi', '1Gi')")
-    text = str(value)
-    quantity_value(text)
-    return text
+def _quantity(kind: str):
+    def check(value: object) -> str:
+        # Checked before pydantic's union, whose errors would name its member types instead of the key.
+        if isinstance(value, bool) or not isinstance(value, (str, int, float)):
+            raise ValueError(f"{shown(value)} is not a Kubernetes quantity (e.g. '250m', '1', '512Mi', '1Gi')")
+        text = str(value)
+        limit, most = QUANTITY_LIMITS[kind]
+        if quantity_value(text) > limit:
+            raise ValueError(f"{shown(text)} is more {kind} than any node has; at most {most}")
+        return text
+
+    return check
 
 
-Quantity = Annotated[str, BeforeValidator(_quantity)]
+Cpu = Annotated[str, BeforeValidator(_quantity("cpu"))]
+Memory = Annotated[str, BeforeValidator(_quantity("memory"))]
 
 
 def _scalar(value: object) -> object:
     if not isinstance(value, (str, bool, int)):
-        raise ValueError(f"{value!r} must be a string, true/false or a whole number")
+        raise ValueError(f"{shown(value)} must be a string, true/false or a whole number")
     return value
 
 

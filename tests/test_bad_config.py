@@ -130,7 +130,7 @@ CASES = [
     ("route-tls-without-host", ingress(routes=[{"app": "web", "tlsSecret": "tls"}]),
      "sigsci:ingress.routes[0].tlsSecret", "needs host"),
     ("route-namespace-for-app", ingress(routes=[{"app": "web", "namespace": "other"}]),
-     "sigsci:ingress.routes[0].namespace", "app's own"),
+     "sigsci:ingress.routes[0].namespace", "is not in namespace other"),
     ("agent-service-without-lifetime", ingress(agentService={"replicas": 3}), "sigsci:ingress.agentService",
      "only to agentLifetime service"),
     ("bad-lifetime", ingress(agentLifetime="sidecar"), "sigsci:ingress.agentLifetime", "nativeSidecar"),

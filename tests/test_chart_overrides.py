@@ -229,7 +229,8 @@ RENAMES = [
      {"app.kubernetes.io/name": "ingress-nginx", "app.kubernetes.io/instance": "edge",
       "app.kubernetes.io/component": "controller"}),
     # fullname: 63 characters ending in '-', trimmed once to 62 f; + "-controller" cut at 63 ends in '-' again.
-    ("ingress-nginx", "edge", {"fullnameOverride": "f" * 62 + "-"}, "f" * 62, None),
+    ("ingress-nginx", "edge", {"fullnameOverride": "f" * 62 + "-", "controller": {"admissionWebhooks": {
+        "enabled": False}}}, "f" * 62, None),
     ("nginx-ingress", "edge", {}, "edge-nginx-ingress-controller",
      {"app.kubernetes.io/name": "nginx-ingress", "app.kubernetes.io/instance": "edge"}),
     ("nginx-ingress", "edge", {"serviceNameOverride": "public"}, "public",
@@ -259,6 +260,9 @@ def test_renames_are_followed(flavour, release, extra, service, labels):
     ("nginx-ingress", {"serviceNameOverride": "9starts-with-digit"}),
     ("nginx-ingress", {"controller": {"selectorLabels": {}}}),
     ("nginx-ingress", {"controller": {"selectorLabels": {"bad key!": "x"}}}),
+    # The chart does not shorten `<controller fullname>-admission`: 62 + "-admission" is no Service name.
+    ("ingress-nginx", {"fullnameOverride": "f" * 62}),
+    ("ingress-nginx", {"controller": {"metrics": {"enabled": True}, "name": "c" * 40}}),
 ])
 def test_renames_the_chart_would_render_invalid_are_refused(flavour, extra):
     mocks = harness.CaptureMocks()

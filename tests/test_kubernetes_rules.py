@@ -131,3 +131,52 @@ def test_a_path_of_its_own_is_fine(path):
 def test_chart_pod_lists_in_extra_values_are_checked(items):
     ingress = {"agentLifetime": "service", "extraValues": {"controller": {"extraVolumes": items}}}
     _refused(_config(**{"sigsci:ingress": ingress}), "sigsci:ingress.extraValues.controller.extraVolumes")
+
+
+# -- names the charts and Kubernetes derive from ours ---------------------------------------------------------
+
+def _ingress(**ingress):
+    return _config(**{"sigsci:ingress": ingress})
+
+
+def test_a_release_name_whose_admission_service_would_be_too_long_is_refused():
+    # ingress-nginx names its webhook Service `<release>-ingress-nginx-controller-admission`, uncut: 28 + 35 = 63.
+    harness.run_config(_ingress(releaseName="r" * 28))
+    err = _refused(_ingress(releaseName="r" * 29), "sigsci:ingress.releaseName")
+    assert "at most 28" in err.problem
+    # With the webhook off there is no such Service, and the chart's own 63-character cut applies.
+    harness.run_config(_ingress(releaseName="r" * 40, extraValues={
+        "controller": {"admissionWebhooks": {"enabled": False}}}))
+
+
+def test_the_ingress_class_controller_value_fits_kubernetes_limit():
+    name = "a" * 243
+    harness.run_config(_ingress(ingressClass={"name": name}))
+    _refused(_ingress(ingressClass={"name": "a" * 244}), "sigsci:ingress.ingressClass.name")
+    # F5's controller value is the chart's own, not derived from the class name.
+    harness.run_config(_ingress(flavour="nginx-ingress", ingressClass={"name": "a" * 244}))
+
+
+@pytest.mark.parametrize("host", ["10.0.0.1", "192.168.1.20", "1.2.3.4"])
+def test_an_ip_address_is_not_an_ingress_host(host):
+    _refused(_ingress(routes=[{"app": "web", "host": host}]), "sigsci:ingress.routes[0].host")
+
+
+def _two_webs():
+    return [APP, {**APP, "namespace": "shop"}]
+
+
+def test_a_route_to_an_app_name_used_in_two_namespaces_must_say_which():
+    err = _refused(_config(_two_webs(), **{"sigsci:ingress": {"routes": [{"app": "web"}]}}),
+                   "sigsci:ingress.routes[0].app")
+    assert "default, shop" in err.problem
+    run = harness.run_config(_config(_two_webs(), **{"sigsci:ingress": {"routes": [{"app": "web", "namespace": "shop"}]}}))
+    route = next(clean(r.inputs) for r in run.resources if r.type == "kubernetes:networking.k8s.io/v1:Ingress")
+    assert route["metadata"]["namespace"] == "shop"
+
+
+def test_the_same_host_and_path_in_two_namespaces_is_refused():
+    routes = [{"host": "shop.example.com", "app": "web", "namespace": "default"},
+              {"host": "shop.example.com", "app": "web", "namespace": "shop", "name": "web-shop"}]
+    err = _refused(_config(_two_webs(), **{"sigsci:ingress": {"routes": routes}}), "sigsci:ingress.routes[1].path")
+    assert "routes[0]" in err.problem

@@ -66,6 +66,9 @@ class Flavour:
     service_name_override: str | None = None  # a top-level value renaming only the controller Service
     selector_labels_override: str | None = None  # a value replacing the pod selector labels whole
     component_label: bool = False  # the chart adds app.kubernetes.io/component=controller to the selector
+    # More Services the chart names `<controller fullname><suffix>` without cutting to 63: suffix -> the value
+    # (dotted, under the chart's values) that turns it on, and its default.
+    suffixed_services: dict[str, tuple[str, bool]] = field(default_factory=dict)
 
     @property
     def default_release_name(self) -> str:
@@ -98,6 +101,10 @@ _INGRESS_NGINX_LAYOUT = dict(
     nginx_uid=101,
     nginx_gid=82,
     component_label=True,
+    # controller-service-webhook.yaml, -metrics.yaml, -internal.yaml: `{{ controller.fullname }}-<suffix>`.
+    suffixed_services={"-admission": ("controller.admissionWebhooks.enabled", True),
+                       "-metrics": ("controller.metrics.enabled", False),
+                       "-internal": ("controller.service.internal.enabled", False)},
     guarded_values={
         "controller.configMapNamespace": _OTHER_CONFIGMAP,
         "controller.extraArgs.configmap": _OTHER_CONFIGMAP,

@@ -14,7 +14,7 @@ from pydantic.alias_generators import to_snake
 
 from . import workloads
 from .agent import AgentParts, Rpc, build_agent, rpc_address
-from .errors import ConfigError
+from .errors import ConfigError, shown
 from .flavours import MODULE_PATH, Flavour
 from .revproxy import ResolvedApp
 from .ingress_schema import AGENT_SERVICE_SUFFIX, CONTROLLER_RESOURCES, AgentService, IngressSpec, Route
@@ -35,11 +35,14 @@ class RouteTarget:
     port: int
 
 
-def route_targets(apps: Iterable[ResolvedApp]) -> dict[str, RouteTarget]:
-    """Apps by name, as routes see them. Every one of them has its own agent."""
-    return {app.spec.name: RouteTarget(namespace=app.spec.namespace, service=app.service_name,
-                                       port=app.spec.effective_service_port())
-            for app in apps}
+def route_targets(apps: Iterable[ResolvedApp]) -> dict[str, list[RouteTarget]]:
+    """Apps by name, as routes see them (one name may be used in several namespaces). Every one of them has
+    its own agent."""
+    targets: dict[str, list[RouteTarget]] = {}
+    for app in apps:
+        targets.setdefault(app.spec.name, []).append(RouteTarget(
+            namespace=app.spec.namespace, service=app.service_name, port=app.spec.effective_service_port()))
+    return targets
 
 
 @dataclass(frozen=True)
@@ -114,19 +117,30 @@ def chart_name(ing: ResolvedIngress) -> str:
     return _chart_name_text(extra_value(ing, "nameOverride") or ing.flavour.chart)
 
 
-def chart_fullname(ing: ResolvedIngress) -> str:
+def chart_fullname(ing: ResolvedIngress, release: str | None = None) -> str:
     """The chart's `fullname` helper: fullnameOverride, else the release name when it contains the name,
     else both joined."""
     override = extra_value(ing, "fullnameOverride")
     if override:
         return _chart_name_text(override)
-    release, name = ing.spec.release, extra_value(ing, "nameOverride") or ing.flavour.chart
+    release, name = release or ing.spec.release, extra_value(ing, "nameOverride") or ing.flavour.chart
     return _chart_name_text(release if name in release else f"{release}-{name}")
 
 
-def controller_fullname(ing: ResolvedIngress) -> str:
+def controller_fullname(ing: ResolvedIngress, release: str | None = None) -> str:
     """The controller Deployment's name (and ingress-nginx's Service and ConfigMap): `<fullname>-<controller.name>`."""
-    return _chart_name_text(f"{chart_fullname(ing)}-{extra_value(ing, 'controller.name') or 'controller'}")
+    suffix = extra_value(ing, "controller.name") or "controller"
+    return _chart_name_text(f"{chart_fullname(ing, release)}-{suffix}")
+
+
+def suffixed_service_names(ing: ResolvedIngress, release: str | None = None) -> list[str]:
+    """The chart's other Services named `<controller fullname><suffix>`, which it does not shorten to 63."""
+    names = []
+    for suffix, (switch, default) in ing.flavour.suffixed_services.items():
+        enabled = extra_value(ing, switch)
+        if (default if enabled is None else enabled) is True:
+            names.append(f"{controller_fullname(ing, release)}{suffix}")
+    return names
 
 
 def controller_service_name(ing: ResolvedIngress) -> str:
@@ -167,6 +181,18 @@ def _check_names(ing: ResolvedIngress) -> None:
     for dotted, rendered, valid, what in checks:
         if not valid(rendered):
             raise ConfigError(_extra_key(ing, dotted), f"the chart would render {rendered!r}, which is not {what}")
+    too_long = [n for n in suffixed_service_names(ing) if not is_dns_1035(n)]
+    if too_long:
+        release = ing.spec.release
+        fits = next((n for n in range(len(release), 0, -1)
+                     if all(is_dns_1035(x) for x in suffixed_service_names(ing, release[:n]))), None)
+        hint = f"use a releaseName of at most {fits} characters" if fits else "shorten the chart's names"
+        renamed = next((k for k in ("fullnameOverride", "controller.name") if extra_value(ing, k)), None)
+        if renamed:
+            hint = f"shorten {renamed}"
+        raise ConfigError(_extra_key(ing, renamed) if renamed else f"{ing.key}.{ing.name('releaseName')}",
+                          f"the chart would name a Service {too_long[0]!r} ({len(too_long[0])} characters, a name "
+                          f"it does not shorten), but a Service name has at most 63: {hint}")
     if flavour.selector_labels_override is not None:
         labels = extra_value(ing, flavour.selector_labels_override)
         if labels is not None and (not isinstance(labels, Mapping) or not labels or not all(
@@ -473,12 +499,13 @@ class ResolvedRoute:
     port: int
 
 
-def resolve_routes(ing: ResolvedIngress, apps: Mapping[str, RouteTarget]) -> tuple[list[ResolvedRoute], list[str]]:
+def resolve_routes(ing: ResolvedIngress, apps: Mapping[str, list[RouteTarget]]
+                   ) -> tuple[list[ResolvedRoute], list[str]]:
     """Each route with its backend found; an unknown app, a clash of names or of host and path is an error."""
     resolved: list[ResolvedRoute] = []
     warnings: list[str] = []
     names: dict[tuple[str, str], int] = {}
-    rules: dict[tuple[str | None, str, str], int] = {}
+    rules: dict[tuple[str | None, str], int] = {}
     for index, route in enumerate(ing.spec.routes):
         key = f"{ing.key}.{ing.name('routes')}[{index}]"
         if route.app is not None:
@@ -486,7 +513,15 @@ def resolve_routes(ing: ResolvedIngress, apps: Mapping[str, RouteTarget]) -> tup
                 known = ", ".join(sorted(apps)) or "none"
                 raise ConfigError(f"{key}.app", f"{route.app!r} is not an app of sigsci:apps (known: {known}); "
                                                 "route to a Service with service: {name, port} instead")
-            target = apps[route.app]
+            candidates = [t for t in apps[route.app] if route.namespace in (None, t.namespace)]
+            where = ", ".join(sorted(t.namespace for t in apps[route.app]))
+            if not candidates:
+                raise ConfigError(f"{key}.namespace", f"app {route.app!r} is not in namespace {route.namespace} "
+                                                      f"(it is in {where})")
+            if len(candidates) > 1:
+                raise ConfigError(f"{key}.app", f"{route.app!r} names apps in namespaces {where}; set the route's "
+                                                "namespace to choose one")
+            target = candidates[0]
             namespace, service, port = target.namespace, target.service, target.port
             warnings.append(f"route {index} sends traffic through the WAF controller to app {route.app!r}, "
                             "which has its own agent too: each request is inspected twice")
@@ -498,10 +533,12 @@ def resolve_routes(ing: ResolvedIngress, apps: Mapping[str, RouteTarget]) -> tup
             raise ConfigError(f"{key}.name", f"Ingress {namespace}/{name} is already made by routes"
                                              f"[{names[(namespace, name)]}]; set name to tell them apart")
         names[(namespace, name)] = index
-        rule = (route.host, route.path, namespace)
+        # One class, one controller: the same host and path in two Ingresses (in any namespaces) would leave
+        # the controller to pick one of them.
+        rule = (route.host, route.path)
         if rule in rules:
             raise ConfigError(f"{key}.path", f"host {route.host or '*'} path {route.path} is already routed by "
-                                             f"routes[{rules[rule]}]")
+                                             f"routes[{rules[rule]}] on IngressClass {ing.spec.ingress_class.name}")
         rules[rule] = index
         resolved.append(ResolvedRoute(route=route, name=name, namespace=namespace, service=service, port=port))
     return resolved, warnings

@@ -88,7 +88,7 @@ class SigsciIngressController(pulumi.ComponentResource):
 
     def __init__(self, name: str, args: SigsciIngressControllerArgs, opts: Optional[pulumi.ResourceOptions] = None,
                  *, apps: Sequence[SigsciRevProxyApp] = (), _resolved: Optional[ResolvedIngress] = None,
-                 _targets: Optional[dict[str, RouteTarget]] = None):
+                 _targets: Optional[dict[str, list[RouteTarget]]] = None):
         """`apps`: the apps routes may name with `app` (Python only; other languages route to an app's
         Service by name with `service: {name, port}` and `namespace`)."""
         super().__init__("sigsci:index:SigsciIngressController", name, None, opts)

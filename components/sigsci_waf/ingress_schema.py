@@ -48,6 +48,16 @@ def _annotation_keys(annotations: dict[str, str]) -> dict[str, str]:
 Annotations = Annotated[dict[str, str], AfterValidator(_annotation_keys)]
 
 
+def _is_ip(host: str) -> bool:
+    import ipaddress
+
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        return False
+    return True
+
+
 def semver_tuple(tag: str) -> tuple[int, int, int] | None:
     match = _SEMVER.fullmatch(tag)
     if not match:
@@ -136,8 +146,9 @@ class Route(Model):
         if (self.app is None) == (self.service is None):
             raise ValueError("@app is required, or service instead (one of the two, not both): route to an app "
                              "of sigsci:apps by name, or to a Service with {name, port}")
-        if self.app is not None and self.namespace is not None:
-            raise ValueError("@namespace is the app's own for a route to an app; set it only with service")
+        if self.host is not None and _is_ip(self.host):
+            raise ValueError(f"@host {self.host!r} is an IP address; an Ingress host must be a DNS name (leave host "
+                             "unset to match any host)")
         if self.tls_secret is not None and self.host is None:
             raise ValueError("@tlsSecret needs host: the certificate is served for that host")
         if self.path_type in ("Prefix", "Exact"):
@@ -191,6 +202,11 @@ class IngressSpec(Model):
                              "a native sidecar stops after the controller, a classic one sleeps through the "
                              "controller's whole grace period")
         flavour = FLAVOURS[self.flavour]
+        controller_value = f"k8s.io/{self.ingress_class.name}"
+        if flavour.sets_controller_value and len(controller_value) > 250:
+            raise ValueError(f"@ingressClass.name is {len(self.ingress_class.name)} characters; the IngressClass's "
+                             f"controller is {controller_value[:20]}..., which Kubernetes allows up to 250 characters: "
+                             "use a name of at most 243")
         image = self.controller.image
         chart_version = self.chart.version or flavour.default_chart_version
         if image.tag is None and chart_version not in flavour.images:

@@ -86,7 +86,7 @@ def test_ingress_component_routes_to_app_components():
     release = harness.clean(run.named("edge-release").inputs)
     assert release["namespace"] == "edge"
     assert "sigsci.fastly.com/credentials-hash" in release["values"]["controller"]["podAnnotations"]
-    ingress = harness.clean(run.named("edge-route-default-web").inputs)
+    ingress = harness.clean(run.named("edge-route-default.web").inputs)
     assert ingress["spec"]["rules"][0]["http"]["paths"][0]["backend"]["service"] == {
         "name": "web", "port": {"number": 80}}
     # The component never creates its namespace: the caller owns it.

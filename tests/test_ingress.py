@@ -314,12 +314,12 @@ def test_route_name_clash_is_an_error():
 def test_resources_wait_for_what_they_need():
     run = harness.run_config(INGRESS_CONFIGS["ingress-nginx-service"])
     # The Secret lands in the namespace the stack creates; the agents run before the controller needs them.
-    assert "namespace-sigsci-ingress" in run.options["sigsci-sigsci-ingress"]["dependsOn"]
+    assert "namespace-sigsci-ingress" in run.options["sigsci.sigsci-ingress"]["dependsOn"]
     release = run.options["ingress-release"]
-    assert {"ingress-agent-deployment", "ingress-agent-service", "sigsci-sigsci-ingress"} <= set(release["dependsOn"])
+    assert {"ingress-agent-deployment", "ingress-agent-service", "sigsci.sigsci-ingress"} <= set(release["dependsOn"])
 
 
 def test_a_new_release_replaces_the_old_one_first(default_run):
     assert default_run.options["ingress-release"]["deleteBeforeReplace"] is True
     # Routes go in once the controller (and ingress-nginx's admission webhook) is there.
-    assert "ingress-release" in default_run.options["ingress-route-default-web"]["dependsOn"]
+    assert "ingress-release" in default_run.options["ingress-route-default.web"]["dependsOn"]

@@ -66,7 +66,7 @@ BREAKS = [
      "the module dials /elsewhere.sock"),
     ("dev", "ingress-release",
      lambda i: _controller_values(i)["extraVolumeMounts"][0].update(mountPath="/other"), "do not share"),
-    ("dev", "ingress-route-default-helloworld",
+    ("dev", "ingress-route-default.helloworld",
      lambda i: i["spec"]["rules"][0]["http"]["paths"][0].update(path="/a//b"), "contains '//'"),
     ("prod", "ingress-agent-service",
      lambda i: i["spec"]["ports"][0].update(targetPort=9998), "the agent's rpc-address"),

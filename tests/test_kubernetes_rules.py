@@ -180,3 +180,13 @@ def test_the_same_host_and_path_in_two_namespaces_is_refused():
               {"host": "shop.example.com", "app": "web", "namespace": "shop", "name": "web-shop"}]
     err = _refused(_config(_two_webs(), **{"sigsci:ingress": {"routes": routes}}), "sigsci:ingress.routes[1].path")
     assert "routes[0]" in err.problem
+
+
+def test_resource_names_built_from_parts_cannot_collide():
+    """Joined with '-', namespace a-b with route c and namespace a with route b-c made one URN (refused at up)."""
+    routes = [{"service": {"name": "svc", "port": 80}, "namespace": "a-b", "name": "c", "path": "/one"},
+              {"service": {"name": "svc", "port": 80}, "namespace": "a", "name": "b-c", "path": "/two"}]
+    run = harness.run_config(_ingress(routes=routes))
+    ingresses = [r.name for r in run.resources if r.type == "kubernetes:networking.k8s.io/v1:Ingress"]
+    assert sorted(ingresses) == ["ingress-route-a-b.c", "ingress-route-a.b-c"]
+    assert len({(r.type, r.name) for r in run.resources}) == len(run.resources)

@@ -165,7 +165,7 @@ def test_latest_agent_warns_at_preview():
 def test_children_are_named_after_the_component():
     run = harness.run_config(config(SEED_APP))
     names = {r.name for r in run.resources}
-    assert {"sigsci", "sigsci-default", "sigsci-rotation", "helloworld.default", "helloworld.default-deployment",
+    assert {"sigsci", "sigsci.default", "sigsci-rotation", "helloworld.default", "helloworld.default-deployment",
             "helloworld.default-service", "helloworld.default-networkpolicy"} == names
 
 

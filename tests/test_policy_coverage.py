@@ -215,7 +215,7 @@ def test_an_ingress_of_another_class_to_a_service_the_waf_controller_routes_to_i
     staging = stacks["staging"]
     probe = _ingress("catalog-direct", "catalog-direct", "shop", "catalog", 80, "public-nginx")
     found = violations(validate_no_bypass_ingress, [*staging, probe])
-    assert len(found) == 1 and "catalog-direct" in found[0] and "ingress-route-shop-catalog" in found[0]
+    assert len(found) == 1 and "catalog-direct" in found[0] and "ingress-route-shop.catalog" in found[0]
 
 
 def test_an_ingress_of_the_waf_class_or_to_an_agent_fronted_service_is_not_reported(stacks):

@@ -77,7 +77,7 @@ def test_without_secret_config_the_same_values_stay_readable():
 
 def test_secret_site_names_the_secret_as_a_secret():
     run = _run(_config(), ["sigsci:site"])
-    secret = clean(run.named("sigsci-default").inputs)
+    secret = clean(run.named("sigsci.default").inputs)
     # The engine keeps secrecy per top-level property: all of metadata is secret.
     assert secret["metadata"][SECRET_MARKER]["name"] == f"sigsci.{SITE}"
     assert run.outputs["secretName"] == f"sigsci.{SITE}" and run.secret_outputs == {"secretName"}

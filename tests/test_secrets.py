@@ -34,7 +34,7 @@ def test_planted_credentials_only_inside_secret_wrappers(stack, stack_runs):
 
 def test_created_secret_holds_the_keys_wrapped_as_secret():
     run = _run(APP, PATCHED, AGENTS)
-    secret = clean(run.named("sigsci-default").inputs)
+    secret = clean(run.named("sigsci.default").inputs)
     assert secret["stringData"] == {SECRET_MARKER: {"accesskeyid": PLANTED_KEY_ID, "secretaccesskey": PLANTED_SECRET}}
     for resource in run.resources:
         assert plain_credentials(clean(resource.inputs)) == [], resource.name
@@ -70,7 +70,7 @@ def test_rotating_the_keys_rolls_the_pods_and_changes_nothing_else():
     changes = {name: _diff(before[name], after[name]) for name in before if before[name] != after[name]}
     annotation = ".spec.template.metadata.annotations.sigsci.fastly.com/credentials-hash"
     assert changes == {
-        "sigsci-default": [".stringData.__secret__.secretaccesskey"],
+        "sigsci.default": [".stringData.__secret__.secretaccesskey"],
         "sigsci-rotation": [".keepers.__secret__.secretAccessKey"],
         "web.default-deployment": [annotation],
         "legacy.default-deployment-patch": [annotation],
@@ -105,7 +105,7 @@ def test_ingress_keeps_keys_secret_and_rolls_on_rotation(lifetime):
     for name, inputs in before.items():
         assert plain_credentials(inputs) == [], name
     changes = {name: _diff(before[name], after[name]) for name in before if before[name] != after[name]}
-    expected = {"sigsci-sigsci-ingress": [".stringData.__secret__.secretaccesskey"],
+    expected = {"sigsci.sigsci-ingress": [".stringData.__secret__.secretaccesskey"],
                 "sigsci-rotation": [".keepers.__secret__.secretAccessKey"]}
     if lifetime == "service":
         expected["ingress-agent-deployment"] = [

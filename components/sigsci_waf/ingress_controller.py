@@ -130,9 +130,12 @@ class SigsciIngressController(pulumi.ComponentResource):
             opts=pulumi.ResourceOptions(parent=self, depends_on=[*(depends_on or []), *agents],
                                         delete_before_replace=True),
         )
-        after_release = pulumi.ResourceOptions(parent=self, depends_on=[release])
         for route in routes:
-            declare(f"{name}-route-{route.namespace}-{route.name}", ingress_manifest(resolved, route), after_release)
+            # `.` cannot be in a namespace, so `<namespace>.<name>` names each route once: joined with `-`,
+            # namespace a-b with route c and namespace a with route b-c were one resource to the engine.
+            old = f"{name}-route-{route.namespace}-{route.name}"
+            declare(f"{name}-route-{route.namespace}.{route.name}", ingress_manifest(resolved, route),
+                    pulumi.ResourceOptions(parent=self, depends_on=[release], aliases=[pulumi.Alias(name=old)]))
 
         for warning in [*controller_agent(resolved, secret_name).warnings, *route_warnings]:
             pulumi.log.warn(f"{prefix}: {warning}", resource=self)

@@ -112,12 +112,14 @@ class SigsciSecret(pulumi.ComponentResource):
             for namespace in created:
                 manifest = secret_manifest(name_value, namespace, key_id, secret_key)
                 k8s.core.v1.Secret(
-                    f"{name}-{namespace}",
+                    # `.` cannot be in a namespace, so no two (component, namespace) pairs share a name.
+                    f"{name}.{namespace}",
                     metadata=manifest["metadata"],
                     type=manifest["type"],
                     string_data=manifest["stringData"],
                     opts=pulumi.ResourceOptions(parent=self, additional_secret_outputs=["data", "stringData"],
-                                                depends_on=opts.depends_on if opts is not None else None),
+                                                depends_on=opts.depends_on if opts is not None else None,
+                                                aliases=[pulumi.Alias(name=f"{name}-{namespace}")]),
                 )
             # A random token that pulumi-random renews whenever a key changes (its keepers): pod templates
             # carry it, so a rotation rolls the pods, and it is derived from no key material at all.

@@ -24,10 +24,14 @@ from .revproxy import ResolvedApp, resolve_app
 from .revproxy_app import SigsciRevProxyApp
 from .schema import AgentSettings, SecretSpec, parse
 from .secret import SigsciSecret
+from .validators import is_dns_label
 from .sensitive import mark, scrub, scrub_path, secret_words
 
 NAMESPACE = "sigsci"
-KNOWN_KEYS = ("site", "accessKeyId", "secretAccessKey", "existingSecret", "agent", "apps", "ingress")
+KNOWN_KEYS = ("site", "accessKeyId", "secretAccessKey", "existingSecret", "existingNamespaces", "agent", "apps",
+              "ingress")
+# Namespaces the cluster itself keeps: a stack never declares them (deleting the stack would try to delete them).
+SYSTEM_NAMESPACES = frozenset({"default", "kube-system", "kube-public", "kube-node-lease"})
 
 
 def _configured_keys() -> set[str]:
@@ -142,6 +146,27 @@ def read_secret_spec(config: pulumi.Config) -> tuple[SecretSpec, Any, Any]:
     return spec, key_id, secret_key
 
 
+def read_existing_namespaces(config: pulumi.Config) -> set[str]:
+    names = _object(config, "existingNamespaces", list, "a list of namespace names") or []
+    for index, name in enumerate(names):
+        if not isinstance(name, str) or not is_dns_label(name):
+            raise ConfigError(f"{NAMESPACE}:existingNamespaces[{index}]", "is not a namespace name (a DNS-1123 "
+                                                                           "label)")
+    return set(names)
+
+
+def namespaces_to_create(apps: list[ResolvedApp], ingress: ResolvedIngress | None, existing: set[str]) -> set[str]:
+    """The namespaces the stack owns: where it runs pods of its own (owned and service placements, and the
+    ingress controller unless createNamespace is false). Never the cluster's own, one listed as existing,
+    or one a patched app lives in: that app's Deployment proves the namespace is someone else's, and
+    deleting the stack would delete it with everything in it."""
+    wanted = {app.spec.namespace for app in apps if app.spec.placement != "patch"}
+    if ingress is not None and ingress.spec.create_namespace:
+        wanted.add(ingress.spec.namespace)
+    patched = {app.spec.namespace for app in apps if app.spec.placement == "patch"}
+    return wanted - SYSTEM_NAMESPACES - patched - existing
+
+
 def secret_config_words() -> tuple[set[str], set[str]]:
     """The `sigsci:` keys set with --secret, and every key name and value inside them (for scrubbing)."""
     keys = {key for key in KNOWN_KEYS if _is_secret(key)}
@@ -190,15 +215,17 @@ def _declare_stack(config: pulumi.Config, secret_keys: set[str]) -> None:
     if not apps and ingress is None:
         raise ConfigError(f"{NAMESPACE}:apps", "protects nothing: set sigsci:apps, sigsci:ingress, or both")
 
+    existing = read_existing_namespaces(config)
+
     # Everything is valid: declare resources.
     namespaces = {app.spec.namespace for app in apps}
-    before_secret: list[pulumi.Resource] = []
     if ingress is not None:
         namespaces.add(ingress.spec.namespace)
-        if ingress.spec.create_namespace:
-            manifest = namespace_manifest(ingress.spec.namespace)
-            before_secret.append(k8s.core.v1.Namespace(f"namespace-{ingress.spec.namespace}",
-                                                       metadata=manifest["metadata"]))
+    # Namespaces first (then the Secret in each, then the pods that read it), so a fresh cluster works. The apps
+    # depend on them directly too: with an existing Secret the SigsciSecret has no children to wait for.
+    before_secret: list[pulumi.Resource] = [
+        k8s.core.v1.Namespace(f"namespace-{namespace}", metadata=namespace_manifest(namespace)["metadata"])
+        for namespace in sorted(namespaces_to_create(apps, ingress, existing))]
     secret = SigsciSecret("sigsci", {
         "namespaces": sorted(namespaces),
         "site": secret_spec.site,
@@ -213,7 +240,7 @@ def _declare_stack(config: pulumi.Config, secret_keys: set[str]) -> None:
         component = SigsciRevProxyApp(
             f"{spec.name}.{spec.namespace}",
             {"name": spec.name, "secret_name": secret_name, "credentials_hash": secret.credentials_hash},
-            opts=pulumi.ResourceOptions(depends_on=[secret]),
+            opts=pulumi.ResourceOptions(depends_on=[secret, *before_secret]),
             _resolved=app,
         )
         exported[f"{spec.namespace}/{spec.name}"] = {
@@ -227,7 +254,7 @@ def _declare_stack(config: pulumi.Config, secret_keys: set[str]) -> None:
         controller = SigsciIngressController(
             "ingress",
             {"secret_name": secret_name, "credentials_hash": secret.credentials_hash},
-            opts=pulumi.ResourceOptions(depends_on=[secret]),
+            opts=pulumi.ResourceOptions(depends_on=[secret, *before_secret]),
             _resolved=ingress, _targets=route_targets(apps),
         )
         pulumi.export("ingress", {

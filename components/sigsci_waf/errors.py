@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any, Iterable
+from typing import Any, Iterable, Mapping
 
 import pulumi
 from pydantic import ValidationError
@@ -71,3 +71,35 @@ def from_validation_error(prefix: str, exc: ValidationError, *, snake: bool = Fa
         field, _, message = message[1:].partition(" ")
         loc = [*loc, *(int(part) if part.isdigit() else part for part in field.split("."))]
     return ConfigError(join_path(prefix, loc, snake=snake), message)
+
+
+MAX_DEPTH = 32
+
+
+def check_depth(value: Any, key: str, limit: int = MAX_DEPTH) -> None:
+    """No value nests deeper than any Kubernetes object or chart value does: deeper input is refused here,
+    walking iteratively, before a recursive merge or validator would run out of stack."""
+    stack: list[tuple[Any, tuple]] = [(value, ())]
+    while stack:
+        node, path = stack.pop()
+        if len(path) > limit:
+            where = join_path(key, path[:3]) + ".…"
+            raise ConfigError(where, f"nests more than {limit} levels deep; no chart value or Kubernetes field does")
+        if isinstance(node, dict):
+            stack.extend((child, (*path, str(k))) for k, child in node.items())
+        elif isinstance(node, (list, tuple)):
+            stack.extend((child, (*path, i)) for i, child in enumerate(node))
+
+
+def check_call(component: str, name: Any, args: Any, opts: Any) -> str:
+    """The arguments every component takes, checked before it registers anything; the prefix for errors."""
+    if not isinstance(name, str) or not name:
+        raise ConfigError(f"{component}.name", f"must be a non-empty string (the resource name), not {shown(name)}")
+    prefix = f"{component} '{name}'"
+    if not isinstance(args, Mapping):
+        raise ConfigError(f"{prefix}.args", f"must be a dict of arguments ({component}Args), not "
+                                            f"{type(args).__name__}")
+    if opts is not None and not isinstance(opts, pulumi.ResourceOptions):
+        raise ConfigError(f"{prefix}.opts", f"must be a pulumi.ResourceOptions, not {type(opts).__name__}")
+    check_depth(dict(args), prefix)
+    return prefix

@@ -21,7 +21,8 @@ from .ingress import (
     route_targets,
 )
 from .revproxy_app import SigsciRevProxyApp
-from .secret import check_secret_reaches
+from .errors import check_call
+from .secret import check_secret_name, check_secret_reaches
 from .sensitive import reveal
 
 
@@ -91,12 +92,14 @@ class SigsciIngressController(pulumi.ComponentResource):
                  _targets: Optional[dict[str, list[RouteTarget]]] = None):
         """`apps`: the apps routes may name with `app` (Python only; other languages route to an app's
         Service by name with `service: {name, port}` and `namespace`)."""
+        prefix = check_call("SigsciIngressController", name, args, opts)
+        secret_name = check_secret_name(args.get("secret_name"), f"{prefix}.secret_name")
+        apps = list(apps or ())
+        for index, app in enumerate(apps):
+            if not isinstance(app, SigsciRevProxyApp):
+                raise ConfigError(f"{prefix}.apps[{index}]", f"must be a SigsciRevProxyApp (the component, not its "
+                                                             f"name), not {type(app).__name__}")
         super().__init__("sigsci:index:SigsciIngressController", name, None, opts)
-        prefix = f"SigsciIngressController '{name}'"
-        secret_name = args.get("secret_name")
-        if not secret_name:
-            raise ConfigError(f"{prefix}.secret_name", "is required: the Secret with the agent keys in the "
-                                                       "controller's namespace (SigsciSecret.secret_name)")
         # The stack program passes what it already validated, so errors name the stack config keys.
         resolved = _resolved or resolve_ingress({k: v for k, v in args.items() if k not in _STACK_ONLY}, {},
                                                 prefix, snake=True)

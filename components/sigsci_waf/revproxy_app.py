@@ -8,7 +8,8 @@ import pulumi_kubernetes as k8s
 from .declare import declare
 from .restore import restore_hook
 from .revproxy import ResolvedApp, build_app, bypass_problems, field_of, resolve_app, target_port_owners
-from .secret import check_secret_reaches
+from .errors import check_call
+from .secret import check_secret_name, check_secret_reaches
 
 
 class SigsciRevProxyAppArgs(TypedDict, total=False):
@@ -89,17 +90,13 @@ class SigsciRevProxyApp(pulumi.ComponentResource):
 
     def __init__(self, name: str, args: SigsciRevProxyAppArgs, opts: Optional[pulumi.ResourceOptions] = None,
                  *, _resolved: Optional[ResolvedApp] = None):
+        prefix = check_call("SigsciRevProxyApp", name, args, opts)
+        secret_name = check_secret_name(args.get("secret_name"), f"{prefix}.secret_name")
         super().__init__("sigsci:index:SigsciRevProxyApp", name, None, opts)
         raw = {k: v for k, v in args.items() if k not in ("secret_name", "credentials_hash")}
         raw.setdefault("name", name)
-        prefix = f"SigsciRevProxyApp '{name}'"
         # The stack program passes what it already validated, so errors name the stack config keys.
         self.resolved: ResolvedApp = _resolved or resolve_app(raw, {}, prefix, snake=True)
-        secret_name = args.get("secret_name")
-        if not secret_name:
-            from .errors import ConfigError
-            raise ConfigError(f"{prefix}.secret_name", "is required: the Secret with the agent keys "
-                                                       "(SigsciSecret.secret_name)")
         check_secret_reaches(secret_name, self.resolved.spec.namespace, f"{prefix}.secret_name")
         manifests = build_app(self.resolved, secret_name, args.get("credentials_hash"))
         depends_on = opts.depends_on if opts is not None else None

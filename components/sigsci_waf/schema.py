@@ -13,7 +13,7 @@ from typing import Any, Literal, Mapping
 from pydantic import StrictBool, BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator, model_validator
 from pydantic.alias_generators import to_camel
 
-from .errors import from_validation_error
+from .errors import check_depth, from_validation_error
 from .validators import (
     Digest,
     DnsLabel,
@@ -64,6 +64,7 @@ class Model(BaseModel):
 
 def parse(model: type[Model], data: Any, prefix: str, *, snake: bool = False):
     """Validate `data` against `model`, raising ConfigError that names the key under `prefix`."""
+    check_depth(data, prefix)
     try:
         return model.model_validate(data if data is not None else {})
     except ValidationError as exc:

@@ -7,7 +7,7 @@ import pulumi_kubernetes as k8s
 import pulumi_random as random
 
 from .agent import ACCESS_KEY_FIELD, SECRET_KEY_FIELD
-from .errors import ConfigError
+from .errors import ConfigError, check_call, shown
 from .workloads import PART_OF
 from .schema import SecretSpec, parse
 from .sensitive import mark, reveal
@@ -39,9 +39,24 @@ class SecretName(str):
         return value
 
 
+def check_secret_name(value: Any, key: str) -> Any:
+    """The Secret's name as a component takes it: a non-empty string, or an Output of one (from another
+    resource; it is checked when known, which a preview may not be)."""
+    if isinstance(value, pulumi.Output):
+        def known(name: Any) -> Any:
+            if not isinstance(name, str) or not name:
+                raise ConfigError(key, f"resolved to {shown(name)}; it must name the Secret with the agent keys")
+            return name
+        return value.apply(known)
+    if not isinstance(value, str) or not value:
+        raise ConfigError(key, f"is required: the name of the Secret with the agent keys (SigsciSecret.secret_name), "
+                               f"a string, not {shown(value)}")
+    return value
+
+
 def check_secret_reaches(secret_name: Any, namespace: str, key: str) -> None:
     """A pod in `namespace` can read the agent keys only from a Secret in that namespace."""
-    created = getattr(secret_name, "namespaces", None)
+    created = secret_name.namespaces if isinstance(secret_name, SecretName) else None
     if created is not None and namespace not in created:
         where = ", ".join(sorted(created)) or "no namespace"
         raise ConfigError(key, f"the SigsciSecret creates its Secret only in {where}, not in namespace "
@@ -82,8 +97,8 @@ class SigsciSecret(pulumi.ComponentResource):
     def __init__(self, name: str, args: SigsciSecretArgs, opts: Optional[pulumi.ResourceOptions] = None, *,
                  _secret_site: bool = False):
         """`_secret_site`: the stack program's site came from secret config, so the Secret's name is one."""
+        prefix = check_call("SigsciSecret", name, args, opts)
         super().__init__("sigsci:index:SigsciSecret", name, None, opts)
-        prefix = f"SigsciSecret '{name}'"
         has_keys = args.get("access_key_id") is not None or args.get("secret_access_key") is not None
         if has_keys and (args.get("access_key_id") is None or args.get("secret_access_key") is None):
             missing = "access_key_id" if args.get("access_key_id") is None else "secret_access_key"

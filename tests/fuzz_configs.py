@@ -236,7 +236,15 @@ hostile_value = st.one_of(
     st.none(), st.booleans(), st.integers(-(2**40), 2**40), st.floats(allow_nan=True, allow_infinity=True),
     st.text(max_size=40), st.just("x" * 300),
     st.sampled_from(["", " ", "latest", "Bad_Name", "../x", "ünïcödé", "-1", "0", "65536", "sha256:zz", "/", "//",
-                     "\n", "${x}", "{{ .Values }}", "web", "1.5", "true", "/sigsci/tmp/../etc"]),
+                     "\n", "${x}", "{{ .Values }}", "web", "1.5", "true", "/sigsci/tmp/../etc",
+                     # issue 14's classes: whitespace around valid values, quantities, switches spelt as text,
+                     # paths the temp volume must not cover, IP hosts, names the charts lengthen
+                     "web\n", "\nweb", "web ", "1K", "1e3", ".5", "1E", "1Ei", "1" + "0" * 400, "yes", "off", "on",
+                     "/etc", "/usr/lib/nginx/modules", "/usr/local/certificates", "/tmp", "/.", "10.0.0.1",
+                     "r" * 29, "a" * 244]),
+    st.just({"a": {"a": {"a": {"a": {"a": {"a": {"a": {"a": {"a": {"a": {"a": {"a": {"a": {"a": {"a": {"a": {
+        "a": {"a": {"a": {"a": {"a": {"a": {"a": {"a": {"a": {"a": {"a": {"a": {"a": {"a": {"a": {"a": {"a": {
+            "a": 1}}}}}}}}}}}}}}}}}}}}}}}}}}}}}}}}}}),
     st.lists(st.integers(), max_size=2), st.dictionaries(st.text(max_size=5), st.integers(), max_size=2),
 )
 
@@ -269,13 +277,28 @@ def _edit(config: dict, path: tuple, action: str, value: Any = None) -> dict:
     return result
 
 
+def _at(config: dict, path: tuple) -> Any:
+    node: Any = config
+    for part in path:
+        node = node[part]
+    return node
+
+
 @st.composite
 def hostile_config(draw) -> tuple[dict, list[str], str]:
     """(config, keys marked secret, what was done to it)."""
     config = draw(stack_config())
     secret_keys = [k for k in harness.SECRET_KEYS if k in config]
     action = draw(st.sampled_from(["replace", "replace", "replace", "remove", "unknown-key", "not-json",
-                                   "plain-text", "unknown-top-key"]))
+                                   "plain-text", "unknown-top-key", "dress"]))
+    if action == "dress":
+        # A valid string with whitespace around it, as a YAML block scalar or a stray space gives.
+        strings = [p for p in _paths(config) if isinstance(_at(config, p), str)]
+        if strings:
+            path = draw(st.sampled_from(strings))
+            dressed = draw(st.sampled_from(["{}\n", "\n{}", "{} ", " {}", "{}\r\n"])).format(_at(config, path))
+            return _edit(config, path, "replace", dressed), secret_keys, f"dress {path} as {dressed!r}"
+        action = "replace"
     if action == "not-json":
         key = draw(st.sampled_from(["sigsci:apps", "sigsci:ingress", "sigsci:agent"]))
         config[key] = draw(st.sampled_from(["{not json", "[1, 2", "web", "", "null"]))

@@ -31,16 +31,16 @@ _MODULE_HOST = re.compile(r"^sigsci_agent_host (.+);$")
 
 
 def is_dns_label(name: Any) -> bool:
-    return isinstance(name, str) and len(name) <= 63 and bool(_DNS_LABEL.match(name))
+    return isinstance(name, str) and len(name) <= 63 and bool(_DNS_LABEL.fullmatch(name))
 
 
 def is_dns_1035(name: Any) -> bool:
-    return isinstance(name, str) and len(name) <= 63 and bool(_DNS_1035.match(name))
+    return isinstance(name, str) and len(name) <= 63 and bool(_DNS_1035.fullmatch(name))
 
 
 def is_dns_subdomain(name: Any) -> bool:
     """Kubernetes' IsDNS1123Subdomain: the whole name at most 253 (labels are not limited one by one)."""
-    return isinstance(name, str) and len(name) <= 253 and bool(_DNS_SUBDOMAIN.match(name))
+    return isinstance(name, str) and len(name) <= 253 and bool(_DNS_SUBDOMAIN.fullmatch(name))
 
 
 def is_qualified_name(key: Any) -> bool:
@@ -48,16 +48,16 @@ def is_qualified_name(key: Any) -> bool:
     if not isinstance(key, str):
         return False
     prefix, _, name = key.rpartition("/")
-    return (not prefix or is_dns_subdomain(prefix)) and len(name) <= 63 and bool(_QUALIFIED.match(name))
+    return (not prefix or is_dns_subdomain(prefix)) and len(name) <= 63 and bool(_QUALIFIED.fullmatch(name))
 
 
 def is_label_value(value: Any) -> bool:
-    return isinstance(value, str) and len(value) <= 63 and bool(_LABEL_VALUE.match(value))
+    return isinstance(value, str) and len(value) <= 63 and bool(_LABEL_VALUE.fullmatch(value))
 
 
 def is_port_name(name: Any) -> bool:
     """IANA_SVC_NAME: at most 15, lower case, a letter somewhere, no '--'."""
-    return isinstance(name, str) and len(name) <= 15 and bool(_PORT_NAME.match(name)) \
+    return isinstance(name, str) and len(name) <= 15 and bool(_PORT_NAME.fullmatch(name)) \
         and "--" not in name and any(c.isalpha() for c in name)
 
 
@@ -282,7 +282,7 @@ def _module_problems(run: Run, objects: list[dict], chart_pods: list[tuple[str, 
         config = values["values"]
         for part in flavour.config_path:
             config = config[part]
-        host = _MODULE_HOST.match(config.get(flavour.http_snippet, ""))
+        host = _MODULE_HOST.fullmatch(config.get(flavour.http_snippet, ""))
         where = f"release {release.name}"
         if host is None:
             problems.append(f"{where}: no sigsci_agent_host in the http snippet")

@@ -14,7 +14,7 @@ from pydantic.alias_generators import to_snake
 
 from . import workloads
 from .agent import AgentParts, Rpc, build_agent, rpc_address
-from .errors import ConfigError, shown
+from .errors import ConfigError, join_path, shown
 from .flavours import MODULE_PATH, Flavour
 from .revproxy import ResolvedApp
 from .ingress_schema import AGENT_SERVICE_SUFFIX, CONTROLLER_RESOURCES, AgentService, IngressSpec, Route
@@ -435,6 +435,34 @@ def _check_pod_lists(ing: ResolvedIngress, key: str) -> None:
             if not is_dns_label(item["name"]):
                 raise ConfigError(f"{where}[{index}].name", f"{item['name']!r} is not a valid name (a DNS-1123 "
                                                             "label)")
+    _validate_pod_parts(ing, controller, key)
+
+
+def _validate_pod_parts(ing: ResolvedIngress, controller: Mapping[str, Any], key: str) -> None:
+    """The chart copies these lists into the controller pod as they are: check them with Kubernetes' own
+    schemas (kubernetes-validate, unknown fields refused), as the API server would at install."""
+    import kubernetes_validate
+
+    flavour = ing.flavour
+    stub = {"name": "controller", "image": "controller",
+            "volumeMounts": list(controller.get(flavour.volume_mounts) or [])}
+    places = {flavour.containers: ("containers", 1), flavour.init_containers: ("initContainers", 0),
+              flavour.volumes: ("volumes", 0)}
+    spec: dict[str, Any] = {"containers": [stub, *(controller.get(flavour.containers) or [])]}
+    for list_key, (field, _) in places.items():
+        if field != "containers" and controller.get(list_key):
+            spec[field] = list(controller[list_key])
+    pod = {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "controller"}, "spec": spec}
+    try:
+        kubernetes_validate.validate(pod, kubernetes_validate.utils.latest_version(), strict=True)
+    except kubernetes_validate.ValidationError as error:
+        path = list(error.path)[1:]  # after "spec"
+        if path[:1] == ["containers"] and path[1:2] == [0]:
+            where, rest = f"controller.{flavour.volume_mounts}", path[3:]  # the stub's volumeMounts
+        else:
+            list_key = next(k for k, (f, _) in places.items() if f == path[0])
+            where, rest = f"controller.{list_key}", [path[1] - places[list_key][1], *path[2:]]
+        raise ConfigError(join_path(f"{key}.{where}", rest), f"{error.message} (Kubernetes' schema for this field)")
 
 
 def merge_extra_values(ing: ResolvedIngress, ours: Mapping[str, Any]) -> dict[str, Any]:

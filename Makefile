@@ -11,7 +11,7 @@ export PULUMI_BACKEND_URL
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: test preview up destroy preflight select clean
+.PHONY: test preview up destroy preflight select clean bench bench-smoke
 
 $(STAMP): pyproject.toml requirements.txt requirements-dev.txt
 	$(PYTHON) scripts/check_python.py
@@ -42,3 +42,11 @@ destroy: select
 
 clean:
 	rm -rf $(VENV) .pytest_cache
+
+# Speed against the same objects declared flat with pulumi_kubernetes; writes BENCHMARKS.md (a few minutes).
+bench: $(STAMP)
+	$(BIN)/python scripts/bench.py --sizes 100,500 --reps 5
+
+# The benchmark once, small, only to show it works (CI runs this through the tests).
+bench-smoke: $(STAMP)
+	$(BIN)/python scripts/bench.py --sizes 5,10 --reps 1 --out /dev/null

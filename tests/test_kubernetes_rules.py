@@ -190,3 +190,26 @@ def test_resource_names_built_from_parts_cannot_collide():
     ingresses = [r.name for r in run.resources if r.type == "kubernetes:networking.k8s.io/v1:Ingress"]
     assert sorted(ingresses) == ["ingress-route-a-b.c", "ingress-route-a.b-c"]
     assert len({(r.type, r.name) for r in run.resources}) == len(run.resources)
+
+
+# Values from Kubernetes' documentation and apimachinery's quantity tests, worked out by hand.
+QUANTITY_VALUES = [("128974848", 128974848), ("129e6", 129000000), ("129M", 129000000), ("123Mi", 128974848),
+                   ("128974848000m", 128974848), ("1e3", 1000), ("1E3", 1000), (".5", 0.5), ("1.", 1), ("+1", 1),
+                   ("500m", 0.5), ("100u", 0.0001), ("5n", 0.000000005), ("1Ki", 1024), ("1k", 1000),
+                   ("5e-1", 0.5), ("1.5e1", 15), ("2e0.5", None)]
+
+
+@pytest.mark.parametrize("text, value", QUANTITY_VALUES)
+def test_quantities_are_valued_as_kubernetes_values_them(text, value):
+    from decimal import Decimal
+
+    from sigsci_waf.validators import quantity_value
+    if value is None:  # a fractional exponent: valid grammar, irrational value; only its size matters here
+        assert 6.32 < quantity_value(text) < 6.33  # 2 x 10^0.5
+    else:
+        assert quantity_value(text) == Decimal(str(value))
+
+
+def test_huge_exponents_are_refused_not_overflowed():
+    _refused(_config([{**APP, "resources": {"limits": {"cpu": "1e" + "9" * 60}}}]), "sigsci:apps[0].resources")
+    harness.run_config(_config([{**APP, "resources": {"requests": {"cpu": "1e-" + "9" * 60}}}]))

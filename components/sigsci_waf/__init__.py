@@ -1,9 +1,27 @@
 """Fastly Next-Gen WAF (Signal Sciences) on Kubernetes, as Pulumi components."""
 
+from typing import Any
+
 from .errors import ConfigError
-from .ingress_controller import SigsciIngressController, SigsciIngressControllerArgs
 from .revproxy_app import SigsciRevProxyApp, SigsciRevProxyAppArgs
 from .secret import SigsciSecret, SigsciSecretArgs
+
+# The ingress controller (its schema, chart tables and Helm) loads on first use: stacks and programs without
+# one do not pay for its import.
+_LAZY = {"SigsciIngressController": "ingress_controller", "SigsciIngressControllerArgs": "ingress_controller"}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        import importlib
+
+        return getattr(importlib.import_module(f".{_LAZY[name]}", __name__), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *_LAZY})
+
 
 __all__ = [
     "ConfigError",

@@ -587,13 +587,3 @@ def ingress_manifest(ing: ResolvedIngress, route: ResolvedRoute) -> dict[str, An
     if spec.annotations:
         metadata["annotations"] = mark_leaves(dict(spec.annotations), ing.secret)
     return {"apiVersion": "networking.k8s.io/v1", "kind": "Ingress", "metadata": metadata, "spec": body}
-
-
-def namespace_manifest(name: str) -> dict[str, Any]:
-    """The controller's namespace. Pod Security admission enforces baseline, which every flavour's
-    chart meets, and warns against restricted, so a weaker pod shows up in `kubectl` and `helm` output."""
-    return {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name, "labels": {
-        **workloads.PART_OF,
-        "pod-security.kubernetes.io/enforce": "baseline",
-        "pod-security.kubernetes.io/warn": "restricted",
-    }}}

@@ -7,24 +7,25 @@ leaves a half-built stack behind.
 from __future__ import annotations
 
 import difflib
+import gc
 import json
 from contextlib import contextmanager
-from typing import Any, Iterator
+from typing import TYPE_CHECKING, Any, Iterator
 
 import pulumi
 import pulumi_kubernetes as k8s
 
 from .errors import ConfigError
-from .ingress import (ResolvedIngress, agent_service_manifests, agent_service_name, chart_name, helm_values,
-                      merge_extra_values,
-                      namespace_manifest, resolve_ingress, resolve_routes, route_targets)
-from .ingress_controller import SigsciIngressController
 from .restore import restore_hook
 from .revproxy import ResolvedApp, resolve_app
 from .revproxy_app import SigsciRevProxyApp
 from .schema import AgentSettings, SecretSpec, parse
 from .secret import SigsciSecret
 from .validators import is_dns_label
+from .workloads import namespace_manifest
+
+if TYPE_CHECKING:
+    from .ingress import ResolvedIngress
 from .sensitive import mark, scrub, scrub_path, secret_words
 
 NAMESPACE = "sigsci"
@@ -99,6 +100,8 @@ def read_ingress(config: pulumi.Config, shared_agent: dict, apps: list[ResolvedA
     raw = _object(config, "ingress", dict, "an object describing the ingress controller (see the README)")
     if raw is None:
         return None
+    from .ingress import (agent_service_manifests, helm_values, merge_extra_values, resolve_ingress, resolve_routes,
+                          route_targets)
     ingress = resolve_ingress(raw, shared_agent, f"{NAMESPACE}:ingress", secret=secret)
     check_shared_names(ingress, apps)
     # Everything the component will build, built once now so that any error stops the preview first.
@@ -110,6 +113,8 @@ def read_ingress(config: pulumi.Config, shared_agent: dict, apps: list[ResolvedA
 
 def check_shared_names(ingress: ResolvedIngress, apps: list[ResolvedApp]) -> None:
     """The ingress's objects and pods must not be mistaken for an app's in the same namespace."""
+    from .ingress import agent_service_name, chart_name
+
     namespace = ingress.spec.namespace
     agents = agent_service_name(ingress) if ingress.spec.agent_lifetime == "service" else None
     for app in apps:
@@ -194,6 +199,10 @@ def no_secret_echo(words: set[str]) -> Iterator[None]:
 
 
 def main() -> None:
+    # A stack registers thousands of small objects at once; CPython's default young-generation threshold
+    # (700) would rescan the growing heap every few resources, a third of the run at 500 apps (BENCHMARKS.md).
+    # A higher threshold keeps the same collections, fewer times; memory stays the same (measured).
+    gc.set_threshold(10_000, 10, 10)
     # Registered in every run: removing a patched app from the stack runs its Service's restore hook.
     restore_hook()
     check_unknown_keys()
@@ -223,9 +232,11 @@ def _declare_stack(config: pulumi.Config, secret_keys: set[str]) -> None:
         namespaces.add(ingress.spec.namespace)
     # Namespaces first (then the Secret in each, then the pods that read it), so a fresh cluster works. The apps
     # depend on them directly too: with an existing Secret the SigsciSecret has no children to wait for.
-    before_secret: list[pulumi.Resource] = [
-        k8s.core.v1.Namespace(f"namespace-{namespace}", metadata=namespace_manifest(namespace)["metadata"])
-        for namespace in sorted(namespaces_to_create(apps, ingress, existing))]
+    created: dict[str, pulumi.Resource] = {}
+    for namespace in sorted(namespaces_to_create(apps, ingress, existing)):
+        created[namespace] = k8s.core.v1.Namespace(f"namespace-{namespace}",
+                                                   metadata=namespace_manifest(namespace)["metadata"])
+    before_secret = list(created.values())
     secret = SigsciSecret("sigsci", {
         "namespaces": sorted(namespaces),
         "site": secret_spec.site,
@@ -234,13 +245,19 @@ def _declare_stack(config: pulumi.Config, secret_keys: set[str]) -> None:
         "secret_access_key": secret_key,
     }, opts=pulumi.ResourceOptions(depends_on=before_secret), _secret_site=site_secret)
     secret_name = mark(secret.secret_name, site_secret)
+
+    def waits_for(namespace: str) -> list[pulumi.Resource]:
+        """A workload waits for its namespace and the Secret in it: one or two dependencies, however many
+        namespaces the stack has (a dependency on the whole SigsciSecret would be one per namespace)."""
+        return [r for r in (created.get(namespace), secret.secrets.get(namespace)) if r is not None]
+
     exported = {}
     for app in apps:
         spec = app.spec
         component = SigsciRevProxyApp(
             f"{spec.name}.{spec.namespace}",
             {"name": spec.name, "secret_name": secret_name, "credentials_hash": secret.credentials_hash},
-            opts=pulumi.ResourceOptions(depends_on=[secret, *before_secret]),
+            opts=pulumi.ResourceOptions(depends_on=waits_for(spec.namespace)),
             _resolved=app,
         )
         exported[f"{spec.namespace}/{spec.name}"] = {
@@ -251,10 +268,13 @@ def _declare_stack(config: pulumi.Config, secret_keys: set[str]) -> None:
     pulumi.export("secretName", pulumi.Output.secret(str(secret_name)) if site_secret else secret_name)
     pulumi.export("apps", exported)
     if ingress is not None:
+        from .ingress import route_targets
+        from .ingress_controller import SigsciIngressController
+
         controller = SigsciIngressController(
             "ingress",
             {"secret_name": secret_name, "credentials_hash": secret.credentials_hash},
-            opts=pulumi.ResourceOptions(depends_on=[secret, *before_secret]),
+            opts=pulumi.ResourceOptions(depends_on=waits_for(ingress.spec.namespace)),
             _resolved=ingress, _targets=route_targets(apps),
         )
         pulumi.export("ingress", {

@@ -59,6 +59,8 @@ class Model(BaseModel):
         validate_by_name=True,
         validate_by_alias=True,
         frozen=True,
+        # Validators are built on first use, not at import: a stack pays only for the models it uses.
+        defer_build=True,
     )
 
 

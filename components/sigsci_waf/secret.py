@@ -120,13 +120,16 @@ class SigsciSecret(pulumi.ComponentResource):
         created = sorted(set(namespaces))
         self.secret_name = SecretName(spec.secret_name, None if spec.existing_secret is not None else created)
         self.credentials_hash = None
+        # By namespace: a workload waits for the Secret of its own namespace only (one dependency each, not
+        # one per namespace of the stack).
+        self.secrets: dict[str, k8s.core.v1.Secret] = {}
         if spec.existing_secret is None:
             key_id = pulumi.Output.secret(args["access_key_id"])  # type: ignore[typeddict-item]
             secret_key = pulumi.Output.secret(args["secret_access_key"])  # type: ignore[typeddict-item]
             name_value = reveal(mark(spec.secret_name, _secret_site))
             for namespace in created:
                 manifest = secret_manifest(name_value, namespace, key_id, secret_key)
-                k8s.core.v1.Secret(
+                self.secrets[namespace] = k8s.core.v1.Secret(
                     # `.` cannot be in a namespace, so no two (component, namespace) pairs share a name.
                     f"{name}.{namespace}",
                     metadata=manifest["metadata"],

@@ -83,3 +83,14 @@ def network_policy(name: str, namespace: str, labels: Mapping[str, str], selecto
         "metadata": metadata(name, namespace, labels),
         "spec": {"podSelector": {"matchLabels": dict(selector)}, "policyTypes": ["Ingress"], "ingress": [rule]},
     }
+
+
+def namespace_manifest(name: str) -> dict[str, Any]:
+    """A namespace the stack creates (the controller's, or its apps'). Pod Security admission enforces
+    baseline, which every flavour's chart meets, and warns against restricted, so a weaker pod shows up in
+    `kubectl` and `helm` output."""
+    return {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name, "labels": {
+        **PART_OF,
+        "pod-security.kubernetes.io/enforce": "baseline",
+        "pod-security.kubernetes.io/warn": "restricted",
+    }}}

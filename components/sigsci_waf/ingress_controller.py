@@ -1,10 +1,12 @@
 """SigsciIngressController: an NGINX ingress controller with the Fastly module and the agent, via Helm."""
 
-from typing import Any, Optional, Sequence, TypedDict
+from typing import Any, Optional, Required, Sequence, TypedDict
 
 import pulumi
 import pulumi_kubernetes as k8s
 
+from .args import (AgentArgs, AgentLifetime, AgentServiceArgs, ChartArgs, ControllerArgs, ControllerServiceArgs,
+                   Flavour, IngressClassArgs, RouteArgs, plain_values)
 from .declare import declare
 from .errors import ConfigError
 from .ingress import (
@@ -29,11 +31,12 @@ from .sensitive import reveal
 class SigsciIngressControllerArgs(TypedDict, total=False):
     """The same keys as `sigsci:ingress` in stack config, in snake_case."""
 
-    secret_name: str
-    """Name of the Secret holding the agent keys in `namespace` (`SigsciSecret.secret_name`). Required."""
+    secret_name: Required[pulumi.Input[str]]
+    """Name of the Secret holding the agent keys in `namespace` (`SigsciSecret.secret_name`, or another
+    resource's output)."""
     credentials_hash: Optional[pulumi.Input[str]]
     """`SigsciSecret.credentials_hash`: put on the pod template so key rotation rolls the pods."""
-    flavour: str
+    flavour: Flavour
     """Which controller: `ingress-nginx` (default), `ingress-nginx-chainguard` or F5's `nginx-ingress`."""
     namespace: str
     """Namespace of the release; it must exist (the stack creates it unless create_namespace is false)."""
@@ -41,25 +44,26 @@ class SigsciIngressControllerArgs(TypedDict, total=False):
     """Stack config only: whether the stack creates `namespace`. Ignored by the component, which never does."""
     release_name: str
     """Helm release name. Default `sigsci-<chart>`, so the chart names its objects `<release>-controller`."""
-    chart: dict[str, Any]
+    chart: ChartArgs
     """{version, repository}: chart version (default per flavour) and repository URL (a mirror or oci://)."""
-    controller: dict[str, Any]
+    controller: ControllerArgs
     """{image: {repository, tag, digest, pull_policy}, replicas, resources, termination_grace_period_seconds}."""
-    agent_lifetime: str
+    agent_lifetime: AgentLifetime
     """How the agent runs: native sidecar (default, Kubernetes >= 1.29), classic sidecar, or its own Service."""
-    agent_service: dict[str, Any]
+    agent_service: AgentServiceArgs
     """agent_lifetime service: {replicas, port}."""
-    agent: dict[str, Any]
-    """Agent settings (repository, version, resources, options, ...); see the README."""
-    ingress_class: dict[str, Any]
+    agent: AgentArgs
+    """Agent settings (repository, version, resources, options, ...), over the defaults."""
+    ingress_class: IngressClassArgs
     """{name, default}: the IngressClass this controller serves. Default name `sigsci-nginx`."""
-    service: dict[str, Any]
+    service: ControllerServiceArgs
     """{type, external_traffic_policy, annotations} of the controller Service. Default LoadBalancer, Local."""
-    routes: list[dict[str, Any]]
+    routes: list[RouteArgs]
     """Ingress rules: {name, host, path, path_type, app | service: {name, port}, namespace, annotations,
     tls_secret}."""
     extra_values: dict[str, Any]
-    """More Helm values, deep-merged under ours; overlapping a value we set is an error."""
+    """More Helm values, deep-merged under ours (free-form: the chart's own values layout); overlapping a value
+    we set, or one that would stop inspection, is an error."""
 
 
 _STACK_ONLY = ("secret_name", "credentials_hash")
@@ -101,8 +105,8 @@ class SigsciIngressController(pulumi.ComponentResource):
                                                              f"name), not {type(app).__name__}")
         super().__init__("sigsci:index:SigsciIngressController", name, None, opts)
         # The stack program passes what it already validated, so errors name the stack config keys.
-        resolved = _resolved or resolve_ingress({k: v for k, v in args.items() if k not in _STACK_ONLY}, {},
-                                                prefix, snake=True)
+        raw = plain_values({k: v for k, v in args.items() if k not in _STACK_ONLY})
+        resolved = _resolved or resolve_ingress(raw, {}, prefix, snake=True)
         check_secret_reaches(secret_name, resolved.spec.namespace, f"{prefix}.secret_name")
         targets = _targets if _targets is not None else route_targets(app.resolved for app in apps)
         routes, route_warnings = resolve_routes(resolved, targets)

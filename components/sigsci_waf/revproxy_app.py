@@ -1,10 +1,11 @@
 """SigsciRevProxyApp: one app behind the agent as a reverse proxy, in the placement the team needs."""
 
-from typing import Any, Optional, TypedDict
+from typing import Any, Optional, Required, TypedDict
 
 import pulumi
 import pulumi_kubernetes as k8s
 
+from .args import AgentArgs, Placement, ResourcesArgs, ServiceType, TakeOver, plain_values
 from .declare import declare
 from .restore import restore_hook
 from .revproxy import ResolvedApp, build_app, bypass_problems, field_of, resolve_app, target_port_owners
@@ -15,25 +16,25 @@ from .secret import check_secret_name, check_secret_reaches
 class SigsciRevProxyAppArgs(TypedDict, total=False):
     """The same keys as one `sigsci:apps` entry in stack config, in snake_case."""
 
-    secret_name: str
-    """Name of the Secret holding the agent keys (`SigsciSecret.secret_name`). Required."""
+    secret_name: Required[pulumi.Input[str]]
+    """Name of the Secret holding the agent keys (`SigsciSecret.secret_name`, or another resource's output)."""
     credentials_hash: Optional[pulumi.Input[str]]
     """`SigsciSecret.credentials_hash`: put on the pod template so key rotation rolls the pods."""
     name: str
     """App name (DNS-1035 label); names the Deployment and Service. Defaults to the resource name."""
-    port: int
-    """The app's own port: the upstream the agent proxies to. Required."""
+    port: Required[int]
+    """The app's own port: the upstream the agent proxies to."""
     namespace: str
     """Namespace of the app. Default `default`."""
-    placement: str
+    placement: Placement
     """`owned` creates the app's Deployment and Service; `patch` adds the agent to existing ones;
     `service` runs the agents as their own Deployment and Service in front of the app's Service."""
     listener_port: int
     """The agent's listener port (>= 1024). Default 8001."""
     service_port: int
     """The Service's port clients use. Default: `port`."""
-    agent: dict[str, Any]
-    """Agent settings (repository, version, resources, options, ...); see the README."""
+    agent: AgentArgs
+    """Agent settings (repository, version, resources, options, ...), over the defaults."""
     image: str
     """owned: the app's image. Required there."""
     args: list[str]
@@ -42,7 +43,7 @@ class SigsciRevProxyAppArgs(TypedDict, total=False):
     """owned: the app container's command."""
     env: dict[str, str]
     """owned: the app container's environment."""
-    resources: dict[str, Any]
+    resources: ResourcesArgs
     """owned: the app container's requests and limits."""
     health_path: str
     """owned: HTTP path for readiness and liveness probes; without it a TCP readiness probe is used."""
@@ -56,7 +57,7 @@ class SigsciRevProxyAppArgs(TypedDict, total=False):
     """owned: the app's preStop sleep; at least the agent's. Default: the agent's + 5."""
     replicas: int
     """owned, service: replica count. Default 2."""
-    service_type: str
+    service_type: ServiceType
     """owned, service: Service type, `ClusterIP` (default), `NodePort` or `LoadBalancer`."""
     network_policy: bool
     """owned, service: admit traffic to the pods only on the agent's listener. Default True."""
@@ -66,12 +67,12 @@ class SigsciRevProxyAppArgs(TypedDict, total=False):
     """patch: name of the existing Deployment. Required there."""
     service: str
     """patch: name of the existing Service whose targetPort moves to the agent. Required there."""
-    take_over: list[str]
+    take_over: list[TakeOver]
     """patch: the fields taken from their owner, by name; must be `["service.targetPort"]` (the Service port's
     targetPort moves to the agent and is given back on removal)."""
-    owner_target_port: Any
-    """patch: the Service port's targetPort as its owner set it (a number or a port name), given back when the
-    WAF is removed. Default: `port`."""
+    owner_target_port: str
+    """patch: the Service port's targetPort as its owner set it (a port number, as digits, or a port name),
+    given back when the WAF is removed. Default: `port`."""
     upstream_service: str
     """service: name of the app's existing Service. Required there."""
 
@@ -93,7 +94,7 @@ class SigsciRevProxyApp(pulumi.ComponentResource):
         prefix = check_call("SigsciRevProxyApp", name, args, opts)
         secret_name = check_secret_name(args.get("secret_name"), f"{prefix}.secret_name")
         super().__init__("sigsci:index:SigsciRevProxyApp", name, None, opts)
-        raw = {k: v for k, v in args.items() if k not in ("secret_name", "credentials_hash")}
+        raw = plain_values({k: v for k, v in args.items() if k not in ("secret_name", "credentials_hash")})
         raw.setdefault("name", name)
         # The stack program passes what it already validated, so errors name the stack config keys.
         self.resolved: ResolvedApp = _resolved or resolve_app(raw, {}, prefix, snake=True)

@@ -1,6 +1,6 @@
 """SigsciSecret: the agent credentials as an Opaque Secret in every namespace that runs an agent."""
 
-from typing import Any, Iterable, Optional, TypedDict
+from typing import Any, Iterable, Optional, Required, TypedDict
 
 import pulumi
 import pulumi_kubernetes as k8s
@@ -15,7 +15,7 @@ from .validators import _DNS_LABEL
 
 
 class SigsciSecretArgs(TypedDict, total=False):
-    namespaces: list[str]
+    namespaces: Required[list[str]]
     """Namespaces whose pods run an agent; the Secret is created in each."""
     site: Optional[str]
     """Site name; the Secret is named `sigsci.<site>` as in the vendor guide. Required with the keys."""

@@ -1,0 +1,239 @@
+"""The typed shape of the components' arguments: what other languages' SDKs are generated from.
+
+Pulumi infers the package schema from these TypedDicts and enums (required keys, closed choices as enums,
+nested objects as types). The values are still validated by the config schema (schema.py, ingress_schema.py),
+which gives the error sentences; a test keeps both in step.
+"""
+
+
+from enum import Enum
+from typing import Any, Mapping, TypedDict
+
+
+class Placement(str, Enum):
+    """Where the agent runs for an app."""
+
+    OWNED = "owned"
+    """The component creates the app's Deployment (with the agent) and Service."""
+    PATCH = "patch"
+    """The agent is added to an existing Deployment; the existing Service's targetPort moves to it."""
+    SERVICE = "service"
+    """The agents run as their own Deployment and Service in front of the app's Service."""
+
+
+class PullPolicy(str, Enum):
+    """A container image pull policy."""
+
+    ALWAYS = "Always"
+    """Pull on every pod start."""
+    IF_NOT_PRESENT = "IfNotPresent"
+    """Pull when the node does not have the image."""
+    NEVER = "Never"
+    """Never pull: the image must be on the node."""
+
+
+class ServiceType(str, Enum):
+    """A Kubernetes Service type."""
+
+    CLUSTER_IP = "ClusterIP"
+    """Reachable inside the cluster."""
+    NODE_PORT = "NodePort"
+    """Also on a port of every node."""
+    LOAD_BALANCER = "LoadBalancer"
+    """Also through the cloud's load balancer."""
+
+
+class TakeOver(str, Enum):
+    """A field placement patch takes from its owner, named by the app to opt in."""
+
+    SERVICE_TARGET_PORT = "service.targetPort"
+    """The targetPort of the Service port clients use: it moves to the agent, and goes back on removal."""
+
+
+class Flavour(str, Enum):
+    """The ingress controller: a chart plus the Fastly build of its controller image."""
+
+    INGRESS_NGINX = "ingress-nginx"
+    """kubernetes/ingress-nginx (retired upstream; last release 4.15.1) with the Fastly module."""
+    INGRESS_NGINX_CHAINGUARD = "ingress-nginx-chainguard"
+    """The ingress-nginx chart with the maintained Chainguard-based Fastly controller image."""
+    NGINX_INGRESS = "nginx-ingress"
+    """F5 NGINX Ingress Controller with the Fastly module."""
+
+
+class AgentLifetime(str, Enum):
+    """How the controller's agent runs."""
+
+    NATIVE_SIDECAR = "nativeSidecar"
+    """In the controller pod, started before nginx and stopped after it (Kubernetes >= 1.29)."""
+    CLASSIC_SIDECAR = "classicSidecar"
+    """In the controller pod as an extra container, sleeping through the controller's drain."""
+    SERVICE = "service"
+    """As its own Deployment and Service, reached over TCP."""
+
+
+class ExternalTrafficPolicy(str, Enum):
+    """How the controller Service spreads external traffic."""
+
+    CLUSTER = "Cluster"
+    """Over every node (client addresses are hidden)."""
+    LOCAL = "Local"
+    """To nodes running a controller pod (client addresses are kept)."""
+
+
+class PathType(str, Enum):
+    """How an Ingress path matches."""
+
+    PREFIX = "Prefix"
+    """Path prefix, by segment."""
+    EXACT = "Exact"
+    """The exact path."""
+    IMPLEMENTATION_SPECIFIC = "ImplementationSpecific"
+    """As the controller reads it (regular expressions in ingress-nginx)."""
+
+
+class QuantitiesArgs(TypedDict, total=False):
+    cpu: str
+    """CPU quantity (Kubernetes' syntax: '250m', '1', '0.5')."""
+    memory: str
+    """Memory quantity (Kubernetes' syntax: '256Mi', '1Gi')."""
+
+
+class ResourcesArgs(TypedDict, total=False):
+    requests: QuantitiesArgs
+    """What the container is scheduled with."""
+    limits: QuantitiesArgs
+    """What the container may use at most."""
+
+
+class StartupProbeArgs(TypedDict, total=False):
+    enabled: bool
+    """Hold traffic until the agent has loaded its rules (agent >= 4.51.0). Default false."""
+    port: int
+    """The probe's port (>= 1024). Default 2024."""
+    failure_threshold: int
+    """Failed probes before the container is restarted. Default 90."""
+    period_seconds: int
+    """Seconds between probes. Default 2."""
+
+
+class AgentArgs(TypedDict, total=False):
+    repository: str
+    """The agent image repository. Default `signalsciences/sigsci-agent`."""
+    version: str
+    """The agent image tag: a release (default 4.70.0), `latest`, or a custom tag with image_pull_policy."""
+    digest: str
+    """Pin the image by digest (`sha256:<64 hex>`)."""
+    image_pull_policy: PullPolicy
+    """Pull policy; default IfNotPresent for a release, Always for latest."""
+    resources: ResourcesArgs
+    """The agent container's requests and limits. Default 100m/256Mi, limits 1/512Mi."""
+    options: dict[str, str]
+    """Agent options by their names (`max-procs`, `log-out`, ...), checked against the known list."""
+    unlisted_options: dict[str, str]
+    """Options the known list lacks (a newer agent's); checked for spelling only, with a warning."""
+    tmp_mount_path: str
+    """Where the agent's temp volume (socket, cache) is mounted. Default /sigsci/tmp."""
+    pre_stop_sleep_seconds: int
+    """The agent's preStop sleep, so it drains before it stops. Default 30."""
+    startup_probe: StartupProbeArgs
+    """The agent's startup probe."""
+    run_as_user: int
+    """UID (and GID) of the agent container. Default 10001."""
+    access_log: bool
+    """Log each proxied request to stdout. Default true."""
+
+
+class ChartArgs(TypedDict, total=False):
+    version: str
+    """The chart version. Default per flavour."""
+    repository: str
+    """The chart repository URL (https:// or oci://), e.g. a private mirror."""
+
+
+class ControllerImageArgs(TypedDict, total=False):
+    repository: str
+    """The Fastly controller image repository. Default per flavour."""
+    tag: str
+    """Its tag. Default: the Fastly build for the chart version."""
+    digest: str
+    """Pin the image by digest (`sha256:<64 hex>`)."""
+    pull_policy: PullPolicy
+    """Pull policy. Default IfNotPresent."""
+
+
+class ControllerArgs(TypedDict, total=False):
+    image: ControllerImageArgs
+    """The controller image."""
+    replicas: int
+    """Controller pods. Default 2."""
+    resources: ResourcesArgs
+    """The controller container's requests and limits. Default 100m/128Mi, memory limit 512Mi."""
+    termination_grace_period_seconds: int
+    """The controller's drain, 30-3600 s. Default 300."""
+
+
+class AgentServiceArgs(TypedDict, total=False):
+    replicas: int
+    """Agent pods when the agents are their own Service. Default 2."""
+    port: int
+    """Their RPC port (>= 1024). Default 9999."""
+
+
+class IngressClassArgs(TypedDict, total=False):
+    name: str
+    """The IngressClass this controller serves. Default `sigsci-nginx`."""
+    default: bool
+    """Make it the cluster's default class. Default false."""
+
+
+class ControllerServiceArgs(TypedDict, total=False):
+    type: ServiceType
+    """The controller Service's type. Default LoadBalancer."""
+    external_traffic_policy: ExternalTrafficPolicy
+    """Default Local (client addresses kept)."""
+    annotations: dict[str, str]
+    """Annotations of the controller Service (e.g. the cloud's load balancer settings)."""
+
+
+class ServiceBackendArgs(TypedDict):
+    name: str
+    """The Service's name."""
+    port: int
+    """Its port."""
+
+
+class RouteArgs(TypedDict, total=False):
+    name: str
+    """The Ingress's name. Default: the backend Service's."""
+    host: str
+    """The host it matches (a DNS name, `*.` wildcard allowed). Default: any host."""
+    path: str
+    """The path it matches. Default `/`."""
+    path_type: PathType
+    """How the path matches. Default Prefix."""
+    app: str
+    """Route to an app of `apps` by name (Python; other languages use service)."""
+    service: ServiceBackendArgs
+    """Route to a Service by name and port."""
+    namespace: str
+    """With service: its namespace (default `default`); with app: which app of that name."""
+    annotations: dict[str, str]
+    """Annotations of the Ingress (the controller family's own prefix)."""
+    tls_secret: str
+    """The TLS Secret for host."""
+
+
+def plain_values(value: Any) -> Any:
+    """Arguments as the config schema takes them: enum members as their values and whole floats as integers,
+    at any depth. Other languages' numbers reach a component through the engine as floats (8080.0), and
+    the schema takes ports and counts as strict integers."""
+    if isinstance(value, Enum):
+        return value.value
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    if isinstance(value, Mapping):
+        return {k: plain_values(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [plain_values(v) for v in value]
+    return value

@@ -323,3 +323,19 @@ def test_a_new_release_replaces_the_old_one_first(default_run):
     assert default_run.options["ingress-release"]["deleteBeforeReplace"] is True
     # Routes go in once the controller (and ingress-nginx's admission webhook) is there.
     assert "ingress-release" in default_run.options["ingress-route-default.web"]["dependsOn"]
+
+
+def test_the_controller_and_its_agent_service_keep_a_replica_through_drains():
+    from ingress_configs import ingress_config
+
+    f5 = clean(harness.run_config(ingress_config(flavour="nginx-ingress")).of_type(harness.RELEASE_TYPE)[0].inputs)
+    assert f5["values"]["controller"]["podDisruptionBudget"] == {"enabled": True, "maxUnavailable": 1}
+    single = clean(harness.run_config(ingress_config(flavour="nginx-ingress", controller={"replicas": 1}))
+                   .of_type(harness.RELEASE_TYPE)[0].inputs)
+    assert "podDisruptionBudget" not in single["values"]["controller"]
+    # ingress-nginx makes its own for more than one replica (minAvailable 1 in its values); nothing to set.
+    nginx = clean(harness.run_config(ingress_config()).of_type(harness.RELEASE_TYPE)[0].inputs)
+    assert "podDisruptionBudget" not in nginx["values"]["controller"]
+    run = harness.run_config(ingress_config(agentLifetime="service"))
+    budget = clean(run.named("ingress-agent-poddisruptionbudget").inputs)
+    assert budget["spec"]["maxUnavailable"] == 1

@@ -166,7 +166,8 @@ def test_children_are_named_after_the_component():
     run = harness.run_config(config(SEED_APP))
     names = {r.name for r in run.resources}
     assert {"sigsci", "sigsci.default", "sigsci-rotation", "helloworld.default", "helloworld.default-deployment",
-            "helloworld.default-service", "helloworld.default-networkpolicy"} == names
+            "helloworld.default-service", "helloworld.default-networkpolicy",
+            "helloworld.default-poddisruptionbudget"} == names
 
 
 def test_network_policy_admits_only_the_listener():
@@ -208,3 +209,27 @@ def test_preview_names_who_the_target_port_is_taken_from():
     run = harness.run_config(config(app), mocks=harness.CaptureMocks(live=live))
     assert "SigsciRevProxyApp 'checkout.shop': Service shop/checkout: the patch takes targetPort of port 80 from " \
            "helm (Update) (takeOver)" in run.warnings
+
+
+PDB = "kubernetes:policy/v1:PodDisruptionBudget"
+
+
+@pytest.mark.parametrize("replicas, budget", [(None, True), (2, True), (5, True), (1, False), (0, False)])
+def test_more_than_one_replica_gets_a_disruption_budget(replicas, budget):
+    app = {**SEED_APP, **({"replicas": replicas} if replicas is not None else {})}
+    run = harness.run_config(config(app))
+    budgets = [clean(r.inputs) for r in run.of_type(PDB)]
+    assert bool(budgets) is budget
+    if budget:
+        deployment = clean(run.named("helloworld.default-deployment").inputs)
+        assert budgets[0]["spec"] == {"maxUnavailable": 1,
+                                      "selector": {"matchLabels": deployment["spec"]["selector"]["matchLabels"]}}
+
+
+def test_agents_as_a_service_get_a_disruption_budget_too():
+    app = {"name": "payments", "namespace": "payments", "placement": "service", "upstreamService": "payments-api",
+           "port": 9000, "replicas": 3}
+    run = harness.run_config(config(app))
+    budget = clean(run.named("payments.payments-poddisruptionbudget").inputs)
+    deployment = clean(run.named("payments.payments-deployment").inputs)
+    assert budget["spec"]["selector"]["matchLabels"] == deployment["spec"]["selector"]["matchLabels"]

@@ -6,22 +6,31 @@ from __future__ import annotations
 from typing import Any
 
 import pulumi
-import pulumi_kubernetes as k8s
 
 from .sensitive import reveal
 
+# (apiVersion, kind, patch) -> (pulumi_kubernetes module, class): imported on first use, so a stack loads only
+# the resource modules it declares.
 _CREATORS = {
-    ("apps/v1", "Deployment", False): k8s.apps.v1.Deployment,
-    ("v1", "Service", False): k8s.core.v1.Service,
-    ("networking.k8s.io/v1", "NetworkPolicy", False): k8s.networking.v1.NetworkPolicy,
-    ("networking.k8s.io/v1", "Ingress", False): k8s.networking.v1.Ingress,
-    ("apps/v1", "Deployment", True): k8s.apps.v1.DeploymentPatch,
-    ("v1", "Service", True): k8s.core.v1.ServicePatch,
+    ("apps/v1", "Deployment", False): ("apps.v1", "Deployment"),
+    ("v1", "Service", False): ("core.v1", "Service"),
+    ("networking.k8s.io/v1", "NetworkPolicy", False): ("networking.v1", "NetworkPolicy"),
+    ("networking.k8s.io/v1", "Ingress", False): ("networking.v1", "Ingress"),
+    ("policy/v1", "PodDisruptionBudget", False): ("policy.v1", "PodDisruptionBudget"),
+    ("apps/v1", "Deployment", True): ("apps.v1", "DeploymentPatch"),
+    ("v1", "Service", True): ("core.v1", "ServicePatch"),
 }
+
+
+def _creator(api_version: str, kind: str, patch: bool):
+    import importlib
+
+    module, name = _CREATORS[(api_version, kind, patch)]
+    return getattr(importlib.import_module(f"pulumi_kubernetes.{module}"), name)
 
 
 def declare(name: str, obj: dict[str, Any], opts: pulumi.ResourceOptions, *, patch: bool = False):
     """The resource for `obj` (a server-side-apply patch when `patch`); values marked sensitive become secrets."""
-    creator = _CREATORS[(obj["apiVersion"], obj["kind"], patch)]
+    creator = _creator(obj["apiVersion"], obj["kind"], patch)
     fields = reveal({k: v for k, v in obj.items() if k not in ("apiVersion", "kind")})
     return creator(name, **fields, opts=opts)

@@ -66,6 +66,9 @@ class Flavour:
     service_name_override: str | None = None  # a top-level value renaming only the controller Service
     selector_labels_override: str | None = None  # a value replacing the pod selector labels whole
     component_label: bool = False  # the chart adds app.kubernetes.io/component=controller to the selector
+    # Under `controller`, the chart's switch for a PodDisruptionBudget, when it has none by default (ingress-nginx
+    # makes one itself for more than one replica, with minAvailable 1).
+    disruption_budget: str | None = None
     # More Services the chart names `<controller fullname><suffix>` without cutting to 63: suffix -> the value
     # (dotted, under the chart's values) that turns it on, and its default.
     suffixed_services: dict[str, tuple[str, bool]] = field(default_factory=dict)
@@ -162,7 +165,10 @@ FLAVOURS: dict[str, Flavour] = {
         volume_mounts="volumeMounts",
         pod_annotations=("controller", "pod", "annotations"),
         # "If not specified the appVersion from Chart.yaml is used as a tag" (values.yaml comment).
-        commented_keys=frozenset({"controller.image.tag", "controller.image.digest"}),
+        commented_keys=frozenset({"controller.image.tag", "controller.image.digest",
+                                  # "The number of Ingress Controller pods that can be unavailable."
+                                  "controller.podDisruptionBudget.maxUnavailable"}),
+        disruption_budget="podDisruptionBudget",
         # values.yaml: containerPort, nginxStatus.port, readyStatus.port, prometheus.port, serviceInsight.port.
         controller_ports={80: "http", 443: "https", 8080: "the NGINX status", 8081: "the readiness endpoint",
                           9113: "Prometheus metrics", 9114: "the service insight endpoint"},

@@ -331,6 +331,9 @@ def helm_values(ing: ResolvedIngress, secret_name: str, credentials_hash: Any | 
         "service": _service_values(ing),
         **_class_values(ing),
     }
+    if flavour.disruption_budget and spec.controller.replicas > 1:
+        # Drains and upgrades take the controllers one at a time: the entry point, and its WAF, stay up.
+        controller[flavour.disruption_budget] = {"enabled": True, "maxUnavailable": 1}
     values: dict[str, Any] = {"controller": controller}
     values = deep_merge(values, _nest(flavour.config_path, {flavour.main_snippet: main, flavour.http_snippet: http}))
     if spec.agent_lifetime != "service":
@@ -513,7 +516,8 @@ def agent_service_manifests(ing: ResolvedIngress, secret_name: str,
                                 target_port=options.port, port_name="sigsci-rpc", client_ip_affinity=True)
     policy = workloads.network_policy(name, namespace, labels, labels, port=options.port,
                                       from_pods=controller_pod_labels(ing))
-    return [deployment, service, policy]
+    return [deployment, service, policy,
+            *workloads.disruption_budget(name, namespace, labels, labels, options.replicas)]
 
 
 # -- routes --------------------------------------------------------------------------------------------------

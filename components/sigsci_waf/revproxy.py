@@ -196,7 +196,13 @@ def build_owned(app: ResolvedApp, secret_name: str, credentials_hash: Any | None
     deployment = _deployment(app, [container, agent.container], [*volumes, agent.volume],
                              workloads.pod_annotations(app.spec.name, credentials_hash), labels)
     return Manifests(owned=[deployment, _service(app, labels, app.spec.service_type),
-                            *_network_policy(app, labels)], patches=[], warnings=agent.warnings)
+                            *_network_policy(app, labels), *_budget(app, labels)], patches=[],
+                     warnings=agent.warnings)
+
+
+def _budget(app: ResolvedApp, labels: Mapping[str, str]) -> list[dict[str, Any]]:
+    replicas = app.spec.replicas if app.spec.replicas is not None else DEFAULT_REPLICAS
+    return workloads.disruption_budget(app.spec.name, app.spec.namespace, labels, labels, replicas)
 
 
 def build_agent_service(app: ResolvedApp, secret_name: str, credentials_hash: Any | None = None) -> Manifests:
@@ -206,7 +212,8 @@ def build_agent_service(app: ResolvedApp, secret_name: str, credentials_hash: An
     deployment = _deployment(app, [agent.container], [agent.volume],
                              workloads.pod_annotations(agent.container["name"], credentials_hash), labels)
     return Manifests(owned=[deployment, _service(app, labels, app.spec.service_type),
-                            *_network_policy(app, labels)], patches=[], warnings=agent.warnings)
+                            *_network_policy(app, labels), *_budget(app, labels)], patches=[],
+                     warnings=agent.warnings)
 
 
 def build_patch(app: ResolvedApp, secret_name: str, credentials_hash: Any | None = None) -> Manifests:

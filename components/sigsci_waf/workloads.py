@@ -94,3 +94,13 @@ def namespace_manifest(name: str) -> dict[str, Any]:
         "pod-security.kubernetes.io/enforce": "baseline",
         "pod-security.kubernetes.io/warn": "restricted",
     }}}
+
+
+def disruption_budget(name: str, namespace: str, labels: Mapping[str, str], selector: Mapping[str, str],
+                      replicas: int) -> list[dict[str, Any]]:
+    """For more than one replica, a PodDisruptionBudget: a node drain or cluster upgrade takes the pods one
+    at a time, so the WAF keeps serving (one replica has nothing to keep: a budget would block drains)."""
+    if replicas <= 1:
+        return []
+    return [{"apiVersion": "policy/v1", "kind": "PodDisruptionBudget", "metadata": metadata(name, namespace, labels),
+             "spec": {"maxUnavailable": 1, "selector": {"matchLabels": dict(selector)}}}]

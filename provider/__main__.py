@@ -1,21 +1,19 @@
 """The component provider: serves SigsciSecret, SigsciRevProxyApp and SigsciIngressController to programs
 in any Pulumi language. Pulumi infers the package schema from the components' typed args and docstrings.
 
-It lives in its own folder so that the Pulumi project at the repository root stays a plain program.
+It lives in its own folder so that the Pulumi project at the repository root stays a plain program. Pulumi
+runs it as `venv/bin/python <this folder> <engine address>` in the virtual environment that
+requirements.txt fills: the package is installed there (with its metadata, so the schema carries its
+version), and nothing is imported from the checkout.
 """
 
-import sys
-from pathlib import Path
+from pulumi.provider.experimental import component_provider_host
 
-# The package sits in components/ of the same checkout.
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "components"))
-
-from pulumi.provider.experimental import component_provider_host  # noqa: E402
-
-from sigsci_waf import SigsciIngressController, SigsciRevProxyApp, SigsciSecret  # noqa: E402
+from sigsci_waf import SigsciIngressController, SigsciRevProxyApp, SigsciSecret, __version__
 
 PACKAGE = "sigsci"  # the components' type tokens are sigsci:index:<Component>
 COMPONENTS = [SigsciSecret, SigsciRevProxyApp, SigsciIngressController]
+VERSION = __version__  # the package schema's version: the one in pyproject.toml
 
 if __name__ == "__main__":
-    component_provider_host(COMPONENTS, PACKAGE)
+    component_provider_host(COMPONENTS, PACKAGE, version=VERSION)

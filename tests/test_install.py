@@ -6,6 +6,7 @@ import subprocess
 import sys
 import sysconfig
 import textwrap
+import tomllib
 import venv
 from pathlib import Path
 
@@ -38,7 +39,7 @@ CONSUMER = textwrap.dedent('''
             secret_name=secret.secret_name, credentials_hash=secret.credentials_hash))
 
     program()
-    print(json.dumps({"file": sigsci_waf.__file__, "types": sorted(seen)}))
+    print(json.dumps({"file": sigsci_waf.__file__, "version": sigsci_waf.__version__, "types": sorted(seen)}))
 ''')
 
 
@@ -46,7 +47,7 @@ def test_installed_package_works_from_a_fresh_environment(tmp_path):
     source = tmp_path / "source"
     shutil.copytree(harness.ROOT / "components", source / "components",
                     ignore=shutil.ignore_patterns("__pycache__", "*.egg-info"))
-    for name in ("pyproject.toml", "README.md"):
+    for name in ("pyproject.toml", "README.md", "LICENSE"):
         shutil.copy(harness.ROOT / name, source / name)
 
     env_dir = tmp_path / "consumer-venv"
@@ -65,8 +66,10 @@ def test_installed_package_works_from_a_fresh_environment(tmp_path):
     assert done.returncode == 0, done.stderr[-3000:]
     result = json.loads(done.stdout.strip().splitlines()[-1])
     assert result["file"].startswith(str(site))
+    assert result["version"] == tomllib.loads((harness.ROOT / "pyproject.toml").read_text())["project"]["version"]
+    assert (site / "sigsci_waf" / "py.typed").is_file()  # PEP 561: type checkers read the annotations
     assert result["types"] == sorted([
         "sigsci:index:SigsciSecret", "kubernetes:core/v1:Secret", "random:index/randomId:RandomId",
         "sigsci:index:SigsciRevProxyApp",
         "kubernetes:apps/v1:Deployment", "kubernetes:core/v1:Service",
-        "kubernetes:networking.k8s.io/v1:NetworkPolicy"])
+        "kubernetes:networking.k8s.io/v1:NetworkPolicy", "kubernetes:policy/v1:PodDisruptionBudget"])

@@ -2,6 +2,7 @@
 
 from typing import Any
 
+from ._version import __version__
 from .errors import ConfigError
 from .revproxy_app import SigsciRevProxyApp, SigsciRevProxyAppArgs
 from .secret import SigsciSecret, SigsciSecretArgs

@@ -11,7 +11,6 @@ from .flavours import FLAVOURS
 from .schema import Model, Quantities, Resources
 from .validators import _DNS_1035, Digest, DnsLabel, DnsSubdomain, Port, Repository, ServiceName, Tag, _text
 
-_SEMVER = re.compile(r"^v?(\d+)(?:\.(\d+))?(?:\.(\d+))?(?:-[0-9A-Za-z.-]+)?(?:\+[0-9A-Za-z.-]+)?$")
 _CHART_VERSION = re.compile(r"^\d+\.\d+\.\d+(?:-[0-9A-Za-z.-]+)?$")
 _HOST = re.compile(r"^(\*\.)?[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
 _ANNOTATION_KEY = re.compile(r"^([a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*/)?"
@@ -59,10 +58,15 @@ def _is_ip(host: str) -> bool:
 
 
 def semver_tuple(tag: str) -> tuple[int, int, int] | None:
-    match = _SEMVER.fullmatch(tag)
-    if not match:
+    """(major, minor, patch) of a tag the chart's semverCompare reads (a leading 'v', missing minor and patch,
+    pre-release and build parts allowed); None when it is no semantic version. Parsed with python-semver."""
+    import semver
+
+    try:
+        version = semver.Version.parse(tag[1:] if tag.startswith("v") else tag, optional_minor_and_patch=True)
+    except (ValueError, TypeError):
         return None
-    return tuple(int(part or 0) for part in match.groups())  # type: ignore[return-value]
+    return version.major, version.minor, version.patch
 
 
 class Chart(Model):

@@ -1,5 +1,6 @@
 # Set-up and operation of the stacks. `make test` needs only Python 3.11+;
-# `make preview|up|destroy STACK=<name>` also need the Pulumi CLI and a kube context.
+# `make preview|up|destroy|keys STACK=<name>` also need the Pulumi CLI and a kube context, and say what is
+# missing first (scripts/preflight.py).
 
 PYTHON ?= python3
 VENV ?= .venv
@@ -26,6 +27,15 @@ test: $(STAMP)
 preflight: $(STAMP)
 	$(BIN)/python scripts/preflight.py --stack $(STACK)
 
+# The agent keys of a stack: prompted for (not echoed) and stored encrypted, with the stack's passphrase, in
+# stacks/Pulumi.$(STACK).yaml. Not for stacks with sigsci:existingSecret.
+.PHONY: keys
+keys: $(STAMP)
+	$(BIN)/python scripts/preflight.py --stack $(STACK) --skip-keys
+	pulumi stack select --create $(STACK) --secrets-provider passphrase
+	pulumi config set --stack $(STACK) --secret sigsci:accessKeyId
+	pulumi config set --stack $(STACK) --secret sigsci:secretAccessKey
+
 # Select (or create, with passphrase-encrypted secrets) the stack, then act on it.
 select: preflight
 	pulumi stack select --create $(STACK) --secrets-provider passphrase
@@ -36,7 +46,7 @@ preview: select
 up: select
 	pulumi up --stack $(STACK)
 
-# --run-program: the delete hooks give patched Services their targetPort back (see the README).
+# --run-program: the delete hooks give patched Services their targetPort back (docs/patched-apps.md).
 destroy: select
 	pulumi destroy --stack $(STACK) --run-program
 

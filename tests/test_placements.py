@@ -191,7 +191,7 @@ def test_preview_says_when_the_owner_took_the_target_port_back():
     assert [w for w in taken_back.warnings if "not the agent" in w] == [
         "SigsciRevProxyApp 'checkout.shop': Service shop/checkout port 80 targets 8080, not the agent (sigsci-http): "
         "traffic goes around the WAF, typically because the owner's last deploy put its own targetPort back. "
-        "`pulumi up` takes it again; the README says how the owner hands it over"]
+        "`pulumi up` takes it again; docs/patched-apps.md says how the owner hands it over"]
     protected = harness.run_config(config(app), mocks=harness.CaptureMocks(live=_live_service("sigsci-http")))
     assert not [w for w in protected.warnings if "not the agent" in w]
 

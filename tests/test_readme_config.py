@@ -1,5 +1,5 @@
-"""The README's config tables are in step with the schema: every key documented, no key that does not exist,
-and the defaults the tables show are the defaults the code uses."""
+"""The config tables (docs/configuration.md, linked from the README) are in step with the schema: every key
+documented, no key that does not exist, and the defaults the tables show are the defaults the code uses."""
 
 import re
 import typing
@@ -13,13 +13,14 @@ from sigsci_waf.ingress_schema import IngressSpec
 from sigsci_waf.program import KNOWN_KEYS
 from sigsci_waf.schema import AgentSettings, AppSpec
 
-README = (harness.ROOT / "README.md").read_text()
+CONFIG_DOC = harness.ROOT / "docs" / "configuration.md"
+README = CONFIG_DOC.read_text()
 _CELL_KEY = re.compile(r"`([^`]+)`")
 
 
 def _table(heading: str) -> list[list[str]]:
-    """The rows (cells) of the first table after `heading`."""
-    start = README.index(heading)
+    """The rows (cells) of the first table after the line `heading`."""
+    start = ("\n" + README).index("\n" + heading + "\n")
     rows, in_table = [], False
     for line in README[start:].splitlines()[1:]:
         if line.startswith("|"):
@@ -70,14 +71,14 @@ def schema_keys(model: type[BaseModel], prefix: str = "") -> dict[str, object]:
 
 
 SECTIONS = [
-    ("### `sigsci:agent`", AgentSettings),
-    ("### `sigsci:apps[]`", AppSpec),
-    ("### `sigsci:ingress`", IngressSpec),
+    ("## `sigsci:agent` (and per-app or ingress `agent`, merged key by key over it)", AgentSettings),
+    ("## `sigsci:apps[]`", AppSpec),
+    ("## `sigsci:ingress`", IngressSpec),
 ]
 
 
 def test_top_level_keys_are_the_known_keys():
-    documented = _documented(_table("## Stack config"))
+    documented = _documented(_table("# Stack config"))
     assert set(documented) == {f"sigsci:{k}" for k in KNOWN_KEYS}
 
 
@@ -93,7 +94,7 @@ def test_every_key_is_documented_and_exists(heading, model):
                    for d in documented)
 
     undocumented = {k for k in schema if not covered(k)}
-    assert undocumented == set(), "in the schema but not in the README"
+    assert undocumented == set(), "in the schema but not in docs/configuration.md"
 
 
 def _literal(cell: str):
@@ -122,12 +123,16 @@ def test_literal_defaults_match_the_code(heading, model):
             continue
         actual = schema[key]
         if isinstance(actual, (bool, int, str)):
-            assert shown == actual, f"{key}: README shows {cell}, the code's default is {actual!r}"
+            assert shown == actual, f"{key}: docs/configuration.md shows {cell}, the code's default is {actual!r}"
             checked += 1
     assert checked >= 3
 
 
 def test_the_check_sees_a_missing_row():
-    rows = [r for r in _table("### `sigsci:agent`") if "`accessLog`" not in r[0]]
+    rows = [r for r in _table(SECTIONS[0][0]) if "`accessLog`" not in r[0]]
     documented = set(_documented(rows))
     assert "accessLog" in schema_keys(AgentSettings) and "accessLog" not in documented
+
+
+def test_the_readme_links_the_config_tables():
+    assert "(docs/configuration.md)" in (harness.ROOT / "README.md").read_text()

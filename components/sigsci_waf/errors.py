@@ -47,7 +47,7 @@ def join_path(prefix: str, loc: Iterable[Any], *, snake: bool = False) -> str:
 def _describe(error: dict) -> str:
     kind = error["type"]
     if kind == "extra_forbidden":
-        return "unknown key; check the spelling against the README's config table"
+        return "unknown key; check the spelling against the config tables in docs/configuration.md"
     if kind == "missing":
         return "is required"
     message = error["msg"]

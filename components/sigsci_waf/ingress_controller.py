@@ -133,7 +133,7 @@ class SigsciIngressController(pulumi.ComponentResource):
             atomic=True,
             cleanup_on_fail=True,
             # A new flavour, release name or namespace is a new release. Both would claim the same
-            # cluster-wide IngressClass, so the old one must go first (see the README on switching).
+            # cluster-wide IngressClass, so the old one must go first (see docs/ingress.md on switching).
             opts=pulumi.ResourceOptions(parent=self, depends_on=[*(depends_on or []), *agents],
                                         delete_before_replace=True),
         )

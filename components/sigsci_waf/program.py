@@ -97,7 +97,7 @@ def read_apps(config: pulumi.Config, shared_agent: dict, *, required: bool = Tru
 
 def read_ingress(config: pulumi.Config, shared_agent: dict, apps: list[ResolvedApp],
                  secret_name: str, *, secret: bool = False) -> ResolvedIngress | None:
-    raw = _object(config, "ingress", dict, "an object describing the ingress controller (see the README)")
+    raw = _object(config, "ingress", dict, "an object describing the ingress controller (see docs/configuration.md)")
     if raw is None:
         return None
     from .ingress import (agent_service_manifests, helm_values, merge_extra_values, resolve_ingress, resolve_routes,

@@ -250,7 +250,7 @@ def build_patch(app: ResolvedApp, secret_name: str, credentials_hash: Any | None
         f"takes targetPort of port {app.spec.effective_service_port()} of Service {app.spec.namespace}/"
         f"{app.spec.service} from its owner (takeOver) and points it at the agent; removing the app gives "
         f"{app.spec.effective_owner_target_port()!r} back. The owner's next deploy may put its own value back "
-        "around the WAF: see the README on handing over the field"])
+        "around the WAF: see docs/patched-apps.md on handing over the field"])
 
 
 def field_of(value: Any, camel: str, snake: str) -> Any:
@@ -273,7 +273,7 @@ def bypass_problems(live_spec: Any, service_port: int) -> list[str]:
         if number == service_port and target != LISTENER_PORT_NAME:
             problems.append(f"port {number} targets {target!r}, not the agent ({LISTENER_PORT_NAME}): traffic goes "
                             "around the WAF, typically because the owner's last deploy put its own targetPort "
-                            "back. `pulumi up` takes it again; the README says how the owner hands it over")
+                            "back. `pulumi up` takes it again; docs/patched-apps.md says how the owner hands it over")
     return problems
 
 

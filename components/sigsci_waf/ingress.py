@@ -6,6 +6,7 @@ component only turns them into a Helm release and Kubernetes resources.
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from dataclasses import dataclass
 from typing import Any, Iterable, Iterator, Mapping
@@ -261,16 +262,15 @@ def controller_agent(ing: ResolvedIngress, secret_name: str) -> AgentParts:
         settings = settings.model_copy(
             update={"pre_stop_sleep_seconds": ing.spec.controller.termination_grace_period_seconds})
     parts = build_agent(settings, secret_name, agent_mode(ing), secret=ing.secret)
+    container = parts.container
     if lifetime != "service":
         # nginx connects to the agent's socket; as nginx's own user, the agent creates it as theirs.
-        context = {**parts.container["securityContext"], "runAsUser": ing.flavour.nginx_uid,
-                   "runAsGroup": ing.flavour.nginx_gid}
-        parts = AgentParts(container={**parts.container, "securityContext": context}, volume=parts.volume,
-                           pre_stop_seconds=parts.pre_stop_seconds, warnings=parts.warnings)
+        container = {**container, "securityContext": {**container["securityContext"],
+                                                       "runAsUser": ing.flavour.nginx_uid,
+                                                       "runAsGroup": ing.flavour.nginx_gid}}
     if lifetime == "nativeSidecar":
-        parts = AgentParts(container={**parts.container, "restartPolicy": "Always"}, volume=parts.volume,
-                           pre_stop_seconds=0, warnings=parts.warnings)
-    return parts
+        container = {**container, "restartPolicy": "Always"}
+    return dataclasses.replace(parts, container=container)
 
 
 # -- Helm values ---------------------------------------------------------------------------------------------

@@ -94,10 +94,11 @@ class SigsciRevProxyApp(pulumi.ComponentResource):
         prefix = check_call("SigsciRevProxyApp", name, args, opts)
         secret_name = check_secret_name(args.get("secret_name"), f"{prefix}.secret_name")
         super().__init__("sigsci:index:SigsciRevProxyApp", name, None, opts)
-        raw = plain_values({k: v for k, v in args.items() if k not in ("secret_name", "credentials_hash")})
-        raw.setdefault("name", name)
         # The stack program passes what it already validated, so errors name the stack config keys.
-        self.resolved: ResolvedApp = _resolved or resolve_app(raw, {}, prefix, snake=True)
+        if _resolved is None:
+            raw = {k: v for k, v in args.items() if k not in ("secret_name", "credentials_hash")}
+            _resolved = resolve_app({"name": name, **plain_values(raw)}, {}, prefix, snake=True)
+        self.resolved: ResolvedApp = _resolved
         check_secret_reaches(secret_name, self.resolved.spec.namespace, f"{prefix}.secret_name")
         manifests = build_app(self.resolved, secret_name, args.get("credentials_hash"))
         depends_on = opts.depends_on if opts is not None else None

@@ -10,7 +10,8 @@ from __future__ import annotations
 import re
 from typing import Any, Literal, Mapping
 
-from pydantic import StrictBool, BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator, model_validator
+from pydantic import (BaseModel, ConfigDict, Field, StrictBool, ValidationError, ValidationInfo, field_validator,
+                      model_validator)
 from pydantic.alias_generators import to_camel
 
 from .errors import check_depth, from_validation_error

@@ -11,7 +11,7 @@ from .errors import ConfigError, check_call, shown
 from .workloads import PART_OF
 from .schema import SecretSpec, parse
 from .sensitive import mark, reveal
-from .validators import _DNS_LABEL
+from .validators import is_dns_label
 
 
 class SigsciSecretArgs(TypedDict, total=False):
@@ -114,7 +114,7 @@ class SigsciSecret(pulumi.ComponentResource):
             raise ConfigError(f"{prefix}.namespaces", f"must be a list of namespace names, not "
                                                       f"{type(namespaces).__name__} (e.g. ['shop'], not 'shop')")
         for index, namespace in enumerate(namespaces):
-            if not isinstance(namespace, str) or not _DNS_LABEL.fullmatch(namespace) or len(namespace) > 63:
+            if not isinstance(namespace, str) or not is_dns_label(namespace):
                 raise ConfigError(f"{prefix}.namespaces[{index}]", "is not a namespace name (a DNS-1123 label: "
                                                                    "lower-case letters, digits and '-', at most 63)")
         created = sorted(set(namespaces))

@@ -74,6 +74,7 @@ class CaptureMonitor(pulumi_mocks.MockMonitor):
 
     def RegisterResource(self, request):
         self.mocks.options[request.name] = {
+            "type": request.type,
             "deleteBeforeReplace": request.deleteBeforeReplace,
             "dependsOn": sorted(urn.rsplit("::", 1)[-1] for urn in request.dependencies),
             "beforeDelete": list(request.hooks.before_delete),
@@ -219,7 +220,7 @@ def env_of(container: dict) -> dict:
 
 def release_flavour(inputs: dict):
     """The flavour whose chart a captured Helm release installs."""
-    from sigsci_waf.flavours import FLAVOURS
+    from sigsci_waf.ingress.flavours import FLAVOURS
 
     chart = inputs["chart"].rsplit("/", 1)[-1]
     return next(f for f in FLAVOURS.values() if f.chart == chart)

@@ -4,9 +4,10 @@ import pytest
 
 from harness import env_of
 
-from sigsci_waf.agent import RevProxy, Rpc, build_agent, option_env_name
-from sigsci_waf.errors import ConfigError
-from sigsci_waf.schema import AgentSettings, parse
+from sigsci_waf.agent.container import RevProxy, Rpc, build_agent, option_env_name
+from sigsci_waf.config.errors import ConfigError
+from sigsci_waf.config.agent import AgentSettings
+from sigsci_waf.config.model import parse
 
 REVPROXY = RevProxy(listener_port=8001, upstream="http://127.0.0.1:8000")
 
@@ -164,7 +165,7 @@ def test_unlisted_options_still_guard_spelling_and_owned_names(raw, key, fragmen
 
 
 def test_documented_options_cover_the_vendor_examples():
-    from sigsci_waf.agent_options import KNOWN_OPTIONS
+    from sigsci_waf.agent.options import KNOWN_OPTIONS
 
     for name in ("max-procs", "server-hostname", "log-out", "rpc-address", "shared-cache-dir", "waf-data-log",
                  "upload-interval", "inspect-websocket", "client-ip-header", "debug-log-web-inputs",

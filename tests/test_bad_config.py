@@ -3,7 +3,7 @@
 import pytest
 
 import harness
-from sigsci_waf.errors import ConfigError
+from sigsci_waf.config.errors import ConfigError
 
 APP = {"name": "web", "image": "nginxinc/nginx-unprivileged:1.27", "port": 8080}
 

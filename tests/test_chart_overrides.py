@@ -17,8 +17,8 @@ import yaml
 import harness
 from harness import RELEASE_TYPE, clean, env_of, unwrap_secrets
 from ingress_configs import ingress_config
-from sigsci_waf.errors import ConfigError
-from sigsci_waf.flavours import FLAVOURS
+from sigsci_waf.config.errors import ConfigError
+from sigsci_waf.ingress.flavours import FLAVOURS
 
 REFERENCE = harness.ROOT.parent / "shared" / "reference"
 FLAVOUR_FILES = {"ingress-nginx": "ingress-nginx-4.15.1", "nginx-ingress": "nginx-ingress-2.5.0"}
@@ -84,13 +84,14 @@ def _defaults(chart: str) -> dict:
 
 
 def _resolved(flavour: str):
-    from sigsci_waf.ingress import resolve_ingress
+    from sigsci_waf.config.agent import AgentSettings
+    from sigsci_waf.resolve.ingress import resolve_ingress
 
-    return resolve_ingress({"flavour": flavour}, {}, "sigsci:ingress")
+    return resolve_ingress({"flavour": flavour}, AgentSettings(), "sigsci:ingress", {}, rotation=True)
 
 
 def _covered(ing, ours, path: tuple[str, ...]) -> bool:
-    from sigsci_waf.ingress import _leaves, guard_reason
+    from sigsci_waf.resolve.extra_values import _leaves, guard_reason
 
     dotted = ".".join(path)
     if guard_reason(ing, path) or dotted in DERIVED:
@@ -103,10 +104,8 @@ def _covered(ing, ours, path: tuple[str, ...]) -> bool:
 
 @pytest.mark.parametrize("flavour", ["ingress-nginx", "nginx-ingress"])
 def test_every_value_of_the_class_is_refused_owned_derived_or_reviewed(flavour):
-    from sigsci_waf.ingress import helm_values
-
     ing = _resolved(flavour)
-    ours = helm_values(ing, "sigsci.demo", "hash")
+    ours = ing.objects.values
     risky = [p for p in _paths(_defaults(ing.flavour.chart)) if any(RISKY.search(part) for part in p)]
     assert len(risky) > 40  # the oracle finds the class
     missed = [".".join(p) for p in risky if not _covered(ing, ours, p)]

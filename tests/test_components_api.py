@@ -4,7 +4,7 @@ import pytest
 
 import harness
 from sigsci_waf import ConfigError, SigsciRevProxyApp, SigsciRevProxyAppArgs, SigsciSecret, SigsciSecretArgs
-from sigsci_waf.schema import AppSpec
+from sigsci_waf.config.app import AppSpec
 
 
 def test_typed_args_cover_exactly_the_schema():
@@ -61,7 +61,7 @@ def test_component_name_defaults_to_the_resource_name():
 
 def test_ingress_args_cover_exactly_the_schema():
     from sigsci_waf import SigsciIngressControllerArgs
-    from sigsci_waf.ingress_schema import IngressSpec
+    from sigsci_waf.config.ingress import IngressSpec
 
     arg_keys = set(SigsciIngressControllerArgs.__annotations__) - {"secret_name", "credentials_hash"}
     assert arg_keys == set(IngressSpec.model_fields)

@@ -19,7 +19,7 @@ import harness
 import invariants
 from fuzz_configs import hostile_config, stack_config
 from schema_check import validate_run
-from sigsci_waf.errors import ConfigError
+from sigsci_waf.config.errors import ConfigError
 from sigsci_waf.program import main
 
 SEED = int(os.environ.get("SIGSCI_FUZZ_SEED", "20261123"))

@@ -10,7 +10,7 @@ import pytest
 
 import harness
 import invariants
-from sigsci_waf.errors import ConfigError
+from sigsci_waf.config.errors import ConfigError
 from test_fuzz import check
 
 KEYS = {**harness.KEY_CONFIG}

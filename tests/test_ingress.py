@@ -5,8 +5,8 @@ import pytest
 import harness
 from harness import RELEASE_TYPE, clean, env_of, unwrap_secrets
 from ingress_configs import INGRESS_CONFIGS, ingress_config
-from sigsci_waf.errors import ConfigError
-from sigsci_waf.flavours import MODULE_PATH
+from sigsci_waf.config.errors import ConfigError
+from sigsci_waf.ingress.flavours import MODULE_PATH
 
 INGRESS_TYPE = "kubernetes:networking.k8s.io/v1:Ingress"
 

@@ -7,7 +7,7 @@ import pytest
 
 import harness
 from harness import clean, env_of
-from sigsci_waf.errors import ConfigError
+from sigsci_waf.config.errors import ConfigError
 
 APP = {"name": "web", "image": "nginxinc/nginx-unprivileged:1.27", "port": 8080}
 
@@ -203,7 +203,7 @@ QUANTITY_VALUES = [("128974848", 128974848), ("129e6", 129000000), ("129M", 1290
 def test_quantities_are_valued_as_kubernetes_values_them(text, value):
     from decimal import Decimal
 
-    from sigsci_waf.validators import quantity_value
+    from sigsci_waf.config.kube import quantity_value
     if value is None:  # a fractional exponent: valid grammar, irrational value; only its size matters here
         assert 6.32 < quantity_value(text) < 6.33  # 2 x 10^0.5
     else:

@@ -95,7 +95,7 @@ def test_which_namespaces_are_declared():
 
 
 def test_existing_namespaces_must_be_names():
-    from sigsci_waf.errors import ConfigError
+    from sigsci_waf.config.errors import ConfigError
     with pytest.raises(ConfigError) as err:
         harness.run_config({"sigsci:site": "demo", **harness.KEY_CONFIG, "sigsci:apps": [APP],
                             "sigsci:existingNamespaces": ["shop", "Bad_NS"]})

@@ -14,7 +14,7 @@ import pytest
 import harness
 from harness import clean, unwrap_secrets
 from ssa import Cluster, Conflict
-from sigsci_waf.restore import HOOK_NAME, RESTORE_MANAGER, hook_callback
+from sigsci_waf.apps.restore import HOOK_NAME, RESTORE_MANAGER, hook_callback
 
 NS, NAME = "shop", "checkout"
 LISTENER = 8081

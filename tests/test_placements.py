@@ -3,7 +3,7 @@
 import pytest
 
 import harness
-from sigsci_waf.errors import ConfigError
+from sigsci_waf.config.errors import ConfigError
 from harness import clean, env_of
 
 SEED_APP = {"name": "helloworld", "image": "signalsciences/example-helloworld:latest", "port": 8000,
@@ -93,7 +93,7 @@ def test_patch_adds_only_the_agent():
 @pytest.mark.parametrize("extra, key, words", [
     ({}, "takeOver", "service.targetPort"),
     ({"takeOver": []}, "takeOver", "Opt in"),
-    ({"takeOver": ["service.targetPort"], "patchForce": True}, "patchForce", "no longer used"),
+    ({"takeOver": ["service.targetPort"], "patchForce": True}, "patchForce", "unknown key"),
     ({"takeOver": ["service.targetPort"], "terminationGracePeriodSeconds": 60}, "terminationGracePeriodSeconds",
      "owner"),
     ({"takeOver": ["service.targetPort"], "ownerTargetPort": "HTTP"}, "ownerTargetPort", "port name"),

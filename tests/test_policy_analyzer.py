@@ -27,16 +27,22 @@ POLICY_OF = {
 }
 
 
+def _declare(**replacements):
+    """Run policy/__main__.py as the engine does, with pulumi_policy's classes of those names replaced."""
+    import pulumi_policy
+
+    with pytest.MonkeyPatch.context() as patch:
+        for name, replacement in replacements.items():
+            patch.setattr(pulumi_policy, name, replacement)
+        patch.syspath_prepend(str(harness.ROOT / "policy"))
+        runpy.run_path(str(harness.ROOT / "policy" / "__main__.py"), run_name="__main__")
+
+
 @pytest.fixture(scope="module")
 def pack():
     """The PolicyPack arguments policy/__main__.py declares (the constructor would serve them forever)."""
-    import pulumi_policy
-
     captured = {}
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(pulumi_policy, "PolicyPack", lambda **kwargs: captured.update(kwargs))
-        patch.syspath_prepend(str(harness.ROOT / "policy"))
-        runpy.run_path(str(harness.ROOT / "policy" / "__main__.py"), run_name="__main__")
+    _declare(PolicyPack=lambda **kwargs: captured.update(kwargs))
     return captured
 
 
@@ -85,6 +91,32 @@ def test_the_pack_declares_seven_mandatory_policies(pack):
     assert info.name == "sigsci-waf-coverage"
     assert {p.name for p in info.policies} == set(POLICY_OF.values())
     assert all(p.enforcementLevel == proto.MANDATORY for p in info.policies)
+
+
+def test_each_policy_module_holds_one_policy_and_the_pack_wires_every_one():
+    """A module of policy/sigsci_policies/ defines one policy, the validate_* function of the policy it is named
+    after, or none (what the policies share); policy/__main__.py wires each one, and the package exports it."""
+    import importlib
+    import pkgutil
+
+    import sigsci_policies
+
+    defined = {}
+    for module in pkgutil.iter_modules(sigsci_policies.__path__):
+        namespace = vars(importlib.import_module(f"{sigsci_policies.__name__}.{module.name}"))
+        functions = [value for name, value in namespace.items() if name.startswith("validate_")
+                     and getattr(value, "__module__", None) == namespace["__name__"]]
+        assert len(functions) <= 1, (module.name, functions)
+        defined.update({function: "sigsci-" + module.name.replace("_", "-") for function in functions})
+    wired = {}
+
+    def record(**kwargs):
+        assert kwargs["validate"] not in wired, kwargs["name"]
+        wired[kwargs["validate"]] = kwargs["name"]
+
+    _declare(PolicyPack=lambda **kwargs: None, StackValidationPolicy=record, ResourceValidationPolicy=record)
+    assert len(defined) == 7 and wired == defined
+    assert {getattr(sigsci_policies, name) for name in sigsci_policies.__all__} == set(defined)
 
 
 @pytest.mark.parametrize("stack", harness.stack_names())

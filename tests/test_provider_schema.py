@@ -8,7 +8,8 @@ from pulumi.provider.experimental.analyzer import Analyzer
 from pydantic.alias_generators import to_camel
 
 import harness
-from sigsci_waf import SigsciIngressControllerArgs, SigsciRevProxyAppArgs, SigsciSecretArgs
+from sigsci_waf import (SigsciIngressController, SigsciIngressControllerArgs, SigsciRevProxyApp, SigsciRevProxyAppArgs,
+                        SigsciSecret, SigsciSecretArgs)
 
 PROVIDER = harness.ROOT / "provider"
 
@@ -55,11 +56,20 @@ def test_each_component_with_described_inputs_and_outputs(schema, component):
 
 
 def test_the_type_tokens_match_the_package(schema):
-    """The engine routes `sigsci:index:<Component>` to this plugin; the components register under it."""
+    """The engine routes `sigsci:index:<Component>` to this plugin; the components register under it, whichever
+    way in they are built (their public Args here, the resolve stage's objects in the stack program)."""
     package, _ = schema
-    sources = "".join(p.read_text() for p in (harness.ROOT / "components" / "sigsci_waf").glob("*.py"))
+    args = {"secret_name": "sigsci.demo"}
+    built = {"SigsciSecret": lambda: SigsciSecret("c", {"namespaces": ["web"], "existing_secret": "keys"}),
+             "SigsciRevProxyApp": lambda: SigsciRevProxyApp("c", {**args, "image": "nginx:1.27", "port": 8080}),
+             "SigsciIngressController": lambda: SigsciIngressController("c", args)}
     for component in EXPECTED:
-        assert f'super().__init__("{package}:index:{component}"' in sources
+        run = harness.run(built[component])
+        assert run.options["c"]["type"] == f"{package}:index:{component}"
+    stack = harness.run_config({"sigsci:site": "demo", **harness.KEY_CONFIG, "sigsci:ingress": {},
+                                "sigsci:apps": [{"name": "web", "image": "nginx:1.27", "port": 8080}]})
+    assert {stack.options[n]["type"] for n in ("sigsci", "web.default", "ingress")} == {
+        f"{package}:index:{component}" for component in EXPECTED}
 
 
 # -- the path other languages take: the provider builds the components from schema inputs --------------------

@@ -9,9 +9,10 @@ from pydantic import BaseModel
 from pydantic.alias_generators import to_camel
 
 import harness
-from sigsci_waf.ingress_schema import IngressSpec
-from sigsci_waf.program import KNOWN_KEYS
-from sigsci_waf.schema import AgentSettings, AppSpec
+from sigsci_waf.config.ingress import IngressSpec
+from sigsci_waf.config.stack import KNOWN_KEYS
+from sigsci_waf.config.agent import AgentSettings
+from sigsci_waf.config.app import AppSpec
 
 CONFIG_DOC = harness.ROOT / "docs" / "configuration.md"
 README = CONFIG_DOC.read_text()

@@ -9,7 +9,7 @@ from http.server import BaseHTTPRequestHandler, HTTPServer
 import pulumi
 import pytest
 
-from sigsci_waf.restore import RESTORE_MANAGER, KubernetesWriter, restore
+from sigsci_waf.apps.restore import RESTORE_MANAGER, KubernetesWriter, restore
 
 SERVICE_PATCH = {"metadata": {"name": "checkout", "namespace": "shop",
                               "annotations": {"pulumi.com/patchForce": "true",

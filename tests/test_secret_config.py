@@ -9,7 +9,7 @@ from hypothesis import HealthCheck, given, settings, strategies as st
 import harness
 from harness import SECRET_MARKER, clean
 from invariants import plain_text
-from sigsci_waf.errors import ConfigError
+from sigsci_waf.config.errors import ConfigError
 
 TOKEN = "PLANTEDtok3nVALUE"  # an env value, an option value, an annotation value...
 OPTION = "PLANTEDopt1onVALUE"

@@ -7,7 +7,7 @@ import pytest
 import harness
 from invariants import plain_credentials
 from harness import PLANTED_KEY_ID, PLANTED_SECRET, SECRET_MARKER, clean
-from sigsci_waf.errors import ConfigError
+from sigsci_waf.config.errors import ConfigError
 
 APP = {"name": "web", "image": "nginxinc/nginx-unprivileged:1.27", "port": 8080}
 PATCHED = {"name": "legacy", "placement": "patch", "takeOver": ["service.targetPort"], "deployment": "legacy", "service": "legacy", "port": 8080}

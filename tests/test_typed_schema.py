@@ -12,10 +12,11 @@ from pulumi.provider.experimental.analyzer import Analyzer
 from pydantic.alias_generators import to_camel
 
 import harness
-from sigsci_waf import args as typed
-from sigsci_waf.ingress_schema import (AgentService, Chart, ControllerImage, ControllerService, ControllerSpec,
+from sigsci_waf.config import args as typed
+from sigsci_waf.config.ingress import (AgentService, Chart, ControllerImage, ControllerService, ControllerSpec,
                                        IngressClass, IngressSpec, Route, ServiceBackend)
-from sigsci_waf.schema import AgentSettings, AppSpec, Quantities, Resources, StartupProbe
+from sigsci_waf.config.agent import AgentSettings, Quantities, Resources, StartupProbe
+from sigsci_waf.config.app import AppSpec
 
 
 @pytest.fixture(scope="module")
@@ -36,27 +37,39 @@ def test_required_inputs_are_marked_required(schema, component):
     assert {name for name, prop in inputs.items() if not prop.optional} == REQUIRED[component]
 
 
-ENUMS = {("SigsciRevProxyApp", "placement"): "Placement", ("SigsciRevProxyApp", "serviceType"): "ServiceType",
-         ("SigsciIngressController", "flavour"): "Flavour",
-         ("SigsciIngressController", "agentLifetime"): "AgentLifetime"}
+ENUMS = {("SigsciRevProxyApp", "placement"): (AppSpec, "placement"),
+         ("SigsciRevProxyApp", "serviceType"): (AppSpec, "service_type"),
+         ("SigsciRevProxyApp", "takeOver"): (AppSpec, "take_over"),
+         ("SigsciIngressController", "flavour"): (IngressSpec, "flavour"),
+         ("SigsciIngressController", "agentLifetime"): (IngressSpec, "agent_lifetime")}
+
+
+def _enum_of(annotation):
+    """The enum inside a field's annotation (`X`, `X | None`, `list[X] | None`)."""
+    if isinstance(annotation, type) and issubclass(annotation, Enum):
+        return annotation
+    return next(filter(None, (_enum_of(a) for a in typing.get_args(annotation))), None)
+
+
+def _schema_enum(schema, prop):
+    ref = prop.ref or (prop.items.ref if prop.items is not None else None)
+    assert ref and ref.startswith("#/types/sigsci:index:"), ref
+    return schema["type_definitions"][ref.rsplit(":", 1)[-1]]
 
 
 @pytest.mark.parametrize("component, name", sorted(ENUMS))
-def test_closed_choices_are_enums_with_the_values_the_config_takes(schema, component, name):
-    prop = schema["component_definitions"][component].inputs[name]
-    type_name = ENUMS[(component, name)]
-    assert prop.ref == f"#/types/sigsci:index:{type_name}"
-    values = {v.value for v in schema["type_definitions"][type_name].enum}
-    model, field = {"placement": (AppSpec, "placement"), "serviceType": (AppSpec, "service_type"),
-                    "flavour": (IngressSpec, "flavour"), "agentLifetime": (IngressSpec, "agent_lifetime")}[name]
+def test_each_closed_choice_is_one_enum_for_the_schema_and_the_validation(schema, component, name):
+    """The enum the package schema declares is the very enum the settings model validates against: one
+    declaration, so the generated SDKs and the checks cannot disagree."""
+    model, field = ENUMS[(component, name)]
+    enum = _enum_of(model.model_fields[field].annotation)
+    assert enum is not None and enum.__module__ == "sigsci_waf.config.choices"
+    declared = _schema_enum(schema, schema["component_definitions"][component].inputs[name])
+    assert declared.name == enum.__name__
+    assert {v.value for v in declared.enum} == {m.value for m in enum}
     if name == "flavour":
-        from sigsci_waf.flavours import FLAVOURS
-        assert values == set(FLAVOURS)
-    else:
-        annotation = model.model_fields[field].annotation
-        if typing.get_origin(annotation) is not typing.Literal:  # Optional[Literal[...]]
-            annotation = next(a for a in typing.get_args(annotation) if a is not type(None))
-        assert values == set(typing.get_args(annotation))
+        from sigsci_waf.ingress.flavours import FLAVOURS
+        assert set(FLAVOURS) == set(enum)
 
 
 def test_pull_policy_is_an_enum_in_both_images(schema):
@@ -104,10 +117,11 @@ def test_each_typed_shape_matches_its_config_model(shape, model):
 def test_enums_pass_through_the_components_as_their_values():
     from sigsci_waf import SigsciRevProxyApp
 
+    from sigsci_waf.config.choices import Placement, PullPolicy, TakeOver
+
     run = harness.run(lambda: SigsciRevProxyApp("web", {
-        "secret_name": "sigsci.demo", "port": 8080, "placement": typed.Placement.PATCH, "deployment": "web",
-        "service": "web", "take_over": [typed.TakeOver.SERVICE_TARGET_PORT],
-        "agent": {"image_pull_policy": typed.PullPolicy.ALWAYS}}))
+        "secret_name": "sigsci.demo", "port": 8080, "placement": Placement.PATCH, "deployment": "web",
+        "service": "web", "take_over": [TakeOver.SERVICE_TARGET_PORT],
+        "agent": {"image_pull_policy": PullPolicy.ALWAYS}}))
     patch = harness.clean(run.named("web-deployment-patch").inputs)
     assert patch["spec"]["template"]["spec"]["containers"][0]["imagePullPolicy"] == "Always"
-    assert all(isinstance(v, str) and not isinstance(v, Enum) for v in (typed.Placement.PATCH.value,))

@@ -3,13 +3,13 @@
 from typing import Any
 
 from ._version import __version__
-from .errors import ConfigError
-from .revproxy_app import SigsciRevProxyApp, SigsciRevProxyAppArgs
-from .secret import SigsciSecret, SigsciSecretArgs
+from .apps.component import SigsciRevProxyApp, SigsciRevProxyAppArgs
+from .config.errors import ConfigError
+from .secret.component import SigsciSecret, SigsciSecretArgs
 
 # The ingress controller (its schema, chart tables and Helm) loads on first use: stacks and programs without
 # one do not pay for its import.
-_LAZY = {"SigsciIngressController": "ingress_controller", "SigsciIngressControllerArgs": "ingress_controller"}
+_LAZY = {"SigsciIngressController": "ingress.component", "SigsciIngressControllerArgs": "ingress.component"}
 
 
 def __getattr__(name: str) -> Any:
@@ -32,4 +32,5 @@ __all__ = [
     "SigsciRevProxyAppArgs",
     "SigsciSecret",
     "SigsciSecretArgs",
+    "__version__",
 ]

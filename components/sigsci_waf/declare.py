@@ -3,11 +3,12 @@ maps apiVersion and kind to a resource class."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Mapping
 
 import pulumi
 
-from .sensitive import reveal
+from .config.refs import Ref
+from .config.sensitive import reveal
 
 # (apiVersion, kind, patch) -> (pulumi_kubernetes module, class): imported on first use, so a stack loads only
 # the resource modules it declares.
@@ -29,8 +30,10 @@ def _creator(api_version: str, kind: str, patch: bool):
     return getattr(importlib.import_module(f"pulumi_kubernetes.{module}"), name)
 
 
-def declare(name: str, obj: dict[str, Any], opts: pulumi.ResourceOptions, *, patch: bool = False):
-    """The resource for `obj` (a server-side-apply patch when `patch`); values marked sensitive become secrets."""
+def declare(name: str, obj: dict[str, Any], opts: pulumi.ResourceOptions, bindings: Mapping[Ref, Any], *,
+            patch: bool = False):
+    """The resource for `obj` (a server-side-apply patch when `patch`): its `Ref`s bound, the values marked
+    sensitive made secrets."""
     creator = _creator(obj["apiVersion"], obj["kind"], patch)
-    fields = reveal({k: v for k, v in obj.items() if k not in ("apiVersion", "kind")})
+    fields = reveal({k: v for k, v in obj.items() if k not in ("apiVersion", "kind")}, bindings)
     return creator(name, **fields, opts=opts)

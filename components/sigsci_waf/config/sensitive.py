@@ -16,6 +16,8 @@ import functools
 import re
 from typing import Any, Iterable, Mapping
 
+from .refs import Ref
+
 REDACTED = "[secret]"
 
 
@@ -41,26 +43,19 @@ def mark_leaves(value: Any, secret: bool) -> Any:
     return mark(value, secret)
 
 
-def has_sensitive(value: Any) -> bool:
-    if isinstance(value, Sensitive):
-        return True
-    if isinstance(value, Mapping):
-        return any(has_sensitive(v) for v in value.values())
-    if isinstance(value, list):
-        return any(has_sensitive(v) for v in value)
-    return False
-
-
-def reveal(value: Any) -> Any:
-    """The structure for the engine: each `Sensitive` becomes a Pulumi secret of the same text."""
+def reveal(value: Any, bindings: Mapping[Any, Any] | None = None) -> Any:
+    """The structure for the engine, in one walk: each `Sensitive` becomes a Pulumi secret of the same text,
+    and each placeholder of the resolve stage (a `Ref`) its value in `bindings`."""
     import pulumi
 
     if isinstance(value, Sensitive):
         return pulumi.Output.secret(str(value))
     if isinstance(value, Mapping):
-        return {k: reveal(v) for k, v in value.items()}
+        return {k: reveal(v, bindings) for k, v in value.items()}
     if isinstance(value, list):
-        return [reveal(v) for v in value]
+        return [reveal(v, bindings) for v in value]
+    if isinstance(value, Ref):  # its value may itself be Sensitive
+        return reveal((bindings or {})[value])
     return value
 
 
@@ -106,7 +101,7 @@ def _schema_fields() -> frozenset[str]:
     """Every field name of the config schema, camelCase and snake_case: these are ours, never secret."""
     from pydantic.alias_generators import to_camel
 
-    from .schema import Model
+    from .model import Model
 
     names: set[str] = set()
     pending = [Model]

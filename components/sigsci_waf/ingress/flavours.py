@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from ..config.choices import Flavour
+
 # The module file inside every Fastly controller image (the vendor's override files for both charts).
 MODULE_PATH = "/usr/lib/nginx/modules/ngx_http_sigsci_module.so"
 
@@ -27,15 +29,16 @@ _SNIPPET_ANNOTATIONS = ("lets any Ingress of this class add configuration snippe
 
 
 @dataclass(frozen=True)
-class Flavour:
-    name: str
+class FlavourChart:
+    """One flavour's chart, its Fastly images and where its values keep what we set."""
+
+    name: Flavour
     chart: str
     repository_url: str
     default_chart_version: str
     image_repository: str
     # Chart version -> the Fastly controller image tag built for that chart's controller version.
     images: dict[str, str]
-    description: str
     # Key paths under `controller` in this chart's values.
     main_snippet: str
     http_snippet: str
@@ -45,8 +48,6 @@ class Flavour:
     volumes: str
     volume_mounts: str
     pod_annotations: tuple[str, ...]
-    # Keys the chart documents only in a comment of its values.yaml (read but not defaulted).
-    commented_keys: frozenset[str] = field(default_factory=frozenset)
     # ingress-nginx pins its own image by digest; the digest must be cleared when the image changes.
     image_digest_keys: tuple[str, ...] = ()
     # ingress-nginx selects IngressClasses by a controller value we choose; F5's is fixed by the chart.
@@ -91,8 +92,6 @@ _INGRESS_NGINX_LAYOUT = dict(
     volumes="extraVolumes",
     volume_mounts="extraVolumeMounts",
     pod_annotations=("controller", "podAnnotations"),
-    # "use *either* current default registry/image or repository format" (values.yaml comment).
-    commented_keys=frozenset({"controller.image.repository"}),
     image_digest_keys=("digest", "digestChroot"),
     sets_controller_value=True,
     # values.yaml (containerPort, admissionWebhooks.port, the probes' 10254) and the controller's
@@ -133,29 +132,26 @@ _INGRESS_NGINX_LAYOUT = dict(
     },
 )
 
-FLAVOURS: dict[str, Flavour] = {
-    "ingress-nginx": Flavour(
-        name="ingress-nginx",
+FLAVOURS: dict[Flavour, FlavourChart] = {
+    Flavour.INGRESS_NGINX: FlavourChart(
+        name=Flavour.INGRESS_NGINX,
         image_repository="signalsciences/sigsci-nginx-ingress-controller",
         images={"4.15.1": "1.15.1-fastly1.4.0"},
-        description="kubernetes/ingress-nginx (retired upstream; last release 4.15.1) with the Fastly module",
         **_INGRESS_NGINX_LAYOUT,
     ),
-    "ingress-nginx-chainguard": Flavour(
-        name="ingress-nginx-chainguard",
+    Flavour.INGRESS_NGINX_CHAINGUARD: FlavourChart(
+        name=Flavour.INGRESS_NGINX_CHAINGUARD,
         image_repository="signalsciences/sigsci-nginx-ingress-controller-chainguard",
         images={"4.15.1": "v1.15.6"},
-        description="the ingress-nginx chart with the maintained Chainguard-based Fastly controller image",
         **_INGRESS_NGINX_LAYOUT,
     ),
-    "nginx-ingress": Flavour(
-        name="nginx-ingress",
+    Flavour.NGINX_INGRESS: FlavourChart(
+        name=Flavour.NGINX_INGRESS,
         chart="nginx-ingress",
         repository_url="https://helm.nginx.com/stable",
         default_chart_version="2.5.0",
         image_repository="signalsciences/sigsci-nginxinc-ingress-controller",
         images={"2.5.0": "5.4.0"},
-        description="F5 NGINX Ingress Controller with the Fastly module",
         main_snippet="main-snippets",
         http_snippet="http-snippets",
         config_path=("controller", "config", "entries"),
@@ -164,10 +160,6 @@ FLAVOURS: dict[str, Flavour] = {
         volumes="volumes",
         volume_mounts="volumeMounts",
         pod_annotations=("controller", "pod", "annotations"),
-        # "If not specified the appVersion from Chart.yaml is used as a tag" (values.yaml comment).
-        commented_keys=frozenset({"controller.image.tag", "controller.image.digest",
-                                  # "The number of Ingress Controller pods that can be unavailable."
-                                  "controller.podDisruptionBudget.maxUnavailable"}),
         disruption_budget="podDisruptionBudget",
         # values.yaml: containerPort, nginxStatus.port, readyStatus.port, prometheus.port, serviceInsight.port.
         controller_ports={80: "http", 443: "https", 8080: "the NGINX status", 8081: "the readiness endpoint",

@@ -10,8 +10,11 @@ import math
 from dataclasses import dataclass, field
 from typing import Any
 
-from .sensitive import mark
-from .schema import AgentSettings, Resources, AGENT_RESOURCES, quantity_value, version_tuple
+from ..config.agent import AGENT_RESOURCES, AgentSettings
+from ..config.kube import quantity_value
+from ..config.sensitive import mark
+from .workloads import (container_resources, container_security_context, health_probes, http_check, pre_stop_sleep,
+                        tcp_check)
 
 AGENT_CONTAINER = "sigsci-agent"
 TMP_VOLUME = "sigsci-tmp"
@@ -91,14 +94,6 @@ def _option_value(value: str | bool | int) -> str:
     return escape_expansion(str(value))
 
 
-def _resources(resources: Resources) -> dict[str, Any]:
-    filled = resources.filled(AGENT_RESOURCES)
-    return {
-        "requests": {"cpu": str(filled.requests.cpu), "memory": str(filled.requests.memory)},
-        "limits": {"cpu": str(filled.limits.cpu), "memory": str(filled.limits.memory)},
-    }
-
-
 def _max_procs(cpu_limit: str) -> str:
     """Match the agent's worker count to its CPU limit; otherwise it sizes itself to the node and is throttled."""
     return str(max(1, math.ceil(quantity_value(cpu_limit))))
@@ -136,28 +131,10 @@ def agent_env(settings: AgentSettings, secret_name: str, mode: RevProxy | Rpc, *
     chosen = {**settings.options, **settings.unlisted_options}
     options = {option_env_name(k): mark(_option_value(v), secret) for k, v in chosen.items()}
     if option_env_name("max-procs") not in options:
-        options[option_env_name("max-procs")] = _max_procs(_resources(settings.resources)["limits"]["cpu"])
+        options[option_env_name("max-procs")] = _max_procs(
+            container_resources(settings.resources, AGENT_RESOURCES)["limits"]["cpu"])
     merged = {**options, **derived}
     return credential_env(secret_name) + [{"name": k, "value": merged[k]} for k in sorted(merged)]
-
-
-def container_security_context(run_as_user: int, read_only_root: bool = True) -> dict[str, Any]:
-    return {
-        "allowPrivilegeEscalation": False,
-        "capabilities": {"drop": ["ALL"]},
-        "privileged": False,
-        "readOnlyRootFilesystem": read_only_root,
-        "runAsGroup": run_as_user,
-        "runAsNonRoot": True,
-        "runAsUser": run_as_user,
-        "seccompProfile": {"type": "RuntimeDefault"},
-    }
-
-
-def pre_stop_sleep(seconds: int) -> dict[str, Any] | None:
-    if seconds == 0:
-        return None
-    return {"preStop": {"exec": {"command": ["sleep", str(seconds)]}}}
 
 
 def build_agent(settings: AgentSettings, secret_name: str, mode: RevProxy | Rpc, *,
@@ -169,28 +146,24 @@ def build_agent(settings: AgentSettings, secret_name: str, mode: RevProxy | Rpc,
         "image": image_reference(settings),
         "imagePullPolicy": policy,
         "env": agent_env(settings, secret_name, mode, secret=secret),
-        "resources": _resources(settings.resources),
+        "resources": container_resources(settings.resources, AGENT_RESOURCES),
         "securityContext": container_security_context(settings.run_as_user),
         "volumeMounts": [{"name": TMP_VOLUME, "mountPath": settings.tmp_mount_path}],
     }
     ports = []
     if isinstance(mode, RevProxy):
         ports.append({"name": LISTENER_PORT_NAME, "containerPort": mode.listener_port, "protocol": "TCP"})
-        # The listener accepting connections is the only readiness signal the agent documents.
-        container["readinessProbe"] = {"tcpSocket": {"port": mode.listener_port},
-                                       "periodSeconds": 5, "failureThreshold": 3}
-        # No liveness endpoint is documented; a listener that stops accepting for a minute is a dead proxy.
-        container["livenessProbe"] = {"tcpSocket": {"port": mode.listener_port},
-                                      "periodSeconds": 10, "failureThreshold": 6}
+        # The listener accepting connections is the only sign of life the agent documents (no liveness
+        # endpoint): a listener that stops accepting for a minute is a dead proxy.
+        container.update(health_probes(tcp_check(mode.listener_port)))
     if isinstance(mode, Rpc) and mode.tcp_port is not None:
         ports.append({"name": "sigsci-rpc", "containerPort": mode.tcp_port, "protocol": "TCP"})
         # As with the reverse proxy, an accepting listener is the only documented sign of life.
-        container["readinessProbe"] = {"tcpSocket": {"port": mode.tcp_port}, "periodSeconds": 5, "failureThreshold": 3}
-        container["livenessProbe"] = {"tcpSocket": {"port": mode.tcp_port}, "periodSeconds": 10, "failureThreshold": 6}
+        container.update(health_probes(tcp_check(mode.tcp_port)))
     if settings.startup_probe.enabled:
         ports.append({"name": "sigsci-startup", "containerPort": settings.startup_probe.port, "protocol": "TCP"})
         container["startupProbe"] = {
-            "httpGet": {"path": "/startup", "port": settings.startup_probe.port},
+            **http_check("/startup", settings.startup_probe.port),
             "failureThreshold": settings.startup_probe.failure_threshold,
             "periodSeconds": settings.startup_probe.period_seconds,
         }
@@ -211,7 +184,3 @@ def build_agent(settings: AgentSettings, secret_name: str, mode: RevProxy | Rpc,
             for name in sorted(settings.unlisted_options)
         ],
     )
-
-
-def is_pinned(settings: AgentSettings) -> bool:
-    return settings.digest is not None or version_tuple(settings.version) is not None

@@ -17,6 +17,19 @@ def shown(value: Any, limit: int = 60) -> str:
     return f"{text[:limit // 2]}...{text[-10:]} ({len(str(value))} characters)"
 
 
+class Problem(ValueError):
+    """A rule broken inside a settings model: which field (a path below the model, camelCase, as in stack
+    config) and what is wrong. Raised from pydantic validators; `from_validation_error` reads the object
+    back from the error's context, so no message is parsed."""
+
+    def __init__(self, field: str | tuple[str | int, ...], problem: str):
+        self.field: tuple[str | int, ...] = tuple(
+            int(p) if isinstance(p, str) and p.isdigit() else p
+            for p in (field.split(".") if isinstance(field, str) else field))
+        self.problem = problem
+        super().__init__(problem)
+
+
 class ConfigError(pulumi.RunError):
     """Bad configuration. `key` is the full path of the offending key, e.g. `sigsci:apps[0].port`.
 
@@ -50,11 +63,11 @@ def _describe(error: dict) -> str:
         return "unknown key; check the spelling against the config tables in docs/configuration.md"
     if kind == "missing":
         return "is required"
-    message = error["msg"]
+    problem = (error.get("ctx") or {}).get("error")
+    if isinstance(problem, Problem):
+        return problem.problem
     # pydantic prefixes messages of custom validators; the sentence is ours.
-    for noise in ("Value error, ", "Assertion failed, "):
-        message = message.removeprefix(noise)
-    return message
+    return error["msg"].removeprefix("Value error, ")
 
 
 def from_validation_error(prefix: str, exc: ValidationError, *, snake: bool = False) -> ConfigError:
@@ -65,12 +78,10 @@ def from_validation_error(prefix: str, exc: ValidationError, *, snake: bool = Fa
     first = exc.errors(include_url=False, include_input=False)[0]
     # "[key]" marks an invalid mapping key; the key itself is already the last part of the path.
     loc = [p for p in first["loc"] if not (isinstance(p, str) and (p.startswith("function-") or p == "[key]"))]
-    # Errors raised by a model-level validator carry the field in the message's own key prefix.
-    message = _describe(first)
-    if message.startswith("@"):
-        field, _, message = message[1:].partition(" ")
-        loc = [*loc, *(int(part) if part.isdigit() else part for part in field.split("."))]
-    return ConfigError(join_path(prefix, loc, snake=snake), message)
+    problem = (first.get("ctx") or {}).get("error")
+    if isinstance(problem, Problem):  # a model's own rule names the field below the model
+        loc = [*loc, *problem.field]
+    return ConfigError(join_path(prefix, loc, snake=snake), _describe(first))
 
 
 MAX_DEPTH = 32

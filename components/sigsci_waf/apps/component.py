@@ -5,13 +5,16 @@ from typing import Any, Optional, Required, TypedDict
 import pulumi
 import pulumi_kubernetes as k8s
 
-from .args import AgentArgs, Placement, ResourcesArgs, ServiceType, TakeOver, plain_values
-from .declare import declare
+from ..config.agent import AgentSettings
+from ..config.args import AgentArgs, ResourcesArgs, plain_values
+from ..config.choices import Placement, ServiceType, TakeOver
+from ..config.errors import check_call
+from ..config.refs import ROTATION, SECRET_NAME
+from ..declare import declare
+from ..resolve.app import ResolvedApp, resolve_app
+from ..resolve.secret import check_secret_name, check_secret_reaches
+from .live import bypass_problems, field_of, target_port_owners
 from .restore import restore_hook
-from .revproxy import ResolvedApp, build_app, bypass_problems, field_of, resolve_app, target_port_owners
-from .errors import check_call
-from .secret import check_secret_name, check_secret_reaches
-
 
 class SigsciRevProxyAppArgs(TypedDict, total=False):
     """The same keys as one `sigsci:apps` entry in stack config, in snake_case."""
@@ -81,6 +84,10 @@ def _suffix(kind: str, patch: bool) -> str:
     return kind.lower() + ("-patch" if patch else "")
 
 
+_TYPE = "sigsci:index:SigsciRevProxyApp"
+_NOT_APP_ARGS = ("secret_name", "credentials_hash")
+
+
 class SigsciRevProxyApp(pulumi.ComponentResource):
     """An app protected by the agent as a reverse-proxy sidecar (or agent Service)."""
 
@@ -89,22 +96,37 @@ class SigsciRevProxyApp(pulumi.ComponentResource):
     namespace: str
     """Namespace of the app."""
 
-    def __init__(self, name: str, args: SigsciRevProxyAppArgs, opts: Optional[pulumi.ResourceOptions] = None,
-                 *, _resolved: Optional[ResolvedApp] = None):
+    def __init__(self, name: str, args: SigsciRevProxyAppArgs, opts: Optional[pulumi.ResourceOptions] = None):
         prefix = check_call("SigsciRevProxyApp", name, args, opts)
         secret_name = check_secret_name(args.get("secret_name"), f"{prefix}.secret_name")
-        super().__init__("sigsci:index:SigsciRevProxyApp", name, None, opts)
-        # The stack program passes what it already validated, so errors name the stack config keys.
-        if _resolved is None:
-            raw = {k: v for k, v in args.items() if k not in ("secret_name", "credentials_hash")}
-            _resolved = resolve_app({"name": name, **plain_values(raw)}, {}, prefix, snake=True)
-        self.resolved: ResolvedApp = _resolved
-        check_secret_reaches(secret_name, self.resolved.spec.namespace, f"{prefix}.secret_name")
-        manifests = build_app(self.resolved, secret_name, args.get("credentials_hash"))
+        credentials_hash = args.get("credentials_hash")
+        raw = {k: v for k, v in args.items() if k not in _NOT_APP_ARGS}
+        resolved = resolve_app({"name": name, **plain_values(raw)}, AgentSettings(), prefix, snake=True,
+                               rotation=credentials_hash is not None)
+        check_secret_reaches(secret_name, resolved.spec.namespace, f"{prefix}.secret_name")
+        super().__init__(_TYPE, name, None, opts)
+        self._declare(name, prefix, resolved, secret_name, credentials_hash, opts)
+
+    @classmethod
+    def from_resolved(cls, name: str, app: ResolvedApp, secret_name: Any, credentials_hash: Any = None,
+                      opts: Optional[pulumi.ResourceOptions] = None) -> "SigsciRevProxyApp":
+        """The component for an app the resolve stage has already checked and built (the stack program's way
+        in: errors then name the stack config keys). `credentials_hash` must be given when the app was
+        resolved with `rotation`."""
+        self = cls.__new__(cls)
+        pulumi.ComponentResource.__init__(self, _TYPE, name, None, opts)
+        self._declare(name, f"SigsciRevProxyApp '{name}'", app, secret_name, credentials_hash, opts)
+        return self
+
+    def _declare(self, name: str, prefix: str, app: ResolvedApp, secret_name: Any, credentials_hash: Any,
+                 opts: Optional[pulumi.ResourceOptions]) -> None:
+        self.resolved = app
+        bindings = {SECRET_NAME: secret_name, ROTATION: credentials_hash}
+        manifests = app.manifests
         depends_on = opts.depends_on if opts is not None else None
         child_opts = pulumi.ResourceOptions(parent=self, depends_on=depends_on)
         for obj in manifests.owned:
-            declare(f"{name}-{_suffix(obj['kind'], False)}", obj, child_opts)
+            declare(f"{name}-{_suffix(obj['kind'], False)}", obj, child_opts, bindings)
         # Patches in order: the agents are rolled out and ready before the Service sends traffic to them, and
         # the Service is given back (its hook) and released before the agents go.
         earlier: list[pulumi.Resource] = []
@@ -112,16 +134,15 @@ class SigsciRevProxyApp(pulumi.ComponentResource):
             hooks = pulumi.ResourceHookBinding(before_delete=[restore_hook()]) if obj["kind"] == "Service" else None
             ordered = pulumi.ResourceOptions.merge(child_opts, pulumi.ResourceOptions(depends_on=list(earlier),
                                                                                       hooks=hooks))
-            earlier.append(declare(f"{name}-{_suffix(obj['kind'], True)}", obj, ordered, patch=True))
-        if self.resolved.spec.placement == "patch":
+            earlier.append(declare(f"{name}-{_suffix(obj['kind'], True)}", obj, ordered, bindings, patch=True))
+        if app.spec.placement == Placement.PATCH:
             self._watch_live_service(name, prefix)
         for warning in manifests.warnings:
             pulumi.log.warn(f"{prefix}: {warning}", resource=self)
-        spec = self.resolved.spec
-        self.namespace = spec.namespace
-        self.service_name = self.resolved.service_name
+        self.namespace = app.spec.namespace
+        self.service_name = app.service_name
         self.register_outputs({"serviceName": self.service_name, "namespace": self.namespace,
-                               "placement": spec.placement})
+                               "placement": app.spec.placement})
 
     def _watch_live_service(self, name: str, prefix: str) -> None:
         """Read the patched Service as it is in the cluster, every preview: when its owner's deploy has put

@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import re
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 
 from pydantic import StrictBool, AfterValidator, Field, field_validator, model_validator
 
-from .flavours import FLAVOURS
-from .schema import Model, Quantities, Resources
-from .validators import _DNS_1035, Digest, DnsLabel, DnsSubdomain, Port, Repository, ServiceName, Tag, _text
+from ..ingress.flavours import FLAVOURS
+from .agent import AgentSettings, Quantities, Resources
+from .choices import AgentLifetime, ExternalTrafficPolicy, Flavour, PathType, PullPolicy, ServiceType
+from .errors import Problem
+from .kube import _DNS_1035, Digest, DnsLabel, DnsSubdomain, Port, Repository, ServiceName, Tag, _text
+from .model import Model
 
 _CHART_VERSION = re.compile(r"^\d+\.\d+\.\d+(?:-[0-9A-Za-z.-]+)?$")
 _HOST = re.compile(r"^(\*\.)?[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
@@ -30,7 +33,6 @@ ReleaseName = _text(_DNS_1035, 53,
                     "a Helm release name the charts can name Services after (lower-case letters, digits and '-', "
                     "starting with a letter, at most 53 characters)")
 ChartVersion = _text(_CHART_VERSION, 64, "a chart version such as '4.15.1'")
-AgentLifetime = Literal["nativeSidecar", "classicSidecar", "service"]
 # Annotation prefixes each controller reads; an annotation for the other controller would be ignored silently.
 ANNOTATION_PREFIXES = {"ingress-nginx": "nginx.ingress.kubernetes.io/", "nginx-ingress": "nginx.org/"}
 
@@ -80,7 +82,7 @@ class ControllerImage(Model):
     repository: Repository | None = None
     tag: Tag | None = None
     digest: Digest | None = None
-    pull_policy: Literal["Always", "IfNotPresent", "Never"] = "IfNotPresent"
+    pull_policy: PullPolicy = PullPolicy.IF_NOT_PRESENT
 
 
 # No CPU limit by default: the ingress-nginx chart advises against one (CFS throttling adds latency to every
@@ -97,21 +99,19 @@ class ControllerSpec(Model):
 
     @model_validator(mode="after")
     def _resources_with_defaults(self):
-        problem = self.resources.clash_with_defaults(CONTROLLER_RESOURCES)
-        if problem:
-            raise ValueError(problem)
+        self.resources.check_defaults(CONTROLLER_RESOURCES)
         return self
 
 
 class ControllerService(Model):
-    type: Literal["LoadBalancer", "NodePort", "ClusterIP"] = "LoadBalancer"
-    external_traffic_policy: Literal["Cluster", "Local"] = "Local"
+    type: ServiceType = ServiceType.LOAD_BALANCER
+    external_traffic_policy: ExternalTrafficPolicy = ExternalTrafficPolicy.LOCAL
     annotations: Annotations = {}
 
     @model_validator(mode="after")
     def _policy_needs_external(self):
         if self.type == "ClusterIP" and "external_traffic_policy" in self.model_fields_set:
-            raise ValueError("@externalTrafficPolicy applies only to Service type LoadBalancer or NodePort")
+            raise Problem("externalTrafficPolicy", "applies only to Service type LoadBalancer or NodePort")
         return self
 
 
@@ -138,7 +138,7 @@ class Route(Model):
     name: DnsSubdomain | None = None
     host: Host | None = None
     path: str = Field(default="/", pattern=r"^/[^\s{};]*$")
-    path_type: Literal["Prefix", "Exact", "ImplementationSpecific"] = "Prefix"
+    path_type: PathType = PathType.PREFIX
     app: ServiceName | None = None
     service: ServiceBackend | None = None
     namespace: DnsLabel | None = None
@@ -148,20 +148,20 @@ class Route(Model):
     @model_validator(mode="after")
     def _one_backend(self):
         if (self.app is None) == (self.service is None):
-            raise ValueError("@app is required, or service instead (one of the two, not both): route to an app "
-                             "of sigsci:apps by name, or to a Service with {name, port}")
+            raise Problem("app", "is required, or service instead (one of the two, not both): route to an app of "
+                                 "sigsci:apps by name, or to a Service with {name, port}")
         if self.host is not None and _is_ip(self.host):
-            raise ValueError(f"@host {self.host!r} is an IP address; an Ingress host must be a DNS name (leave host "
-                             "unset to match any host)")
+            raise Problem("host", f"{self.host!r} is an IP address; an Ingress host must be a DNS name (leave host "
+                                  "unset to match any host)")
         if self.tls_secret is not None and self.host is None:
-            raise ValueError("@tlsSecret needs host: the certificate is served for that host")
-        if self.path_type in ("Prefix", "Exact"):
+            raise Problem("tlsSecret", "needs host: the certificate is served for that host")
+        if self.path_type in (PathType.PREFIX, PathType.EXACT):
             # The API server's own rules for these path types; it would refuse the Ingress at apply time.
             bad = next((s for s in ("//", "/./", "/../", "%2f", "%2F") if s in self.path), None) \
                 or next((s for s in ("/..", "/.") if self.path.endswith(s)), None)
             if bad is not None:
-                raise ValueError(f"@path {self.path!r} contains {bad!r}, which Kubernetes refuses for pathType "
-                                 f"{self.path_type}; use a normalised path or pathType ImplementationSpecific")
+                raise Problem("path", f"{self.path!r} contains {bad!r}, which Kubernetes refuses for pathType "
+                                      f"{self.path_type}; use a normalised path or pathType ImplementationSpecific")
         return self
 
 
@@ -170,68 +170,68 @@ class Route(Model):
 class IngressSpec(Model):
     """`sigsci:ingress`: the NGINX ingress controller with the Fastly module and the agent."""
 
-    flavour: str = "ingress-nginx"
+    flavour: Flavour = Flavour.INGRESS_NGINX
     namespace: DnsLabel = DEFAULT_NAMESPACE
     create_namespace: StrictBool = True
     release_name: ReleaseName | None = None
     chart: Chart = Chart()
     controller: ControllerSpec = ControllerSpec()
-    agent_lifetime: AgentLifetime = "nativeSidecar"
+    agent_lifetime: AgentLifetime = AgentLifetime.NATIVE_SIDECAR
     agent_service: AgentService | None = None
-    agent: dict[str, Any] = {}
+    # The controller's own agent settings, over sigsci:agent: checked whole once merged.
+    agent: AgentSettings = Field(default_factory=AgentSettings)
     ingress_class: IngressClass = IngressClass()
     service: ControllerService = ControllerService()
     routes: list[Route] = []
     extra_values: dict[str, Any] = {}
 
-    @field_validator("flavour")
+    @field_validator("flavour", mode="before")
     @classmethod
-    def _known_flavour(cls, flavour: str) -> str:
-        if flavour not in FLAVOURS:
-            raise ValueError(f"{flavour!r} is not a flavour; use one of: " + ", ".join(
-                f"{name} ({f.description})" for name, f in FLAVOURS.items()))
+    def _known_flavour(cls, flavour: Any) -> Any:
+        if isinstance(flavour, str) and flavour not in FLAVOURS:
+            raise ValueError(f"{flavour!r} is not a flavour; use one of: " + ", ".join(FLAVOURS))
         return flavour
 
     @model_validator(mode="after")
     def _rules(self):
-        if self.agent_service is not None and self.agent_lifetime != "service":
-            raise ValueError("@agentService applies only to agentLifetime service")
-        if self.agent_lifetime == "service" and len(self.release) > 63 - len(AGENT_SERVICE_SUFFIX):
-            raise ValueError(f"@releaseName {self.release!r} is too long for agentLifetime service: the agents' "
-                             f"Service is named <releaseName>{AGENT_SERVICE_SUFFIX}, so releaseName may have at "
-                             f"most {63 - len(AGENT_SERVICE_SUFFIX)} characters")
-        if self.agent_lifetime != "service" and ("pre_stop_sleep_seconds" in self.agent
-                                                 or "preStopSleepSeconds" in self.agent):
-            raise ValueError("@agent.preStopSleepSeconds is derived for the controller from agentLifetime: "
-                             "a native sidecar stops after the controller, a classic one sleeps through the "
-                             "controller's whole grace period")
+        if self.agent_service is not None and self.agent_lifetime != AgentLifetime.SERVICE:
+            raise Problem("agentService", "applies only to agentLifetime service")
+        if self.agent_lifetime == AgentLifetime.SERVICE and len(self.release) > 63 - len(AGENT_SERVICE_SUFFIX):
+            raise Problem("releaseName", f"{self.release!r} is too long for agentLifetime service: the agents' "
+                                         f"Service is named <releaseName>{AGENT_SERVICE_SUFFIX}, so releaseName may "
+                                         f"have at most {63 - len(AGENT_SERVICE_SUFFIX)} characters")
+        if self.agent_lifetime != AgentLifetime.SERVICE and "pre_stop_sleep_seconds" in self.agent.model_fields_set:
+            raise Problem("agent.preStopSleepSeconds", "is derived for the controller from agentLifetime: a native "
+                                                       "sidecar stops after the controller, a classic one sleeps "
+                                                       "through the controller's whole grace period")
         flavour = FLAVOURS[self.flavour]
         controller_value = f"k8s.io/{self.ingress_class.name}"
         if flavour.sets_controller_value and len(controller_value) > 250:
-            raise ValueError(f"@ingressClass.name is {len(self.ingress_class.name)} characters; the IngressClass's "
-                             f"controller is {controller_value[:20]}..., which Kubernetes allows up to 250 characters: "
-                             "use a name of at most 243")
+            raise Problem("ingressClass.name", f"is {len(self.ingress_class.name)} characters; the IngressClass's "
+                                               f"controller is {controller_value[:20]}..., which Kubernetes allows "
+                                               "up to 250 characters: use a name of at most 243")
         image = self.controller.image
         chart_version = self.chart.version or flavour.default_chart_version
         if image.tag is None and chart_version not in flavour.images:
             known = ", ".join(f"chart {v} -> {flavour.image_repository}:{t}" for v, t in flavour.images.items())
-            raise ValueError(f"@chart.version {chart_version} has no known Fastly controller image for flavour "
-                             f"{self.flavour} ({known}); set controller.image.tag to the Fastly build of that "
-                             "chart's controller version, or use a known chart version")
+            raise Problem("chart.version", f"{chart_version} has no known Fastly controller image for flavour "
+                                           f"{self.flavour} ({known}); set controller.image.tag to the Fastly build "
+                                           "of that chart's controller version, or use a known chart version")
         if image.tag is not None and flavour.sets_controller_value:
             release = semver_tuple(image.tag)
             if release is None or release < MIN_INGRESS_NGINX_TAG:
-                raise ValueError(f"@controller.image.tag {image.tag!r} is refused by the ingress-nginx chart: it "
-                                 "needs a semantic version of 0.27.0 or newer (e.g. 1.15.1-fastly1.4.0), "
-                                 "so 'latest' and custom tags cannot be used with this flavour")
+                raise Problem("controller.image.tag", f"{image.tag!r} is refused by the ingress-nginx chart: it "
+                                                      "needs a semantic version of 0.27.0 or newer (e.g. "
+                                                      "1.15.1-fastly1.4.0), so 'latest' and custom tags cannot be "
+                                                      "used with this flavour")
         seen: dict[str, int] = {}
         for index, route in enumerate(self.routes):
             for key in route.annotations:
-                _check_flavour_annotation(self.flavour, key, f"routes.{index}.annotations")
+                _check_flavour_annotation(self.flavour, key, ("routes", index, "annotations"))
             if route.name is not None:
                 if route.name in seen:
-                    raise ValueError(f"@routes.{index}.name {route.name!r} is already used by "
-                                     f"routes[{seen[route.name]}]")
+                    raise Problem(("routes", index, "name"), f"{route.name!r} is already used by "
+                                                             f"routes[{seen[route.name]}]")
                 seen[route.name] = index
         return self
 
@@ -260,10 +260,10 @@ class IngressSpec(Model):
         return self.controller.image.tag or self.flavour_spec.images[self.chart_version]
 
 
-def _check_flavour_annotation(flavour: str, key: str, where: str) -> None:
+def _check_flavour_annotation(flavour: str, key: str, where: tuple[str | int, ...]) -> None:
     family = "nginx-ingress" if flavour == "nginx-ingress" else "ingress-nginx"
     for other, prefix in ANNOTATION_PREFIXES.items():
         if other != family and key.startswith(prefix):
-            raise ValueError(f"@{where} {key!r} is read only by {other} controllers; flavour {flavour} ignores it "
-                             f"(its annotations start with {ANNOTATION_PREFIXES[family]})")
+            raise Problem(where, f"{key!r} is read only by {other} controllers; flavour {flavour} ignores it (its "
+                                 f"annotations start with {ANNOTATION_PREFIXES[family]})")
 

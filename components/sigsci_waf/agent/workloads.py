@@ -1,16 +1,68 @@
-"""The Kubernetes objects around an agent container: Deployment, Service, NetworkPolicy.
+"""The Kubernetes shapes every pod of ours is made of: security contexts, probes, resources, and the
+Deployment, Service, NetworkPolicy and PodDisruptionBudget around them.
 
-Every deployment shape that runs pods of its own (an app with its agent, agents as a
-Service for apps or for the ingress controller) builds them here, so they share one
-set of secure defaults.
+Every deployment shape that runs pods of its own (an app with its agent, agents as a Service for apps or for
+the ingress controller) builds them here, so they share one set of secure defaults.
 """
 
 from __future__ import annotations
 
-from typing import Any, Mapping
+from typing import TYPE_CHECKING, Any, Mapping
+
+if TYPE_CHECKING:
+    from ..config.agent import Resources
 
 CREDENTIALS_ANNOTATION = "sigsci.fastly.com/credentials-hash"
 PART_OF = {"app.kubernetes.io/part-of": "sigsci-waf", "app.kubernetes.io/managed-by": "pulumi"}
+# Seconds a pod gets beyond its longest preStop sleep for the processes to exit after SIGTERM.
+SHUTDOWN_MARGIN_SECONDS = 15
+
+
+def container_security_context(run_as_user: int, read_only_root: bool = True) -> dict[str, Any]:
+    """Every container of ours: no privileges, no capabilities, not root, the runtime's seccomp profile."""
+    return {
+        "allowPrivilegeEscalation": False,
+        "capabilities": {"drop": ["ALL"]},
+        "privileged": False,
+        "readOnlyRootFilesystem": read_only_root,
+        "runAsGroup": run_as_user,
+        "runAsNonRoot": True,
+        "runAsUser": run_as_user,
+        "seccompProfile": {"type": "RuntimeDefault"},
+    }
+
+
+def tcp_check(port: int | str) -> dict[str, Any]:
+    """A probe's check: the port accepts connections."""
+    return {"tcpSocket": {"port": port}}
+
+
+def http_check(path: str, port: int | str) -> dict[str, Any]:
+    """A probe's check: GET `path` answers 2xx or 3xx."""
+    return {"httpGet": {"path": path, "port": port}}
+
+
+def health_probes(check: Mapping[str, Any]) -> dict[str, Any]:
+    """Readiness (out of the Service after 15 s of failures) and liveness (restarted after a minute) on one
+    check: the pair every long-running container of ours carries."""
+    return {"readinessProbe": {**check, "periodSeconds": 5, "failureThreshold": 3},
+            "livenessProbe": {**check, "periodSeconds": 10, "failureThreshold": 6}}
+
+
+def container_resources(resources: "Resources", defaults: "Resources") -> dict[str, Any]:
+    """A container's requests and limits: the given ones, the gaps filled from `defaults` (a quantity that is
+    still unset, such as the controller's CPU limit, is left out)."""
+    filled = resources.filled(defaults)
+    return {part: {kind: str(value) for kind in ("cpu", "memory")
+                   if (value := getattr(getattr(filled, part), kind)) is not None}
+            for part in ("requests", "limits")}
+
+
+def pre_stop_sleep(seconds: int) -> dict[str, Any] | None:
+    """A preStop hook that keeps the container serving while endpoints drain; None for no sleep."""
+    if seconds == 0:
+        return None
+    return {"preStop": {"exec": {"command": ["sleep", str(seconds)]}}}
 
 
 def metadata(name: str, namespace: str, labels: Mapping[str, str]) -> dict[str, Any]:

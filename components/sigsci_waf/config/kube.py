@@ -172,3 +172,18 @@ def _scalar(value: object) -> object:
 
 # An agent option's value: the agent reads each as an environment variable.
 OptionValue = Annotated[str | bool | int, BeforeValidator(_scalar)]
+
+
+# The user (and group) a container runs as unless the config says otherwise: not root, not a system user.
+DEFAULT_UID = 10001
+_PATH_SEGMENT = re.compile(r"[A-Za-z0-9._-]+")
+
+
+def absolute_path(value: str) -> str:
+    """A mount path as Kubernetes and the images take it: absolute, normalised, no odd characters."""
+    segments = value.split("/")[1:]
+    if not value.startswith("/") or len(value) > 4096 or not all(segments) \
+            or any(s in (".", "..") or not _PATH_SEGMENT.fullmatch(s) for s in segments):
+        raise ValueError(f"{value!r} must be an absolute path like '/sigsci/tmp' (letters, digits, '.', '_', '-' "
+                         "between single '/'; no trailing '/', no '.' or '..' segments)")
+    return value

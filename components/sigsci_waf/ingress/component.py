@@ -5,27 +5,18 @@ from typing import Any, Optional, Required, Sequence, TypedDict
 import pulumi
 import pulumi_kubernetes as k8s
 
-from .args import (AgentArgs, AgentLifetime, AgentServiceArgs, ChartArgs, ControllerArgs, ControllerServiceArgs,
-                   Flavour, IngressClassArgs, RouteArgs, plain_values)
-from .declare import declare
-from .errors import ConfigError
-from .ingress import (
-    ResolvedIngress,
-    RouteTarget,
-    agent_service_manifests,
-    controller_agent,
-    controller_service_name,
-    helm_values,
-    ingress_manifest,
-    merge_extra_values,
-    resolve_ingress,
-    resolve_routes,
-    route_targets,
-)
-from .revproxy_app import SigsciRevProxyApp
-from .errors import check_call
-from .secret import check_secret_name, check_secret_reaches
-from .sensitive import reveal
+from ..apps.component import SigsciRevProxyApp
+from ..config.agent import AgentSettings
+from ..config.args import (AgentArgs, AgentServiceArgs, ChartArgs, ControllerArgs, ControllerServiceArgs,
+                           IngressClassArgs, RouteArgs, plain_values)
+from ..config.choices import AgentLifetime, Flavour, ServiceType
+from ..config.errors import ConfigError, check_call
+from ..config.refs import ROTATION, SECRET_NAME
+from ..config.sensitive import reveal
+from ..declare import declare
+from ..resolve.ingress import ResolvedIngress, resolve_ingress, route_targets
+from ..resolve.secret import check_secret_name, check_secret_reaches
+from .names import controller_service_name
 
 
 class SigsciIngressControllerArgs(TypedDict, total=False):
@@ -67,6 +58,7 @@ class SigsciIngressControllerArgs(TypedDict, total=False):
 
 
 _STACK_ONLY = ("secret_name", "credentials_hash")
+_TYPE = "sigsci:index:SigsciIngressController"
 
 
 def _load_balancer_address(status: Any) -> Optional[str]:
@@ -92,8 +84,7 @@ class SigsciIngressController(pulumi.ComponentResource):
     LoadBalancer."""
 
     def __init__(self, name: str, args: SigsciIngressControllerArgs, opts: Optional[pulumi.ResourceOptions] = None,
-                 *, apps: Sequence[SigsciRevProxyApp] = (), _resolved: Optional[ResolvedIngress] = None,
-                 _targets: Optional[dict[str, list[RouteTarget]]] = None):
+                 *, apps: Sequence[SigsciRevProxyApp] = ()):
         """`apps`: the apps routes may name with `app` (Python only; other languages route to an app's
         Service by name with `service: {name, port}` and `namespace`)."""
         prefix = check_call("SigsciIngressController", name, args, opts)
@@ -103,21 +94,32 @@ class SigsciIngressController(pulumi.ComponentResource):
             if not isinstance(app, SigsciRevProxyApp):
                 raise ConfigError(f"{prefix}.apps[{index}]", f"must be a SigsciRevProxyApp (the component, not its "
                                                              f"name), not {type(app).__name__}")
-        super().__init__("sigsci:index:SigsciIngressController", name, None, opts)
-        # The stack program passes what it already validated, so errors name the stack config keys.
-        raw = plain_values({k: v for k, v in args.items() if k not in _STACK_ONLY})
-        resolved = _resolved or resolve_ingress(raw, {}, prefix, snake=True)
-        check_secret_reaches(secret_name, resolved.spec.namespace, f"{prefix}.secret_name")
-        targets = _targets if _targets is not None else route_targets(app.resolved for app in apps)
-        routes, route_warnings = resolve_routes(resolved, targets)
         credentials_hash = args.get("credentials_hash")
-        values = merge_extra_values(resolved, helm_values(resolved, secret_name, credentials_hash))
-        agent_objects = agent_service_manifests(resolved, secret_name, credentials_hash)
+        raw = plain_values({k: v for k, v in args.items() if k not in _STACK_ONLY})
+        resolved = resolve_ingress(raw, AgentSettings(), prefix, route_targets(app.resolved for app in apps),
+                                   snake=True, rotation=credentials_hash is not None)
+        check_secret_reaches(secret_name, resolved.spec.namespace, f"{prefix}.secret_name")
+        super().__init__(_TYPE, name, None, opts)
+        self._declare(name, prefix, resolved, secret_name, credentials_hash, opts)
 
-        spec, flavour = resolved.spec, resolved.flavour
+    @classmethod
+    def from_resolved(cls, name: str, ingress: ResolvedIngress, secret_name: Any, credentials_hash: Any = None,
+                      opts: Optional[pulumi.ResourceOptions] = None) -> "SigsciIngressController":
+        """The component for an ingress the resolve stage has already checked and built (the stack program's
+        way in: errors then name the stack config keys)."""
+        self = cls.__new__(cls)
+        pulumi.ComponentResource.__init__(self, _TYPE, name, None, opts)
+        self._declare(name, f"SigsciIngressController '{name}'", ingress, secret_name, credentials_hash, opts)
+        return self
+
+    def _declare(self, name: str, prefix: str, resolved: ResolvedIngress, secret_name: Any, credentials_hash: Any,
+                 opts: Optional[pulumi.ResourceOptions]) -> None:
+        spec, flavour, objects = resolved.spec, resolved.flavour, resolved.objects
+        bindings = {SECRET_NAME: secret_name, ROTATION: credentials_hash}
         depends_on = opts.depends_on if opts is not None else None
         child = pulumi.ResourceOptions(parent=self, depends_on=depends_on)
-        agents = [declare(f"{name}-agent-{obj['kind'].lower()}", obj, child) for obj in agent_objects]
+        agents = [declare(f"{name}-agent-{obj['kind'].lower()}", obj, child, bindings)
+                  for obj in objects.agent_objects]
 
         repository = spec.chart_repository
         oci = repository.startswith("oci://")
@@ -128,7 +130,7 @@ class SigsciIngressController(pulumi.ComponentResource):
             chart=f"{repository.rstrip('/')}/{flavour.chart}" if oci else flavour.chart,
             version=spec.chart_version,
             repository_opts=None if oci else k8s.helm.v3.RepositoryOptsArgs(repo=repository),
-            values=reveal(values),
+            values=reveal(objects.values, bindings),
             # A failed install or upgrade rolls back: nothing is left half-built.
             atomic=True,
             cleanup_on_fail=True,
@@ -137,14 +139,12 @@ class SigsciIngressController(pulumi.ComponentResource):
             opts=pulumi.ResourceOptions(parent=self, depends_on=[*(depends_on or []), *agents],
                                         delete_before_replace=True),
         )
-        for route in routes:
-            # `.` cannot be in a namespace, so `<namespace>.<name>` names each route once: joined with `-`,
-            # namespace a-b with route c and namespace a with route b-c were one resource to the engine.
-            old = f"{name}-route-{route.namespace}-{route.name}"
-            declare(f"{name}-route-{route.namespace}.{route.name}", ingress_manifest(resolved, route),
-                    pulumi.ResourceOptions(parent=self, depends_on=[release], aliases=[pulumi.Alias(name=old)]))
+        for route, manifest in objects.ingresses:
+            # `.` cannot be in a namespace, so `<namespace>.<name>` names each route once.
+            declare(f"{name}-route-{route.namespace}.{route.name}", manifest,
+                    pulumi.ResourceOptions(parent=self, depends_on=[release]), bindings)
 
-        for warning in [*controller_agent(resolved, secret_name).warnings, *route_warnings]:
+        for warning in objects.warnings:
             pulumi.log.warn(f"{prefix}: {warning}", resource=self)
 
         self.resolved = resolved
@@ -152,7 +152,7 @@ class SigsciIngressController(pulumi.ComponentResource):
         self.release_name = spec.release
         self.ingress_class = spec.ingress_class.name
         self.service_name = controller_service_name(resolved)
-        if spec.service.type == "LoadBalancer":
+        if spec.service.type == ServiceType.LOAD_BALANCER:
             # Read once the release exists (its status is unknown while a first install is previewed).
             service_id = release.status.apply(lambda _: f"{spec.namespace}/{self.service_name}")
             controller_service = k8s.core.v1.Service.get(f"{name}-controller-service", service_id,

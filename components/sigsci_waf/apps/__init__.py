@@ -1,0 +1,1 @@
+"""The app shape: an app behind the agent as a reverse proxy (owned, patch, service placements)."""

@@ -1,0 +1,174 @@
+"""Kubernetes objects for the agent as a reverse proxy, in its three placements.
+
+Pure functions of a resolved app; the component only turns them into resources.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any, Mapping
+
+from ..agent import workloads
+from ..agent.container import LISTENER_PORT_NAME, AgentParts, RevProxy, build_agent
+from ..resolve.app import Manifests
+from ..agent.workloads import CREDENTIALS_ANNOTATION
+from ..config.agent import APP_RESOURCES
+from ..config.app import DEFAULT_READ_ONLY_ROOT, DEFAULT_REPLICAS, DEFAULT_WRITABLE_PATHS
+from ..config.choices import Placement, ServiceType
+from ..config.kube import DEFAULT_UID
+from ..config.sensitive import mark
+from .restore import OWNER_TARGET_PORT_ANNOTATION
+
+if TYPE_CHECKING:
+    from ..resolve.app import ResolvedApp
+
+PATCH_FORCE_ANNOTATION = "pulumi.com/patchForce"
+
+
+def _labels(app: ResolvedApp) -> dict[str, str]:
+    if app.spec.placement == Placement.SERVICE:
+        # The component tells these agents from the ingress controller's agents of a release of the same name.
+        return {"app.kubernetes.io/name": "sigsci-agent", "app.kubernetes.io/instance": app.spec.name,
+                "app.kubernetes.io/component": "reverse-proxy"}
+    return {"app.kubernetes.io/name": app.spec.name}
+
+
+def _agent(app: ResolvedApp, secret_name: str, upstream: str) -> AgentParts:
+    return build_agent(app.agent, secret_name, RevProxy(listener_port=app.spec.listener_port, upstream=upstream),
+                       secret=app.secret)
+
+
+def _image_pull_policy(image: str) -> str:
+    """Kubernetes' own default, written out so a preview shows it: untagged or latest -> Always."""
+    reference = image.split("@", 1)[0]
+    tag = reference.rsplit(":", 1)[1] if ":" in reference.rsplit("/", 1)[-1] else None
+    if "@" not in image and tag in (None, "latest"):
+        return "Always"
+    return "IfNotPresent"
+
+
+def _writable_volume(index: int) -> str:
+    return f"app-writable-{index}"
+
+
+def app_container(app: ResolvedApp) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """The user's container for the owned placement, with secure defaults, and its volumes."""
+    spec = app.spec
+    writable = spec.writable_paths if spec.writable_paths is not None else list(DEFAULT_WRITABLE_PATHS)
+    container: dict[str, Any] = {
+        "name": spec.name,
+        "image": spec.image,
+        "imagePullPolicy": _image_pull_policy(spec.image or ""),
+        "ports": [{"name": "http", "containerPort": spec.port, "protocol": "TCP"}],
+        "resources": workloads.container_resources(spec.resources or APP_RESOURCES, APP_RESOURCES),
+        "securityContext": workloads.container_security_context(
+            spec.run_as_user or DEFAULT_UID,
+            DEFAULT_READ_ONLY_ROOT if spec.read_only_root_filesystem is None else spec.read_only_root_filesystem),
+    }
+    if spec.command is not None:
+        container["command"] = list(spec.command)
+    if spec.args is not None:
+        container["args"] = list(spec.args)
+    if spec.env:
+        # The app's own variables keep Kubernetes' $(VAR) expansion: it sees only this container's env.
+        container["env"] = [{"name": k, "value": mark(spec.env[k], app.secret)} for k in sorted(spec.env)]
+    check = workloads.http_check(spec.health_path, spec.port) if spec.health_path else workloads.tcp_check(spec.port)
+    container.update(workloads.health_probes(check))
+    lifecycle = workloads.pre_stop_sleep(app.app_pre_stop)
+    if lifecycle:
+        container["lifecycle"] = lifecycle
+    volumes = [{"name": _writable_volume(i), "emptyDir": {}} for i in range(len(writable))]
+    if writable:
+        container["volumeMounts"] = [{"name": _writable_volume(i), "mountPath": p} for i, p in enumerate(writable)]
+    return container, volumes
+
+
+def _service(app: ResolvedApp, selector: Mapping[str, str], service_type: str | None) -> dict[str, Any]:
+    return workloads.service(app.spec.name, app.spec.namespace, _labels(app), selector,
+                             service_type=service_type or ServiceType.CLUSTER_IP, port=app.spec.effective_service_port(),
+                             target_port=app.spec.listener_port)
+
+
+def _deployment(app: ResolvedApp, containers: list, volumes: list, annotations: dict, labels: dict) -> dict:
+    return workloads.deployment(
+        app.spec.name, app.spec.namespace, labels,
+        replicas=app.spec.replicas if app.spec.replicas is not None else DEFAULT_REPLICAS,
+        grace_period=app.grace_period, containers=containers, volumes=volumes, annotations=annotations)
+
+
+def _network_policy(app: ResolvedApp, selector: Mapping[str, str]) -> list[dict[str, Any]]:
+    """Nothing reaches the app around the WAF: only the agent's listener admits traffic."""
+    if app.spec.network_policy is False:
+        return []
+    return [workloads.network_policy(app.spec.name, app.spec.namespace, _labels(app), selector,
+                                     port=app.spec.listener_port)]
+
+
+def build_owned(app: ResolvedApp, secret_name: str, credentials_hash: Any | None = None) -> Manifests:
+    agent = _agent(app, secret_name, f"http://127.0.0.1:{app.spec.port}")
+    container, volumes = app_container(app)
+    labels = _labels(app)
+    deployment = _deployment(app, [container, agent.container], [*volumes, agent.volume],
+                             workloads.pod_annotations(app.spec.name, credentials_hash), labels)
+    return Manifests(owned=[deployment, _service(app, labels, app.spec.service_type),
+                            *_network_policy(app, labels), *_budget(app, labels)], patches=[],
+                     warnings=agent.warnings)
+
+
+def _budget(app: ResolvedApp, labels: Mapping[str, str]) -> list[dict[str, Any]]:
+    replicas = app.spec.replicas if app.spec.replicas is not None else DEFAULT_REPLICAS
+    return workloads.disruption_budget(app.spec.name, app.spec.namespace, labels, labels, replicas)
+
+
+def build_agent_service(app: ResolvedApp, secret_name: str, credentials_hash: Any | None = None) -> Manifests:
+    upstream = f"http://{app.spec.upstream_service}.{app.spec.namespace}.svc:{app.spec.port}"
+    agent = _agent(app, secret_name, upstream)
+    labels = _labels(app)
+    deployment = _deployment(app, [agent.container], [agent.volume],
+                             workloads.pod_annotations(agent.container["name"], credentials_hash), labels)
+    return Manifests(owned=[deployment, _service(app, labels, app.spec.service_type),
+                            *_network_policy(app, labels), *_budget(app, labels)], patches=[],
+                     warnings=agent.warnings)
+
+
+def build_patch(app: ResolvedApp, secret_name: str, credentials_hash: Any | None = None) -> Manifests:
+    """Only what the agent adds to someone else's Deployment and Service, following server-side apply.
+
+    The Deployment patch only adds: the agent container, its temp volume, a pod annotation. Each is a new
+    list item or map key that the patch's field manager owns alone, so deleting the patch removes exactly
+    them and takes no field from the Deployment's owner (no force; the grace period stays theirs: the
+    agent's preStop sleep runs within it).
+
+    The Service patch takes one field, the port's targetPort, with force (the user opts in by naming it in
+    `takeOver`). It targets the agent's port by name, so while a listener port change rolls out every pod
+    is reached on the port it really has. The owner's value is recorded on the patch: before the patch is
+    deleted, a hook gives it back (see restore.py).
+    """
+    agent = _agent(app, secret_name, f"http://127.0.0.1:{app.spec.port}")
+    template: dict[str, Any] = {"spec": {"containers": [agent.container], "volumes": [agent.volume]}}
+    if credentials_hash is not None:
+        template["metadata"] = {"annotations": {CREDENTIALS_ANNOTATION: credentials_hash}}
+    deployment_patch = {"apiVersion": "apps/v1", "kind": "Deployment",
+                        "metadata": {"name": app.spec.deployment, "namespace": app.spec.namespace},
+                        "spec": {"template": template}}
+    service_patch = {
+        "apiVersion": "v1",
+        "kind": "Service",
+        "metadata": {"name": app.spec.service, "namespace": app.spec.namespace,
+                     "annotations": {PATCH_FORCE_ANNOTATION: "true",
+                                     OWNER_TARGET_PORT_ANNOTATION: str(app.spec.effective_owner_target_port())}},
+        "spec": {"ports": [{"port": app.spec.effective_service_port(), "protocol": "TCP",
+                            "targetPort": LISTENER_PORT_NAME}]},
+    }
+    return Manifests(owned=[], patches=[deployment_patch, service_patch], warnings=[
+        *agent.warnings,
+        f"takes targetPort of port {app.spec.effective_service_port()} of Service {app.spec.namespace}/"
+        f"{app.spec.service} from its owner (takeOver) and points it at the agent; removing the app gives "
+        f"{app.spec.effective_owner_target_port()!r} back. The owner's next deploy may put its own value back "
+        "around the WAF: see docs/patched-apps.md on handing over the field"])
+
+
+BUILDERS = {Placement.OWNED: build_owned, Placement.SERVICE: build_agent_service, Placement.PATCH: build_patch}
+
+
+def build_app(app: ResolvedApp, secret_name: str, credentials_hash: Any | None = None) -> Manifests:
+    return BUILDERS[app.spec.placement](app, secret_name, credentials_hash)

@@ -1,0 +1,185 @@
+"""The agent's settings, shared by every shape: image, resources, options, temp volume, probe, user."""
+
+from __future__ import annotations
+
+import re
+
+from pydantic import Field, StrictBool, ValidationInfo, field_validator, model_validator
+
+from .choices import PullPolicy
+from .errors import Problem
+from .model import Model, is_partial
+from .kube import DEFAULT_UID, absolute_path, Cpu, Digest, Memory, OptionValue, Repository, Tag, UnprivilegedPort, quantity_value
+
+DEFAULT_AGENT_REPOSITORY = "signalsciences/sigsci-agent"
+DEFAULT_AGENT_VERSION = "4.70.0"
+DEFAULT_TMP_MOUNT = "/sigsci/tmp"
+MIN_STARTUP_PROBE_VERSION = (4, 51, 0)
+_VERSION = re.compile(r"^v?(\d+)\.(\d+)\.(\d+)$")
+_OPTION_NAME = re.compile(r"^[a-z][a-z0-9]*(-[a-z0-9]+)*$")
+
+# Options the product derives itself; setting them by hand would split what must stay together.
+OWNED_OPTIONS = {
+    "accesskeyid": "credentials come from the Secret (sigsci:accessKeyId / sigsci:existingSecret)",
+    "secretaccesskey": "credentials come from the Secret (sigsci:secretAccessKey / sigsci:existingSecret)",
+    "rpc-address": "it is derived from tmpMountPath so the module and the agent always agree",
+    "shared-cache-dir": "it is derived from tmpMountPath",
+    "revproxy-listener": "it is derived from the app's port and listenerPort",
+    "startup-probe-listener": "use startupProbe.enabled and startupProbe.port",
+}
+
+
+def version_tuple(tag: str) -> tuple[int, int, int] | None:
+    """(4, 70, 0) for a release tag such as '4.70.0' or 'v4.70.0'; None for 'latest' or a custom tag."""
+    match = _VERSION.fullmatch(tag)
+    return tuple(int(g) for g in match.groups()) if match else None  # type: ignore[return-value]
+
+
+class Quantities(Model):
+    cpu: Cpu | None = None
+    memory: Memory | None = None
+
+
+class Resources(Model):
+    """Container resources. Both requests and limits are always set: unbounded pods are not a default."""
+
+    requests: Quantities = Quantities()
+    limits: Quantities = Quantities()
+
+    @model_validator(mode="after")
+    def _requests_within_limits(self):
+        for kind in ("cpu", "memory"):
+            request, limit = getattr(self.requests, kind), getattr(self.limits, kind)
+            if request is not None and limit is not None and quantity_value(str(request)) > quantity_value(str(limit)):
+                raise Problem(("requests", kind), f"{request} exceeds limits.{kind} {limit}")
+        return self
+
+    def filled(self, defaults: "Resources") -> "Resources":
+        """These resources with missing entries taken from `defaults`."""
+        def merge(mine: Quantities, theirs: Quantities) -> Quantities:
+            return Quantities(cpu=mine.cpu if mine.cpu is not None else theirs.cpu,
+                              memory=mine.memory if mine.memory is not None else theirs.memory)
+
+        return Resources(requests=merge(self.requests, defaults.requests), limits=merge(self.limits, defaults.limits))
+
+    def check_defaults(self, defaults: "Resources", where: str = "resources") -> None:
+        """Filling the gaps from `defaults` must not give a request above its limit."""
+        for kind in ("cpu", "memory"):
+            request, limit = getattr(self.requests, kind), getattr(self.limits, kind)
+            default_request, default_limit = getattr(defaults.requests, kind), getattr(defaults.limits, kind)
+            if request is not None and limit is None and default_limit is not None \
+                    and quantity_value(str(request)) > quantity_value(str(default_limit)):
+                raise Problem((where, "requests", kind), f"{request} exceeds the default limits.{kind} "
+                                                         f"{default_limit}; set {where}.limits.{kind} as well")
+            if limit is not None and request is None and default_request is not None \
+                    and quantity_value(str(limit)) < quantity_value(str(default_request)):
+                raise Problem((where, "limits", kind), f"{limit} is below the default requests.{kind} "
+                                                       f"{default_request}; set {where}.requests.{kind} as well")
+
+
+AGENT_RESOURCES = Resources(requests=Quantities(cpu="100m", memory="256Mi"),
+                            limits=Quantities(cpu="1", memory="512Mi"))
+APP_RESOURCES = Resources(requests=Quantities(cpu="100m", memory="128Mi"),
+                          limits=Quantities(cpu="500m", memory="256Mi"))
+
+
+# Paths a temp volume may not cover: the system, the agent's binaries, and what the controller images and charts
+# keep on disk (the module directory, nginx's config and state, the admission webhook's certificates).
+RESERVED_PATHS = ("/bin", "/sbin", "/lib", "/lib64", "/etc", "/etc/nginx", "/usr/bin", "/usr/sbin", "/usr/lib",
+                  "/usr/lib/nginx/modules", "/usr/local/certificates", "/usr/local/nginx", "/var/lib/nginx",
+                  "/var/log/nginx", "/var/cache/nginx", "/tmp", "/run", "/var/run", "/var/run/secrets",
+                  "/sigsci/bin", "/chroot")
+KERNEL_PATHS = ("/proc", "/sys", "/dev")
+
+
+class StartupProbe(Model):
+    """Hold traffic until the agent has loaded its rules (agent >= 4.51.0)."""
+
+    enabled: StrictBool = False
+    port: UnprivilegedPort = 2024
+    failure_threshold: int = Field(default=90, ge=1, le=1000)
+    period_seconds: int = Field(default=2, ge=1, le=300)
+
+
+class AgentSettings(Model):
+    """The agent container, shared by every deployment shape."""
+
+    repository: Repository = DEFAULT_AGENT_REPOSITORY
+    version: Tag = DEFAULT_AGENT_VERSION
+    digest: Digest | None = None
+    image_pull_policy: PullPolicy | None = None
+    resources: Resources = Resources()
+    options: dict[str, OptionValue] = {}
+    tmp_mount_path: str = DEFAULT_TMP_MOUNT
+    pre_stop_sleep_seconds: int = Field(default=30, ge=0, le=3600, strict=True)
+    startup_probe: StartupProbe = StartupProbe()
+    run_as_user: int = Field(default=DEFAULT_UID, ge=1, le=2147483647, strict=True)
+    access_log: StrictBool = True
+
+    @field_validator("tmp_mount_path")
+    @classmethod
+    def _tmp_mount(cls, value: str) -> str:
+        absolute_path(value)
+        covered = next((p for p in RESERVED_PATHS if p == value or p.startswith(value + "/")), None)
+        if covered is not None or any(value == p or value.startswith(p + "/") for p in KERNEL_PATHS):
+            what = f"covers {covered}" if covered else "is inside a kernel file system"
+            raise ValueError(f"{value!r} {what}: the temp volume would hide what the agent's or the controller's "
+                             "image keeps there. Use a path of its own, like '/sigsci/tmp' (the default) or "
+                             "'/var/run/sigsci'")
+        return value
+
+    unlisted_options: dict[str, OptionValue] = {}
+
+    @field_validator("options", "unlisted_options")
+    @classmethod
+    def _option_names(cls, options: dict[str, OptionValue], info: ValidationInfo) -> dict[str, OptionValue]:
+        from ..agent.options import KNOWN_OPTIONS, check_option_name
+
+        for name in options:
+            if name in OWNED_OPTIONS:
+                raise Problem((name,), f"cannot be set: {OWNED_OPTIONS[name]}")
+            if not _OPTION_NAME.fullmatch(name):
+                raise Problem((name,), "is not an agent option name: use the option's own spelling in lower "
+                                       "case with dashes (e.g. 'max-procs'), not the SIGSCI_ environment form")
+            if info.field_name == "options":
+                problem = check_option_name(name)
+                if problem:
+                    raise Problem((name,), problem)
+            elif name in KNOWN_OPTIONS:
+                raise Problem((name,), "is a known agent option: set it under options, where it is checked")
+        return options
+
+    @model_validator(mode="after")
+    def _resources_with_defaults(self, info: ValidationInfo) -> "AgentSettings":
+        if not is_partial(info):  # a level's gaps are filled by the other level first
+            self.resources.check_defaults(AGENT_RESOURCES)
+        return self
+
+    @model_validator(mode="after")
+    def _options_once(self) -> "AgentSettings":
+        both = sorted(set(self.options) & set(self.unlisted_options))
+        if both:
+            raise Problem(("unlistedOptions", both[0]), "is also set under options: set it in one place")
+        return self
+
+    @model_validator(mode="after")
+    def _probe_needs_version(self, info: ValidationInfo):
+        if is_partial(info):  # version and pull policy may come from the other level
+            return self
+        release = version_tuple(self.version)
+        if self.startup_probe.enabled and release is not None and release < MIN_STARTUP_PROBE_VERSION:
+            raise Problem("startupProbe.enabled", f"needs agent version 4.51.0 or newer; version is {self.version}")
+        if release is None and self.version != "latest" and self.image_pull_policy is None:
+            raise Problem("imagePullPolicy", f"must be set for the custom tag {self.version!r}: it is neither a "
+                                             "release version (e.g. 4.70.0) nor 'latest'. Use Never for a locally "
+                                             "tagged image, as the vendor guide recommends, or IfNotPresent")
+        return self
+
+
+
+
+def merge_agent(shared: AgentSettings, own: AgentSettings, key: str, *, snake: bool = False) -> AgentSettings:
+    """An entry's own agent settings over the shared ones, key by key at any depth, checked whole."""
+    from .model import deep_merge, parse
+
+    return parse(AgentSettings, deep_merge(shared.given(), own.given()), key, snake=snake)

@@ -1,0 +1,134 @@
+"""One entry of `sigsci:apps` (or a SigsciRevProxyApp's args): an app behind the agent as a reverse proxy."""
+
+from __future__ import annotations
+
+from pydantic import Field, StrictBool, field_validator, model_validator
+from pydantic.alias_generators import to_camel
+
+from .agent import APP_RESOURCES, AgentSettings, Resources
+from .choices import Placement, ServiceType, TakeOver
+from .errors import Problem
+from .model import Model
+from .kube import (DnsLabel, DnsSubdomain, EnvName, Image, Port, ServiceName, TargetPort, UnprivilegedPort,
+                   absolute_path)
+
+DEFAULT_LISTENER_PORT = 8001
+DEFAULT_REPLICAS = 2
+# An owned app's container: a read-only root file system, with writable emptyDirs at these paths.
+DEFAULT_READ_ONLY_ROOT = True
+DEFAULT_WRITABLE_PATHS = ("/tmp",)
+
+# Which keys make sense for which placement; a key given for another placement is an error, not ignored.
+_PLACEMENT_KEYS: dict[str, set[Placement]] = {
+    "image": {Placement.OWNED},
+    "args": {Placement.OWNED},
+    "command": {Placement.OWNED},
+    "env": {Placement.OWNED},
+    "resources": {Placement.OWNED},
+    "health_path": {Placement.OWNED},
+    "read_only_root_filesystem": {Placement.OWNED},
+    "writable_paths": {Placement.OWNED},
+    "run_as_user": {Placement.OWNED},
+    "pre_stop_sleep_seconds": {Placement.OWNED},
+    "replicas": {Placement.OWNED, Placement.SERVICE},
+    "network_policy": {Placement.OWNED, Placement.SERVICE},
+    "service_type": {Placement.OWNED, Placement.SERVICE},
+    "termination_grace_period_seconds": {Placement.OWNED, Placement.SERVICE},
+    "deployment": {Placement.PATCH},
+    "service": {Placement.PATCH},
+    "take_over": {Placement.PATCH},
+    "owner_target_port": {Placement.PATCH},
+    "upstream_service": {Placement.SERVICE},
+}
+
+
+class AppSpec(Model):
+    """One application to protect with the agent as a reverse proxy."""
+
+    name: ServiceName
+    port: Port
+    namespace: DnsLabel = "default"
+    placement: Placement = Placement.OWNED
+    listener_port: UnprivilegedPort = DEFAULT_LISTENER_PORT
+    service_port: Port | None = None
+    # This app's own agent settings, over sigsci:agent (resolve.merge_agent): checked whole once merged.
+    agent: AgentSettings = Field(default_factory=AgentSettings)
+    # owned
+    image: Image | None = None
+    args: list[str] | None = None
+    command: list[str] | None = None
+    env: dict[EnvName, str] | None = None
+    resources: Resources | None = None
+    health_path: str | None = Field(default=None, pattern=r"^/[^\s]*$")
+    read_only_root_filesystem: StrictBool | None = None
+    writable_paths: list[str] | None = None
+    run_as_user: int | None = Field(default=None, ge=1, le=2147483647, strict=True)
+    pre_stop_sleep_seconds: int | None = Field(default=None, ge=0, le=3600, strict=True)
+    replicas: int | None = Field(default=None, ge=0, le=1000, strict=True)
+    service_type: ServiceType | None = None
+    network_policy: StrictBool | None = None
+    termination_grace_period_seconds: int | None = Field(default=None, ge=1, le=7200, strict=True)
+    # patch
+    deployment: DnsSubdomain | None = None
+    service: ServiceName | None = None
+    take_over: list[TakeOver] | None = None
+    owner_target_port: TargetPort | None = None
+    # service
+    upstream_service: ServiceName | None = None
+
+    @field_validator("writable_paths")
+    @classmethod
+    def _paths(cls, paths: list[str] | None) -> list[str] | None:
+        if paths is None:  # null in stack config: the default
+            return None
+        for path in paths:
+            absolute_path(path)
+        if len(set(paths)) != len(paths):
+            raise ValueError("each path may appear only once")
+        return paths
+
+    @model_validator(mode="after")
+    def _placement_rules(self):
+        if self.placement == Placement.PATCH and self.termination_grace_period_seconds is not None:
+            raise Problem("terminationGracePeriodSeconds", "belongs to the Deployment's owner for placement patch: "
+                                                           "the patch leaves it alone, so that removing the WAF gives "
+                                                           "the Deployment back as it was")
+        for key, allowed in _PLACEMENT_KEYS.items():
+            if getattr(self, key) is not None and self.placement not in allowed:
+                raise Problem(to_camel(key), f"applies only to placement {' or '.join(sorted(allowed))}, "
+                                             f"not {self.placement}")
+        if self.listener_port == self.port:
+            raise Problem("listenerPort", f"must differ from port ({self.port}): the agent listens on its own port "
+                                          "and proxies to the app's")
+        if self.resources is not None:
+            self.resources.check_defaults(APP_RESOURCES)
+        if self.placement == Placement.OWNED and self.name == "sigsci-agent":
+            raise Problem("name", "'sigsci-agent' is reserved for placement owned: the agents' own pods carry "
+                                  "app.kubernetes.io/name=sigsci-agent, and the app's selector would pick them too")
+        if self.placement == Placement.OWNED and self.image is None:
+            raise Problem("image", "is required for placement owned (the app's container image)")
+        if self.placement == Placement.PATCH:
+            for key in ("deployment", "service"):
+                if getattr(self, key) is None:
+                    raise Problem(key, f"is required for placement patch: the name of the existing "
+                                       f"{'Deployment' if key == 'deployment' else 'Service'} to patch")
+            if TakeOver.SERVICE_TARGET_PORT not in (self.take_over or []):
+                raise Problem("takeOver", f"must name service.targetPort for placement patch: the WAF takes the "
+                                          f"targetPort of port {self.effective_service_port()} of Service "
+                                          f"{self.service} from its owner (and gives back ownerTargetPort when "
+                                          "removed). Opt in with takeOver: [service.targetPort]")
+        if self.placement == Placement.SERVICE:
+            if self.upstream_service is None:
+                raise Problem("upstreamService", "is required for placement service: the name of the app's "
+                                                 "existing Service the agents proxy to")
+            if self.upstream_service == self.name:
+                raise Problem("upstreamService", "must differ from name: the agents' Service is named after the "
+                                                 "app and cannot replace the app's own Service")
+        return self
+
+    def effective_service_port(self) -> int:
+        return self.service_port if self.service_port is not None else self.port
+
+    def effective_owner_target_port(self) -> int | str:
+        """The patched Service port's targetPort as its owner set it: what removal gives back."""
+        return self.owner_target_port if self.owner_target_port is not None else self.port

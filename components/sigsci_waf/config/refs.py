@@ -1,0 +1,25 @@
+"""Values only the resource shell knows: the builders place a `Ref`, the shell binds it to the real value.
+
+The resolve stage builds every object once, before anything is declared, so that a bad config stops the
+preview first; the Secret's name and the rotation token are other resources' outputs, so the objects carry
+these placeholders until `config.sensitive.reveal` swaps them in.
+"""
+
+from __future__ import annotations
+
+
+class Ref:
+    """A placeholder for a value bound at declaration."""
+
+    __slots__ = ("name",)
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+
+    def __repr__(self) -> str:
+        return f"<{self.name}>"
+
+
+SECRET_NAME = Ref("the agent keys' Secret name")
+ROTATION = Ref("the key rotation token")
+

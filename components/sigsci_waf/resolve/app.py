@@ -1,0 +1,104 @@
+"""An app behind the agent as a reverse proxy, resolved: its entry and merged agent settings, the rules
+between them, and the objects its placement declares."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from typing import Any, Mapping
+
+from ..agent.workloads import SHUTDOWN_MARGIN_SECONDS
+from ..config.agent import AgentSettings, merge_agent
+from ..config.app import AppSpec
+from ..config.choices import Placement
+from ..config.errors import ConfigError, join_path
+from ..config.model import parse
+from ..config.refs import ROTATION, SECRET_NAME
+
+# The app keeps serving this much longer than the agent drains, so in-flight proxied requests complete.
+APP_OUTLIVES_AGENT_SECONDS = 5
+
+
+@dataclass(frozen=True)
+class Manifests:
+    """What one app placement declares: whole objects it owns, and patches of objects others own."""
+
+    owned: list[dict[str, Any]]
+    patches: list[dict[str, Any]]
+    warnings: list[str]
+
+
+@dataclass(frozen=True)
+class ResolvedApp:
+    """An app entry with its agent settings merged, every rule checked and its objects built."""
+
+    spec: AppSpec
+    agent: AgentSettings
+    key: str  # where it came from, e.g. "sigsci:apps[0]", for error messages
+    # The entry or the shared agent settings came from secret stack config: free-text values stay secret.
+    secret: bool = False
+    snake: bool = False  # keys are spelled as Python args (snake_case), not as stack config
+    manifests: Manifests = field(default_factory=lambda: Manifests([], [], []))
+
+    @property
+    def service_name(self) -> str:
+        """The Service clients use: the app's own when patched, else the one named after the app."""
+        return self.spec.service if self.spec.placement == Placement.PATCH else self.spec.name  # type: ignore
+
+    @property
+    def app_pre_stop(self) -> int:
+        if self.spec.pre_stop_sleep_seconds is not None:
+            return self.spec.pre_stop_sleep_seconds
+        return self.agent.pre_stop_sleep_seconds + APP_OUTLIVES_AGENT_SECONDS if self.agent.pre_stop_sleep_seconds else 0
+
+    @property
+    def grace_period(self) -> int:
+        if self.spec.termination_grace_period_seconds is not None:
+            return self.spec.termination_grace_period_seconds
+        return self.longest_pre_stop + SHUTDOWN_MARGIN_SECONDS
+
+    @property
+    def longest_pre_stop(self) -> int:
+        """The longest preStop sleep in the pod: the agent's, and an owned app's own."""
+        return max(self.agent.pre_stop_sleep_seconds,
+                   self.app_pre_stop if self.spec.placement == Placement.OWNED else 0)
+
+    def field_key(self, *path: str) -> str:
+        """The key of one of this app's fields, spelled as the user spelled the entry."""
+        return join_path(self.key, path, snake=self.snake)
+
+
+def resolve_app(raw: Mapping[str, Any], shared_agent: AgentSettings, key: str, *, snake: bool = False,
+                secret: bool = False, rotation: bool = False) -> ResolvedApp:
+    """One app entry (stack config or Python args) with the shared agent settings under its own, checked and
+    built. `rotation`: the pods will carry the key rotation token."""
+    from ..apps.build import build_app
+
+    spec: AppSpec = parse(AppSpec, raw, key, snake=snake, partial=True)
+    agent = merge_agent(shared_agent, spec.agent, f"{key}.agent", snake=snake)
+    app = ResolvedApp(spec=spec, agent=agent, key=key, secret=secret, snake=snake)
+    _check_pod(app)
+    return replace(app, manifests=build_app(app, SECRET_NAME, ROTATION if rotation else None))
+
+
+def _check_pod(app: ResolvedApp) -> None:
+    """The app's entry and its agent share a pod (or a shutdown): ports and drain times must fit together."""
+    spec, agent = app.spec, app.agent
+    probe = agent.startup_probe
+    if probe.enabled:
+        taken = {spec.listener_port: join_path("", ("listenerPort",), snake=app.snake)}
+        if spec.placement in (Placement.OWNED, Placement.PATCH):  # the app's container shares the agent's pod
+            taken[spec.port] = "port"
+        if probe.port in taken:
+            raise ConfigError(app.field_key("agent", "startupProbe", "port"),
+                              f"{probe.port} is already used by {taken[probe.port]}; pick another port")
+    if (spec.placement == Placement.OWNED and spec.pre_stop_sleep_seconds is not None
+            and spec.pre_stop_sleep_seconds < agent.pre_stop_sleep_seconds):
+        raise ConfigError(app.field_key("preStopSleepSeconds"),
+                          f"{spec.pre_stop_sleep_seconds} is shorter than the agent's preStop sleep "
+                          f"({agent.pre_stop_sleep_seconds}); the app must outlive the agent's drain, "
+                          "because the agent proxies to it until the end")
+    longest = app.longest_pre_stop
+    if spec.termination_grace_period_seconds is not None and spec.termination_grace_period_seconds <= longest:
+        raise ConfigError(app.field_key("terminationGracePeriodSeconds"),
+                          f"{spec.termination_grace_period_seconds} must be greater than the longest preStop "
+                          f"sleep ({longest} s), or Kubernetes kills the containers mid-drain")

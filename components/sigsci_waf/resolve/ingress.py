@@ -1,0 +1,219 @@
+"""The ingress controller, resolved: its settings and merged agent, the chart's names, its routes found
+among the apps, its extraValues checked, and the objects it declares built."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from typing import TYPE_CHECKING, Any, Iterable, Mapping
+
+from ..config.agent import AgentSettings, merge_agent
+from ..config.choices import AgentLifetime
+from ..config.errors import ConfigError, join_path
+from ..config.ingress import IngressSpec, Route
+from ..config.kube import is_dns_1035, is_dns_subdomain, is_label_value, is_qualified_name
+from ..config.model import parse
+from ..config.refs import ROTATION, SECRET_NAME
+from ..ingress.agents import agent_service_manifests
+from ..ingress.flavours import FlavourChart
+from ..ingress.names import (agent_service_spec, chart_name, controller_fullname,
+                             controller_service_name, extra_value, suffixed_service_names)
+from ..ingress.routes import ingress_manifest
+from ..ingress.values import controller_agent, helm_values, merge_extra_values
+from .extra_values import check_extra_values
+
+if TYPE_CHECKING:
+    from .app import ResolvedApp
+
+
+@dataclass(frozen=True)
+class RouteTarget:
+    """What a route to an app needs: where the Service clients use is, and its port."""
+
+    namespace: str
+    service: str
+    port: int
+
+
+def route_targets(apps: Iterable[ResolvedApp]) -> dict[str, list[RouteTarget]]:
+    """Apps by name, as routes see them (one name may be used in several namespaces). Every one of them has
+    its own agent."""
+    targets: dict[str, list[RouteTarget]] = {}
+    for app in apps:
+        targets.setdefault(app.spec.name, []).append(RouteTarget(
+            namespace=app.spec.namespace, service=app.service_name, port=app.spec.effective_service_port()))
+    return targets
+
+
+@dataclass(frozen=True)
+class IngressObjects:
+    """What the controller component declares: the release's values, the agents' own objects (agentLifetime
+    service) and the Ingresses, with `Ref`s for the Secret's name and the rotation token."""
+
+    values: dict[str, Any]
+    agent_objects: list[dict[str, Any]]
+    ingresses: list[tuple[ResolvedRoute, dict[str, Any]]]
+    warnings: list[str]
+
+
+@dataclass(frozen=True)
+class ResolvedIngress:
+    spec: IngressSpec
+    agent: AgentSettings
+    key: str
+    snake: bool = False
+    # `sigsci:ingress` or the shared agent settings came from secret stack config: free text stays secret.
+    secret: bool = False
+    objects: IngressObjects = field(default_factory=lambda: IngressObjects({}, [], [], []))
+
+    @property
+    def flavour(self) -> FlavourChart:
+        return self.spec.flavour_spec
+
+    def field_key(self, dotted: str) -> str:
+        """The key of one of the ingress's fields, spelled as the user spelled it (camelCase in stack config,
+        snake_case in Python args)."""
+        return join_path(self.key, dotted.split("."), snake=self.snake)
+
+
+def resolve_ingress(raw: Mapping[str, Any], shared_agent: AgentSettings, key: str,
+                    apps: Mapping[str, list[RouteTarget]], *, snake: bool = False, secret: bool = False,
+                    rotation: bool = False) -> ResolvedIngress:
+    """`sigsci:ingress` (or the component's args) with the shared agent settings under its own, its routes
+    found among `apps`, checked, and its objects built. `rotation`: the pods will carry the rotation token."""
+    spec: IngressSpec = parse(IngressSpec, raw, key, snake=snake, partial=True)
+    agent = merge_agent(shared_agent, spec.agent, f"{key}.agent", snake=snake)
+    ing = ResolvedIngress(spec=spec, agent=agent, key=key, snake=snake, secret=secret)
+    _check_ports(ing)
+    _check_names(ing)
+    _check_agent_user(ing)
+    routes, warnings = resolve_routes(ing, apps)
+    controller_agent_parts = controller_agent(ing, SECRET_NAME)
+    token = ROTATION if rotation else None
+    ours = helm_values(ing, controller_agent_parts, token)
+    check_extra_values(ing, ours)
+    objects = IngressObjects(values=merge_extra_values(ing, ours),
+                             agent_objects=agent_service_manifests(ing, controller_agent_parts, token),
+                             ingresses=[(route, ingress_manifest(ing, route)) for route in routes],
+                             warnings=[*controller_agent_parts.warnings, *warnings])
+    return replace(ing, objects=objects)
+
+
+def _check_ports(ing: ResolvedIngress) -> None:
+    probe = ing.agent.startup_probe
+    if not probe.enabled:
+        return
+    key = ing.field_key("agent.startupProbe.port")
+    if ing.spec.agent_lifetime == AgentLifetime.SERVICE and probe.port == agent_service_spec(ing).port:
+        raise ConfigError(key, f"{probe.port} is already the agents' RPC port (agentService.port); pick another port")
+    taken = ing.flavour.controller_ports
+    if ing.spec.agent_lifetime != AgentLifetime.SERVICE and probe.port in taken:
+        raise ConfigError(key, f"{probe.port} is already used by the controller in the same pod "
+                               f"({taken[probe.port]}); pick a port other than "
+                               + ", ".join(str(p) for p in sorted(taken)))
+
+
+_NAME_VALUES = ("nameOverride", "fullnameOverride", "controller.name")
+
+
+def _check_names(ing: ResolvedIngress) -> None:
+    """Renames in extraValues are followed, as long as what the chart would render is valid."""
+    flavour = ing.flavour
+    for dotted in (*_NAME_VALUES, *filter(None, [flavour.service_name_override])):
+        value = extra_value(ing, dotted)
+        if value is not None and not isinstance(value, str):
+            raise ConfigError(_extra_key(ing, dotted), "must be a string")
+    checks = [("nameOverride", chart_name(ing), is_label_value, "a label value (the pods' app.kubernetes.io/name)"),
+              ("controller.name", controller_fullname(ing), is_dns_subdomain, "a valid Deployment name"),
+              (flavour.service_name_override or "controller.name", controller_service_name(ing), is_dns_1035,
+               "a valid Service name (DNS-1035 label)")]
+    for dotted, rendered, valid, what in checks:
+        if not valid(rendered):
+            raise ConfigError(_extra_key(ing, dotted), f"the chart would render {rendered!r}, which is not {what}")
+    too_long = [n for n in suffixed_service_names(ing) if not is_dns_1035(n)]
+    if too_long:
+        release = ing.spec.release
+        fits = next((n for n in range(len(release), 0, -1)
+                     if all(is_dns_1035(x) for x in suffixed_service_names(ing, release[:n]))), None)
+        hint = f"use a releaseName of at most {fits} characters" if fits else "shorten the chart's names"
+        renamed = next((k for k in ("fullnameOverride", "controller.name") if extra_value(ing, k)), None)
+        if renamed:
+            hint = f"shorten {renamed}"
+        raise ConfigError(_extra_key(ing, renamed) if renamed else ing.field_key("releaseName"),
+                          f"the chart would name a Service {too_long[0]!r} ({len(too_long[0])} characters, a name "
+                          f"it does not shorten), but a Service name has at most 63: {hint}")
+    if flavour.selector_labels_override is not None:
+        labels = extra_value(ing, flavour.selector_labels_override)
+        if labels is not None and (not isinstance(labels, Mapping) or not labels or not all(
+                is_qualified_name(k) and isinstance(v, str) and is_label_value(v) for k, v in labels.items())):
+            raise ConfigError(_extra_key(ing, flavour.selector_labels_override),
+                              "must be a non-empty map of valid label keys to label values")
+
+
+def _extra_key(ing: ResolvedIngress, dotted: str) -> str:
+    return f"{ing.field_key('extraValues')}.{dotted}"
+
+
+def _check_agent_user(ing: ResolvedIngress) -> None:
+    """A sidecar agent runs as nginx's user (see controller_agent); another user would lock nginx out of
+    the socket, and the module would let every request through uninspected."""
+    if ing.spec.agent_lifetime == AgentLifetime.SERVICE:
+        return
+    own = ing.spec.agent
+    if "run_as_user" in own.model_fields_set and own.run_as_user != ing.flavour.nginx_uid:
+        raise ConfigError(ing.field_key("agent.runAsUser"),
+                          f"is derived for a sidecar agent: it runs as nginx's user ({ing.flavour.nginx_uid}) so "
+                          "that nginx can connect to its socket; leave it unset, or use agentLifetime service")
+
+
+@dataclass(frozen=True)
+class ResolvedRoute:
+    route: Route
+    name: str
+    namespace: str
+    service: str
+    port: int
+
+
+def resolve_routes(ing: ResolvedIngress, apps: Mapping[str, list[RouteTarget]]
+                   ) -> tuple[list[ResolvedRoute], list[str]]:
+    """Each route with its backend found; an unknown app, a clash of names or of host and path is an error."""
+    resolved: list[ResolvedRoute] = []
+    warnings: list[str] = []
+    names: dict[tuple[str, str], int] = {}
+    rules: dict[tuple[str | None, str], int] = {}
+    for index, route in enumerate(ing.spec.routes):
+        key = f"{ing.field_key('routes')}[{index}]"
+        if route.app is not None:
+            if route.app not in apps:
+                known = ", ".join(sorted(apps)) or "none"
+                raise ConfigError(f"{key}.app", f"{route.app!r} is not an app of sigsci:apps (known: {known}); "
+                                                "route to a Service with service: {name, port} instead")
+            candidates = [t for t in apps[route.app] if route.namespace in (None, t.namespace)]
+            where = ", ".join(sorted(t.namespace for t in apps[route.app]))
+            if not candidates:
+                raise ConfigError(f"{key}.namespace", f"app {route.app!r} is not in namespace {route.namespace} "
+                                                      f"(it is in {where})")
+            if len(candidates) > 1:
+                raise ConfigError(f"{key}.app", f"{route.app!r} names apps in namespaces {where}; set the route's "
+                                                "namespace to choose one")
+            target = candidates[0]
+            namespace, service, port = target.namespace, target.service, target.port
+            warnings.append(f"route {index} sends traffic through the WAF controller to app {route.app!r}, "
+                            "which has its own agent too: each request is inspected twice")
+        else:
+            assert route.service is not None
+            namespace, service, port = route.namespace or "default", route.service.name, route.service.port
+        name = route.name or service
+        if (namespace, name) in names:
+            raise ConfigError(f"{key}.name", f"Ingress {namespace}/{name} is already made by routes"
+                                             f"[{names[(namespace, name)]}]; set name to tell them apart")
+        names[(namespace, name)] = index
+        # One class, one controller: the same host and path in two Ingresses (in any namespaces) would leave
+        # the controller to pick one of them.
+        rule = (route.host, route.path)
+        if rule in rules:
+            raise ConfigError(f"{key}.path", f"host {route.host or '*'} path {route.path} is already routed by "
+                                             f"routes[{rules[rule]}] on IngressClass {ing.spec.ingress_class.name}")
+        rules[rule] = index
+        resolved.append(ResolvedRoute(route=route, name=name, namespace=namespace, service=service, port=port))
+    return resolved, warnings

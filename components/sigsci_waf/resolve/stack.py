@@ -1,0 +1,122 @@
+"""The whole stack, resolved: apps, ingress and Secret, with the rules between them, and the namespaces the
+stack owns. Everything is checked here, before the stack program declares the first resource."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from ..config.agent import AgentSettings
+from ..config.choices import AgentLifetime, Placement
+from ..config.errors import ConfigError
+from ..config.kube import is_dns_label
+from ..config.model import parse
+from ..config.stack import NAMESPACE, StackInput
+from .app import ResolvedApp, resolve_app
+from .secret import ResolvedSecret, resolve_secret
+
+if TYPE_CHECKING:  # the ingress's modules load only for a stack that has one
+    from .ingress import ResolvedIngress
+
+# Namespaces the cluster itself keeps: a stack never declares them (deleting the stack would try to delete them).
+SYSTEM_NAMESPACES = frozenset({"default", "kube-system", "kube-public", "kube-node-lease"})
+
+
+@dataclass(frozen=True)
+class ResolvedStack:
+    """Everything the stack declares, checked and built."""
+
+    apps: tuple[ResolvedApp, ...]
+    ingress: ResolvedIngress | None
+    secret: ResolvedSecret
+    # The namespaces the stack creates, first, before the Secret and the pods in them.
+    own_namespaces: tuple[str, ...]
+
+
+def resolve_stack(config: StackInput) -> ResolvedStack:
+    secret_keys = config.secret_keys
+    shared_agent: AgentSettings = parse(AgentSettings, config.agent or {}, f"{NAMESPACE}:agent")
+    agent_secret = "agent" in secret_keys
+    rotation = config.existing_secret is None
+    if not config.apps and config.ingress is None:
+        raise ConfigError(f"{NAMESPACE}:apps", "is required unless sigsci:ingress is set: a list of apps to "
+                                               "protect, each at least {name, image, port}")
+    apps = resolve_apps(config.apps or [], shared_agent, secret=agent_secret or "apps" in secret_keys,
+                        rotation=rotation)
+    ingress = None
+    if config.ingress is not None:
+        from .ingress import resolve_ingress, route_targets
+
+        ingress = resolve_ingress(config.ingress, shared_agent, f"{NAMESPACE}:ingress", route_targets(apps),
+                                  secret=agent_secret or "ingress" in secret_keys, rotation=rotation)
+        check_shared_names(ingress, apps)
+    namespaces = {app.spec.namespace for app in apps} | ({ingress.spec.namespace} if ingress else set())
+    secret = resolve_secret(f"{NAMESPACE}:", site=config.site, existing_secret=config.existing_secret,
+                            access_key_id=config.access_key_id, secret_access_key=config.secret_access_key,
+                            namespaces=sorted(namespaces), name_is_secret="site" in secret_keys)
+    existing = read_existing_namespaces(config.existing_namespaces)
+    return ResolvedStack(apps=tuple(apps), ingress=ingress, secret=secret,
+                         own_namespaces=tuple(sorted(namespaces_to_create(apps, ingress, existing))))
+
+
+def resolve_apps(entries: list, shared_agent: AgentSettings, *, secret: bool, rotation: bool) -> list[ResolvedApp]:
+    """Every `sigsci:apps` entry; no two may claim the same app name, Service or Deployment in a namespace."""
+    apps = []
+    seen: dict[tuple[str, str, str], str] = {}
+    for index, raw in enumerate(entries):
+        key = f"{NAMESPACE}:apps[{index}]"
+        if not isinstance(raw, dict):
+            raise ConfigError(key, "must be an object such as {name: web, image: nginx:1.27, port: 8080}")
+        app = resolve_app(raw, shared_agent, key, secret=secret, rotation=rotation)
+        spec = app.spec
+        # The component is named <name>.<namespace>: two apps of one name in a namespace would collide.
+        claims = [("app name", spec.namespace, spec.name), ("Service", spec.namespace, app.service_name),
+                  ("Deployment", spec.namespace, spec.deployment if spec.placement == Placement.PATCH else spec.name)]
+        for claim in claims:
+            if claim in seen:
+                raise ConfigError(f"{key}.name", f"{claim[0]} {claim[1]}/{claim[2]} is already used by "
+                                                 f"{seen[claim]}; each app needs its own")
+            seen[claim] = key
+        apps.append(app)
+    return apps
+
+
+def check_shared_names(ingress: ResolvedIngress, apps: list[ResolvedApp]) -> None:
+    """The ingress's objects and pods must not be mistaken for an app's in the same namespace."""
+    from ..ingress.names import agent_service_name, chart_name
+
+    namespace = ingress.spec.namespace
+    agents = agent_service_name(ingress) if ingress.spec.agent_lifetime == AgentLifetime.SERVICE else None
+    for app in apps:
+        spec = app.spec
+        if spec.namespace != namespace:
+            continue
+        names = {spec.name} | ({spec.service, spec.deployment} if spec.placement == Placement.PATCH else set())
+        if agents in names:
+            raise ConfigError(ingress.field_key("releaseName"), f"the ingress agents' Deployment and Service "
+                                                                f"{namespace}/{agents} would take a name {app.key} "
+                                                                "uses; choose another releaseName or namespace")
+        if spec.placement == Placement.OWNED and spec.name == chart_name(ingress):
+            raise ConfigError(f"{app.key}.name", f"{spec.name!r} in namespace {namespace}: the app's selector "
+                                                 f"app.kubernetes.io/name={spec.name} would also pick the "
+                                                 "ingress controller's pods; rename the app or move it")
+
+
+def read_existing_namespaces(names: list | None) -> set[str]:
+    for index, name in enumerate(names or []):
+        if not isinstance(name, str) or not is_dns_label(name):
+            raise ConfigError(f"{NAMESPACE}:existingNamespaces[{index}]", "is not a namespace name (a DNS-1123 "
+                                                                           "label)")
+    return set(names or [])
+
+
+def namespaces_to_create(apps: list[ResolvedApp], ingress: ResolvedIngress | None, existing: set[str]) -> set[str]:
+    """The namespaces the stack owns: where it runs pods of its own (owned and service placements, and the
+    ingress controller unless createNamespace is false). Never the cluster's own, one listed as existing,
+    or one a patched app lives in: that app's Deployment proves the namespace is someone else's, and
+    deleting the stack would delete it with everything in it."""
+    wanted = {app.spec.namespace for app in apps if app.spec.placement != Placement.PATCH}
+    if ingress is not None and ingress.spec.create_namespace:
+        wanted.add(ingress.spec.namespace)
+    patched = {app.spec.namespace for app in apps if app.spec.placement == Placement.PATCH}
+    return wanted - SYSTEM_NAMESPACES - patched - existing

@@ -1,0 +1,19 @@
+"""The checks behind the policy pack, as plain functions of resource types and properties.
+
+Each `validate_*` takes the arguments CrossGuard passes (`args`, `report_violation`), so the pack
+and the tests call the very same code. One module holds one policy and is named after it
+(`no_bypass_service` checks `sigsci-no-bypass-service`); what more than one policy uses is in
+`common` (plain data, images, containers, charts) and `stack` (what a stack protects), and what
+the pack knows about the agent and the charts is in `constants`.
+"""
+
+from .agent_hardened import validate_agent_hardened
+from .controller_module import validate_controller_module
+from .no_bypass_ingress import validate_no_bypass_ingress
+from .no_bypass_service import validate_no_bypass
+from .no_unprotected_pods import validate_no_unprotected_pods
+from .pinned_versions import validate_pinned_versions
+from .valid_image_digests import validate_image_digests
+
+__all__ = ["validate_agent_hardened", "validate_controller_module", "validate_image_digests", "validate_no_bypass",
+           "validate_no_bypass_ingress", "validate_no_unprotected_pods", "validate_pinned_versions"]

@@ -34,7 +34,9 @@ def test_an_ingress_outside_the_secrets_namespaces_is_refused():
                                        "secret_access_key": "key"})
         SigsciIngressController("edge", {"secret_name": secret.secret_name})  # namespace sigsci-ingress
     err, mocks = _program(build)
-    assert err.key == "SigsciIngressController 'edge'.secret_name" and "sigsci-ingress" in err.problem
+    # The namespace was left to its default: that, not the Secret, is what to fix first.
+    assert err.key == "SigsciIngressController 'edge'.namespace" and "sigsci-ingress" in err.problem
+    assert "is not set" in err.problem
     assert not any(r.type.startswith("kubernetes:helm") for r in mocks.resources)
 
 
@@ -78,3 +80,13 @@ def test_empty_keys_in_stack_config_are_refused(key, value):
         harness.run_config(config, mocks=mocks)
     assert err.value.key == key and "empty" in err.value.problem
     assert mocks.resources == []
+
+
+def test_a_forgotten_app_namespace_is_named_not_the_secret():
+    def build():
+        secret = SigsciSecret("keys", {"namespaces": ["web"], "site": "demo", "access_key_id": "id",
+                                       "secret_access_key": "key"})
+        SigsciRevProxyApp("web", {"secret_name": secret.secret_name, "image": "example/web:1.4.2", "port": 8080})
+    err, mocks = _program(build)
+    assert err.key == "SigsciRevProxyApp 'web'.namespace"
+    assert err.problem.startswith("is not set, so it is default,") and "creates it in web" in err.problem

@@ -12,8 +12,9 @@ from ..agent.container import LISTENER_PORT_NAME, AgentParts, RevProxy, build_ag
 from ..resolve.app import Manifests
 from ..agent.workloads import CREDENTIALS_ANNOTATION
 from ..config.agent import APP_RESOURCES
-from ..config.app import DEFAULT_READ_ONLY_ROOT, DEFAULT_REPLICAS, DEFAULT_WRITABLE_PATHS
-from ..config.choices import Placement, ServiceType
+from ..config.app import (DEFAULT_NETWORK_POLICY, DEFAULT_READ_ONLY_ROOT, DEFAULT_REPLICAS, DEFAULT_SERVICE_TYPE,
+                          DEFAULT_WRITABLE_PATHS)
+from ..config.choices import Placement
 from ..config.kube import DEFAULT_UID
 from ..config.sensitive import mark
 from .restore import OWNER_TARGET_PORT_ANNOTATION
@@ -37,7 +38,7 @@ def _agent(app: ResolvedApp, secret_name: str, upstream: str) -> AgentParts:
                        secret=app.secret)
 
 
-def _image_pull_policy(image: str) -> str:
+def image_pull_policy(image: str) -> str:
     """Kubernetes' own default, written out so a preview shows it: untagged or latest -> Always."""
     reference = image.split("@", 1)[0]
     tag = reference.rsplit(":", 1)[1] if ":" in reference.rsplit("/", 1)[-1] else None
@@ -57,7 +58,7 @@ def app_container(app: ResolvedApp) -> tuple[dict[str, Any], list[dict[str, Any]
     container: dict[str, Any] = {
         "name": spec.name,
         "image": spec.image,
-        "imagePullPolicy": _image_pull_policy(spec.image or ""),
+        "imagePullPolicy": image_pull_policy(spec.image or ""),
         "ports": [{"name": "http", "containerPort": spec.port, "protocol": "TCP"}],
         "resources": workloads.container_resources(spec.resources or APP_RESOURCES, APP_RESOURCES),
         "securityContext": workloads.container_security_context(
@@ -84,7 +85,7 @@ def app_container(app: ResolvedApp) -> tuple[dict[str, Any], list[dict[str, Any]
 
 def _service(app: ResolvedApp, selector: Mapping[str, str], service_type: str | None) -> dict[str, Any]:
     return workloads.service(app.spec.name, app.spec.namespace, _labels(app), selector,
-                             service_type=service_type or ServiceType.CLUSTER_IP, port=app.spec.effective_service_port(),
+                             service_type=service_type or DEFAULT_SERVICE_TYPE, port=app.spec.effective_service_port(),
                              target_port=app.spec.listener_port)
 
 
@@ -97,7 +98,7 @@ def _deployment(app: ResolvedApp, containers: list, volumes: list, annotations: 
 
 def _network_policy(app: ResolvedApp, selector: Mapping[str, str]) -> list[dict[str, Any]]:
     """Nothing reaches the app around the WAF: only the agent's listener admits traffic."""
-    if app.spec.network_policy is False:
+    if not (DEFAULT_NETWORK_POLICY if app.spec.network_policy is None else app.spec.network_policy):
         return []
     return [workloads.network_policy(app.spec.name, app.spec.namespace, _labels(app), selector,
                                      port=app.spec.listener_port)]

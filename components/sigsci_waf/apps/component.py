@@ -8,10 +8,12 @@ import pulumi_kubernetes as k8s
 from ..config.agent import AgentSettings
 from ..config.args import AgentArgs, ResourcesArgs, plain_values
 from ..config.choices import Placement, ServiceType, TakeOver
+from ..config.app import AppSpec
 from ..config.errors import check_call
 from ..config.refs import ROTATION, SECRET_NAME
 from ..declare import declare
-from ..resolve.app import ResolvedApp, resolve_app
+from ..resolve.app import Manifests, ResolvedApp, resolve_app
+from ..resolve.deferred import Deferred, defer, field_check
 from ..resolve.secret import check_secret_name, check_secret_reaches
 from .live import bypass_problems, field_of, target_port_owners
 from .restore import restore_hook
@@ -24,22 +26,24 @@ class SigsciRevProxyAppArgs(TypedDict, total=False):
     credentials_hash: Optional[pulumi.Input[str]]
     """`SigsciSecret.credentials_hash`: put on the pod template so key rotation rolls the pods."""
     name: str
-    """App name (DNS-1035 label); names the Deployment and Service. Defaults to the resource name."""
+    """App name (DNS-1035 label); names the Deployment and Service. Default: the resource name."""
     port: Required[int]
     """The app's own port: the upstream the agent proxies to."""
-    namespace: str
-    """Namespace of the app. Default `default`."""
+    namespace: pulumi.Input[str]
+    """Namespace of the app (it must exist; the component does not create it). May be another resource's output
+    (a Namespace's name): checked when known. Default: `default`."""
     placement: Placement
     """`owned` creates the app's Deployment and Service; `patch` adds the agent to existing ones;
-    `service` runs the agents as their own Deployment and Service in front of the app's Service."""
+    `service` runs the agents as their own Deployment and Service in front of the app's Service. Default: `owned`."""
     listener_port: int
-    """The agent's listener port (>= 1024). Default 8001."""
+    """The agent's listener port (>= 1024). Default: `8001`."""
     service_port: int
     """The Service's port clients use. Default: `port`."""
     agent: AgentArgs
     """Agent settings (repository, version, resources, options, ...), over the defaults."""
-    image: str
-    """owned: the app's image. Required there."""
+    image: pulumi.Input[str]
+    """owned: the app's image. Required there. May be another resource's output (a built image): checked when
+    known."""
     args: list[str]
     """owned: the app container's args."""
     command: list[str]
@@ -47,25 +51,26 @@ class SigsciRevProxyAppArgs(TypedDict, total=False):
     env: dict[str, str]
     """owned: the app container's environment."""
     resources: ResourcesArgs
-    """owned: the app container's requests and limits."""
+    """owned: the app container's requests and limits. Default: requests `100m`/`128Mi`, limits `500m`/`256Mi`."""
     health_path: str
     """owned: HTTP path for readiness and liveness probes; without it a TCP readiness probe is used."""
     read_only_root_filesystem: bool
-    """owned: default True; set False for apps that must write outside `writable_paths`."""
+    """owned: a read-only root file system; false for apps that must write outside `writable_paths`. Default: `true`."""
     writable_paths: list[str]
-    """owned: paths that get a writable emptyDir. Default ['/tmp']."""
+    """owned: paths that get a writable emptyDir. Default: `["/tmp"]`."""
     run_as_user: int
-    """owned: UID of the app container. Default 10001."""
+    """owned: UID (and GID) of the app container. Default: `10001`."""
     pre_stop_sleep_seconds: int
     """owned: the app's preStop sleep; at least the agent's. Default: the agent's + 5."""
     replicas: int
-    """owned, service: replica count. Default 2."""
+    """owned, service: replica count. Default: `2`."""
     service_type: ServiceType
-    """owned, service: Service type, `ClusterIP` (default), `NodePort` or `LoadBalancer`."""
+    """owned, service: the Service's type. Default: `ClusterIP`."""
     network_policy: bool
-    """owned, service: admit traffic to the pods only on the agent's listener. Default True."""
+    """owned, service: admit traffic to the pods only on the agent's listener. Default: `true`."""
     termination_grace_period_seconds: int
-    """owned, service: pod grace period; must exceed the longest preStop sleep. Default: longest sleep + 15."""
+    """owned, service: pod grace period; must exceed the longest preStop sleep. Default: the longest preStop sleep
+    + 15."""
     deployment: str
     """patch: name of the existing Deployment. Required there."""
     service: str
@@ -97,15 +102,24 @@ class SigsciRevProxyApp(pulumi.ComponentResource):
     """Namespace of the app."""
 
     def __init__(self, name: str, args: SigsciRevProxyAppArgs, opts: Optional[pulumi.ResourceOptions] = None):
-        prefix = check_call("SigsciRevProxyApp", name, args, opts)
+        prefix = check_call("SigsciRevProxyApp", name, args, opts, SigsciRevProxyAppArgs)
         secret_name = check_secret_name(args.get("secret_name"), f"{prefix}.secret_name")
         credentials_hash = args.get("credentials_hash")
-        raw = {k: v for k, v in args.items() if k not in _NOT_APP_ARGS}
+        namespace_rule = field_check(AppSpec, "namespace")
+
+        def namespace_check(namespace: Any) -> None:
+            namespace_rule(namespace)
+            check_secret_reaches(secret_name, namespace, f"{prefix}.secret_name")
+
+        raw, deferred = defer({k: v for k, v in args.items() if k not in _NOT_APP_ARGS}, ("image", "namespace"),
+                              prefix, {"image": field_check(AppSpec, "image"), "namespace": namespace_check})
         resolved = resolve_app({"name": name, **plain_values(raw)}, AgentSettings(), prefix, snake=True,
                                rotation=credentials_hash is not None)
-        check_secret_reaches(secret_name, resolved.spec.namespace, f"{prefix}.secret_name")
+        if "namespace" not in deferred.outputs:
+            check_secret_reaches(secret_name, resolved.spec.namespace, f"{prefix}.secret_name",
+                                 defaulted_key=None if "namespace" in args else f"{prefix}.namespace")
         super().__init__(_TYPE, name, None, opts)
-        self._declare(name, prefix, resolved, secret_name, credentials_hash, opts)
+        self._declare(name, prefix, resolved, secret_name, credentials_hash, opts, deferred)
 
     @classmethod
     def from_resolved(cls, name: str, app: ResolvedApp, secret_name: Any, credentials_hash: Any = None,
@@ -119,10 +133,12 @@ class SigsciRevProxyApp(pulumi.ComponentResource):
         return self
 
     def _declare(self, name: str, prefix: str, app: ResolvedApp, secret_name: Any, credentials_hash: Any,
-                 opts: Optional[pulumi.ResourceOptions]) -> None:
+                 opts: Optional[pulumi.ResourceOptions], deferred: Deferred = Deferred()) -> None:
         self.resolved = app
         bindings = {SECRET_NAME: secret_name, ROTATION: credentials_hash}
-        manifests = app.manifests
+        manifests = app.manifests if not deferred else Manifests(
+            owned=deferred.substitute(app.manifests.owned), patches=deferred.substitute(app.manifests.patches),
+            warnings=[deferred.shown(w) for w in app.manifests.warnings])
         depends_on = opts.depends_on if opts is not None else None
         child_opts = pulumi.ResourceOptions(parent=self, depends_on=depends_on)
         for obj in manifests.owned:
@@ -136,22 +152,22 @@ class SigsciRevProxyApp(pulumi.ComponentResource):
                                                                                       hooks=hooks))
             earlier.append(declare(f"{name}-{_suffix(obj['kind'], True)}", obj, ordered, bindings, patch=True))
         if app.spec.placement == Placement.PATCH:
-            self._watch_live_service(name, prefix)
+            self._watch_live_service(name, prefix, deferred)
         for warning in manifests.warnings:
             pulumi.log.warn(f"{prefix}: {warning}", resource=self)
-        self.namespace = app.spec.namespace
+        self.namespace = deferred.value("namespace", app.spec.namespace)
         self.service_name = app.service_name
         self.register_outputs({"serviceName": self.service_name, "namespace": self.namespace,
                                "placement": app.spec.placement})
 
-    def _watch_live_service(self, name: str, prefix: str) -> None:
+    def _watch_live_service(self, name: str, prefix: str, deferred: Deferred) -> None:
         """Read the patched Service as it is in the cluster, every preview: when its owner's deploy has put
         its own targetPort back (around the WAF), the preview says so, and the policy pack sees it."""
         spec = self.resolved.spec
-        live = k8s.core.v1.Service.get(f"{name}-service-live", f"{spec.namespace}/{spec.service}",
+        live = k8s.core.v1.Service.get(f"{name}-service-live", deferred.substitute(f"{spec.namespace}/{spec.service}"),
                                        opts=pulumi.ResourceOptions(parent=self))
 
-        where = f"{prefix}: Service {spec.namespace}/{spec.service}"
+        where = deferred.shown(f"{prefix}: Service {spec.namespace}/{spec.service}")
         port = spec.effective_service_port()
 
         def check_targets(service_spec: Any) -> None:

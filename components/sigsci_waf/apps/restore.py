@@ -17,6 +17,8 @@ import json
 import os
 from typing import Any, Callable, Mapping, Protocol
 
+from ..config.kube import KUBERNETES_DEFAULT_NAMESPACE
+
 OWNER_TARGET_PORT_ANNOTATION = "sigsci.fastly.com/owner-target-port"
 RESTORE_MANAGER = "sigsci-waf-restore"
 HOOK_NAME = "sigsci-restore-service-target-port"
@@ -38,7 +40,7 @@ def restore_patch(patch_inputs: Mapping[str, Any]) -> tuple[str, str, dict[str, 
     ports = [{"port": int(p["port"]), "protocol": p.get("protocol", "TCP"), "targetPort": target}
              for p in (patch_inputs.get("spec") or {}).get("ports") or []]
     # `$setElementOrder` is not needed: ports merge by their `port` key and keep their order.
-    return str(metadata.get("namespace") or "default"), str(metadata["name"]), {"spec": {"ports": ports}}
+    return str(metadata.get("namespace") or KUBERNETES_DEFAULT_NAMESPACE), str(metadata["name"]), {"spec": {"ports": ports}}
 
 
 def restore(patch_inputs: Mapping[str, Any], writer: ServiceWriter) -> bool:

@@ -9,11 +9,15 @@ from .agent import APP_RESOURCES, AgentSettings, Resources
 from .choices import Placement, ServiceType, TakeOver
 from .errors import Problem
 from .model import Model
-from .kube import (DnsLabel, DnsSubdomain, EnvName, Image, Port, ServiceName, TargetPort, UnprivilegedPort,
-                   absolute_path)
+from .kube import (KUBERNETES_DEFAULT_NAMESPACE, DnsLabel, DnsSubdomain, EnvName, Image, Port, ServiceName, TargetPort,
+                   UnprivilegedPort, absolute_path)
 
 DEFAULT_LISTENER_PORT = 8001
+# The defaults of the keys that apply to some placements only: the fields stay None (unset) so that a key given
+# for another placement is an error, and the builders take these.
 DEFAULT_REPLICAS = 2
+DEFAULT_SERVICE_TYPE = ServiceType.CLUSTER_IP
+DEFAULT_NETWORK_POLICY = True  # only the agent's listener admits traffic to the pods
 # An owned app's container: a read-only root file system, with writable emptyDirs at these paths.
 DEFAULT_READ_ONLY_ROOT = True
 DEFAULT_WRITABLE_PATHS = ("/tmp",)
@@ -47,7 +51,7 @@ class AppSpec(Model):
 
     name: ServiceName
     port: Port
-    namespace: DnsLabel = "default"
+    namespace: DnsLabel = KUBERNETES_DEFAULT_NAMESPACE
     placement: Placement = Placement.OWNED
     listener_port: UnprivilegedPort = DEFAULT_LISTENER_PORT
     service_port: Port | None = None

@@ -28,90 +28,91 @@ class ResourcesArgs(TypedDict, total=False):
 
 class StartupProbeArgs(TypedDict, total=False):
     enabled: bool
-    """Hold traffic until the agent has loaded its rules (agent >= 4.51.0). Default false."""
+    """Hold traffic until the agent has loaded its rules (agent >= 4.51.0). Default: `false`."""
     port: int
-    """The probe's port (>= 1024). Default 2024."""
+    """The probe's port (>= 1024). Default: `2024`."""
     failure_threshold: int
-    """Failed probes before the container is restarted. Default 90."""
+    """Failed probes before the container is restarted. Default: `90`."""
     period_seconds: int
-    """Seconds between probes. Default 2."""
+    """Seconds between probes. Default: `2`."""
 
 
 class AgentArgs(TypedDict, total=False):
     repository: str
-    """The agent image repository. Default `signalsciences/sigsci-agent`."""
+    """The agent image repository. Default: `signalsciences/sigsci-agent`."""
     version: str
-    """The agent image tag: a release (default 4.70.0), `latest`, or a custom tag with image_pull_policy."""
+    """The agent image tag: a release, `latest`, or a custom tag with image_pull_policy. Default: `4.70.0`."""
     digest: str
     """Pin the image by digest (`sha256:<64 hex>`)."""
     image_pull_policy: PullPolicy
-    """Pull policy; default IfNotPresent for a release, Always for latest."""
+    """Pull policy; required for a custom tag. Default: `IfNotPresent` for a release, `Always` for `latest`."""
     resources: ResourcesArgs
-    """The agent container's requests and limits. Default 100m/256Mi, limits 1/512Mi."""
+    """The agent container's requests and limits. Default: requests `100m`/`256Mi`, limits `1`/`512Mi`."""
     options: dict[str, str]
     """Agent options by their names (`max-procs`, `log-out`, ...), checked against the known list."""
     unlisted_options: dict[str, str]
     """Options the known list lacks (a newer agent's); checked for spelling only, with a warning."""
     tmp_mount_path: str
-    """Where the agent's temp volume (socket, cache) is mounted. Default /sigsci/tmp."""
+    """Where the agent's temp volume (socket, cache) is mounted. Default: `/sigsci/tmp`."""
     pre_stop_sleep_seconds: int
-    """The agent's preStop sleep, so it drains before it stops. Default 30."""
+    """The agent's preStop sleep, so it drains before it stops. Default: `30`."""
     startup_probe: StartupProbeArgs
     """The agent's startup probe."""
     run_as_user: int
-    """UID (and GID) of the agent container. Default 10001."""
+    """UID (and GID) of the agent container. Default: `10001`."""
     access_log: bool
-    """Log each proxied request to stdout. Default true."""
+    """Log each proxied request to stdout. Default: `true`."""
 
 
 class ChartArgs(TypedDict, total=False):
     version: str
-    """The chart version. Default per flavour."""
+    """The chart version. Default: per flavour."""
     repository: str
-    """The chart repository URL (https:// or oci://), e.g. a private mirror."""
+    """The chart repository URL (https:// or oci://), e.g. a private mirror. Default: the flavour's repository."""
 
 
 class ControllerImageArgs(TypedDict, total=False):
     repository: str
-    """The Fastly controller image repository. Default per flavour."""
+    """The controller image repository, e.g. a private mirror. Default: the flavour's Fastly image."""
     tag: str
     """Its tag. Default: the Fastly build for the chart version."""
     digest: str
     """Pin the image by digest (`sha256:<64 hex>`)."""
     pull_policy: PullPolicy
-    """Pull policy. Default IfNotPresent."""
+    """Pull policy. Default: `IfNotPresent`."""
 
 
 class ControllerArgs(TypedDict, total=False):
     image: ControllerImageArgs
     """The controller image."""
     replicas: int
-    """Controller pods. Default 2."""
+    """Controller pods. Default: `2`."""
     resources: ResourcesArgs
-    """The controller container's requests and limits. Default 100m/128Mi, memory limit 512Mi."""
+    """The controller container's requests and limits. Default: requests `100m`/`128Mi`, memory limit `512Mi`, no CPU
+    limit."""
     termination_grace_period_seconds: int
-    """The controller's drain, 30-3600 s. Default 300."""
+    """The controller's drain, 30-3600 s. Default: `300`."""
 
 
 class AgentServiceArgs(TypedDict, total=False):
     replicas: int
-    """Agent pods when the agents are their own Service. Default 2."""
+    """Agent pods when the agents are their own Service. Default: `2`."""
     port: int
-    """Their RPC port (>= 1024). Default 9999."""
+    """Their RPC port (>= 1024). Default: `9999`."""
 
 
 class IngressClassArgs(TypedDict, total=False):
     name: str
-    """The IngressClass this controller serves. Default `sigsci-nginx`."""
+    """The IngressClass this controller serves. Default: `sigsci-nginx`."""
     default: bool
-    """Make it the cluster's default class. Default false."""
+    """Make it the cluster's default class. Default: `false`."""
 
 
 class ControllerServiceArgs(TypedDict, total=False):
     type: ServiceType
-    """The controller Service's type. Default LoadBalancer."""
+    """The controller Service's type. Default: `LoadBalancer`."""
     external_traffic_policy: ExternalTrafficPolicy
-    """Default Local (client addresses kept)."""
+    """`Local` keeps client addresses; `Cluster` spreads traffic over every node. Default: `Local`."""
     annotations: dict[str, str]
     """Annotations of the controller Service (e.g. the cloud's load balancer settings)."""
 
@@ -125,19 +126,19 @@ class ServiceBackendArgs(TypedDict):
 
 class RouteArgs(TypedDict, total=False):
     name: str
-    """The Ingress's name. Default: the backend Service's."""
+    """The Ingress's name. Default: the backend Service's name."""
     host: str
     """The host it matches (a DNS name, `*.` wildcard allowed). Default: any host."""
     path: str
-    """The path it matches. Default `/`."""
+    """The path it matches. Default: `/`."""
     path_type: PathType
-    """How the path matches. Default Prefix."""
+    """How the path matches. Default: `Prefix`."""
     app: str
     """Route to an app of `apps` by name (Python; other languages use service)."""
     service: ServiceBackendArgs
     """Route to a Service by name and port."""
     namespace: str
-    """With service: its namespace (default `default`); with app: which app of that name."""
+    """With service: the Service's namespace; with app: which app of that name. Default: `default` with service."""
     annotations: dict[str, str]
     """Annotations of the Ingress (the controller family's own prefix)."""
     tls_secret: str

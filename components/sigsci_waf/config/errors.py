@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import difflib
 from typing import Any, Iterable, Mapping
 
 import pulumi
@@ -59,8 +60,6 @@ def join_path(prefix: str, loc: Iterable[Any], *, snake: bool = False) -> str:
 
 def _describe(error: dict) -> str:
     kind = error["type"]
-    if kind == "extra_forbidden":
-        return "unknown key; check the spelling against the config tables in docs/configuration.md"
     if kind == "missing":
         return "is required"
     problem = (error.get("ctx") or {}).get("error")
@@ -70,18 +69,69 @@ def _describe(error: dict) -> str:
     return error["msg"].removeprefix("Value error, ")
 
 
-def from_validation_error(prefix: str, exc: ValidationError, *, snake: bool = False) -> ConfigError:
-    """Turn the first pydantic error into a ConfigError that names the key.
+def _fields_at(model: Any, loc: list) -> list[tuple[str, str]] | None:
+    """(name, alias) of each field of the settings model found at `loc` below `model`; None where `loc` leads
+    out of the models (into a free-form map)."""
+    import typing
+
+    from pydantic import BaseModel
+
+    def models_in(annotation: Any) -> list[Any]:
+        if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+            return [annotation]
+        return [m for arg in typing.get_args(annotation) for m in models_in(arg)]
+
+    for part in loc:
+        if isinstance(part, int):
+            continue  # a list item: the list's own model
+        field = next((f for name, f in model.model_fields.items() if part in (name, f.alias)), None)
+        found = models_in(field.annotation) if field is not None else []
+        if not found:
+            return None
+        model = found[0]
+    return [(name, field.alias or name) for name, field in model.model_fields.items()]
+
+
+def _unknown_key(model: Any, loc: list, *, snake: bool) -> str:
+    """Why a key is unknown, with the field it most likely meant."""
+    key = str(loc[-1])
+    fields = _fields_at(model, loc[:-1]) if model is not None else None
+    hint = ""
+    if fields:
+        spelled = [name if snake else alias for name, alias in fields]
+        if snake and any(key == alias != name for name, alias in fields):
+            name = next(name for name, alias in fields if alias == key)
+            return (f"unknown key: Python args are spelled in snake_case; did you mean {name}? (camelCase is the "
+                    "stack config and other languages' spelling)")
+        close = difflib.get_close_matches(key, spelled, n=1)
+        if close:
+            hint = f"did you mean {close[0]}? "
+    return f"unknown key; {hint}check the spelling against the config tables in docs/configuration.md"
+
+
+def from_validation_error(prefix: str, exc: ValidationError, *, snake: bool = False,
+                          model: Any = None) -> ConfigError:
+    """Turn the first pydantic error into a ConfigError that names the key (`model`: the settings model that
+    was validated, for did-you-mean hints on unknown keys).
 
     Only the first is reported: one clear sentence beats a wall of follow-on errors.
     """
     first = exc.errors(include_url=False, include_input=False)[0]
     # "[key]" marks an invalid mapping key; the key itself is already the last part of the path.
     loc = [p for p in first["loc"] if not (isinstance(p, str) and (p.startswith("function-") or p == "[key]"))]
+    if first["type"] == "extra_forbidden":  # the key as the user typed it, not respelled
+        return ConfigError(_join_raw(join_path(prefix, loc[:-1], snake=snake), loc[-1]),
+                           _unknown_key(model, loc, snake=snake))
     problem = (first.get("ctx") or {}).get("error")
     if isinstance(problem, Problem):  # a model's own rule names the field below the model
         loc = [*loc, *problem.field]
     return ConfigError(join_path(prefix, loc, snake=snake), _describe(first))
+
+
+def _join_raw(path: str, part: Any) -> str:
+    if isinstance(part, int):
+        return f"{path}[{part}]"
+    return f"{path}.{part}" if path and not path.endswith(":") else f"{path}{part}"
 
 
 MAX_DEPTH = 32
@@ -102,8 +152,11 @@ def check_depth(value: Any, key: str, limit: int = MAX_DEPTH) -> None:
             stack.extend((child, (*path, i)) for i, child in enumerate(node))
 
 
-def check_call(component: str, name: Any, args: Any, opts: Any) -> str:
-    """The arguments every component takes, checked before it registers anything; the prefix for errors."""
+def check_call(component: str, name: Any, args: Any, opts: Any, args_type: Any = None,
+               keywords: tuple[str, ...] = ()) -> str:
+    """The arguments every component takes, checked before it registers anything; the prefix for errors.
+    `args_type`: the component's Args TypedDict, whose keys are the only ones it takes (snake_case);
+    `keywords`: the component's own keyword arguments, which do not go in the args."""
     if not isinstance(name, str) or not name:
         raise ConfigError(f"{component}.name", f"must be a non-empty string (the resource name), not {shown(name)}")
     prefix = f"{component} '{name}'"
@@ -112,5 +165,23 @@ def check_call(component: str, name: Any, args: Any, opts: Any) -> str:
                                             f"{type(args).__name__}")
     if opts is not None and not isinstance(opts, pulumi.ResourceOptions):
         raise ConfigError(f"{prefix}.opts", f"must be a pulumi.ResourceOptions, not {type(opts).__name__}")
+    if args_type is not None:
+        known = list(args_type.__annotations__)
+        for key in args:
+            if key in keywords:
+                raise ConfigError(_join_raw(prefix, key), f"is a keyword argument, not a key of the args: "
+                                                          f"{component}(name, args, {key}=[...])")
+            if key not in known:
+                raise ConfigError(_join_raw(prefix, key), _unknown_arg(str(key), known, component))
     check_depth(dict(args), prefix)
     return prefix
+
+
+def _unknown_arg(key: str, known: list[str], component: str) -> str:
+    snake = to_snake(key)
+    if snake != key and snake in known:
+        return (f"unknown argument: Python args are spelled in snake_case; did you mean {snake}? (camelCase is the "
+                "stack config and other languages' spelling)")
+    close = difflib.get_close_matches(key, known, n=1)
+    hint = f"did you mean {close[0]}? " if close else ""
+    return f"unknown argument; {hint}{component}Args takes: {', '.join(sorted(known))}"

@@ -3,21 +3,19 @@
 from __future__ import annotations
 
 import re
-from typing import Annotated, Any
+from typing import Any
 
-from pydantic import StrictBool, AfterValidator, Field, field_validator, model_validator
+from pydantic import StrictBool, Field, field_validator, model_validator
 
 from ..ingress.flavours import FLAVOURS
 from .agent import AgentSettings, Quantities, Resources
 from .choices import AgentLifetime, ExternalTrafficPolicy, Flavour, PathType, PullPolicy, ServiceType
 from .errors import Problem
-from .kube import _DNS_1035, Digest, DnsLabel, DnsSubdomain, Port, Repository, ServiceName, Tag, _text
+from .kube import (Annotations, Digest, DnsLabel, DnsSubdomain, Host, Port, ReleaseName, Repository, ServiceName,
+                   Tag, _text)
 from .model import Model
 
 _CHART_VERSION = re.compile(r"^\d+\.\d+\.\d+(?:-[0-9A-Za-z.-]+)?$")
-_HOST = re.compile(r"^(\*\.)?[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
-_ANNOTATION_KEY = re.compile(r"^([a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*/)?"
-                             r"[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$")
 # ingress-nginx refuses controller tags older than this (its isControllerTagValid helper).
 MIN_INGRESS_NGINX_TAG = (0, 27, 0)
 DEFAULT_NAMESPACE = "sigsci-ingress"
@@ -27,26 +25,11 @@ DEFAULT_AGENT_RPC_PORT = 9999
 # The agents' own Deployment and Service, for agentLifetime service, are named <release><suffix>.
 AGENT_SERVICE_SUFFIX = "-sigsci-agent"
 
-Host = _text(_HOST, 253, "a host name such as 'shop.example.com' or '*.example.com' (lower case, no port, no IP)")
-# Helm's limit is 53 characters; the charts name Services after the release, so no leading digit either.
-ReleaseName = _text(_DNS_1035, 53,
-                    "a Helm release name the charts can name Services after (lower-case letters, digits and '-', "
-                    "starting with a letter, at most 53 characters)")
 ChartVersion = _text(_CHART_VERSION, 64, "a chart version such as '4.15.1'")
 # Annotation prefixes each controller reads; an annotation for the other controller would be ignored silently.
 ANNOTATION_PREFIXES = {"ingress-nginx": "nginx.ingress.kubernetes.io/", "nginx-ingress": "nginx.org/"}
 
 
-def _annotation_keys(annotations: dict[str, str]) -> dict[str, str]:
-    for key in annotations:
-        prefix, _, name = key.rpartition("/")
-        if not _ANNOTATION_KEY.fullmatch(key) or len(name) > 63 or len(prefix) > 253:
-            raise ValueError(f"{key!r} is not a valid annotation key ('prefix/name' with a DNS prefix and a name "
-                             "of letters, digits, '-', '_', '.')")
-    return annotations
-
-
-Annotations = Annotated[dict[str, str], AfterValidator(_annotation_keys)]
 
 
 def _is_ip(host: str) -> bool:

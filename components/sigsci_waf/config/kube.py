@@ -94,6 +94,25 @@ Repository = _text(_REPOSITORY, 512, "an image repository without tag or digest,
                                      "'signalsciences/sigsci-agent' or 'registry.example/mirror/sigsci-agent'")
 Tag = _text(_TAG, 128, "a valid image tag (letters, digits, '_', '.', '-')")
 Digest = _text(_DIGEST, 71, "an image digest of the form 'sha256:<64 hex digits>'")
+# An Ingress host: a DNS subdomain, optionally a wildcard's '*.' first.
+_HOST = re.compile(r"^(\*\.)?[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
+Host = _text(_HOST, 253, "a host name such as 'shop.example.com' or '*.example.com' (lower case, no port, no IP)")
+# Helm's limit is 53 characters; the charts name Services after the release, so no leading digit either.
+ReleaseName = _text(_DNS_1035, 53,
+                    "a Helm release name the charts can name Services after (lower-case letters, digits and '-', "
+                    "starting with a letter, at most 53 characters)")
+
+
+def _annotation_keys(annotations: dict[str, str]) -> dict[str, str]:
+    for key in annotations:
+        if not is_qualified_name(key):
+            raise ValueError(f"{key!r} is not a valid annotation key ('prefix/name' with a DNS prefix and a name "
+                             "of letters, digits, '-', '_', '.')")
+    return annotations
+
+
+# Annotations: keys are qualified names, as label keys are.
+Annotations = Annotated[dict[str, str], AfterValidator(_annotation_keys)]
 Port = Annotated[int, Field(ge=1, le=65535, strict=True)]
 # IANA_SVC_NAME, Kubernetes' rule for a named port: at most 15, lower case, a letter somewhere, no '--'.
 _PORT_NAME = re.compile(r"[a-z0-9]([a-z0-9-]*[a-z0-9])?")
@@ -176,6 +195,8 @@ OptionValue = Annotated[str | bool | int, BeforeValidator(_scalar)]
 
 # The user (and group) a container runs as unless the config says otherwise: not root, not a system user.
 DEFAULT_UID = 10001
+# The namespace Kubernetes means when none is named: an app's, and a route's Service backend's, unless set.
+KUBERNETES_DEFAULT_NAMESPACE = "default"
 _PATH_SEGMENT = re.compile(r"[A-Za-z0-9._-]+")
 
 

@@ -41,9 +41,11 @@ def parse(model: type[Model], data: Any, prefix: str, *, snake: bool = False, pa
     """Validate `data` against `model`, raising ConfigError that names the key under `prefix`."""
     check_depth(data, prefix)
     try:
-        return model.model_validate(data if data is not None else {}, context=PARTIAL if partial else None)
+        # Python args are snake_case only: a camelCase key there is the stack config's spelling, an error.
+        return model.model_validate(data if data is not None else {}, context=PARTIAL if partial else None,
+                                    by_alias=not snake, by_name=True)
     except ValidationError as exc:
-        raise from_validation_error(prefix, exc, snake=snake) from None
+        raise from_validation_error(prefix, exc, snake=snake, model=model) from None
 
 
 def is_partial(info: Any) -> bool:

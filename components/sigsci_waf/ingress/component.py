@@ -14,7 +14,9 @@ from ..config.errors import ConfigError, check_call
 from ..config.refs import ROTATION, SECRET_NAME
 from ..config.sensitive import reveal
 from ..declare import declare
-from ..resolve.ingress import ResolvedIngress, resolve_ingress, route_targets
+from ..config.ingress import IngressSpec
+from ..resolve.deferred import Deferred, defer, field_check
+from ..resolve.ingress import IngressObjects, ResolvedIngress, resolve_ingress, route_targets
 from ..resolve.secret import check_secret_name, check_secret_reaches
 from .names import controller_service_name
 
@@ -28,27 +30,32 @@ class SigsciIngressControllerArgs(TypedDict, total=False):
     credentials_hash: Optional[pulumi.Input[str]]
     """`SigsciSecret.credentials_hash`: put on the pod template so key rotation rolls the pods."""
     flavour: Flavour
-    """Which controller: `ingress-nginx` (default), `ingress-nginx-chainguard` or F5's `nginx-ingress`."""
-    namespace: str
-    """Namespace of the release; it must exist (the stack creates it unless create_namespace is false)."""
+    """Which controller: `ingress-nginx`, `ingress-nginx-chainguard` or F5's `nginx-ingress`. Default:
+    `ingress-nginx`."""
+    namespace: pulumi.Input[str]
+    """Namespace of the release. It must exist: the component does not create it (the stack program does, unless
+    create_namespace is false). May be another resource's output (a Namespace's name): checked when known.
+    Default: `sigsci-ingress`."""
     create_namespace: bool
-    """Stack config only: whether the stack creates `namespace`. Ignored by the component, which never does."""
+    """Stack config only: whether the stack creates `namespace`. Ignored by the component, which never does.
+    Default: `true`."""
     release_name: str
-    """Helm release name. Default `sigsci-<chart>`, so the chart names its objects `<release>-controller`."""
+    """Helm release name; the chart names its objects `<release>-controller`. Default: `sigsci-<chart>`."""
     chart: ChartArgs
-    """{version, repository}: chart version (default per flavour) and repository URL (a mirror or oci://)."""
+    """{version, repository}: the chart version and repository URL (a mirror or oci://)."""
     controller: ControllerArgs
     """{image: {repository, tag, digest, pull_policy}, replicas, resources, termination_grace_period_seconds}."""
     agent_lifetime: AgentLifetime
-    """How the agent runs: native sidecar (default, Kubernetes >= 1.29), classic sidecar, or its own Service."""
+    """How the agent runs: native sidecar (Kubernetes >= 1.29), classic sidecar, or its own Service. Default:
+    `nativeSidecar`."""
     agent_service: AgentServiceArgs
     """agent_lifetime service: {replicas, port}."""
     agent: AgentArgs
     """Agent settings (repository, version, resources, options, ...), over the defaults."""
     ingress_class: IngressClassArgs
-    """{name, default}: the IngressClass this controller serves. Default name `sigsci-nginx`."""
+    """{name, default}: the IngressClass this controller serves."""
     service: ControllerServiceArgs
-    """{type, external_traffic_policy, annotations} of the controller Service. Default LoadBalancer, Local."""
+    """{type, external_traffic_policy, annotations} of the controller Service."""
     routes: list[RouteArgs]
     """Ingress rules: {name, host, path, path_type, app | service: {name, port}, namespace, annotations,
     tls_secret}."""
@@ -87,20 +94,33 @@ class SigsciIngressController(pulumi.ComponentResource):
                  *, apps: Sequence[SigsciRevProxyApp] = ()):
         """`apps`: the apps routes may name with `app` (Python only; other languages route to an app's
         Service by name with `service: {name, port}` and `namespace`)."""
-        prefix = check_call("SigsciIngressController", name, args, opts)
+        prefix = check_call("SigsciIngressController", name, args, opts, SigsciIngressControllerArgs, ("apps",))
         secret_name = check_secret_name(args.get("secret_name"), f"{prefix}.secret_name")
+        if isinstance(apps, SigsciRevProxyApp) or not isinstance(apps, (list, tuple, type(None))):
+            raise ConfigError(f"{prefix}.apps", f"must be a list of SigsciRevProxyApp (apps=[web]), not "
+                                                f"{type(apps).__name__}")
         apps = list(apps or ())
         for index, app in enumerate(apps):
             if not isinstance(app, SigsciRevProxyApp):
                 raise ConfigError(f"{prefix}.apps[{index}]", f"must be a SigsciRevProxyApp (the component, not its "
                                                              f"name), not {type(app).__name__}")
         credentials_hash = args.get("credentials_hash")
-        raw = plain_values({k: v for k, v in args.items() if k not in _STACK_ONLY})
-        resolved = resolve_ingress(raw, AgentSettings(), prefix, route_targets(app.resolved for app in apps),
-                                   snake=True, rotation=credentials_hash is not None)
-        check_secret_reaches(secret_name, resolved.spec.namespace, f"{prefix}.secret_name")
+        namespace_rule = field_check(IngressSpec, "namespace")
+
+        def namespace_check(namespace: Any) -> None:
+            namespace_rule(namespace)
+            check_secret_reaches(secret_name, namespace, f"{prefix}.secret_name")
+
+        raw, deferred = defer({k: v for k, v in args.items() if k not in _STACK_ONLY}, ("namespace",), prefix,
+                              {"namespace": namespace_check})
+        resolved = resolve_ingress(plain_values(raw), AgentSettings(), prefix,
+                                   route_targets(app.resolved for app in apps), snake=True,
+                                   rotation=credentials_hash is not None)
+        if not deferred:
+            check_secret_reaches(secret_name, resolved.spec.namespace, f"{prefix}.secret_name",
+                                 defaulted_key=None if "namespace" in args else f"{prefix}.namespace")
         super().__init__(_TYPE, name, None, opts)
-        self._declare(name, prefix, resolved, secret_name, credentials_hash, opts)
+        self._declare(name, prefix, resolved, secret_name, credentials_hash, opts, deferred)
 
     @classmethod
     def from_resolved(cls, name: str, ingress: ResolvedIngress, secret_name: Any, credentials_hash: Any = None,
@@ -113,8 +133,13 @@ class SigsciIngressController(pulumi.ComponentResource):
         return self
 
     def _declare(self, name: str, prefix: str, resolved: ResolvedIngress, secret_name: Any, credentials_hash: Any,
-                 opts: Optional[pulumi.ResourceOptions]) -> None:
+                 opts: Optional[pulumi.ResourceOptions], deferred: Deferred = Deferred()) -> None:
         spec, flavour, objects = resolved.spec, resolved.flavour, resolved.objects
+        if deferred:
+            objects = IngressObjects(values=deferred.substitute(objects.values),
+                                     agent_objects=deferred.substitute(objects.agent_objects),
+                                     ingresses=objects.ingresses, warnings=[deferred.shown(w) for w in objects.warnings])
+        namespace = deferred.value("namespace", spec.namespace)
         bindings = {SECRET_NAME: secret_name, ROTATION: credentials_hash}
         depends_on = opts.depends_on if opts is not None else None
         child = pulumi.ResourceOptions(parent=self, depends_on=depends_on)
@@ -126,7 +151,7 @@ class SigsciIngressController(pulumi.ComponentResource):
         release = k8s.helm.v3.Release(
             f"{name}-release",
             name=spec.release,
-            namespace=spec.namespace,
+            namespace=namespace,
             chart=f"{repository.rstrip('/')}/{flavour.chart}" if oci else flavour.chart,
             version=spec.chart_version,
             repository_opts=None if oci else k8s.helm.v3.RepositoryOptsArgs(repo=repository),
@@ -148,13 +173,14 @@ class SigsciIngressController(pulumi.ComponentResource):
             pulumi.log.warn(f"{prefix}: {warning}", resource=self)
 
         self.resolved = resolved
-        self.namespace = spec.namespace
+        self.namespace = namespace
         self.release_name = spec.release
         self.ingress_class = spec.ingress_class.name
         self.service_name = controller_service_name(resolved)
         if spec.service.type == ServiceType.LOAD_BALANCER:
             # Read once the release exists (its status is unknown while a first install is previewed).
-            service_id = release.status.apply(lambda _: f"{spec.namespace}/{self.service_name}")
+            service_id = pulumi.Output.all(release.status, namespace).apply(
+                lambda known: f"{known[1]}/{self.service_name}")
             controller_service = k8s.core.v1.Service.get(f"{name}-controller-service", service_id,
                                                          opts=pulumi.ResourceOptions(parent=self))
             self.load_balancer_address = controller_service.status.apply(_load_balancer_address)

@@ -106,11 +106,16 @@ def check_secret_name(value: Any, key: str) -> Any:
     return value
 
 
-def check_secret_reaches(secret_name: Any, namespace: str, key: str) -> None:
-    """A pod in `namespace` can read the agent keys only from a Secret in that namespace."""
+def check_secret_reaches(secret_name: Any, namespace: str, key: str, *, defaulted_key: str | None = None) -> None:
+    """A pod in `namespace` can read the agent keys only from a Secret in that namespace. `defaulted_key`:
+    the namespace was not given (it is the default), so the likely mistake is there, and the error says so."""
     created = secret_name.namespaces if isinstance(secret_name, SecretName) else None
     if created is not None and namespace not in created:
         where = ", ".join(sorted(created)) or "no namespace"
+        if defaulted_key is not None:
+            raise ConfigError(defaulted_key, f"is not set, so it is {namespace}, where the SigsciSecret creates no "
+                                             f"Secret (it creates it in {where}): set namespace, or add "
+                                             f"{namespace} to the SigsciSecret's namespaces")
         raise ConfigError(key, f"the SigsciSecret creates its Secret only in {where}, not in namespace "
                                f"{namespace}: the agent would not start there. Add {namespace} to the "
                                "SigsciSecret's namespaces")

@@ -47,7 +47,7 @@ class SigsciSecret(pulumi.ComponentResource):
     rotation rolls the pods. It is not derived from the keys."""
 
     def __init__(self, name: str, args: SigsciSecretArgs, opts: Optional[pulumi.ResourceOptions] = None):
-        prefix = check_call("SigsciSecret", name, args, opts)
+        prefix = check_call("SigsciSecret", name, args, opts, SigsciSecretArgs)
         resolved = resolve_secret(prefix, snake=True, **secret_args(args))
         super().__init__("sigsci:index:SigsciSecret", name, None, opts)
         self._declare(name, resolved, opts)

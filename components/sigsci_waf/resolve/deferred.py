@@ -1,0 +1,124 @@
+"""Component inputs known only during the update (another resource's outputs, such as a built image or a
+Namespace's name): resolved with a stand-in, declared with the real value.
+
+The resolve stage needs plain values to check and build, so a deferred input is resolved with a stand-in of
+the same type, a text no config would hold. Every string the builders made from it, whole or inside a longer
+one (a namespace inside an upstream URL), is then swapped for the Output, checked by the field's own rule
+once known: at preview when the engine knows it then, else during the update, before any resource that
+carries the value is registered, with an error that names the key.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Callable, Mapping
+
+from ..config.errors import ConfigError
+
+# Stand-ins valid for their fields' types, and never a real value.
+STAND_INS = {
+    "image": "deferred.sigsci.invalid/deferred-image-3f9c2a:deferred",
+    "namespace": "deferred-namespace-3f9c2a",
+}
+
+
+@dataclass
+class Deferred:
+    """The deferred inputs of one component: field -> its Output, checked once known."""
+
+    outputs: dict[str, Any] = field(default_factory=dict)
+
+    def __bool__(self) -> bool:
+        return bool(self.outputs)
+
+    def stand_in(self, name: str) -> str:
+        return STAND_INS[name]
+
+    def value(self, name: str, plain: Any) -> Any:
+        """The field's value for the shell: its Output when deferred, else `plain`."""
+        return self.outputs.get(name, plain)
+
+    def substitute(self, value: Any) -> Any:
+        """`value` with every string made from a stand-in made from the real value (an Output)."""
+        if not self.outputs:
+            return value
+        if isinstance(value, Mapping):
+            swapped = {k: self.substitute(v) for k, v in value.items()}
+            if "image" in self.outputs and value.get("image") == STAND_INS["image"] and "imagePullPolicy" in value:
+                # The pull policy is Kubernetes' own default for the image's tag: derived from the real image.
+                from ..apps.build import image_pull_policy
+                swapped["imagePullPolicy"] = self.outputs["image"].apply(image_pull_policy)
+            return swapped
+        if isinstance(value, list):
+            return [self.substitute(v) for v in value]
+        if isinstance(value, str) and any(STAND_INS[name] in value for name in self.outputs):
+            return self._text(value)
+        return value
+
+    def _text(self, text: str) -> Any:
+        import pulumi
+
+        names = [name for name in self.outputs if STAND_INS[name] in text]
+
+        def fill(values: list[Any]) -> str:
+            result = text
+            for name, real in zip(names, values):
+                result = result.replace(STAND_INS[name], real)
+            return result
+
+        return pulumi.Output.all(*(self.outputs[name] for name in names)).apply(fill)
+
+    def shown(self, text: str) -> str:
+        """A message with each stand-in named for what it is."""
+        for name in self.outputs:
+            text = text.replace(STAND_INS[name], f"<{name}, known during the update>")
+        return text
+
+
+def defer(args: Mapping[str, Any], names: tuple[str, ...], prefix: str,
+          checks: Mapping[str, Callable[[Any], Any]]) -> tuple[dict[str, Any], Deferred]:
+    """`args` with each Output among `names` replaced by its stand-in, and the Outputs, each checked by
+    `checks[name]` (raising ValueError or ConfigError) once known."""
+    import pulumi
+
+    plain = dict(args)
+    deferred = Deferred()
+    for name in names:
+        value = args.get(name)
+        if isinstance(value, pulumi.Output):
+            plain[name] = STAND_INS[name]
+            deferred.outputs[name] = value.apply(_checked(f"{prefix}.{name}", checks[name]))
+    return plain, deferred
+
+
+def field_check(model: Any, name: str) -> Callable[[Any], None]:
+    """The settings model's own rule for one field, for a value known only now."""
+    from typing import Annotated
+
+    from pydantic import TypeAdapter, ValidationError
+
+    info = model.model_fields[name]  # pydantic keeps an Annotated type's rules apart, in `metadata`
+    adapter = TypeAdapter(Annotated[(info.annotation, *info.metadata)] if info.metadata else info.annotation)
+
+    def check(value: Any) -> None:
+        if value is None or value == "":
+            raise ValueError(f"resolved to {value!r}; it must be set")
+        try:
+            adapter.validate_python(value)
+        except ValidationError as error:
+            raise ValueError(error.errors()[0]["msg"].removeprefix("Value error, ")) from None
+
+    return check
+
+
+def _checked(key: str, check: Callable[[Any], Any]) -> Callable[[Any], Any]:
+    def known(value: Any) -> Any:
+        try:
+            check(value)
+        except ConfigError:
+            raise
+        except ValueError as error:
+            raise ConfigError(key, str(error)) from None
+        return value
+
+    return known

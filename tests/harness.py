@@ -7,6 +7,7 @@ output the mocks never resolve does not run, and its assertion would pass unseen
 from __future__ import annotations
 
 import asyncio
+import gc
 import json
 from dataclasses import dataclass, field
 from typing import Any, Callable
@@ -175,6 +176,10 @@ def run(program: Callable[[], Any], config: dict[str, Any] | None = None,
         pulumi_mocks.test(body)()
     finally:
         pulumi.log.warn = original_warn
+        # Outputs that failed after the first error (several resources awaiting one bad Output) are reported
+        # by asyncio when collected; collect them now, not while pytest compiles the next test module (where
+        # CPython's AST builder fails on the re-entry).
+        gc.collect()
     return Run(resources=mocks.resources, outputs=outputs, warnings=warnings, options=mocks.options,
                secret_outputs=secret_outputs)
 

@@ -37,3 +37,11 @@ def declare(name: str, obj: dict[str, Any], opts: pulumi.ResourceOptions, bindin
     creator = _creator(obj["apiVersion"], obj["kind"], patch)
     fields = reveal({k: v for k, v in obj.items() if k not in ("apiVersion", "kind")}, bindings)
     return creator(name, **fields, opts=opts)
+
+
+def registered(cls: type, type_token: str, name: str, opts: pulumi.ResourceOptions | None) -> Any:
+    """A component of `cls` registered with the engine without running its `__init__`: the way in for objects
+    the resolve stage has already checked and built (each component's `from_resolved`)."""
+    component = cls.__new__(cls)
+    pulumi.ComponentResource.__init__(component, type_token, name, None, opts)
+    return component

@@ -11,10 +11,10 @@ from ..config.choices import Placement, ServiceType, TakeOver
 from ..config.app import AppSpec
 from ..config.errors import check_call
 from ..config.refs import ROTATION, SECRET_NAME
-from ..declare import declare
+from ..declare import declare, registered
 from ..resolve.app import Manifests, ResolvedApp, resolve_app
 from ..resolve.deferred import Deferred, defer, field_check
-from ..resolve.secret import check_secret_name, check_secret_reaches
+from ..resolve.secret import check_namespace_reached, check_secret_name, namespace_check
 from .live import bypass_problems, field_of, target_port_owners
 from .restore import restore_hook
 
@@ -105,19 +105,12 @@ class SigsciRevProxyApp(pulumi.ComponentResource):
         prefix = check_call("SigsciRevProxyApp", name, args, opts, SigsciRevProxyAppArgs)
         secret_name = check_secret_name(args.get("secret_name"), f"{prefix}.secret_name")
         credentials_hash = args.get("credentials_hash")
-        namespace_rule = field_check(AppSpec, "namespace")
-
-        def namespace_check(namespace: Any) -> None:
-            namespace_rule(namespace)
-            check_secret_reaches(secret_name, namespace, f"{prefix}.secret_name")
-
         raw, deferred = defer({k: v for k, v in args.items() if k not in _NOT_APP_ARGS}, ("image", "namespace"),
-                              prefix, {"image": field_check(AppSpec, "image"), "namespace": namespace_check})
+                              prefix, {"image": field_check(AppSpec, "image"),
+                                       "namespace": namespace_check(AppSpec, secret_name, prefix)})
         resolved = resolve_app({"name": name, **plain_values(raw)}, AgentSettings(), prefix, snake=True,
                                rotation=credentials_hash is not None)
-        if "namespace" not in deferred.outputs:
-            check_secret_reaches(secret_name, resolved.spec.namespace, f"{prefix}.secret_name",
-                                 defaulted_key=None if "namespace" in args else f"{prefix}.namespace")
+        check_namespace_reached(secret_name, resolved.spec.namespace, args, prefix, deferred)
         super().__init__(_TYPE, name, None, opts)
         self._declare(name, prefix, resolved, secret_name, credentials_hash, opts, deferred)
 
@@ -127,8 +120,7 @@ class SigsciRevProxyApp(pulumi.ComponentResource):
         """The component for an app the resolve stage has already checked and built (the stack program's way
         in: errors then name the stack config keys). `credentials_hash` must be given when the app was
         resolved with `rotation`."""
-        self = cls.__new__(cls)
-        pulumi.ComponentResource.__init__(self, _TYPE, name, None, opts)
+        self = registered(cls, _TYPE, name, opts)
         self._declare(name, f"SigsciRevProxyApp '{name}'", app, secret_name, credentials_hash, opts)
         return self
 

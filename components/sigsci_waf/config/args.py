@@ -1,8 +1,10 @@
 """The typed shape of the components' arguments: what other languages' SDKs are generated from.
 
 Pulumi infers the package schema from these TypedDicts and enums (required keys, closed choices as enums,
-nested objects as types). The values are still validated by the config schema (schema.py, ingress_schema.py),
-which gives the error sentences; a test keeps both in step.
+nested objects as types) and copies the field docstrings into every SDK, so they are literal text. The values
+are still validated by the settings models (agent.py, ingress.py), which give the error sentences and hold the
+defaults. Tests keep both in step: each field's name and type (tests/test_typed_schema.py), and each default a
+docstring states, always as its last sentence `Default: ...` (tests/test_defaults.py).
 """
 
 
@@ -75,7 +77,7 @@ class ControllerImageArgs(TypedDict, total=False):
     repository: str
     """The controller image repository, e.g. a private mirror. Default: the flavour's Fastly image."""
     tag: str
-    """Its tag. Default: the Fastly build for the chart version."""
+    """Its tag. Default: the Fastly build for `chart.version`."""
     digest: str
     """Pin the image by digest (`sha256:<64 hex>`)."""
     pull_policy: PullPolicy

@@ -185,3 +185,15 @@ def _unknown_arg(key: str, known: list[str], component: str) -> str:
     close = difflib.get_close_matches(key, known, n=1)
     hint = f"did you mean {close[0]}? " if close else ""
     return f"unknown argument; {hint}{component}Args takes: {', '.join(sorted(known))}"
+
+
+def check_components(value: Any, key: str, kind: type) -> list:
+    """A keyword argument that takes a list of components of `kind` (None for none): the list."""
+    if isinstance(value, kind) or not isinstance(value, (list, tuple, type(None))):
+        raise ConfigError(key, f"must be a list of {kind.__name__} ({key.rsplit('.', 1)[-1]}=[web]), not "
+                               f"{type(value).__name__}")
+    for index, item in enumerate(value or ()):
+        if not isinstance(item, kind):
+            raise ConfigError(f"{key}[{index}]", f"must be a {kind.__name__} (the component, not its name), not "
+                                                 f"{type(item).__name__}")
+    return list(value or ())

@@ -10,14 +10,14 @@ from ..config.agent import AgentSettings
 from ..config.args import (AgentArgs, AgentServiceArgs, ChartArgs, ControllerArgs, ControllerServiceArgs,
                            IngressClassArgs, RouteArgs, plain_values)
 from ..config.choices import AgentLifetime, Flavour, ServiceType
-from ..config.errors import ConfigError, check_call
+from ..config.errors import check_call, check_components
 from ..config.refs import ROTATION, SECRET_NAME
 from ..config.sensitive import reveal
-from ..declare import declare
+from ..declare import declare, registered
 from ..config.ingress import IngressSpec
-from ..resolve.deferred import Deferred, defer, field_check
+from ..resolve.deferred import Deferred, defer
 from ..resolve.ingress import IngressObjects, ResolvedIngress, resolve_ingress, route_targets
-from ..resolve.secret import check_secret_name, check_secret_reaches
+from ..resolve.secret import check_namespace_reached, check_secret_name, namespace_check
 from .names import controller_service_name
 
 
@@ -96,29 +96,14 @@ class SigsciIngressController(pulumi.ComponentResource):
         Service by name with `service: {name, port}` and `namespace`)."""
         prefix = check_call("SigsciIngressController", name, args, opts, SigsciIngressControllerArgs, ("apps",))
         secret_name = check_secret_name(args.get("secret_name"), f"{prefix}.secret_name")
-        if isinstance(apps, SigsciRevProxyApp) or not isinstance(apps, (list, tuple, type(None))):
-            raise ConfigError(f"{prefix}.apps", f"must be a list of SigsciRevProxyApp (apps=[web]), not "
-                                                f"{type(apps).__name__}")
-        apps = list(apps or ())
-        for index, app in enumerate(apps):
-            if not isinstance(app, SigsciRevProxyApp):
-                raise ConfigError(f"{prefix}.apps[{index}]", f"must be a SigsciRevProxyApp (the component, not its "
-                                                             f"name), not {type(app).__name__}")
+        apps = check_components(apps, f"{prefix}.apps", SigsciRevProxyApp)
         credentials_hash = args.get("credentials_hash")
-        namespace_rule = field_check(IngressSpec, "namespace")
-
-        def namespace_check(namespace: Any) -> None:
-            namespace_rule(namespace)
-            check_secret_reaches(secret_name, namespace, f"{prefix}.secret_name")
-
         raw, deferred = defer({k: v for k, v in args.items() if k not in _STACK_ONLY}, ("namespace",), prefix,
-                              {"namespace": namespace_check})
+                              {"namespace": namespace_check(IngressSpec, secret_name, prefix)})
         resolved = resolve_ingress(plain_values(raw), AgentSettings(), prefix,
                                    route_targets(app.resolved for app in apps), snake=True,
                                    rotation=credentials_hash is not None)
-        if not deferred:
-            check_secret_reaches(secret_name, resolved.spec.namespace, f"{prefix}.secret_name",
-                                 defaulted_key=None if "namespace" in args else f"{prefix}.namespace")
+        check_namespace_reached(secret_name, resolved.spec.namespace, args, prefix, deferred)
         super().__init__(_TYPE, name, None, opts)
         self._declare(name, prefix, resolved, secret_name, credentials_hash, opts, deferred)
 
@@ -127,8 +112,7 @@ class SigsciIngressController(pulumi.ComponentResource):
                       opts: Optional[pulumi.ResourceOptions] = None) -> "SigsciIngressController":
         """The component for an ingress the resolve stage has already checked and built (the stack program's
         way in: errors then name the stack config keys)."""
-        self = cls.__new__(cls)
-        pulumi.ComponentResource.__init__(self, _TYPE, name, None, opts)
+        self = registered(cls, _TYPE, name, opts)
         self._declare(name, f"SigsciIngressController '{name}'", ingress, secret_name, credentials_hash, opts)
         return self
 

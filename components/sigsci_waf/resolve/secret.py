@@ -121,6 +121,27 @@ def check_secret_reaches(secret_name: Any, namespace: str, key: str, *, defaulte
                                "SigsciSecret's namespaces")
 
 
+def namespace_check(model: Any, secret_name: Any, prefix: str) -> Any:
+    """A component's namespace known only during the update: the field's own rule, then the Secret's reach."""
+    from .deferred import field_check
+
+    rule = field_check(model, "namespace")
+
+    def check(namespace: Any) -> None:
+        rule(namespace)
+        check_secret_reaches(secret_name, namespace, f"{prefix}.secret_name")
+
+    return check
+
+
+def check_namespace_reached(secret_name: Any, namespace: str, args: Mapping[str, Any], prefix: str,
+                            deferred: Any) -> None:
+    """A component's plain namespace is in the Secret's reach now (a deferred one is checked once known)."""
+    if "namespace" not in deferred.outputs:
+        check_secret_reaches(secret_name, namespace, f"{prefix}.secret_name",
+                             defaulted_key=None if "namespace" in args else f"{prefix}.namespace")
+
+
 def secret_args(args: Mapping[str, Any]) -> dict[str, Any]:
     """The SigsciSecret args resolve_secret takes."""
     return {"site": args.get("site"), "existing_secret": args.get("existing_secret"),

@@ -9,6 +9,7 @@ import pulumi_random as random
 from ..agent.container import ACCESS_KEY_FIELD, SECRET_KEY_FIELD
 from ..agent.workloads import PART_OF
 from ..config.errors import check_call
+from ..declare import registered
 from ..config.sensitive import mark, reveal
 from ..resolve.secret import ResolvedSecret, resolve_secret, secret_args
 
@@ -36,6 +37,9 @@ def secret_manifest(name: str, namespace: str, access_key_id, secret_access_key)
     }
 
 
+_TYPE = "sigsci:index:SigsciSecret"
+
+
 class SigsciSecret(pulumi.ComponentResource):
     """The agent credentials. `credentials_hash` (None for an existing Secret) goes on pod templates so
     that rotating the keys rolls the pods that read them."""
@@ -49,15 +53,14 @@ class SigsciSecret(pulumi.ComponentResource):
     def __init__(self, name: str, args: SigsciSecretArgs, opts: Optional[pulumi.ResourceOptions] = None):
         prefix = check_call("SigsciSecret", name, args, opts, SigsciSecretArgs)
         resolved = resolve_secret(prefix, snake=True, **secret_args(args))
-        super().__init__("sigsci:index:SigsciSecret", name, None, opts)
+        super().__init__(_TYPE, name, None, opts)
         self._declare(name, resolved, opts)
 
     @classmethod
     def from_resolved(cls, name: str, resolved: ResolvedSecret,
                       opts: Optional[pulumi.ResourceOptions] = None) -> "SigsciSecret":
         """The component for keys the resolve stage has already checked (the stack program's way in)."""
-        self = cls.__new__(cls)
-        pulumi.ComponentResource.__init__(self, "sigsci:index:SigsciSecret", name, None, opts)
+        self = registered(cls, _TYPE, name, opts)
         self._declare(name, resolved, opts)
         return self
 

@@ -47,8 +47,8 @@ def is_qualified_name(key: Any) -> bool:
     """A label or annotation key: an optional DNS-subdomain prefix and '/', then a name of at most 63."""
     if not isinstance(key, str):
         return False
-    prefix, _, name = key.rpartition("/")
-    return (not prefix or is_dns_subdomain(prefix)) and len(name) <= 63 and bool(_QUALIFIED.fullmatch(name))
+    prefix, slash, name = key.rpartition("/")  # Kubernetes: a '/' needs a non-empty prefix before it
+    return (not slash or is_dns_subdomain(prefix)) and len(name) <= 63 and bool(_QUALIFIED.fullmatch(name))
 
 
 def is_label_value(value: Any) -> bool:

@@ -1,14 +1,17 @@
 """The config tables (docs/configuration.md, linked from the README) are in step with the schema: every key
-documented, no key that does not exist, and the defaults the tables show are the defaults the code uses."""
+documented, no key that does not exist, the defaults the tables show are the defaults the code uses (the oracle
+of tests/test_defaults.py), and each closed choice lists its enum's values."""
 
 import re
 import typing
+from enum import Enum
 
 import pytest
 from pydantic import BaseModel
 from pydantic.alias_generators import to_camel
 
 import harness
+from test_defaults import agrees, expectation, shown_value
 from sigsci_waf.config.ingress import IngressSpec
 from sigsci_waf.config.stack import KNOWN_KEYS
 from sigsci_waf.config.agent import AgentSettings
@@ -36,13 +39,18 @@ def _table(heading: str) -> list[list[str]]:
 
 def _documented(rows: list[list[str]]) -> dict[str, str]:
     """Key path -> default cell. `a`, `b` name two keys; `x.name`, `.port` is x.name and x.port."""
-    keys: dict[str, str] = {}
+    return {key: cells[2] for key, cells in _documented_rows(rows).items()}
+
+
+def _documented_rows(rows: list[list[str]]) -> dict[str, list[str]]:
+    """Key path -> the cells of its row (key, type, default, ...)."""
+    keys: dict[str, list[str]] = {}
     for cells in rows:
         previous = ""
         for key in _CELL_KEY.findall(cells[0]):
             if key.startswith("."):
                 key = previous.rsplit(".", 1)[0] + key
-            keys[key] = cells[2]
+            keys[key] = cells
             previous = key
     return keys
 
@@ -98,35 +106,74 @@ def test_every_key_is_documented_and_exists(heading, model):
     assert undocumented == set(), "in the schema but not in docs/configuration.md"
 
 
-def _literal(cell: str):
-    """The default a cell shows when it is one literal (`true`, `8001`, `sigsci-nginx`); else None."""
-    match = re.fullmatch(r"`([^`]+)`", cell)
-    if not match:
-        return None
-    text = match.group(1)
-    if text in ("true", "false"):
-        return text == "true"
-    if re.fullmatch(r"-?\d+", text):
-        return int(text)
-    if text in ("{}", "[]"):
-        return None
-    return text
+def _field(model: type[BaseModel], path: str) -> tuple[type[BaseModel], str]:
+    """The model and field name a documented key path names (`controller.image.pullPolicy`, `routes[].name`)."""
+    *objects, last = path.replace("[]", "").split(".")
+
+    def name(model: type[BaseModel], key: str) -> str:
+        return next(n for n in model.model_fields if to_camel(n) == key)
+
+    for key in objects:
+        model = _model(model.model_fields[name(model, key)].annotation)
+    return model, name(model, last)
+
+
+def _shows(cell: str, kind: str, expected) -> bool:
+    """Whether a default cell shows the expected default (test_defaults.expectation). "—" is no default, with
+    an optional word on why ("— (required)"); a shown default may be followed by a parenthetical pointer."""
+    if cell == "—" or cell.startswith("— ("):
+        return kind == "none"
+    if cell in ("`{}`", "`[]`"):
+        return kind == "empty" and (isinstance(expected, BaseModel) and cell == "`{}`"
+                                    or expected == shown_value(cell.strip("`")))
+    main = re.sub(r" \(see [^()]*\([^()]*\)\)$", "", cell)  # "per flavour (see [Flavours](ingress.md#flavours))"
+    return kind in ("value", "derived") and agrees(main, kind, expected)
 
 
 @pytest.mark.parametrize("heading,model", SECTIONS, ids=[s[0] for s in SECTIONS])
-def test_literal_defaults_match_the_code(heading, model):
-    documented = _documented(_table(heading))
-    schema = schema_keys(model)
+def test_every_default_shown_is_the_models(heading, model):
+    """Each default cell shows the model's default (or the named constant, or the words of a derived default,
+    from test_defaults' one oracle); "—" only where there is none, so a field with a default shows it."""
+    wrong = []
+    for key, cell in _documented(_table(heading)).items():
+        kind, expected = expectation(*_field(model, key))
+        if not _shows(cell, kind, expected):
+            wrong.append(f"{key}: docs/configuration.md shows {cell!r}; the default is {kind} {expected!r}")
+    assert wrong == []
+
+
+def test_the_default_check_sees_a_wrong_cell():
+    from sigsci_waf.config.ingress import ControllerSpec
+
+    assert _shows("`8001`", *expectation(AppSpec, "listener_port"))
+    assert not _shows("`8002`", *expectation(AppSpec, "listener_port"))
+    assert not _shows("—", *expectation(AppSpec, "replicas"))
+    assert not _shows("`1`", *expectation(AgentSettings, "access_log"))
+    assert not _shows("`ClusterIP`", *expectation(AppSpec, "namespace"))
+    assert not _shows("`{}`", *expectation(AppSpec, "image"))
+    assert not _shows("requests `100m`/`128Mi`, limits `1`/`512Mi`", *expectation(ControllerSpec, "resources"))
+    assert not _shows("agent's + 6", *expectation(AppSpec, "pre_stop_sleep_seconds"))
+
+
+def _enum_in(annotation) -> type[Enum] | None:
+    if isinstance(annotation, type) and issubclass(annotation, Enum):
+        return annotation
+    return next(filter(None, (_enum_in(a) for a in typing.get_args(annotation))), None)
+
+
+@pytest.mark.parametrize("heading,model", SECTIONS, ids=[s[0] for s in SECTIONS])
+def test_every_choice_lists_exactly_the_enums_values(heading, model):
+    """A closed choice's type cell lists the values of its enum (config/choices.py): all, and no other."""
     checked = 0
-    for key, cell in documented.items():
-        shown = _literal(cell)
-        if shown is None or key not in schema:
+    for key, cells in _documented_rows(_table(heading)).items():
+        owner, name = _field(model, key)
+        enum = _enum_in(owner.model_fields[name].annotation)
+        if enum is None:
             continue
-        actual = schema[key]
-        if isinstance(actual, (bool, int, str)):
-            assert shown == actual, f"{key}: docs/configuration.md shows {cell}, the code's default is {actual!r}"
-            checked += 1
-    assert checked >= 3
+        assert set(_CELL_KEY.findall(cells[1])) == {m.value for m in enum}, \
+            f"{key}: docs/configuration.md lists {cells[1]!r}; {enum.__name__} is {[m.value for m in enum]}"
+        checked += 1
+    assert checked >= 1
 
 
 def test_the_check_sees_a_missing_row():

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..config.agent import AGENT_RESOURCES, AgentSettings
+from ..config.choices import PullPolicy
 from ..config.kube import quantity_value
 from ..config.sensitive import mark
 from .workloads import (container_resources, container_security_context, health_probes, http_check, pre_stop_sleep,
@@ -74,7 +75,7 @@ def pull_policy(settings: AgentSettings) -> tuple[str, list[str]]:
                         "pin agent.version for repeatable deployments")
     if settings.image_pull_policy is not None:
         return settings.image_pull_policy, warnings
-    return ("Always" if settings.version == "latest" else "IfNotPresent"), warnings
+    return (PullPolicy.ALWAYS if settings.version == "latest" else PullPolicy.IF_NOT_PRESENT), warnings
 
 
 def escape_expansion(value: str) -> str:

@@ -14,7 +14,7 @@ from ..agent.workloads import CREDENTIALS_ANNOTATION
 from ..config.agent import APP_RESOURCES
 from ..config.app import (DEFAULT_NETWORK_POLICY, DEFAULT_READ_ONLY_ROOT, DEFAULT_REPLICAS, DEFAULT_SERVICE_TYPE,
                           DEFAULT_WRITABLE_PATHS)
-from ..config.choices import Placement
+from ..config.choices import Placement, PullPolicy
 from ..config.kube import DEFAULT_UID
 from ..config.sensitive import mark
 from .restore import OWNER_TARGET_PORT_ANNOTATION
@@ -43,8 +43,8 @@ def image_pull_policy(image: str) -> str:
     reference = image.split("@", 1)[0]
     tag = reference.rsplit(":", 1)[1] if ":" in reference.rsplit("/", 1)[-1] else None
     if "@" not in image and tag in (None, "latest"):
-        return "Always"
-    return "IfNotPresent"
+        return PullPolicy.ALWAYS
+    return PullPolicy.IF_NOT_PRESENT
 
 
 def _writable_volume(index: int) -> str:

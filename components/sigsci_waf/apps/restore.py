@@ -40,7 +40,8 @@ def restore_patch(patch_inputs: Mapping[str, Any]) -> tuple[str, str, dict[str, 
     ports = [{"port": int(p["port"]), "protocol": p.get("protocol", "TCP"), "targetPort": target}
              for p in (patch_inputs.get("spec") or {}).get("ports") or []]
     # `$setElementOrder` is not needed: ports merge by their `port` key and keep their order.
-    return str(metadata.get("namespace") or KUBERNETES_DEFAULT_NAMESPACE), str(metadata["name"]), {"spec": {"ports": ports}}
+    namespace = str(metadata.get("namespace") or KUBERNETES_DEFAULT_NAMESPACE)
+    return namespace, str(metadata["name"]), {"spec": {"ports": ports}}
 
 
 def restore(patch_inputs: Mapping[str, Any], writer: ServiceWriter) -> bool:

@@ -93,7 +93,7 @@ class ControllerService(Model):
 
     @model_validator(mode="after")
     def _policy_needs_external(self):
-        if self.type == "ClusterIP" and "external_traffic_policy" in self.model_fields_set:
+        if self.type == ServiceType.CLUSTER_IP and "external_traffic_policy" in self.model_fields_set:
             raise Problem("externalTrafficPolicy", "applies only to Service type LoadBalancer or NodePort")
         return self
 

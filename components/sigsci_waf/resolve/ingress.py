@@ -10,7 +10,7 @@ from ..config.agent import AgentSettings, merge_agent
 from ..config.choices import AgentLifetime
 from ..config.errors import ConfigError, join_path
 from ..config.ingress import IngressSpec, Route
-from ..config.kube import is_dns_1035, is_dns_subdomain, is_label_value, is_qualified_name
+from ..config.kube import KUBERNETES_DEFAULT_NAMESPACE, is_dns_1035, is_dns_subdomain, is_label_value, is_qualified_name
 from ..config.model import parse
 from ..config.refs import ROTATION, SECRET_NAME
 from ..ingress.agents import agent_service_manifests
@@ -202,7 +202,7 @@ def resolve_routes(ing: ResolvedIngress, apps: Mapping[str, list[RouteTarget]]
                             "which has its own agent too: each request is inspected twice")
         else:
             assert route.service is not None
-            namespace, service, port = route.namespace or "default", route.service.name, route.service.port
+            namespace, service, port = route.namespace or KUBERNETES_DEFAULT_NAMESPACE, route.service.name, route.service.port
         name = route.name or service
         if (namespace, name) in names:
             raise ConfigError(f"{key}.name", f"Ingress {namespace}/{name} is already made by routes"

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 from ..config.agent import AgentSettings
 from ..config.choices import AgentLifetime, Placement
 from ..config.errors import ConfigError
-from ..config.kube import is_dns_label
+from ..config.kube import KUBERNETES_DEFAULT_NAMESPACE, is_dns_label
 from ..config.model import parse
 from ..config.stack import NAMESPACE, StackInput
 from .app import ResolvedApp, resolve_app
@@ -19,7 +19,7 @@ if TYPE_CHECKING:  # the ingress's modules load only for a stack that has one
     from .ingress import ResolvedIngress
 
 # Namespaces the cluster itself keeps: a stack never declares them (deleting the stack would try to delete them).
-SYSTEM_NAMESPACES = frozenset({"default", "kube-system", "kube-public", "kube-node-lease"})
+SYSTEM_NAMESPACES = frozenset({KUBERNETES_DEFAULT_NAMESPACE, "kube-system", "kube-public", "kube-node-lease"})
 
 
 @dataclass(frozen=True)

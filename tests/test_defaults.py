@@ -1,0 +1,385 @@
+"""Each default is declared once, in the settings models: a field's default, or, for a key whose field stays
+unset (so that a key given for a placement it does not apply to is an error), a named constant beside the
+model. Everything that shows a default shows that one.
+
+Checked here: the docstrings of every Args TypedDict, which Pulumi's schema analyzer copies into the package
+schema and every generated SDK (so they stay literal text; they are read here the way the analyzer reads
+them), and the defaults the prose of the docs restates. tests/test_readme_config.py checks the tables of
+docs/configuration.md against the same oracle (`expectation`).
+
+A docstring states a default in one form, as its last sentence: "Default: `8001`." for a value, spelt as in
+stack config (`true`, `["/tmp"]`), or "Default: <words>." for a default worked out from other keys; each of
+those is in DERIVED below, with where its numbers come from.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any
+
+import pytest
+from pulumi.provider.experimental.analyzer import Analyzer
+from pydantic import BaseModel
+
+import harness
+from sigsci_waf.agent.container import AGENT_CONTAINER
+from sigsci_waf.agent.workloads import SHUTDOWN_MARGIN_SECONDS
+from sigsci_waf.apps.component import SigsciRevProxyAppArgs
+from sigsci_waf.config.agent import AGENT_RESOURCES, APP_RESOURCES, AgentSettings, Resources
+from sigsci_waf.config.app import (DEFAULT_NETWORK_POLICY, DEFAULT_READ_ONLY_ROOT, DEFAULT_REPLICAS,
+                                   DEFAULT_SERVICE_TYPE, DEFAULT_WRITABLE_PATHS, AppSpec)
+from sigsci_waf.config.args import AgentArgs
+from sigsci_waf.config.choices import Flavour, PullPolicy
+from sigsci_waf.config.ingress import (CONTROLLER_RESOURCES, AgentService, Chart, ControllerImage, ControllerService,
+                                       ControllerSpec, IngressClass, IngressSpec, Route)
+from sigsci_waf.config.kube import DEFAULT_UID, KUBERNETES_DEFAULT_NAMESPACE
+from sigsci_waf.ingress.flavours import FLAVOURS
+from sigsci_waf.resolve.app import APP_OUTLIVES_AGENT_SECONDS
+from test_typed_schema import ALL_ARGS
+
+REQUIRED = "(required)"
+# Keys whose field stays None in the model, and the named constant the builders take instead.
+UNSET = {
+    (AppSpec, "replicas"): DEFAULT_REPLICAS,
+    (AppSpec, "service_type"): DEFAULT_SERVICE_TYPE,
+    (AppSpec, "network_policy"): DEFAULT_NETWORK_POLICY,
+    (AppSpec, "read_only_root_filesystem"): DEFAULT_READ_ONLY_ROOT,
+    (AppSpec, "writable_paths"): list(DEFAULT_WRITABLE_PATHS),
+    (AppSpec, "run_as_user"): DEFAULT_UID,
+}
+# Defaults worked out from other keys, as the words that state them. A Resources stands for the phrase
+# "requests `cpu`/`memory`, limits `cpu`/`memory`" (or "memory limit `memory`, no CPU limit"), read back
+# into requests and limits and compared with the constant the builders fill gaps from.
+DERIVED: dict[tuple[type[BaseModel], str], str | Resources] = {
+    # The vendor guide's pull policy, which the agent container follows: a release pinned by tag changes only
+    # with a new tag, `latest` moves.
+    (AgentSettings, "image_pull_policy"): f"`{PullPolicy.IF_NOT_PRESENT}` for a release, "
+                                          f"`{PullPolicy.ALWAYS}` for `latest`",
+    (AgentSettings, "resources"): AGENT_RESOURCES,
+    (AppSpec, "resources"): APP_RESOURCES,
+    (ControllerSpec, "resources"): CONTROLLER_RESOURCES,
+    (AppSpec, "service_port"): "`port`",
+    (AppSpec, "owner_target_port"): "`port`",
+    # The app keeps serving APP_OUTLIVES_AGENT_SECONDS after the agent's drain (resolve/app.py) ...
+    (AppSpec, "pre_stop_sleep_seconds"): f"the agent's + {APP_OUTLIVES_AGENT_SECONDS}",
+    # ... and the pod gets SHUTDOWN_MARGIN_SECONDS beyond its longest sleep (agent/workloads.py).
+    # test_the_stated_defaults_are_what_an_app_gets checks both numbers on the built objects.
+    (AppSpec, "termination_grace_period_seconds"): f"the longest preStop sleep + {SHUTDOWN_MARGIN_SECONDS}",
+    # Per flavour (ingress/flavours.py), shown for each flavour in docs/ingress.md's table (checked below).
+    (IngressSpec, "release_name"): "`sigsci-<chart>`",
+    (Chart, "version"): "per flavour",
+    (Chart, "repository"): "the flavour's repository",
+    (ControllerImage, "repository"): "the flavour's Fastly image",
+    (ControllerImage, "tag"): "the Fastly build for `chart.version`",
+    (Route, "name"): "the backend Service's name",
+    (Route, "host"): "any host",
+    (Route, "namespace"): f"`{KUBERNETES_DEFAULT_NAMESPACE}` with service",
+}
+# Defaults only a component has: the stack config requires the key.
+COMPONENT_DERIVED = {(SigsciRevProxyAppArgs, "name"): "the resource name"}
+
+
+def expectation(model: type[BaseModel], name: str) -> tuple[str, Any]:
+    """What must be shown as the default of `model.name`: ("value", v), ("derived", words or a Resources),
+    ("empty", {} or [] or a model with nothing set: nothing to show), or ("none", None): no default."""
+    if (model, name) in DERIVED:
+        return "derived", DERIVED[model, name]
+    if (model, name) in UNSET:
+        return "value", UNSET[model, name]
+    field = model.model_fields[name]
+    if field.is_required():
+        return "none", REQUIRED
+    default = field.get_default(call_default_factory=True)
+    if default is None:
+        return "none", None
+    if isinstance(default, (bool, int, str)):  # enum members are str
+        return "value", default
+    if default in ({}, []) or (isinstance(default, BaseModel) and not default.model_fields_set):
+        return "empty", default
+    raise AssertionError(f"{model.__name__}.{name}: no way to show the default {default!r}; add it to DERIVED")
+
+
+def shown_value(text: str) -> Any:
+    """A value as the docs spell it inside backticks: JSON (`8001`, `true`, `["/tmp"]`), else the text."""
+    try:
+        return json.loads(text)
+    except ValueError:
+        return text
+
+
+_RESOURCES = re.compile(r"requests `(?P<rc>[^`]+)`/`(?P<rm>[^`]+)`, (?:limits `(?P<lc>[^`]+)`/`(?P<lm>[^`]+)`|"
+                        r"memory limit `(?P<mem>[^`]+)`, no CPU limit)")
+
+
+def shown_resources(text: str) -> dict | None:
+    match = _RESOURCES.fullmatch(text)
+    if match is None:
+        return None
+    return {"requests": {"cpu": match["rc"], "memory": match["rm"]},
+            "limits": {"cpu": match["lc"], "memory": match["lm"] or match["mem"]}}
+
+
+def agrees(text: str, kind: str, expected: Any) -> bool:
+    """Whether `text`, as shown in a docstring or a table, is the expected default."""
+    if kind == "derived" and isinstance(expected, Resources):
+        return shown_resources(text) == expected.model_dump()
+    if kind == "derived":
+        return text == expected
+    if kind == "value":
+        literal = re.fullmatch(r"`([^`]+)`", text)
+        if literal is None:
+            return False
+        value = shown_value(literal.group(1))
+        # `1` is not `true`: bool is an int in Python.
+        return value == expected and isinstance(value, bool) == isinstance(expected, bool)
+    return False
+
+
+# ---- the docstrings of the Args --------------------------------------------------------------------------
+
+_ANALYZER = Analyzer("sigsci")
+# The one form: the last sentence (no ". " inside; a version's dots are not followed by a space).
+_STATEMENT = re.compile(r"(?:^|(?<=[.:;)]\s))Default: (?P<text>(?:[^.]|\.(?!\s))+)\.$")
+# Any other statement of a default, once the one form is taken out: a capital "Default", "(default", or
+# "default" before a value ("default True", "default `x`", "defaults to", "default per flavour"). The plain
+# word stays allowed: "the cluster's default class", "over the defaults".
+_OTHER_FORM = re.compile(r"(?-i:\bDefault)|\(default\b|"
+                         r"\bdefaults?\b(?=\s*(?:[:`\d'\"\[]|(?:to|true|false|per|name)\b))", re.IGNORECASE)
+
+
+def docstring(shape: type, name: str) -> str:
+    """The field's docstring as the schema analyzer reads it, whitespace folded."""
+    return " ".join((_ANALYZER.get_docstring(shape, name) or "").split())
+
+
+def stated(doc: str) -> str | None:
+    """The default a docstring states: the words of its last sentence `Default: ...`."""
+    match = _STATEMENT.search(doc)
+    return match["text"] if match else None
+
+
+def other_forms(doc: str) -> list[str]:
+    """Defaults stated otherwise than by the one last sentence."""
+    return _OTHER_FORM.findall(_STATEMENT.sub("", doc))
+
+
+FIELDS = [(shape, model, name, name in shape_only)
+          for shape, model, shape_only, _ in ALL_ARGS for name in shape.__annotations__]
+
+
+def _expected_for(shape: type, model: type[BaseModel], name: str, only_in_args: bool) -> tuple[str, Any]:
+    if (shape, name) in COMPONENT_DERIVED:
+        return "derived", COMPONENT_DERIVED[shape, name]
+    if only_in_args:  # the component's own inputs (the Secret, the keys): none has a default
+        return "none", None
+    return expectation(model, name)
+
+
+@pytest.mark.parametrize("shape, model, name, only_in_args", FIELDS,
+                         ids=[f"{s.__name__}.{n}" for s, _, n, _ in FIELDS])
+def test_each_docstring_states_the_models_default(shape, model, name, only_in_args):
+    """A field with a default says it, in the one form, and it is the model's; a field without says none."""
+    doc = docstring(shape, name)
+    assert doc, f"{shape.__name__}.{name} has no docstring"
+    assert other_forms(doc) == [], f"{shape.__name__}.{name}: state the default as the last sentence " \
+                                   f"'Default: ...': {doc!r}"
+    kind, expected = _expected_for(shape, model, name, only_in_args)
+    text = stated(doc)
+    if kind in ("none", "empty"):
+        assert text is None, f"{shape.__name__}.{name} states a default ({text}) the model does not have"
+    else:
+        assert text is not None, f"{shape.__name__}.{name} has a default ({expected!r}) its docstring does not state"
+        assert agrees(text, kind, expected), f"{shape.__name__}.{name}: the docstring states {text!r}, " \
+                                             f"the model's default is {expected!r}"
+
+
+@pytest.mark.parametrize("text", [
+    "The agent's listener port (>= 1024). Default 8001.",
+    "Namespace of the app. Default `default`.",
+    "Service type, `ClusterIP` (default), `NodePort` or `LoadBalancer`.",
+    "owned: default True; set False for apps that must write outside `writable_paths`.",
+    "App name; names the Deployment and Service. Defaults to the resource name.",
+    "The agent image tag: a release (default 4.70.0), `latest`, or a custom tag.",
+    "Default: `300`. The controller's drain.",
+    "With service: its namespace (default `default`); with app: which app of that name.",
+    "The chart version. Default per flavour.",
+])
+def test_the_check_sees_a_default_stated_otherwise(text):
+    assert other_forms(text) or stated(text) is None
+
+
+def test_the_check_takes_plain_words_and_the_one_form():
+    doc = "Make it the cluster's default class, over the defaults. Default: `false`."
+    assert other_forms(doc) == [] and stated(doc) == "`false`"
+    assert agrees("`false`", "value", False) and not agrees("`0`", "value", False)
+    assert not agrees("`2`", "value", True) and agrees('`["/tmp"]`', "value", ["/tmp"])
+    assert agrees("requests `100m`/`128Mi`, memory limit `512Mi`, no CPU limit", "derived", CONTROLLER_RESOURCES)
+    assert not agrees("requests `100m`/`128Mi`, limits `1`/`512Mi`", "derived", CONTROLLER_RESOURCES)
+
+
+def _docstring_value(shape: type, name: str) -> Any:
+    """The value a docstring states as the default (its `...` literal), for the checks on built objects."""
+    return shown_value(re.fullmatch(r"`([^`]+)`", stated(docstring(shape, name))).group(1))
+
+
+def _docstring_number(shape: type, name: str) -> int:
+    """The number in a derived default's words ('the agent's + 5' -> 5)."""
+    return int(re.fullmatch(r".* \+ (\d+)", stated(docstring(shape, name))).group(1))
+
+
+def test_the_stated_defaults_are_what_an_app_gets():
+    """The docstrings as the oracle: an owned app with nothing but its name, port and image gets the defaults
+    they state, and the derived sleeps worked out by hand from the numbers they state."""
+    run = harness.run_config({"sigsci:existingSecret": "sigsci.demo",
+                              "sigsci:apps": [{"name": "web", "port": 8080, "image": "nginx:1.27"}]})
+    objects = {(m["kind"], m["metadata"]["name"]): m for m in run.manifests()}
+    deployment, service = objects["Deployment", "web"], objects["Service", "web"]
+    pod = deployment["spec"]["template"]["spec"]
+    containers = {c["name"]: c for c in pod["containers"]}
+    app, agent = containers["web"], containers[AGENT_CONTAINER]
+
+    def doc(name):
+        return _docstring_value(SigsciRevProxyAppArgs, name)
+
+    def agent_doc(name):
+        return _docstring_value(AgentArgs, name)
+
+    assert deployment["metadata"]["namespace"] == doc("namespace")
+    assert deployment["spec"]["replicas"] == doc("replicas")
+    assert service["spec"]["type"] == doc("service_type")
+    assert service["spec"]["ports"][0]["port"] == 8080  # servicePort: `port`
+    assert service["spec"]["ports"][0]["targetPort"] == doc("listener_port")
+    assert (("NetworkPolicy", "web") in objects) is doc("network_policy")
+    assert app["securityContext"]["readOnlyRootFilesystem"] is doc("read_only_root_filesystem")
+    assert app["securityContext"]["runAsUser"] == doc("run_as_user")
+    assert [m["mountPath"] for m in app["volumeMounts"]] == doc("writable_paths")
+    assert app["resources"] == shown_resources(stated(docstring(SigsciRevProxyAppArgs, "resources")))
+
+    assert agent["image"] == f"{agent_doc('repository')}:{agent_doc('version')}"
+    assert agent["imagePullPolicy"] == "IfNotPresent"  # stated for a release
+    assert agent["securityContext"]["runAsUser"] == agent_doc("run_as_user")
+    assert agent["lifecycle"]["preStop"]["exec"]["command"] == ["sleep", str(agent_doc("pre_stop_sleep_seconds"))]
+    assert [m["mountPath"] for m in agent["volumeMounts"]] == [agent_doc("tmp_mount_path")]
+    assert agent["resources"] == shown_resources(stated(docstring(AgentArgs, "resources")))
+
+    # By hand from the numbers stated: the app sleeps the agent's sleep plus its margin; the pod's grace is the
+    # longer of the two plus the shutdown margin.
+    agent_sleep = agent_doc("pre_stop_sleep_seconds")
+    app_sleep = agent_sleep + _docstring_number(SigsciRevProxyAppArgs, "pre_stop_sleep_seconds")
+    assert app["lifecycle"]["preStop"]["exec"]["command"] == ["sleep", str(app_sleep)]
+    assert pod["terminationGracePeriodSeconds"] == \
+        max(agent_sleep, app_sleep) + _docstring_number(SigsciRevProxyAppArgs, "termination_grace_period_seconds")
+
+
+def test_each_flavour_has_the_derived_defaults_stated():
+    """"per flavour" and `sigsci-<chart>` hold for every flavour: each has a default chart version with a
+    known Fastly image, and its default release name is `sigsci-` and its chart's name."""
+    for flavour in Flavour:
+        spec = FLAVOURS[flavour]
+        assert spec.default_chart_version in spec.images
+        assert spec.default_release_name == DERIVED[IngressSpec, "release_name"].strip("`").replace(
+            "<chart>", spec.chart)
+
+
+# ---- defaults the prose of the docs restates -------------------------------------------------------------
+
+def _text(path: str) -> str:
+    return " ".join((harness.ROOT / path).read_text().split())
+
+
+def _default(model: type[BaseModel], name: str) -> Any:
+    kind, value = expectation(model, name)
+    assert kind == "value", (model, name)
+    return value
+
+
+def _words(model: type[BaseModel], name: str) -> tuple[str, str]:
+    return "derived", DERIVED[model, name]
+
+
+# Each restated default: where, the words (`v`: the value shown, parsed as in the tables), and the default, or
+# ("derived", the words of a derived default).
+PROSE = [
+    ("docs/ingress.md", r"`controller\.terminationGracePeriodSeconds` \(default (?P<v>\d+) s\)",
+     _default(ControllerSpec, "termination_grace_period_seconds")),
+    ("docs/ingress.md", r"\| `(?P<v>\w+)` \(default\) \| in the controller pod",
+     _default(IngressSpec, "agent_lifetime")),
+    ("docs/ingress.md", r"`(?P<v>\w+)` is the default because", _default(IngressSpec, "agent_lifetime")),
+    ("docs/ingress.md", r"`(?P<v>[\w-]+)` by default \(`ingressClass\.name`\)", _default(IngressClass, "name")),
+    ("docs/ingress.md", r"`(?P<v>\w+)` by default, with `externalTrafficPolicy", _default(ControllerService, "type")),
+    ("docs/ingress.md", r"by default, with `externalTrafficPolicy: (?P<v>\w+)`",
+     _default(ControllerService, "external_traffic_policy")),
+    ("docs/ingress.md", r"named `name` \(default: (?P<v>[^)]+)\)", _words(Route, "name")),
+    ("docs/ingress.md", r"in `namespace` \(default `(?P<v>[\w-]+)`\)", KUBERNETES_DEFAULT_NAMESPACE),
+    ("docs/ingress.md", r"creates `namespace` \(default `(?P<v>[\w-]+)`\)", _default(IngressSpec, "namespace")),
+    ("docs/ingress.md", r"\(`agent\.preStopSleepSeconds`\) plus (?P<v>\d+) s is their grace period",
+     SHUTDOWN_MARGIN_SECONDS),
+    ("docs/architecture.md", r"The agent's preStop sleeps (?P<v>\d+) s \(configurable\)",
+     _default(AgentSettings, "pre_stop_sleep_seconds")),
+    ("docs/architecture.md", r"the app's preStop sleeps (?P<v>\d+) s longer", APP_OUTLIVES_AGENT_SECONDS),
+    ("docs/architecture.md", r"`terminationGracePeriodSeconds` is the longest sleep plus (?P<v>\d+) s",
+     SHUTDOWN_MARGIN_SECONDS),
+    ("docs/architecture.md", r"non-root \(UID (?P<v>\d+)\)", DEFAULT_UID),
+    ("docs/architecture.md", r"revproxy listener :(?P<v>\d+)", _default(AppSpec, "listener_port")),
+    ("docs/architecture.md", r"or over TCP, port (?P<v>\d+)", _default(AgentService, "port")),
+    ("docs/architecture.md", r"Ingress rules of class (?P<v>[\w-]+)", _default(IngressClass, "name")),
+    ("docs/patched-apps.md", r"\(`ownerTargetPort`, default (?P<v>`port`)", _words(AppSpec, "owner_target_port")),
+    ("docs/operations.md", r"\(the default `releaseName`, (?P<v>`sigsci-<chart>`)\)",
+     _words(IngressSpec, "release_name")),
+]
+
+
+@pytest.mark.parametrize("path, pattern, default", PROSE, ids=[f"{p}: {r[:40]}" for p, r, _ in PROSE])
+def test_each_default_the_prose_restates_is_the_models(path, pattern, default):
+    matches = list(re.finditer(pattern, _text(path)))
+    assert len(matches) == 1, f"{path}: {pattern!r} found {len(matches)} times"
+    shown = matches[0]["v"]
+    if isinstance(default, tuple):
+        assert agrees(shown, *default), f"{path} says {shown}; the default is {default[1]!r}"
+    else:
+        assert shown_value(shown) == default, f"{path} says {shown}; the default is {default!r}"
+
+
+# Uses of the word that state no default: the flavour table's column, the cluster's default class, the
+# charts' default values, and the README's pointers to the tables.
+PLAIN = ["| default chart version |", "the one for the default chart version", "the cluster default only with",
+         "the charts' default values", "with its type and default"]
+SWEPT = ["README.md", "docs/ingress.md"]
+
+
+@pytest.mark.parametrize("path", SWEPT)
+def test_every_default_the_prose_states_is_checked(path):
+    """In the README and docs/ingress.md, each `default` either is in a statement checked above, or in a
+    known phrase that states none: a new one must be checked, or point to docs/configuration.md."""
+    text = _text(path)
+    checked = [m.span() for p, pattern, _ in PROSE if p == path for m in re.finditer(pattern, text)]
+    checked += [(m.start(), m.end()) for phrase in PLAIN for m in re.finditer(re.escape(phrase), text)]
+    checked += [m.span() for m in re.finditer(r"`[^`]*`", text)]  # keys and values: `ingressClass.default`
+    flavours = _flavour_rows(text)
+    checked += [span for _, _, span in flavours]
+    loose = [text[max(0, m.start() - 40):m.end() + 40] for m in re.finditer(r"\bdefault\b", text, re.IGNORECASE)
+             if not any(start <= m.start() < end for start, end in checked)]
+    assert loose == [], f"{path}: a default stated in prose without a check"
+
+
+def _flavour_rows(text: str) -> list[tuple[str, list[str], tuple[int, int]]]:
+    """The rows of docs/ingress.md's flavour table: flavour cell, the other cells, span."""
+    rows = []
+    names = "|".join(re.escape(f) for f in Flavour)
+    for match in re.finditer(rf"\| `(?P<flavour>{names})`(?P<mark> \(default\))? \|(?P<rest>(?:[^|]*\|){{3}})", text):
+        rows.append((match["flavour"] + (match["mark"] or ""), [c.strip() for c in match["rest"].split("|")[:3]],
+                     match.span()))
+    return rows
+
+
+def test_the_flavour_table_shows_each_flavours_defaults():
+    """docs/ingress.md's table: one row per flavour, the default one marked, each with its default chart
+    version and the Fastly image for it."""
+    rows = _flavour_rows(_text("docs/ingress.md"))
+    assert sorted(f.removesuffix(" (default)") for f, _, _ in rows) == sorted(Flavour)
+    assert [f for f, _, _ in rows if f.endswith(" (default)")] == [f"{_default(IngressSpec, 'flavour')} (default)"]
+    for flavour, (_, version, image), _ in rows:
+        spec = FLAVOURS[flavour.removesuffix(" (default)")]
+        assert version == f"`{spec.default_chart_version}`"
+        assert image == f"`{spec.image_repository}:{spec.images[spec.default_chart_version]}`"

@@ -21,8 +21,9 @@ from sigsci_waf.config.choices import ServiceType
 from sigsci_waf.config.secret import SecretSpec
 from sigsci_waf.ingress.component import SigsciIngressControllerArgs
 from sigsci_waf.secret.component import SigsciSecretArgs
+from sigsci_waf.config.routes import ServiceBackend
 from sigsci_waf.config.ingress import (AgentService, Chart, ControllerImage, ControllerService, ControllerSpec,
-                                       IngressClass, IngressSpec, Route, ServiceBackend)
+                                       IngressClass, IngressSpec, Route)
 from sigsci_waf.config.agent import AgentSettings, Quantities, Resources, StartupProbe
 from sigsci_waf.config.app import AppSpec
 

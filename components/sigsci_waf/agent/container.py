@@ -14,8 +14,8 @@ from ..config.agent import AGENT_RESOURCES, AgentSettings
 from ..config.choices import PullPolicy
 from ..config.kube import quantity_value
 from ..config.sensitive import mark
-from .workloads import (container_resources, container_security_context, health_probes, http_check, pre_stop_sleep,
-                        tcp_check)
+from .workloads import (container_resources, container_security_context, grpc_check, health_probes, http_check,
+                        pre_stop_sleep, tcp_check)
 
 AGENT_CONTAINER = "sigsci-agent"
 TMP_VOLUME = "sigsci-tmp"
@@ -39,6 +39,21 @@ class Rpc:
     when it runs as its own Service."""
 
     tcp_port: int | None = None
+
+
+@dataclass(frozen=True)
+class ExtProc:
+    """The agent as an Envoy external processor (ext_proc): a gRPC listener on `port` that Envoy sends each
+    request (and response) to; `tls_mount` is where the listener's certificate and key are mounted, if any."""
+
+    port: int
+    flavor: str = "envoy-gateway"
+    tls_mount: str | None = None
+
+
+# The ext_proc listener's port name: `grpc` tells Istio and Envoy Gateway to speak HTTP/2 to it.
+GRPC_PORT_NAME = "grpc"
+TLS_VOLUME = "sigsci-grpc-tls"
 
 
 @dataclass(frozen=True)
@@ -116,7 +131,7 @@ def revproxy_listener(mode: RevProxy, access_log: bool) -> str:
     return "http:{" + ",".join(parts) + "}"
 
 
-def agent_env(settings: AgentSettings, secret_name: str, mode: RevProxy | Rpc, *,
+def agent_env(settings: AgentSettings, secret_name: str, mode: RevProxy | Rpc | ExtProc, *,
               secret: bool = False) -> list[dict[str, Any]]:
     """The agent's environment: keys from the Secret first, then options and derived settings by name.
 
@@ -125,6 +140,14 @@ def agent_env(settings: AgentSettings, secret_name: str, mode: RevProxy | Rpc, *
     derived: dict[str, str] = {option_env_name("shared-cache-dir"): f"{settings.tmp_mount_path}/cache"}
     if isinstance(mode, Rpc):
         derived[option_env_name("rpc-address")] = rpc_address(settings, mode)
+    elif isinstance(mode, ExtProc):
+        # The Envoy gRPC listener starts instead of the RPC listener (Fastly's Envoy guides).
+        derived[option_env_name("envoy-extproc-enabled")] = "true"
+        derived[option_env_name("envoy-grpc-address")] = f"0.0.0.0:{mode.port}"
+        derived[option_env_name("server-flavor")] = mode.flavor
+        if mode.tls_mount is not None:
+            derived[option_env_name("envoy-grpc-cert")] = f"{mode.tls_mount}/tls.crt"
+            derived[option_env_name("envoy-grpc-key")] = f"{mode.tls_mount}/tls.key"
     else:
         derived[option_env_name("revproxy-listener")] = revproxy_listener(mode, settings.access_log)
     if settings.startup_probe.enabled:
@@ -138,7 +161,7 @@ def agent_env(settings: AgentSettings, secret_name: str, mode: RevProxy | Rpc, *
     return credential_env(secret_name) + [{"name": k, "value": merged[k]} for k in sorted(merged)]
 
 
-def build_agent(settings: AgentSettings, secret_name: str, mode: RevProxy | Rpc, *,
+def build_agent(settings: AgentSettings, secret_name: str, mode: RevProxy | Rpc | ExtProc, *,
                 secret: bool = False) -> AgentParts:
     """The agent container and its temp volume for any pod shape (`secret`: see `agent_env`)."""
     policy, warnings = pull_policy(settings)
@@ -161,6 +184,14 @@ def build_agent(settings: AgentSettings, secret_name: str, mode: RevProxy | Rpc,
         ports.append({"name": "sigsci-rpc", "containerPort": mode.tcp_port, "protocol": "TCP"})
         # As with the reverse proxy, an accepting listener is the only documented sign of life.
         container.update(health_probes(tcp_check(mode.tcp_port)))
+    if isinstance(mode, ExtProc):
+        ports.append({"name": GRPC_PORT_NAME, "containerPort": mode.port, "protocol": "TCP"})
+        # Fastly's guide: a gRPC readiness probe on the listener's port ("the ports must match"); liveness
+        # stays an accepting listener, which does not depend on the health service.
+        container.update(health_probes(tcp_check(mode.port), readiness=grpc_check(mode.port)))
+        if mode.tls_mount is not None:
+            container["volumeMounts"] = [*container["volumeMounts"],
+                                         {"name": TLS_VOLUME, "mountPath": mode.tls_mount, "readOnly": True}]
     if settings.startup_probe.enabled:
         ports.append({"name": "sigsci-startup", "containerPort": settings.startup_probe.port, "protocol": "TCP"})
         container["startupProbe"] = {

@@ -37,15 +37,20 @@ def tcp_check(port: int | str) -> dict[str, Any]:
     return {"tcpSocket": {"port": port}}
 
 
+def grpc_check(port: int) -> dict[str, Any]:
+    """A probe's check: the gRPC health service on `port` reports SERVING."""
+    return {"grpc": {"port": port}}
+
+
 def http_check(path: str, port: int | str) -> dict[str, Any]:
     """A probe's check: GET `path` answers 2xx or 3xx."""
     return {"httpGet": {"path": path, "port": port}}
 
 
-def health_probes(check: Mapping[str, Any]) -> dict[str, Any]:
+def health_probes(check: Mapping[str, Any], readiness: Mapping[str, Any] | None = None) -> dict[str, Any]:
     """Readiness (out of the Service after 15 s of failures) and liveness (restarted after a minute) on one
-    check: the pair every long-running container of ours carries."""
-    return {"readinessProbe": {**check, "periodSeconds": 5, "failureThreshold": 3},
+    check, or readiness on a check of its own: the pair every long-running container of ours carries."""
+    return {"readinessProbe": {**(readiness or check), "periodSeconds": 5, "failureThreshold": 3},
             "livenessProbe": {**check, "periodSeconds": 10, "failureThreshold": 6}}
 
 

@@ -26,6 +26,11 @@ OWNED_OPTIONS = {
     "shared-cache-dir": "it is derived from tmpMountPath",
     "revproxy-listener": "it is derived from the app's port and listenerPort",
     "startup-probe-listener": "use startupProbe.enabled and startupProbe.port",
+    "envoy-extproc-enabled": "it is set for the gateway's agents, which run as Envoy's external processor",
+    "envoy-grpc-address": "it is derived from the gateway's agents.port, which also sets their Service",
+    "server-flavor": "it is set for the gateway's implementation",
+    "envoy-grpc-cert": "it is derived from the gateway's agents.tlsSecret",
+    "envoy-grpc-key": "it is derived from the gateway's agents.tlsSecret",
 }
 
 

@@ -11,9 +11,9 @@ from ..ingress.flavours import FLAVOURS
 from .agent import AgentSettings, Quantities, Resources
 from .choices import AgentLifetime, ExternalTrafficPolicy, Flavour, PathType, PullPolicy, ServiceType
 from .errors import Problem
-from .kube import (Annotations, Digest, DnsLabel, DnsSubdomain, Host, Port, ReleaseName, Repository, ServiceName,
-                   Tag, _text)
+from .kube import (Annotations, Digest, DnsLabel, DnsSubdomain, ReleaseName, Repository, Tag, _text)
 from .model import Model
+from .routes import RouteBase
 
 _CHART_VERSION = re.compile(r"^\d+\.\d+\.\d+(?:-[0-9A-Za-z.-]+)?$")
 # ingress-nginx refuses controller tags older than this (its isControllerTagValid helper).
@@ -30,16 +30,6 @@ ChartVersion = _text(_CHART_VERSION, 64, "a chart version such as '4.15.1'")
 ANNOTATION_PREFIXES = {"ingress-nginx": "nginx.ingress.kubernetes.io/", "nginx-ingress": "nginx.org/"}
 
 
-
-
-def _is_ip(host: str) -> bool:
-    import ipaddress
-
-    try:
-        ipaddress.ip_address(host)
-    except ValueError:
-        return False
-    return True
 
 
 def semver_tuple(tag: str) -> tuple[int, int, int] | None:
@@ -110,44 +100,18 @@ class IngressClass(Model):
     default: StrictBool = False
 
 
-class ServiceBackend(Model):
-    name: ServiceName
-    port: Port
-
-
-class Route(Model):
+class Route(RouteBase):
     """One Ingress rule: host and path to a backend, either an app from `sigsci:apps` or a named Service."""
 
-    name: DnsSubdomain | None = None
-    host: Host | None = None
-    path: str = Field(default="/", pattern=r"^/[^\s{};]*$")
     path_type: PathType = PathType.PREFIX
-    app: ServiceName | None = None
-    service: ServiceBackend | None = None
-    namespace: DnsLabel | None = None
     annotations: Annotations = {}
     tls_secret: DnsSubdomain | None = None
 
     @model_validator(mode="after")
-    def _one_backend(self):
-        if (self.app is None) == (self.service is None):
-            raise Problem("app", "is required, or service instead (one of the two, not both): route to an app of "
-                                 "sigsci:apps by name, or to a Service with {name, port}")
-        if self.host is not None and _is_ip(self.host):
-            raise Problem("host", f"{self.host!r} is an IP address; an Ingress host must be a DNS name (leave host "
-                                  "unset to match any host)")
+    def _tls_needs_host(self):
         if self.tls_secret is not None and self.host is None:
             raise Problem("tlsSecret", "needs host: the certificate is served for that host")
-        if self.path_type in (PathType.PREFIX, PathType.EXACT):
-            # The API server's own rules for these path types; it would refuse the Ingress at apply time.
-            bad = next((s for s in ("//", "/./", "/../", "%2f", "%2F") if s in self.path), None) \
-                or next((s for s in ("/..", "/.") if self.path.endswith(s)), None)
-            if bad is not None:
-                raise Problem("path", f"{self.path!r} contains {bad!r}, which Kubernetes refuses for pathType "
-                                      f"{self.path_type}; use a normalised path or pathType ImplementationSpecific")
         return self
-
-
 
 
 class IngressSpec(Model):

@@ -4,13 +4,13 @@ among the apps, its extraValues checked, and the objects it declares built."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
-from typing import TYPE_CHECKING, Any, Iterable, Mapping
+from typing import TYPE_CHECKING, Any, Mapping
 
 from ..config.agent import AgentSettings, merge_agent
 from ..config.choices import AgentLifetime
 from ..config.errors import ConfigError, join_path
-from ..config.ingress import IngressSpec, Route
-from ..config.kube import KUBERNETES_DEFAULT_NAMESPACE, is_dns_1035, is_dns_subdomain, is_label_value, is_qualified_name
+from ..config.ingress import IngressSpec
+from ..config.kube import is_dns_1035, is_dns_subdomain, is_label_value, is_qualified_name
 from ..config.model import parse
 from ..config.refs import ROTATION, SECRET_NAME
 from ..ingress.agents import agent_service_manifests
@@ -20,28 +20,10 @@ from ..ingress.names import (agent_service_spec, chart_name, controller_fullname
 from ..ingress.routes import ingress_manifest
 from ..ingress.values import controller_agent, helm_values, merge_extra_values
 from .extra_values import check_extra_values
+from .routes import ResolvedRoute, RouteTarget, resolve_routes, route_targets  # noqa: F401 - route_targets: API
 
 if TYPE_CHECKING:
-    from .app import ResolvedApp
-
-
-@dataclass(frozen=True)
-class RouteTarget:
-    """What a route to an app needs: where the Service clients use is, and its port."""
-
-    namespace: str
-    service: str
-    port: int
-
-
-def route_targets(apps: Iterable[ResolvedApp]) -> dict[str, list[RouteTarget]]:
-    """Apps by name, as routes see them (one name may be used in several namespaces). Every one of them has
-    its own agent."""
-    targets: dict[str, list[RouteTarget]] = {}
-    for app in apps:
-        targets.setdefault(app.spec.name, []).append(RouteTarget(
-            namespace=app.spec.namespace, service=app.service_name, port=app.spec.effective_service_port()))
-    return targets
+    pass
 
 
 @dataclass(frozen=True)
@@ -86,7 +68,8 @@ def resolve_ingress(raw: Mapping[str, Any], shared_agent: AgentSettings, key: st
     _check_ports(ing)
     _check_names(ing)
     _check_agent_user(ing)
-    routes, warnings = resolve_routes(ing, apps)
+    routes, warnings = resolve_routes(ing.spec.routes, ing.field_key("routes"), apps, kind="Ingress",
+                                      place=f"IngressClass {ing.spec.ingress_class.name}", entry="controller")
     controller_agent_parts = controller_agent(ing, SECRET_NAME)
     token = ROTATION if rotation else None
     ours = helm_values(ing, controller_agent_parts, token)
@@ -163,57 +146,3 @@ def _check_agent_user(ing: ResolvedIngress) -> None:
         raise ConfigError(ing.field_key("agent.runAsUser"),
                           f"is derived for a sidecar agent: it runs as nginx's user ({ing.flavour.nginx_uid}) so "
                           "that nginx can connect to its socket; leave it unset, or use agentLifetime service")
-
-
-@dataclass(frozen=True)
-class ResolvedRoute:
-    route: Route
-    name: str
-    namespace: str
-    service: str
-    port: int
-
-
-def resolve_routes(ing: ResolvedIngress, apps: Mapping[str, list[RouteTarget]]
-                   ) -> tuple[list[ResolvedRoute], list[str]]:
-    """Each route with its backend found; an unknown app, a clash of names or of host and path is an error."""
-    resolved: list[ResolvedRoute] = []
-    warnings: list[str] = []
-    names: dict[tuple[str, str], int] = {}
-    rules: dict[tuple[str | None, str], int] = {}
-    for index, route in enumerate(ing.spec.routes):
-        key = f"{ing.field_key('routes')}[{index}]"
-        if route.app is not None:
-            if route.app not in apps:
-                known = ", ".join(sorted(apps)) or "none"
-                raise ConfigError(f"{key}.app", f"{route.app!r} is not an app of sigsci:apps (known: {known}); "
-                                                "route to a Service with service: {name, port} instead")
-            candidates = [t for t in apps[route.app] if route.namespace in (None, t.namespace)]
-            where = ", ".join(sorted(t.namespace for t in apps[route.app]))
-            if not candidates:
-                raise ConfigError(f"{key}.namespace", f"app {route.app!r} is not in namespace {route.namespace} "
-                                                      f"(it is in {where})")
-            if len(candidates) > 1:
-                raise ConfigError(f"{key}.app", f"{route.app!r} names apps in namespaces {where}; set the route's "
-                                                "namespace to choose one")
-            target = candidates[0]
-            namespace, service, port = target.namespace, target.service, target.port
-            warnings.append(f"route {index} sends traffic through the WAF controller to app {route.app!r}, "
-                            "which has its own agent too: each request is inspected twice")
-        else:
-            assert route.service is not None
-            namespace, service, port = route.namespace or KUBERNETES_DEFAULT_NAMESPACE, route.service.name, route.service.port
-        name = route.name or service
-        if (namespace, name) in names:
-            raise ConfigError(f"{key}.name", f"Ingress {namespace}/{name} is already made by routes"
-                                             f"[{names[(namespace, name)]}]; set name to tell them apart")
-        names[(namespace, name)] = index
-        # One class, one controller: the same host and path in two Ingresses (in any namespaces) would leave
-        # the controller to pick one of them.
-        rule = (route.host, route.path)
-        if rule in rules:
-            raise ConfigError(f"{key}.path", f"host {route.host or '*'} path {route.path} is already routed by "
-                                             f"routes[{rules[rule]}] on IngressClass {ing.spec.ingress_class.name}")
-        rules[rule] = index
-        resolved.append(ResolvedRoute(route=route, name=name, namespace=namespace, service=service, port=port))
-    return resolved, warnings

@@ -1,0 +1,56 @@
+"""The route shape every entry shares (`sigsci:ingress.routes`, `sigsci:gateway.routes`): a host and a path to
+an app of `sigsci:apps` or to a named Service."""
+
+from __future__ import annotations
+
+from pydantic import Field, model_validator
+
+from .choices import PathType
+from .errors import Problem
+from .kube import DnsLabel, DnsSubdomain, Host, Port, ServiceName
+from .model import Model
+
+
+class ServiceBackend(Model):
+    name: ServiceName
+    port: Port
+
+
+def _is_ip(host: str) -> bool:
+    import ipaddress
+
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        return False
+    return True
+
+
+class RouteBase(Model):
+    """Host and path to a backend: an app of `sigsci:apps` by name, or a Service by name and port. Each entry
+    adds how its routes match and what else they carry."""
+
+    name: DnsSubdomain | None = None
+    host: Host | None = None
+    path: str = Field(default="/", pattern=r"^/[^\s{};]*$")
+    app: ServiceName | None = None
+    service: ServiceBackend | None = None
+    namespace: DnsLabel | None = None
+
+    @model_validator(mode="after")
+    def _one_backend(self):
+        if (self.app is None) == (self.service is None):
+            raise Problem("app", "is required, or service instead (one of the two, not both): route to an app of "
+                                 "sigsci:apps by name, or to a Service with {name, port}")
+        if self.host is not None and _is_ip(self.host):
+            raise Problem("host", f"{self.host!r} is an IP address; a route's host must be a DNS name (leave host "
+                                  "unset to match any host)")
+        path_type = getattr(self, "path_type", PathType.PREFIX)
+        if path_type in (PathType.PREFIX, PathType.EXACT):
+            # The API server's own rules for these path types; it would refuse the object at apply time.
+            bad = next((s for s in ("//", "/./", "/../", "%2f", "%2F") if s in self.path), None) \
+                or next((s for s in ("/..", "/.") if self.path.endswith(s)), None)
+            if bad is not None:
+                raise Problem("path", f"{self.path!r} contains {bad!r}, which Kubernetes refuses for pathType "
+                                      f"{path_type}; use a normalised path or pathType ImplementationSpecific")
+        return self

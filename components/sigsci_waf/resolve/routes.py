@@ -1,0 +1,93 @@
+"""Routes, resolved: each route's backend found among the apps (whose own Service leads through their agent)
+or named, and no two routes that one entry could confuse."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Iterable, Mapping, Sequence
+
+from ..config.errors import ConfigError
+from ..config.kube import KUBERNETES_DEFAULT_NAMESPACE
+from ..config.routes import RouteBase
+
+if TYPE_CHECKING:
+    from .app import ResolvedApp
+
+
+@dataclass(frozen=True)
+class RouteTarget:
+    """What a route to an app needs: where the Service clients use is, and its port."""
+
+    namespace: str
+    service: str
+    port: int
+
+
+def route_targets(apps: Iterable[ResolvedApp]) -> dict[str, list[RouteTarget]]:
+    """Apps by name, as routes see them (one name may be used in several namespaces). Every one of them has
+    its own agent."""
+    targets: dict[str, list[RouteTarget]] = {}
+    for app in apps:
+        targets.setdefault(app.spec.name, []).append(RouteTarget(
+            namespace=app.spec.namespace, service=app.service_name, port=app.spec.effective_service_port()))
+    return targets
+
+
+@dataclass(frozen=True)
+class ResolvedRoute:
+    """A route with its backend found: `namespace` and `service` are the backend's."""
+
+    route: RouteBase
+    name: str
+    namespace: str
+    service: str
+    port: int
+
+
+def resolve_routes(routes: Sequence[RouteBase], key: str, apps: Mapping[str, list[RouteTarget]], *, kind: str,
+                   place: str, entry: str, home: str | None = None) -> tuple[list[ResolvedRoute], list[str]]:
+    """Each route with its backend found; an unknown app, a clash of names or of host and path is an error.
+    `kind` is the object each route becomes, in `home` (a namespace of its own) or else in its backend's;
+    `place` is where the routes are served, `entry` what serves them (for messages)."""
+    resolved: list[ResolvedRoute] = []
+    warnings: list[str] = []
+    names: dict[tuple[str, str], int] = {}
+    rules: dict[tuple[str | None, str], int] = {}
+    routes_key = key
+    for index, route in enumerate(routes):
+        key = f"{routes_key}[{index}]"
+        if route.app is not None:
+            if route.app not in apps:
+                known = ", ".join(sorted(apps)) or "none"
+                raise ConfigError(f"{key}.app", f"{route.app!r} is not an app of sigsci:apps (known: {known}); "
+                                                "route to a Service with service: {name, port} instead")
+            candidates = [t for t in apps[route.app] if route.namespace in (None, t.namespace)]
+            where = ", ".join(sorted(t.namespace for t in apps[route.app]))
+            if not candidates:
+                raise ConfigError(f"{key}.namespace", f"app {route.app!r} is not in namespace {route.namespace} "
+                                                      f"(it is in {where})")
+            if len(candidates) > 1:
+                raise ConfigError(f"{key}.app", f"{route.app!r} names apps in namespaces {where}; set the route's "
+                                                "namespace to choose one")
+            target = candidates[0]
+            namespace, service, port = target.namespace, target.service, target.port
+            warnings.append(f"route {index} sends traffic through the WAF {entry} to app {route.app!r}, "
+                            "which has its own agent too: each request is inspected twice")
+        else:
+            assert route.service is not None
+            namespace, service, port = route.namespace or KUBERNETES_DEFAULT_NAMESPACE, route.service.name, route.service.port
+        name = route.name or service
+        where = home or namespace
+        if (where, name) in names:
+            raise ConfigError(f"{key}.name", f"{kind} {where}/{name} is already made by routes"
+                                             f"[{names[(where, name)]}]; set name to tell them apart")
+        names[(where, name)] = index
+        # One entry, one set of rules: the same host and path in two objects (in any namespaces) would leave
+        # the controller to pick one of them.
+        rule = (route.host, route.path)
+        if rule in rules:
+            raise ConfigError(f"{key}.path", f"host {route.host or '*'} path {route.path} is already routed by "
+                                             f"routes[{rules[rule]}] on {place}")
+        rules[rule] = index
+        resolved.append(ResolvedRoute(route=route, name=name, namespace=namespace, service=service, port=port))
+    return resolved, warnings

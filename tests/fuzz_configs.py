@@ -1,29 +1,127 @@
-"""Hypothesis strategies for whole stack configs: plausible ones, and hostile variations of them.
+"""Hypothesis strategies for whole stack configs: valid ones, and hostile variations that must each be refused.
 
-Plausible configs draw every key of the schema (apps in all three placements, the ingress in every
-flavour and agent lifetime, credentials either way), with values near the edges that matter: ports
-that collide, names at the length limits, versions around the startup probe's minimum. They are
-often valid and sometimes not, through the rules between keys. Hostile configs then break one thing:
-a value of the wrong type or out of range, a key removed or misspelt, structured config that is not
-JSON, keys left in plain text.
+Valid configs draw every key of the schema (apps in all three placements, the ingress in every flavour and agent
+lifetime, credentials either way), with values near the edges that matter: ports that collide, names at the
+length limits, versions around the startup probe's minimum. They are drawn freely, then fitted to the rules
+between keys that docs/configuration.md states (the `_fit_*` functions). Those rules and the defaults they use
+are written out here from the docs, never taken from the package's code, so the package refusing one of these
+configs is a failure, not an outcome.
+
+Hostile configs break one thing of a valid config and know which key the error must name: a value of the wrong
+type or outside its documented range, a required key removed, an unknown key, structured config that is not
+JSON, the keys left in plain text, a checked value with whitespace around it, or one rule between keys broken.
 """
 
 from __future__ import annotations
 
-import json
+import copy
+import functools
+import re
 import string
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, Callable
 
-from hypothesis import strategies as st
+from hypothesis import assume, strategies as st
 
 import harness
 
 HEX64 = "0123456789abcdef"
 
+# Where the package and the docs disagree. Each is a strict xfail in tests/test_fuzz_regressions.py (what the docs
+# promise) that starts passing, and so failing, once the package changes; until then the generators keep clear
+# of it where a comment names it. Where the docs change instead, the case and the detour go with that change.
+KNOWN_DISAGREEMENTS = {
+    "existing-secret-key-spelling":
+        "an invalid sigsci:existingSecret is reported as sigsci:existing_secret, a key the config does not have",
+    "shared-agent-judged-alone":
+        "sigsci:agent is checked whole before the merge: the startup probe's version, a custom tag's pull policy "
+        "and resources against the defaults are refused there even when every app or the ingress sets what is "
+        "missing, although docs/configuration.md merges the two levels key by key",
+    "tmp-mount-over-system-paths":
+        "tmpMountPath is 'absolute path' in docs/configuration.md, but the package refuses a path that covers "
+        "/tmp, /etc, /run, /var/run and other system paths",
+    "option-value-number":
+        "options are 'string/number/bool' in docs/configuration.md, but the package refuses a number that is "
+        "not whole",
+    "int-accepts-true":
+        "startupProbe.failureThreshold and periodSeconds are ints, but the package takes true as 1",
+    "writable-paths-entry-key":
+        "a bad writablePaths entry is reported under sigsci:apps[i].writablePaths, not under the entry",
+    "app-drain-default-without-agent-drain":
+        "an owned app's preStopSleepSeconds defaults to the agent's + 5 in docs/configuration.md, but to 0 when "
+        "the agent's is 0, so a grace period of 5 is taken",
+}
+
 
 def _opt(**fields: st.SearchStrategy) -> st.SearchStrategy[dict]:
     """A dict where every key is optional."""
     return st.fixed_dictionaries({}, optional=fields)
+
+
+def deep_merge(base: dict, over: dict) -> dict:
+    """`over` on top of `base`, maps key by key: how an app's or the ingress's agent goes over sigsci:agent."""
+    result = dict(base)
+    for key, value in over.items():
+        both = isinstance(value, dict) and isinstance(result.get(key), dict)
+        result[key] = deep_merge(result[key], value) if both else value
+    return result
+
+
+# -- what docs/configuration.md and docs/ingress.md say ---------------------------------------------------------
+
+AGENT_VERSION = "4.70.0"
+PROBE_MIN_VERSION = (4, 51, 0)  # startupProbe.enabled: "agent >= 4.51.0"
+PROBE_PORT = 2024
+LISTENER_PORT = 8001
+AGENT_PRE_STOP = 30
+AGENT_RPC_PORT = 9999  # agentService.port
+APP_PRE_STOP_OVER_AGENT = 5  # an owned app's preStopSleepSeconds: "agent's + 5"
+# requests and limits by kind; the controller has no CPU limit by default.
+AGENT_RESOURCES = {"requests": {"cpu": "100m", "memory": "256Mi"}, "limits": {"cpu": "1", "memory": "512Mi"}}
+APP_RESOURCES = {"requests": {"cpu": "100m", "memory": "128Mi"}, "limits": {"cpu": "500m", "memory": "256Mi"}}
+CONTROLLER_RESOURCES = {"requests": {"cpu": "100m", "memory": "128Mi"}, "limits": {"memory": "512Mi"}}
+CHART = {"ingress-nginx": "ingress-nginx", "ingress-nginx-chainguard": "ingress-nginx",
+         "nginx-ingress": "nginx-ingress"}
+# chart.version: the version per flavour that has a known Fastly image; any other needs controller.image.tag.
+KNOWN_CHART_VERSION = {"ingress-nginx": "4.15.1", "nginx-ingress": "2.5.0"}
+# A sidecar's startupProbe.port must not be a port the controller listens on.
+CONTROLLER_PORTS = {"ingress-nginx": {8181, 8443, 10245, 10246, 10247, 10254},
+                    "nginx-ingress": {8080, 8081, 9113, 9114}}
+# Each controller family reads its own annotations; the other family's are refused on routes.
+ANNOTATION_PREFIX = {"ingress-nginx": "nginx.ingress.kubernetes.io/", "nginx-ingress": "nginx.org/"}
+NGINX_UID = 101  # a sidecar agent runs as nginx's user, 101 in both charts
+SITE_MAX = 246  # the created Secret is sigsci.<site>, at most 253
+RELEASE_MAX, RELEASE_MAX_SERVICE = 53, 50
+CLASS_MAX = 243  # ingress-nginx flavours: the IngressClass's controller k8s.io/<class> has at most 250
+NAME_MAX = 63
+PULL_POLICIES = ["Always", "IfNotPresent", "Never"]
+# Kubernetes' own rule for Prefix and Exact paths.
+_BAD_PATH_PARTS, _BAD_PATH_ENDS = ("//", "/./", "/../", "%2f", "%2F"), ("/..", "/.")
+
+# Each quantity drawn, valued by hand: millicores and bytes.
+CPU = {"10m": 10, "100m": 100, 0.5: 500, "500m": 500, "1": 1000, 1: 1000, "1.5": 1500, "2": 2000, 2: 2000,
+       "4000m": 4000}
+MEMORY = {"64Mi": 64 << 20, "100M": 100_000_000, "128Mi": 128 << 20, 268435456: 256 << 20, "256Mi": 256 << 20,
+          "512Mi": 512 << 20, "1Gi": 1 << 30, "2Gi": 2 << 30}
+AMOUNT = {"cpu": CPU, "memory": MEMORY}
+
+
+def release_version(tag: str) -> tuple[int, ...] | None:
+    """(4, 70, 0) for a release version ('4.70.0', 'v4.70.0'); None for 'latest' or a custom tag."""
+    match = re.fullmatch(r"v?(\d+)\.(\d+)\.(\d+)", tag)
+    return tuple(int(g) for g in match.groups()) if match else None
+
+
+def admission_service(release: str) -> str:
+    """ingress-nginx's admission Service, which the chart does not shorten: `<controller objects>-admission`,
+    the controller's objects being `<release>-controller` when the release contains the chart's name, else
+    `<release>-ingress-nginx-controller`."""
+    fullname = release if "ingress-nginx" in release else f"{release}-ingress-nginx"
+    return f"{fullname}-controller-admission"
+
+
+def bad_prefix_path(path: str) -> bool:
+    return any(p in path for p in _BAD_PATH_PARTS) or path.endswith(_BAD_PATH_ENDS)
 
 
 # -- values near the edges -----------------------------------------------------------------------------------
@@ -43,13 +141,13 @@ port = st.one_of(st.sampled_from([80, 443, 2024, 8000, 8001, 8080, 8081, 9000, 9
                  st.integers(1, 65535))
 unprivileged_port = st.one_of(st.sampled_from([1024, 2024, 8001, 8002, 8080, 8181, 8443, 9113, 9999, 10254]),
                               st.integers(1024, 65535))
-# In ascending order, so a request can be drawn at or below its limit.
-CPU = ["10m", "100m", 0.5, "500m", "1", 1, "1.5", "2", 2, "4000m"]
-MEMORY = ["64Mi", "100M", "128Mi", 268435456, "256Mi", "512Mi", "1Gi", "2Gi"]
-seconds = st.one_of(st.sampled_from([0, 1, 5, 10, 30, 35, 60, 300]), st.integers(0, 3600))
+seconds = st.one_of(st.sampled_from([0, 1, 5, 10, 30, 35, 60, 300, 3600]), st.integers(0, 3600))
 digest = st.text(HEX64, min_size=64, max_size=64).map(lambda h: f"sha256:{h}")
 abs_path = st.one_of(st.sampled_from(["/sigsci/tmp", "/var/run/sigsci", "/tmp", "/tmp/sigsci", "/x"]),
                      st.from_regex(r"\A(/[a-z0-9_-][a-z0-9._-]{0,9}){1,4}\Z", fullmatch=True))
+# The temp volume's path: kept off system paths, which the package refuses (tmp-mount-over-system-paths).
+tmp_mount_path = st.one_of(st.sampled_from(["/sigsci/tmp", "/var/run/sigsci", "/tmp/sigsci", "/x"]),
+                           st.from_regex(r"\A/(data|srv)(/[a-z0-9_-][a-z0-9._-]{0,9}){0,3}\Z", fullmatch=True))
 image = st.sampled_from(["nginxinc/nginx-unprivileged:1.27", "example/api:1.2.3", "busybox",
                          "registry.example.com:5000/team/app:v2", "example/web@sha256:" + "a" * 64,
                          "example/web:latest"])
@@ -57,84 +155,96 @@ short_text = st.text(string.ascii_letters + string.digits + " -_./:=", max_size=
 
 
 @st.composite
-def _quantities(draw, scale: list) -> tuple[dict, dict]:
-    """A request and a limit: mostly the request at or below the limit, sometimes anything."""
-    low, high = sorted(draw(st.lists(st.integers(0, len(scale) - 1), min_size=2, max_size=2)))
-    if draw(st.integers(0, 9)) == 0:
-        low, high = high, low
-    return scale[low], scale[high]
-
-
-@st.composite
 def resources(draw) -> dict:
+    """Requests and limits as drawn; `_fit_resources` makes them agree with each other and the defaults."""
     result: dict = {}
-    for kind, scale in (("cpu", CPU), ("memory", MEMORY)):
-        request, limit = draw(_quantities(scale))
+    for kind in ("cpu", "memory"):
         parts = draw(st.sampled_from([(), ("requests",), ("limits",), ("requests", "limits")]))
         for part in parts:
-            result.setdefault(part, {})[kind] = request if part == "requests" else limit
+            result.setdefault(part, {})[kind] = draw(st.sampled_from(list(AMOUNT[kind])))
     return result
 
 
 known_options = st.sampled_from(["log-out", "inspect-websocket", "client-ip-header", "max-procs", "upload-interval",
                                  "debug-log-web-inputs", "statsd-address", "server-hostname"])
+# Whole numbers only: the package refuses others (option-value-number).
 option_value = st.one_of(short_text, st.booleans(), st.integers(0, 10_000))
 
 
-def agent_settings(*, pre_stop: bool = True) -> st.SearchStrategy[dict]:
+@functools.cache
+def _agent_fields(pre_stop: bool, run_as_user: bool) -> st.SearchStrategy[dict]:
     fields: dict[str, st.SearchStrategy] = dict(
         repository=st.sampled_from(["signalsciences/sigsci-agent", "registry.example.com:5000/mirror/sigsci-agent"]),
         version=st.sampled_from(["4.70.0", "4.51.0", "4.40.0", "v4.70.0", "latest", "testing"]),
         digest=digest,
-        imagePullPolicy=st.sampled_from(["Always", "IfNotPresent", "Never"]),
+        imagePullPolicy=st.sampled_from(PULL_POLICIES),
         resources=resources(),
         options=st.dictionaries(known_options, option_value, max_size=3),
-        unlistedOptions=st.dictionaries(st.sampled_from(["future-flag", "new-thing", "future-flag", "log-out"]),
-                                        option_value, max_size=2),
-        tmpMountPath=abs_path,
+        # Names the agent's documented options do not have: a known one belongs under options.
+        unlistedOptions=st.dictionaries(st.sampled_from(["future-flag", "new-thing"]), option_value, max_size=2),
+        tmpMountPath=tmp_mount_path,
         startupProbe=_opt(enabled=st.booleans(), port=unprivileged_port, failureThreshold=st.integers(1, 1000),
                           periodSeconds=st.integers(1, 300)),
-        runAsUser=st.one_of(st.just(10001), st.integers(1, 2**31 - 1)),
         accessLog=st.booleans(),
     )
+    if run_as_user:
+        fields["runAsUser"] = st.one_of(st.just(10001), st.integers(1, 2**31 - 1))
     if pre_stop:
         fields["preStopSleepSeconds"] = seconds
     return _opt(**fields)
 
 
+@st.composite
+def agent_settings(draw, *, pre_stop: bool = True, run_as_user: bool = True) -> dict:
+    settings = draw(_agent_fields(pre_stop, run_as_user))
+    # imagePullPolicy: "required for a custom tag".
+    version = settings.get("version", AGENT_VERSION)
+    if version != "latest" and release_version(version) is None and "imagePullPolicy" not in settings:
+        settings["imagePullPolicy"] = draw(st.sampled_from(PULL_POLICIES))
+    return settings
+
+
 # -- apps ----------------------------------------------------------------------------------------------------
 
-def _common_app() -> dict[str, st.SearchStrategy]:
-    return dict(namespace=st.sampled_from(["default", "team-a", "shop", "sigsci-ingress"]), listenerPort=unprivileged_port,
-                servicePort=port, agent=agent_settings(), terminationGracePeriodSeconds=st.integers(1, 7200))
+def _common_app(grace: bool = True) -> dict[str, st.SearchStrategy]:
+    common = dict(namespace=st.sampled_from(["default", "team-a", "shop", "sigsci-ingress"]),
+                  listenerPort=unprivileged_port, servicePort=port, agent=agent_settings())
+    return {**common, "terminationGracePeriodSeconds": st.integers(1, 7200)} if grace else common
+
+
+APP_KEYS = {
+    "owned": _opt(**_common_app(), args=st.lists(short_text, max_size=3),
+                  command=st.lists(short_text, min_size=1, max_size=2),
+                  env=st.dictionaries(st.from_regex(r"\A[A-Z_][A-Z0-9_]{0,10}\Z", fullmatch=True), short_text,
+                                      max_size=3),
+                  resources=resources(), healthPath=st.sampled_from(["/", "/healthz", "/ready?full=1"]),
+                  readOnlyRootFilesystem=st.booleans(), writablePaths=st.lists(abs_path, max_size=3, unique=True),
+                  runAsUser=st.integers(1, 65535), preStopSleepSeconds=seconds, replicas=st.integers(0, 10),
+                  serviceType=st.sampled_from(["ClusterIP", "NodePort", "LoadBalancer"]),
+                  networkPolicy=st.booleans()),
+    # The grace period stays the Deployment owner's: placement patch refuses it.
+    "patch": _opt(**_common_app(grace=False), ownerTargetPort=st.one_of(port, st.sampled_from(["http", "web"]))),
+    "service": _opt(**_common_app(), replicas=st.integers(0, 10), networkPolicy=st.booleans(),
+                    serviceType=st.sampled_from(["ClusterIP", "NodePort", "LoadBalancer"])),
+}
 
 
 @st.composite
 def app(draw, name: st.SearchStrategy[str] = dns_1035) -> dict:
-    placement = draw(st.sampled_from(["owned", "owned", "patch", "service"]))
-    base: dict[str, Any] = {"name": draw(name), "port": draw(port)}
+    name = draw(name)
+    # 'sigsci-agent' is not a name for placement owned (the app's selector would pick the agents' pods).
+    placement = draw(st.sampled_from(["owned", "owned", "patch", "service"] if name != "sigsci-agent"
+                                     else ["patch", "service"]))
+    base: dict[str, Any] = {"name": name, "port": draw(port)}
     if placement == "owned":
         base["image"] = draw(image)
-        extra = _opt(**_common_app(), args=st.lists(short_text, max_size=3),
-                     command=st.lists(short_text, min_size=1, max_size=2),
-                     env=st.dictionaries(st.from_regex(r"\A[A-Z_][A-Z0-9_]{0,10}\Z", fullmatch=True), short_text,
-                                         max_size=3),
-                     resources=resources(), healthPath=st.sampled_from(["/", "/healthz", "/ready?full=1"]),
-                     readOnlyRootFilesystem=st.booleans(), writablePaths=st.lists(abs_path, max_size=3, unique=True),
-                     runAsUser=st.integers(1, 65535), preStopSleepSeconds=seconds, replicas=st.integers(0, 10),
-                     serviceType=st.sampled_from(["ClusterIP", "NodePort", "LoadBalancer"]),
-                     networkPolicy=st.booleans())
     elif placement == "patch":
         base.update(placement="patch", deployment=draw(dns_subdomain), service=draw(dns_1035),
                     takeOver=["service.targetPort"])
-        # The grace period stays the Deployment owner's: placement patch refuses it.
-        common = {k: v for k, v in _common_app().items() if k != "terminationGracePeriodSeconds"}
-        extra = _opt(**common, ownerTargetPort=st.one_of(port, st.sampled_from(["http", "web"])))
     else:
-        base.update(placement="service", upstreamService=draw(dns_1035))
-        extra = _opt(**_common_app(), replicas=st.integers(0, 10), networkPolicy=st.booleans(),
-                     serviceType=st.sampled_from(["ClusterIP", "NodePort", "LoadBalancer"]))
-    return {**base, **draw(extra)}
+        # The agents' Service takes the app's name, so the app's own Service has another.
+        base.update(placement="service", upstreamService=draw(dns_1035.filter(lambda n: n != name)))
+    return {**base, **draw(APP_KEYS[placement])}
 
 
 # -- the ingress ---------------------------------------------------------------------------------------------
@@ -145,23 +255,35 @@ route_path = st.one_of(st.sampled_from(["/", "/api", "/api/v1", "/static/", "/a/
                        st.from_regex(r"\A/[a-z0-9/._-]{0,12}\Z", fullmatch=True))
 annotation_key = st.sampled_from(["nginx.ingress.kubernetes.io/rewrite-target", "nginx.org/rewrites",
                                   "example.com/team", "owner", "service.beta.kubernetes.io/aws-load-balancer-type"])
-EXTRA_VALUES = [
-    {"controller": {"podLabels": {"team": "edge"}}},
-    {"controller": {"nodeSelector": {"kubernetes.io/os": "linux"}}},
-    {"controller": {"image": {"tag": "1.0.0"}}},
-    {"controller": {"replicaCount": 5}},
-    {"controller": {"config": {"use-gzip": "true"}}},
-    {"controller": {"extraVolumes": [{"name": "x", "emptyDir": {}}]}},
-    {"defaultBackend": {"enabled": True}},
-]
+# Chart values none of ours overlap and none of the refused ones, in each chart's own layout.
+EXTRA_VALUES = {
+    "ingress-nginx": [
+        {"controller": {"podLabels": {"team": "edge"}}},
+        {"controller": {"nodeSelector": {"kubernetes.io/os": "linux"}}},
+        {"controller": {"config": {"use-gzip": "true"}}},
+        {"controller": {"kind": "DaemonSet"}},
+        {"defaultBackend": {"enabled": True}},
+    ],
+    "nginx-ingress": [
+        {"controller": {"pod": {"extraLabels": {"team": "edge"}}}},
+        {"controller": {"nodeSelector": {"kubernetes.io/os": "linux"}}},
+        {"controller": {"config": {"entries": {"worker-processes": "2"}}}},
+    ],
+}
+# Controller tags: ingress-nginx flavours take a semantic version of 0.27.0 or newer only.
+CONTROLLER_TAGS = {"ingress-nginx": ["1.15.1-fastly1.4.0", "v1.15.6", "5.4.0", "0.27.0"],
+                   "nginx-ingress": ["1.15.1-fastly1.4.0", "v1.15.6", "5.4.0", "latest", "0.26.0"]}
 
 
 @st.composite
-def route(draw, app_names: list[str]) -> dict:
-    target = draw(st.sampled_from(["app", "service"])) if app_names else "service"
+def route(draw, targets: dict[str, list[tuple[str, str]]]) -> dict:
+    """A route to an app (`targets`: name -> [(namespace, its Service)]) or to any Service; `_fit_routes` makes
+    the routes agree with each other."""
+    target = draw(st.sampled_from(["app", "service"])) if targets else "service"
     result: dict[str, Any] = {}
     if target == "app":
-        result["app"] = draw(st.sampled_from(app_names + ["missing"]))
+        result["app"] = draw(st.sampled_from(sorted(targets)))
+        result.update(draw(_opt(namespace=st.sampled_from([ns for ns, _ in targets[result["app"]]]))))
     else:
         result["service"] = {"name": draw(dns_1035), "port": draw(port)}
         result.update(draw(_opt(namespace=dns_label)))
@@ -173,61 +295,440 @@ def route(draw, app_names: list[str]) -> dict:
     return result
 
 
-@st.composite
-def ingress(draw, app_names: list[str]) -> dict:
-    flavour = draw(st.sampled_from(["ingress-nginx", "ingress-nginx-chainguard", "nginx-ingress"]))
-    lifetime = draw(st.sampled_from(["nativeSidecar", "classicSidecar", "service"]))
-    result: dict[str, Any] = {"flavour": flavour, "agentLifetime": lifetime}
-    result.update(draw(_opt(
+@functools.cache
+def _ingress_keys(chart: str, sidecar: bool, run_as_user: bool) -> st.SearchStrategy[dict]:
+    other_version = "4.14.0" if chart == "nginx-ingress" else "2.5.0"
+    return _opt(
         namespace=dns_label,
         createNamespace=st.booleans(),
-        releaseName=st.one_of(dns_1035.filter(lambda n: len(n) <= 53),
-                              st.sampled_from(["r" * 53, "1st-edge", "edge", "web", "sigsci"])),
-        chart=_opt(version=st.sampled_from(["2.5.0", "2.5.0", "2.5.0", "4.14.0"] if flavour == "nginx-ingress"
-                                           else ["4.15.1", "4.15.1", "4.15.1", "2.5.0"]),
+        releaseName=st.one_of(dns_1035.filter(lambda n: len(n) <= RELEASE_MAX),
+                              st.sampled_from(["r" * RELEASE_MAX, "edge", "web", "sigsci", "edge-ingress-nginx"])),
+        chart=_opt(version=st.sampled_from([KNOWN_CHART_VERSION[chart]] * 3 + [other_version]),
                    repository=st.sampled_from(["https://charts.example.com/mirror", "oci://registry.example.com/c"])),
         controller=_opt(image=_opt(repository=st.just("registry.example.com/mirror/controller"),
-                                   tag=st.sampled_from(["1.15.1-fastly1.4.0", "v1.15.6", "5.4.0", "latest", "0.26.0"]),
+                                   tag=st.sampled_from(CONTROLLER_TAGS[chart]),
                                    digest=digest, pullPolicy=st.sampled_from(["Always", "IfNotPresent"])),
                         replicas=st.integers(1, 100), resources=resources(),
                         terminationGracePeriodSeconds=st.integers(30, 3600)),
-        **({"agentService": _opt(replicas=st.integers(1, 100), port=unprivileged_port)}
-           if lifetime == "service" or draw(st.integers(0, 9)) == 0 else {}),
-        agent=agent_settings(pre_stop=lifetime == "service"),
-        ingressClass=_opt(name=dns_subdomain, default=st.booleans()),
+        # agentService: only with agentLifetime service.
+        **({} if sidecar else {"agentService": _opt(replicas=st.integers(1, 100), port=unprivileged_port)}),
+        # preStopSleepSeconds only with service; a sidecar's user is nginx's.
+        agent=agent_settings(pre_stop=not sidecar, run_as_user=run_as_user),
+        ingressClass=_opt(name=dns_subdomain.filter(lambda n: chart == "nginx-ingress" or len(n) <= CLASS_MAX),
+                          default=st.booleans()),
         service=_opt(type=st.sampled_from(["LoadBalancer", "NodePort", "ClusterIP"]),
                      externalTrafficPolicy=st.sampled_from(["Cluster", "Local"]),
                      annotations=st.dictionaries(annotation_key, short_text, max_size=2)),
-        routes=st.lists(route(app_names), max_size=3),
-        extraValues=st.sampled_from(EXTRA_VALUES),
-    )))
+        extraValues=st.sampled_from(EXTRA_VALUES[chart]).map(copy.deepcopy),
+    )
+
+
+@st.composite
+def ingress_settings(draw) -> dict:
+    """`sigsci:ingress` without its routes, fitted to the rules inside it."""
+    flavour = draw(st.sampled_from(["ingress-nginx", "ingress-nginx-chainguard", "nginx-ingress"]))
+    chart = CHART[flavour]
+    lifetime = draw(st.sampled_from(["nativeSidecar", "classicSidecar", "service"]))
+    sidecar = lifetime != "service"
+    result: dict[str, Any] = {"flavour": flavour, "agentLifetime": lifetime}
+    result.update(draw(_ingress_keys(chart, sidecar, not sidecar or draw(st.integers(0, 9)) == 0)))
+    if sidecar and "runAsUser" in result.get("agent", {}):
+        result["agent"]["runAsUser"] = NGINX_UID
+    # externalTrafficPolicy: "not with ClusterIP".
+    service = result.get("service", {})
+    if service.get("type") == "ClusterIP":
+        service.pop("externalTrafficPolicy", None)
+    # A chart version with no known Fastly image needs controller.image.tag.
+    if result.get("chart", {}).get("version", KNOWN_CHART_VERSION[chart]) != KNOWN_CHART_VERSION[chart]:
+        image_settings = result.setdefault("controller", {}).setdefault("image", {})
+        image_settings.setdefault("tag", draw(st.sampled_from(CONTROLLER_TAGS["ingress-nginx"])))
+    if "releaseName" in result:
+        result["releaseName"] = _fit_release(result["releaseName"], chart, sidecar)
     return result
+
+
+def _fit_release(release: str, chart: str, sidecar: bool) -> str:
+    """Shortened until the names built from it fit: at most 50 characters with agentLifetime service, and
+    ingress-nginx's admission Service at most 63."""
+    def fits(name: str) -> bool:
+        return len(name) <= (RELEASE_MAX if sidecar else RELEASE_MAX_SERVICE) and \
+            (chart != "ingress-nginx" or len(admission_service(name)) <= NAME_MAX)
+
+    while not fits(release):
+        release = release[:-1].rstrip("-")
+    return release
+
+
+# -- the rules between keys ------------------------------------------------------------------------------------
+
+def _fit_resources(own: dict, base: dict, defaults: dict) -> None:
+    """Each request at most its limit; "a request above the default limit (or a limit below the default request)
+    needs the other set too". `base` is the level `own` goes over (sigsci:agent under an app's agent)."""
+    merged = deep_merge(base, own)
+    for kind, amounts in AMOUNT.items():
+        request = merged.get("requests", {}).get(kind)
+        limit = merged.get("limits", {}).get(kind)
+        default_request, default_limit = defaults["requests"].get(kind), defaults["limits"].get(kind)
+        if request is not None and limit is not None:
+            fits = amounts[request] <= amounts[limit]
+        elif request is not None:
+            fits = default_limit is None or amounts[request] <= amounts[default_limit]
+        elif limit is not None:
+            fits = default_request is None or amounts[limit] >= amounts[default_request]
+        else:
+            fits = True
+        if not fits:
+            pair = [request if request is not None else default_request, limit if limit is not None else default_limit]
+            low, high = sorted(pair, key=amounts.__getitem__)
+            own.setdefault("requests", {})[kind] = low
+            own.setdefault("limits", {})[kind] = high
+
+
+def _fit_agent(own: dict, shared: dict, taken: set[int]) -> None:
+    """The agent `own` over `shared` fits: a startup probe only on agent 4.51.0 or newer, on a port nothing else
+    in the pod uses (`taken`), and resources that agree."""
+    agent = deep_merge(shared, own)
+    release = release_version(agent.get("version", AGENT_VERSION))
+    if agent.get("startupProbe", {}).get("enabled") and release is not None and release < PROBE_MIN_VERSION:
+        own.setdefault("startupProbe", {})["enabled"] = False
+    if "resources" in own or "resources" in shared:
+        _fit_resources(own.setdefault("resources", {}), shared.get("resources", {}), AGENT_RESOURCES)
+        if not own["resources"]:
+            del own["resources"]
+    probe = deep_merge(shared, own).get("startupProbe", {})
+    if probe.get("enabled") and probe.get("port", PROBE_PORT) in taken:
+        own.setdefault("startupProbe", {})["port"] = next(p for p in (2024, 2025, 3024, 12024) if p not in taken)
+
+
+def agent_pre_stop(config: dict, own: dict) -> int:
+    return deep_merge(config.get("sigsci:agent") or {}, own).get("preStopSleepSeconds", AGENT_PRE_STOP)
+
+
+def longest_pre_stop(config: dict, app_entry: dict) -> int:
+    """The longest preStop sleep of an app's pod: the agent's, and an owned app's own (default agent's + 5)."""
+    agent = agent_pre_stop(config, app_entry.get("agent", {}))
+    if app_entry.get("placement", "owned") != "owned":
+        return agent
+    return max(agent, app_entry.get("preStopSleepSeconds", agent + APP_PRE_STOP_OVER_AGENT))
+
+
+def _fit_app(entry: dict, config: dict) -> None:
+    placement = entry.get("placement", "owned")
+    # listenerPort "must differ from port".
+    if entry.get("listenerPort", LISTENER_PORT) == entry["port"]:
+        entry["listenerPort"] = 8002 if entry["port"] != 8002 else 8003
+    if "resources" in entry:
+        _fit_resources(entry["resources"], {}, APP_RESOURCES)
+    # The probe shares the pod with the listener and, for owned and patch, with the app.
+    taken = {entry.get("listenerPort", LISTENER_PORT)} | ({entry["port"]} if placement != "service" else set())
+    own = entry.get("agent", {})
+    _fit_agent(own, config.get("sigsci:agent") or {}, taken)
+    if own:
+        entry["agent"] = own
+    # An owned app's preStopSleepSeconds: "at least the agent's".
+    agent_stop = agent_pre_stop(config, own)
+    if placement == "owned" and entry.get("preStopSleepSeconds", agent_stop) < agent_stop:
+        entry["preStopSleepSeconds"] = agent_stop
+    # terminationGracePeriodSeconds "must exceed the longest preStop sleep".
+    longest = longest_pre_stop(config, entry)
+    if entry.get("terminationGracePeriodSeconds", longest + 1) <= longest:
+        entry["terminationGracePeriodSeconds"] = longest + 1
+
+
+def _claims(entry: dict) -> set[tuple[str, str, str]]:
+    """The names an app takes in its namespace: its name, the Service and the Deployment it makes or patches."""
+    namespace, name = entry.get("namespace", "default"), entry["name"]
+    patch = entry.get("placement", "owned") == "patch"
+    return {("app", namespace, name), ("Service", namespace, entry["service"] if patch else name),
+            ("Deployment", namespace, entry["deployment"] if patch else name)}
+
+
+def _fit_namespaces(apps: list[dict], ingress: dict | None) -> None:
+    """Apps move to a namespace of their own when they would clash: two apps over one name, Service or
+    Deployment; an owned app named after the ingress chart in its namespace; an app's objects named like the
+    ingress agents' Service (`<release>-sigsci-agent`, with agentLifetime service)."""
+    ingress_namespace = (ingress or {}).get("namespace", "sigsci-ingress")
+    used = {a.get("namespace", "default") for a in apps} | {ingress_namespace}
+
+    def move(entry: dict) -> None:
+        fresh = next(f"moved-{n}" for n in range(len(used) + 1) if f"moved-{n}" not in used)
+        used.add(fresh)
+        entry["namespace"] = fresh
+
+    if ingress is not None:
+        chart = CHART[ingress["flavour"]]
+        release = ingress.get("releaseName", f"sigsci-{chart}")
+        agents = f"{release}-sigsci-agent" if ingress["agentLifetime"] == "service" else None
+        for entry in apps:
+            if entry.get("namespace", "default") != ingress_namespace:
+                continue
+            names = {name for kind, _, name in _claims(entry)}
+            if (entry.get("placement", "owned") == "owned" and entry["name"] == chart) or agents in names:
+                move(entry)
+    seen: set = set()
+    for entry in apps:
+        if _claims(entry) & seen:
+            move(entry)
+        seen |= _claims(entry)
+
+
+def _targets(apps: list[dict]) -> dict[str, list[tuple[str, str]]]:
+    """What a route to an app reaches: per app name, (namespace, the app's Service)."""
+    targets: dict[str, list[tuple[str, str]]] = {}
+    for entry in apps:
+        service = entry["service"] if entry.get("placement", "owned") == "patch" else entry["name"]
+        targets.setdefault(entry["name"], []).append((entry.get("namespace", "default"), service))
+    return targets
+
+
+def _fit_routes(routes: list[dict], targets: dict[str, list[tuple[str, str]]], flavour: str) -> None:
+    """Routes that agree: an app route names its namespace when the app's name is in several; Ingress names
+    unique among routes (the default is the backend Service's name, in the backend's namespace); one route per
+    host and path; tlsSecret only with host; Prefix and Exact paths as Kubernetes takes them; annotations of the
+    flavour's family only."""
+    explicit: set[str] = set()
+    ingresses: set[tuple[str, str]] = set()
+    rules: set[tuple[str | None, str]] = set()
+    other = ANNOTATION_PREFIX["ingress-nginx" if CHART[flavour] == "nginx-ingress" else "nginx-ingress"]
+    for index, entry in enumerate(routes):
+        if "app" in entry:
+            places = targets[entry["app"]]
+            if "namespace" in entry or len(places) > 1:
+                entry["namespace"] = entry.get("namespace", places[0][0])
+            namespace, service = next(p for p in places if p[0] == entry.get("namespace", places[0][0]))
+        else:
+            namespace, service = entry.get("namespace", "default"), entry["service"]["name"]
+        name = entry.get("name", service)
+        if name in explicit or (namespace, name) in ingresses:
+            name = entry["name"] = next(n for n in (f"route-{index}-{k}" for k in range(len(routes) + 2))
+                                        if n not in explicit and (namespace, n) not in ingresses)
+        if "name" in entry:
+            explicit.add(name)
+        ingresses.add((namespace, name))
+        if "tlsSecret" in entry and "host" not in entry:
+            del entry["tlsSecret"]
+        if entry.get("pathType", "Prefix") != "ImplementationSpecific" and bad_prefix_path(entry.get("path", "/")):
+            entry["pathType"] = "ImplementationSpecific"
+        if (entry.get("host"), entry.get("path", "/")) in rules:
+            entry["path"] = next(p for p in (f"/route-{index}-{k}" for k in range(len(routes) + 2))
+                                 if (entry.get("host"), p) not in rules)
+        rules.add((entry.get("host"), entry.get("path", "/")))
+        if "annotations" in entry:
+            entry["annotations"] = {k: v for k, v in entry["annotations"].items() if not k.startswith(other)}
+
+
+def _fit_ingress_agent(ingress: dict, config: dict) -> None:
+    chart = CHART[ingress["flavour"]]
+    taken = CONTROLLER_PORTS[chart] if ingress["agentLifetime"] != "service" \
+        else {ingress.get("agentService", {}).get("port", AGENT_RPC_PORT)}
+    own = ingress.get("agent", {})
+    _fit_agent(own, config.get("sigsci:agent") or {}, taken)
+    if own:
+        ingress["agent"] = own
+    if "resources" in ingress.get("controller", {}):
+        _fit_resources(ingress["controller"]["resources"], {}, CONTROLLER_RESOURCES)
 
 
 # -- whole stacks --------------------------------------------------------------------------------------------
 
 @st.composite
 def stack_config(draw) -> dict:
-    """A plausible `sigsci:*` config: apps, an ingress or both, credentials from keys or an existing Secret."""
+    """A valid `sigsci:*` config: apps, an ingress or both, credentials from keys or an existing Secret."""
     shape = draw(st.sampled_from(["apps", "ingress", "both"]))
     config: dict[str, Any] = {}
-    # Now and then a name some other workload's labels or objects also use.
-    pool = ["web", "api", "shop", "legacy"] + (["sigsci-agent", "ingress-nginx", "nginx-ingress", "edge-sigsci-agent"]
-                                                if draw(st.integers(0, 9)) == 0 else [])
-    names = draw(st.lists(st.sampled_from(pool), min_size=1, max_size=3,
-                          unique=draw(st.integers(0, 9)) > 0))
+    if draw(st.integers(0, 3)) == 0:
+        shared = draw(agent_settings())
+        # The package judges sigsci:agent on its own as well (shared-agent-judged-alone): it fits alone too.
+        _fit_agent(shared, {}, set())
+        config["sigsci:agent"] = shared
+    apps: list[dict] = []
     if shape != "ingress":
-        config["sigsci:apps"] = [draw(app(st.just(n))) for n in names]
-    if shape != "apps":
-        config["sigsci:ingress"] = draw(ingress(names if shape == "both" else []))
-    if draw(st.booleans()):
-        config.update(draw(_opt(**{"sigsci:agent": agent_settings()})))
+        # Now and then a name some other workload's labels or objects also use.
+        pool = ["web", "api", "shop", "legacy"] + (
+            ["sigsci-agent", "ingress-nginx", "nginx-ingress", "edge-sigsci-agent"] if draw(st.integers(0, 9)) == 0
+            else [])
+        names = draw(st.lists(st.sampled_from(pool), min_size=1, max_size=3, unique=draw(st.integers(0, 9)) > 0))
+        apps = [draw(app(st.just(n))) for n in names]
+        for entry in apps:
+            _fit_app(entry, config)
+    ingress = draw(ingress_settings()) if shape != "apps" else None
+    _fit_namespaces(apps, ingress)
+    if apps:
+        config["sigsci:apps"] = apps
+    if ingress is not None:
+        targets = _targets(apps)
+        if draw(st.booleans()):
+            ingress["routes"] = draw(st.lists(route(targets), max_size=3))
+            _fit_routes(ingress["routes"], targets, ingress["flavour"])
+        _fit_ingress_agent(ingress, config)
+        config["sigsci:ingress"] = ingress
     if draw(st.integers(0, 4)) == 0:
         config["sigsci:existingSecret"] = draw(dns_subdomain)
     else:
         config.update(harness.KEY_CONFIG)
-        config["sigsci:site"] = draw(dns_subdomain)
+        config["sigsci:site"] = draw(dns_subdomain.filter(lambda s: len(s) <= SITE_MAX))
     return config
+
+
+# -- the schema, as the docs give it: what each key holds -------------------------------------------------------
+
+@dataclass(frozen=True)
+class Leaf:
+    kind: str  # a key of INVALID
+
+
+@dataclass(frozen=True)
+class Obj:
+    fields: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class MapOf:
+    value: Any
+    closed_names: bool = False  # names checked against a list (options): an unknown name is an error
+
+
+@dataclass(frozen=True)
+class ListOf:
+    item: Any
+
+
+# Inside chart values: no rule of ours to break, other than those the rule mutations try.
+OPEN = Leaf("open")
+
+QUANTITIES = Obj({"cpu": Leaf("cpu"), "memory": Leaf("memory")})
+RESOURCES = Obj({"requests": QUANTITIES, "limits": QUANTITIES})
+AGENT = Obj({
+    "repository": Leaf("repository"), "version": Leaf("tag"), "digest": Leaf("digest"),
+    "imagePullPolicy": Leaf("pull-policy"), "resources": RESOURCES,
+    "options": MapOf(Leaf("option-value"), closed_names=True), "unlistedOptions": MapOf(Leaf("option-value")),
+    "tmpMountPath": Leaf("mount-path"), "preStopSleepSeconds": Leaf("pre-stop"),
+    "startupProbe": Obj({"enabled": Leaf("bool"), "port": Leaf("unprivileged-port"),
+                         "failureThreshold": Leaf("probe-int"), "periodSeconds": Leaf("probe-int")}),
+    "runAsUser": Leaf("int"), "accessLog": Leaf("bool"),
+})
+APP = Obj({
+    "name": Leaf("name"), "port": Leaf("port"), "namespace": Leaf("label"), "placement": Leaf("placement"),
+    "listenerPort": Leaf("unprivileged-port"), "servicePort": Leaf("port"), "agent": AGENT,
+    "terminationGracePeriodSeconds": Leaf("int"), "image": Leaf("image"), "args": ListOf(Leaf("text")),
+    "command": ListOf(Leaf("text")), "env": MapOf(Leaf("text")), "resources": RESOURCES,
+    "healthPath": Leaf("http-path"), "readOnlyRootFilesystem": Leaf("bool"),
+    "writablePaths": ListOf(Leaf("mount-path")),
+    "runAsUser": Leaf("int"), "preStopSleepSeconds": Leaf("int"), "replicas": Leaf("int"),
+    "serviceType": Leaf("service-type"), "networkPolicy": Leaf("bool"), "deployment": Leaf("subdomain"),
+    "service": Leaf("name"), "takeOver": ListOf(Leaf("take-over")), "ownerTargetPort": Leaf("target-port"),
+    "upstreamService": Leaf("name"),
+})
+ROUTE = Obj({
+    "name": Leaf("subdomain"), "host": Leaf("host"), "path": Leaf("http-path"), "pathType": Leaf("path-type"),
+    "app": Leaf("name"), "service": Obj({"name": Leaf("name"), "port": Leaf("port")}), "namespace": Leaf("label"),
+    "annotations": MapOf(Leaf("text")), "tlsSecret": Leaf("subdomain"),
+})
+INGRESS = Obj({
+    "flavour": Leaf("flavour"), "agentLifetime": Leaf("lifetime"), "namespace": Leaf("label"),
+    "createNamespace": Leaf("bool"), "releaseName": Leaf("release"),
+    "chart": Obj({"version": Leaf("chart-version"), "repository": Leaf("url")}),
+    "controller": Obj({"image": Obj({"repository": Leaf("repository"), "tag": Leaf("tag"), "digest": Leaf("digest"),
+                                     "pullPolicy": Leaf("pull-policy")}),
+                       "replicas": Leaf("replicas"), "resources": RESOURCES,
+                       "terminationGracePeriodSeconds": Leaf("controller-grace")}),
+    "agentService": Obj({"replicas": Leaf("replicas"), "port": Leaf("unprivileged-port")}),
+    "agent": AGENT,
+    "ingressClass": Obj({"name": Leaf("subdomain"), "default": Leaf("bool")}),
+    "service": Obj({"type": Leaf("service-type"), "externalTrafficPolicy": Leaf("traffic-policy"),
+                    "annotations": MapOf(Leaf("text"))}),
+    "routes": ListOf(ROUTE), "extraValues": MapOf(OPEN),
+})
+# Top-level values reach the program as text (objects JSON-encoded), so a top-level string's hostile values are
+# strings too.
+SCHEMA = Obj({
+    "sigsci:site": Leaf("site"), "sigsci:existingSecret": Leaf("top-subdomain"), "sigsci:accessKeyId": Leaf("key"),
+    "sigsci:secretAccessKey": Leaf("key"), "sigsci:agent": AGENT, "sigsci:apps": ListOf(APP), "sigsci:ingress": INGRESS,
+})
+
+_NOT_TEXT = [5, True, [], {}]
+_NOT_INT = [1.5, "web", "", True, [], {}]
+_DEEP: dict = {"a": 1}
+for _ in range(40):
+    _DEEP = {"a": _DEEP}
+# Values each kind of key refuses, by the docs: the wrong type, outside the documented range, or a string that
+# breaks the documented rule (Kubernetes' rule, where the docs point to it).
+INVALID: dict[str, list] = {
+    "name": ["", "Bad_Name", "9lives", "-web", "web-", "a_b", "x" * 64, *_NOT_TEXT],
+    "label": ["", "Bad_Name", "-web", "a.b", "x" * 64, *_NOT_TEXT],
+    "subdomain": ["", "Bad_Name", "-web", "a..b", "a_b", "x" * 254, *_NOT_TEXT],
+    "top-subdomain": ["", "Bad_Name", "-web", "a..b", "x" * 254],
+    "site": ["", "Bad_Name", "-web", "a..b", "x" * 254, "a" * (SITE_MAX + 1)],
+    "release": ["", "Bad_Name", "9lives", "web-", "r" * (RELEASE_MAX + 1), *_NOT_TEXT],
+    "image": ["", "not an image", "web:", ":1.0", "web@sha256:zz", *_NOT_TEXT],
+    "repository": ["", "UPPER", "web:1.0", "not a repo", "web@sha256:" + "a" * 64, *_NOT_TEXT],
+    "tag": ["", "../x", ".x", "a b", "x" * 129, *_NOT_TEXT],
+    "digest": ["", "sha256:zz", "sha256:" + "a" * 63, "md5:" + "a" * 32, "a" * 64, *_NOT_TEXT],
+    "mount-path": ["", "relative", "tmp/x", "~/x", *_NOT_TEXT],
+    "http-path": ["", "healthz", "api/v1", *_NOT_TEXT],
+    "host": ["", "Shop.Example.com", "10.0.0.1", "a..b", "shop.example.com:80", "http://shop", *_NOT_TEXT],
+    "chart-version": ["", "latest", "4.15", "v4.15.1", "4.15.1.1", *_NOT_TEXT],
+    "url": ["", "ftp://charts.example.com", "charts.example.com", "https://", *_NOT_TEXT],
+    "cpu": ["", "lots", "1K", "-1", "10001", "1 core", True, [], {}],
+    "memory": ["", "lots", "1K", "-1Gi", "2Pi", True, [], {}],
+    "bool": ["yes", "true", "off", 1, 0, "", []],
+    "int": _NOT_INT,
+    "probe-int": [v for v in _NOT_INT if v is not True],  # int-accepts-true
+    "port": [0, 65536, -1, *_NOT_INT],
+    "unprivileged-port": [1023, 80, 65536, *_NOT_INT],
+    "pre-stop": [-1, 3601, *_NOT_INT],
+    "replicas": [0, 101, *_NOT_INT],
+    "controller-grace": [29, 3601, *_NOT_INT],
+    "target-port": [0, 65536, "Bad_Name", "http--x", "a-very-long-name", "", True, [], {}],
+    "take-over": ["service.port", "targetPort", "", 5],
+    "pull-policy": ["always", "Sometimes", "", *_NOT_TEXT],
+    "placement": ["Owned", "sidecar", "", *_NOT_TEXT],
+    "service-type": ["clusterip", "ExternalName", "", *_NOT_TEXT],
+    "flavour": ["nginx", "Ingress-Nginx", "", *_NOT_TEXT],
+    "lifetime": ["sidecar", "NativeSidecar", "", *_NOT_TEXT],
+    "traffic-policy": ["local", "Everywhere", "", *_NOT_TEXT],
+    "path-type": ["prefix", "Regex", "", *_NOT_TEXT],
+    "key": [""],
+    "text": _NOT_TEXT,
+    "option-value": [None, [], {}],
+}
+INVALID_SHAPE = {Obj: [5, "web", [], True], MapOf: [5, "web", []], ListOf: [5, "web", {}]}
+# Kinds whose strings are checked whole: whitespace around a valid one is refused.
+UNDRESSABLE = {"key", "text", "option-value", "open"}
+
+
+def node_at(path: tuple) -> Any:
+    """The schema node of the value at `path`; OPEN for anything inside chart values."""
+    node: Any = SCHEMA
+    for part in path:
+        if node is OPEN:
+            return OPEN
+        if isinstance(node, Obj):
+            node = node.fields[part]
+        elif isinstance(node, MapOf):
+            node = node.value
+        elif isinstance(node, ListOf):
+            node = node.item
+        else:
+            raise KeyError(f"{path}: no key {part!r} under a {node}")
+    return node
+
+
+def key_of(path: tuple) -> str:
+    """`("sigsci:apps", 0, "agent", "version")` -> 'sigsci:apps[0].agent.version', as errors name keys."""
+    text = str(path[0])
+    for part in path[1:]:
+        text += f"[{part}]" if isinstance(part, int) else f".{part}"
+    return text
+
+
+def names_the_key(error_key: str, expected: str) -> bool:
+    """The error names `expected`, or a key inside it (a hostile object is refused at its first bad key). A key
+    cut short with '.…' (nesting too deep to print whole) names every key under what it shows."""
+    if error_key.endswith(".…"):
+        shown = error_key.removesuffix(".…")
+        return expected == shown or expected.startswith((shown + ".", shown + "[")) or names_the_key(shown, expected)
+    return error_key == expected or error_key.startswith((expected + ".", expected + "["))
 
 
 # -- hostile variations --------------------------------------------------------------------------------------
@@ -236,16 +737,9 @@ hostile_value = st.one_of(
     st.none(), st.booleans(), st.integers(-(2**40), 2**40), st.floats(allow_nan=True, allow_infinity=True),
     st.text(max_size=40), st.just("x" * 300),
     st.sampled_from(["", " ", "latest", "Bad_Name", "../x", "ünïcödé", "-1", "0", "65536", "sha256:zz", "/", "//",
-                     "\n", "${x}", "{{ .Values }}", "web", "1.5", "true", "/sigsci/tmp/../etc",
-                     # issue 14's classes: whitespace around valid values, quantities, switches spelt as text,
-                     # paths the temp volume must not cover, IP hosts, names the charts lengthen
-                     "web\n", "\nweb", "web ", "1K", "1e3", ".5", "1E", "1Ei", "1" + "0" * 400, "yes", "off", "on",
-                     "/etc", "/usr/lib/nginx/modules", "/usr/local/certificates", "/tmp", "/.", "10.0.0.1",
-                     "r" * 29, "a" * 244]),
-    st.just({"a": {"a": {"a": {"a": {"a": {"a": {"a": {"a": {"a": {"a": {"a": {"a": {"a": {"a": {"a": {"a": {
-        "a": {"a": {"a": {"a": {"a": {"a": {"a": {"a": {"a": {"a": {"a": {"a": {"a": {"a": {"a": {"a": {"a": {
-            "a": 1}}}}}}}}}}}}}}}}}}}}}}}}}}}}}}}}}}),
-    st.lists(st.integers(), max_size=2), st.dictionaries(st.text(max_size=5), st.integers(), max_size=2),
+                     "\n", "${x}", "{{ .Values }}", "web", "1.5", "true", "/sigsci/tmp/../etc"]),
+    st.just(_DEEP), st.lists(st.integers(), max_size=2),
+    st.dictionaries(st.text(max_size=5), st.integers(), max_size=2),
 )
 
 
@@ -261,22 +755,6 @@ def _paths(value: Any, prefix: tuple = ()) -> list[tuple]:
     return found
 
 
-def _edit(config: dict, path: tuple, action: str, value: Any = None) -> dict:
-    """A copy of `config` with the value at `path` replaced, removed, or given an unknown sibling key."""
-    result = json.loads(json.dumps(config))
-    *parents, last = path
-    node = result
-    for part in parents:
-        node = node[part]
-    if action == "replace":
-        node[last] = value
-    elif action == "remove":
-        del node[last]
-    elif action == "unknown-key" and isinstance(node, dict):
-        node[f"{last}x"] = value
-    return result
-
-
 def _at(config: dict, path: tuple) -> Any:
     node: Any = config
     for part in path:
@@ -284,31 +762,291 @@ def _at(config: dict, path: tuple) -> Any:
     return node
 
 
-@st.composite
-def hostile_config(draw) -> tuple[dict, list[str], str]:
-    """(config, keys marked secret, what was done to it)."""
-    config = draw(stack_config())
-    secret_keys = [k for k in harness.SECRET_KEYS if k in config]
-    action = draw(st.sampled_from(["replace", "replace", "replace", "remove", "unknown-key", "not-json",
-                                   "plain-text", "unknown-top-key", "dress"]))
-    if action == "dress":
-        # A valid string with whitespace around it, as a YAML block scalar or a stray space gives.
-        strings = [p for p in _paths(config) if isinstance(_at(config, p), str)]
-        if strings:
-            path = draw(st.sampled_from(strings))
-            dressed = draw(st.sampled_from(["{}\n", "\n{}", "{} ", " {}", "{}\r\n"])).format(_at(config, path))
-            return _edit(config, path, "replace", dressed), secret_keys, f"dress {path} as {dressed!r}"
-        action = "replace"
-    if action == "not-json":
+def _set(config: dict, path: tuple, value: Any) -> None:
+    _at(config, path[:-1])[path[-1]] = value
+
+
+@dataclass
+class Hostile:
+    """A hostile config, what was done to it, and the keys its error may name (or keys inside them)."""
+
+    config: dict
+    secret_keys: list[str]
+    what: str
+    expected: tuple[str, ...]
+
+
+def _required(config: dict) -> dict[tuple, tuple[str, ...]]:
+    """Keys whose removal leaves a required key missing, with the keys the error may name."""
+    required: dict[tuple, tuple[str, ...]] = {}
+    for index, entry in enumerate(config.get("sigsci:apps") or []):
+        here = ("sigsci:apps", index)
+        keys = {"owned": ["image"], "patch": ["deployment", "service", "takeOver"], "service": ["upstreamService"]}
+        for key in ["name", "port", *keys[entry.get("placement", "owned")]]:
+            required[(*here, key)] = (key_of((*here, key)),)
+    ingress = config.get("sigsci:ingress")
+    for index, entry in enumerate((ingress or {}).get("routes", [])):
+        here = ("sigsci:ingress", "routes", index)
+        backend = "app" if "app" in entry else "service"
+        # One of app and service is required; the error may name either.
+        required[(*here, backend)] = (key_of((*here, "app")), key_of((*here, "service")))
+        if backend == "service":
+            for key in ("name", "port"):
+                required[(*here, "service", key)] = (key_of((*here, "service", key)),)
+    if "sigsci:existingSecret" in config:
+        # The credentials then come from nowhere: the error may name the Secret or the keys it stands for.
+        required[("sigsci:existingSecret",)] = ("sigsci:existingSecret", "sigsci:accessKeyId")
+    else:
+        for key in ("sigsci:site", "sigsci:accessKeyId", "sigsci:secretAccessKey"):
+            required[(key,)] = (key,)
+    if not ingress:
+        required[("sigsci:apps",)] = ("sigsci:apps",)
+    if not config.get("sigsci:apps"):
+        required[("sigsci:ingress",)] = ("sigsci:ingress", "sigsci:apps")
+    return required
+
+
+def _replaceable(config: dict) -> list[tuple]:
+    """Every path whose value a replacement can break: all but those inside chart values."""
+    paths = []
+    for path in _paths(config):
+        # An invalid sigsci:existingSecret is reported under another key (existing-secret-key-spelling).
+        if path == ("sigsci:existingSecret",):
+            continue
+        if node_at(path) is not OPEN:
+            paths.append(path)
+    return paths
+
+
+def _expected(path: tuple) -> tuple[str, ...]:
+    """The keys an error about the value at `path` may name: its own."""
+    if len(path) == 4 and path[0] == "sigsci:apps" and path[2] == "writablePaths":
+        return key_of(path), key_of(path[:-1])  # writable-paths-entry-key: the list, for now
+    return (key_of(path),)
+
+
+def _invalid_values(path: tuple) -> list:
+    node = node_at(path)
+    values = list(INVALID[node.kind] if isinstance(node, Leaf) else INVALID_SHAPE[type(node)])
+    if len(path) > 1:
+        values.append(_DEEP)  # nesting deeper than 32 levels
+    return values
+
+
+# One rule between keys broken: each returns what it did and the keys the error may name, or None where it has
+# nothing to break.
+Rule = Callable[[Any, dict], "tuple[str, tuple[str, ...]] | None"]
+
+
+def _pick(draw, items: list) -> int:
+    return draw(st.integers(0, len(items) - 1))
+
+
+def _rule_listener_on_the_app_port(draw, config):
+    apps = config.get("sigsci:apps") or []
+    if not apps:
+        return None
+    index = _pick(draw, apps)
+    entry = apps[index]
+    if entry["port"] >= 1024:
+        entry["listenerPort"] = entry["port"]
+    else:
+        entry["port"] = entry.get("listenerPort", LISTENER_PORT)
+    return f"apps[{index}]: listenerPort = port", (f"sigsci:apps[{index}].listenerPort",)
+
+
+def _agent_levels(config: dict) -> list[tuple]:
+    levels = [("sigsci:agent",)] + [("sigsci:apps", i, "agent") for i in range(len(config.get("sigsci:apps") or []))]
+    return levels + ([("sigsci:ingress", "agent")] if config.get("sigsci:ingress") else [])
+
+
+def _agent_at(config: dict, level: tuple) -> dict:
+    parent = _at(config, level[:-1]) if len(level) > 1 else config
+    return parent.setdefault(level[-1], {})
+
+
+def _rule_known_option_unlisted(draw, config):
+    levels = _agent_levels(config)
+    level = levels[_pick(draw, levels)]
+    _agent_at(config, level).setdefault("unlistedOptions", {})["log-out"] = "x"
+    return f"{key_of(level)}: a known option under unlistedOptions", (key_of((*level, "unlistedOptions", "log-out")),)
+
+
+def _rule_old_agent_with_probe(draw, config):
+    levels = _agent_levels(config)[1:]  # an entry's own agent, checked once merged
+    if not levels:
+        return None
+    level = levels[_pick(draw, levels)]
+    agent = _agent_at(config, level)
+    agent["version"] = "4.40.0"
+    agent.setdefault("startupProbe", {})["enabled"] = True
+    return f"{key_of(level)}: startup probe on agent 4.40.0", (key_of((*level, "startupProbe", "enabled")),)
+
+
+def _rule_probe_on_the_listener(draw, config):
+    apps = config.get("sigsci:apps") or []
+    if not apps:
+        return None
+    index = _pick(draw, apps)
+    agent = apps[index].setdefault("agent", {})
+    agent.update(version=AGENT_VERSION, startupProbe={"enabled": True,
+                                                      "port": apps[index].get("listenerPort", LISTENER_PORT)})
+    return f"apps[{index}]: startup probe on the listener", (f"sigsci:apps[{index}].agent.startupProbe.port",)
+
+
+def _rule_grace_within_the_drain(draw, config):
+    # Not an owned app with no drain of its own beside an agent without one (app-drain-default-without-agent-drain).
+    apps = [i for i, a in enumerate(config.get("sigsci:apps") or []) if a.get("placement", "owned") != "patch"
+            and not (a.get("placement", "owned") == "owned" and "preStopSleepSeconds" not in a
+                     and agent_pre_stop(config, a.get("agent", {})) == 0)]
+    if not apps:
+        return None
+    index = apps[_pick(draw, apps)]
+    entry = config["sigsci:apps"][index]
+    entry["terminationGracePeriodSeconds"] = longest_pre_stop(config, entry)
+    return f"apps[{index}]: grace = the longest preStop", (f"sigsci:apps[{index}].terminationGracePeriodSeconds",)
+
+
+def _rule_app_drains_before_its_agent(draw, config):
+    apps = [i for i, a in enumerate(config.get("sigsci:apps") or [])
+            if a.get("placement", "owned") == "owned" and agent_pre_stop(config, a.get("agent", {})) > 0]
+    if not apps:
+        return None
+    index = apps[_pick(draw, apps)]
+    entry = config["sigsci:apps"][index]
+    entry["preStopSleepSeconds"] = agent_pre_stop(config, entry.get("agent", {})) - 1
+    return f"apps[{index}]: preStop below the agent's", (f"sigsci:apps[{index}].preStopSleepSeconds",)
+
+
+def _rule_sidecar_user(draw, config):
+    ingress = config.get("sigsci:ingress")
+    if not ingress or ingress["agentLifetime"] == "service":
+        return None
+    ingress.setdefault("agent", {})["runAsUser"] = 10001
+    return "ingress: a sidecar agent's own user", ("sigsci:ingress.agent.runAsUser",)
+
+
+def _rule_agent_service_for_a_sidecar(draw, config):
+    ingress = config.get("sigsci:ingress")
+    if not ingress or ingress["agentLifetime"] == "service":
+        return None
+    ingress["agentService"] = {"replicas": 2}
+    return "ingress: agentService with a sidecar", ("sigsci:ingress.agentService",)
+
+
+def _rule_policy_without_external_service(draw, config):
+    ingress = config.get("sigsci:ingress")
+    if not ingress:
+        return None
+    ingress.setdefault("service", {}).update(type="ClusterIP", externalTrafficPolicy=draw(st.sampled_from(["Cluster",
+                                                                                                           "Local"])))
+    return "ingress: externalTrafficPolicy on ClusterIP", ("sigsci:ingress.service.externalTrafficPolicy",)
+
+
+def _rule_extra_value_of_ours(draw, config):
+    ingress = config.get("sigsci:ingress")
+    if not ingress:
+        return None
+    dotted, value = draw(st.sampled_from([("controller.replicaCount", {"controller": {"replicaCount": 3}}),
+                                          ("controller.image", {"controller": {"image": {"tag": "1.0.0"}}})]))
+    ingress["extraValues"] = value
+    return f"ingress: extraValues {dotted}", (f"sigsci:ingress.extraValues.{dotted}",)
+
+
+def _routes(config: dict) -> list | None:
+    ingress = config.get("sigsci:ingress")
+    return None if not ingress else ingress.setdefault("routes", [])
+
+
+def _rule_route_twice(draw, config):
+    routes = _routes(config)
+    if not routes:
+        return None
+    routes.append(copy.deepcopy(routes[_pick(draw, routes)]))
+    here = ("sigsci:ingress", "routes", len(routes) - 1)
+    return "ingress: a route twice", (key_of((*here, "name")), key_of((*here, "path")))
+
+
+def _rule_route_to_no_app(draw, config):
+    routes = _routes(config)
+    if routes is None:
+        return None
+    routes.append({"app": "no-such-app"})
+    return "ingress: a route to no app", (key_of(("sigsci:ingress", "routes", len(routes) - 1, "app")),)
+
+
+def _rule_tls_without_host(draw, config):
+    routes = _routes(config)
+    if not routes:
+        return None
+    index = _pick(draw, routes)
+    routes[index].pop("host", None)
+    routes[index]["tlsSecret"] = "tls"
+    return f"routes[{index}]: tlsSecret without host", (key_of(("sigsci:ingress", "routes", index, "tlsSecret")),)
+
+
+RULES: dict[str, Rule] = {rule.__name__.removeprefix("_rule_"): rule for rule in [
+    _rule_listener_on_the_app_port, _rule_known_option_unlisted, _rule_old_agent_with_probe,
+    _rule_probe_on_the_listener, _rule_grace_within_the_drain, _rule_app_drains_before_its_agent, _rule_sidecar_user,
+    _rule_agent_service_for_a_sidecar, _rule_policy_without_external_service, _rule_extra_value_of_ours,
+    _rule_route_twice, _rule_route_to_no_app, _rule_tls_without_host,
+]}
+# The kinds of break, each with its share of the hostile examples.
+HOSTILE_KINDS: dict[str, int] = {"replace": 8, "dress": 3, "remove": 3, "unknown-key": 3, "not-json": 1,
+                                 "plain-text": 1, "unknown-top-key": 1, **{name: 1 for name in RULES}}
+
+
+def _mutate(draw, config: dict, kind: str) -> tuple[str, tuple[str, ...]] | None:
+    """Break one thing of `config` in place: what was done and the keys the error may name; None when the
+    config has nothing of that kind to break."""
+    if kind == "replace":
+        path = draw(st.sampled_from(_replaceable(config)))
+        value = draw(st.sampled_from(_invalid_values(path)))
+        _set(config, path, copy.deepcopy(value))
+        return f"replace {key_of(path)} with {value!r:.60}", _expected(path)
+    if kind == "dress":
+        strings = [p for p in _replaceable(config) if isinstance(_at(config, p), str)
+                   and isinstance(node_at(p), Leaf) and node_at(p).kind not in UNDRESSABLE]
+        if not strings:
+            return None
+        path = draw(st.sampled_from(strings))
+        dressed = draw(st.sampled_from(["{}\n", "\n{}", "{} ", " {}", "{}\r\n"])).format(_at(config, path))
+        _set(config, path, dressed)
+        return f"dress {key_of(path)} as {dressed!r}", _expected(path)
+    if kind == "remove":
+        required = _required(config)
+        path = draw(st.sampled_from(sorted(required, key=key_of)))
+        del _at(config, path[:-1])[path[-1]]
+        return f"remove {key_of(path)}", required[path]
+    if kind == "unknown-key":
+        closed = [p for p in _paths(config) if isinstance(p[-1], str) and len(p) > 1
+                  and (isinstance(node_at(p[:-1]), Obj) or getattr(node_at(p[:-1]), "closed_names", False))]
+        if not closed:
+            return None
+        path = draw(st.sampled_from(closed))
+        unknown = (*path[:-1], f"{path[-1]}x")
+        _set(config, unknown, draw(hostile_value))
+        return f"unknown key {key_of(unknown)}", (key_of(unknown),)
+    if kind == "not-json":
         key = draw(st.sampled_from(["sigsci:apps", "sigsci:ingress", "sigsci:agent"]))
-        config[key] = draw(st.sampled_from(["{not json", "[1, 2", "web", "", "null"]))
-        return config, secret_keys, f"{key} is not JSON"
-    if action == "plain-text":
-        return config, [], "keys not marked secret"
-    if action == "unknown-top-key":
+        config[key] = draw(st.sampled_from(["{not json", "[1, 2", "web", ""]))
+        return f"{key} is not JSON", (key,)
+    if kind == "unknown-top-key":
         key = draw(st.sampled_from(["sigsci:app", "sigsci:Agent", "sigsci:ingres", "sigsci:foo"]))
         config[key] = draw(hostile_value)
-        return config, secret_keys, f"unknown key {key}"
-    path = draw(st.sampled_from(_paths(config)))
-    value = draw(hostile_value)
-    return _edit(config, path, action, value), secret_keys, f"{action} {path} with {value!r}"
+        return f"unknown key {key}", (key,)
+    return RULES[kind](draw, config)
+
+
+@st.composite
+def hostile_config(draw, kind: str) -> Hostile:
+    """A valid config with one thing of `kind` (one of HOSTILE_KINDS) broken."""
+    config = draw(stack_config())
+    secret_keys = [k for k in harness.SECRET_KEYS if k in config]
+    if kind == "plain-text":
+        assume(secret_keys)
+        return Hostile(config, [], "the keys not marked secret", tuple(secret_keys))
+    done = _mutate(draw, config, kind)
+    assume(done is not None)
+    what, expected = done
+    return Hostile(config, secret_keys, what, expected)

@@ -228,7 +228,12 @@ def release_flavour(inputs: dict):
     from sigsci_waf.ingress.flavours import FLAVOURS
 
     chart = inputs["chart"].rsplit("/", 1)[-1]
-    return next(f for f in FLAVOURS.values() if f.chart == chart)
+    return next((f for f in FLAVOURS.values() if f.chart == chart), None)
+
+
+def ingress_releases(run: Run) -> list[Captured]:
+    """The Helm releases of ingress controllers (not Envoy Gateway's, whose pods are the chart's own)."""
+    return [r for r in run.of_type(RELEASE_TYPE) if release_flavour(clean(r.inputs)) is not None]
 
 
 def chart_pods(run: Run, *, with_controller: bool) -> list[tuple[str, dict]]:
@@ -237,7 +242,7 @@ def chart_pods(run: Run, *, with_controller: bool) -> list[tuple[str, dict]]:
     ports the controller listens on, for schema and invariant checks; security scans leave it out, since the
     chart, not us, defines it."""
     pods = []
-    for release in run.of_type(RELEASE_TYPE):
+    for release in ingress_releases(run):
         inputs = unwrap_secrets(clean(release.inputs))
         flavour = release_flavour(inputs)
         controller = inputs["values"]["controller"]

@@ -276,7 +276,7 @@ def _module_problems(run: Run, objects: list[dict], chart_pods: list[tuple[str, 
     """The module's `sigsci_agent_host` is where the agent listens: the shared socket or the agents' Service."""
     problems = []
     pods_by_release = dict(chart_pods)
-    for release in run.of_type(harness.RELEASE_TYPE):
+    for release in harness.ingress_releases(run):
         values = unwrap_secrets(clean(release.inputs))
         flavour = harness.release_flavour(values)
         config = values["values"]
@@ -385,7 +385,7 @@ def _shape_problems(obj: dict) -> list[str]:
 
 def _release_problems(run: Run) -> list[str]:
     problems = []
-    for release in run.of_type(harness.RELEASE_TYPE):
+    for release in harness.ingress_releases(run):
         inputs = clean(release.inputs)
         name = inputs["name"]
         if len(name) > 53 or not is_dns_1035(name):
@@ -412,7 +412,7 @@ def _collision_problems(run: Run, objects: list[dict]) -> list[str]:
         seen.add(key)
     pods = [(o["metadata"]["namespace"], o["metadata"]["name"], o["spec"]["template"]["metadata"]["labels"])
             for o in objects if o["kind"] == "Deployment"]
-    for release in run.of_type(harness.RELEASE_TYPE):
+    for release in harness.ingress_releases(run):
         inputs = clean(release.inputs)
         pods.append((inputs["namespace"], f"release {inputs['name']}", {
             "app.kubernetes.io/name": harness.release_flavour(inputs).chart,

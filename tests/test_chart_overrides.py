@@ -1,6 +1,6 @@
 """No chart override can switch the WAF off, and renames are followed as the chart renders them.
 
-The oracle for "which values matter" is the charts' own default values (../shared/reference): every key
+The oracle for "which values matter" is the charts' own default values (tests/reference.py): every key
 path whose name speaks of the config, template, snippets, image, user, stream or passthrough, renames or
 flags must be refused, owned by us, derived, or reviewed here with the reason it cannot stop inspection.
 A new chart version with a new such key fails here until someone decides.
@@ -9,19 +9,17 @@ A new chart version with a new such key fails here until someone decides.
 from __future__ import annotations
 
 import re
-from pathlib import Path
 
 import pytest
 import yaml
 
 import harness
+import reference
 from harness import RELEASE_TYPE, clean, env_of, unwrap_secrets
 from ingress_configs import ingress_config
 from sigsci_waf.config.errors import ConfigError
 from sigsci_waf.ingress.flavours import FLAVOURS
 
-REFERENCE = harness.ROOT.parent / "shared" / "reference"
-FLAVOUR_FILES = {"ingress-nginx": "ingress-nginx-4.15.1", "nginx-ingress": "nginx-ingress-2.5.0"}
 RISKY = re.compile(r"config|template|snippet|image|digest|chroot|passthrough|tcp|udp|stream|global|plus|protect|"
                    r"debug|securitycontext|runas|override|selectorlabels|extraargs|namespace|module|agent|name$",
                    re.IGNORECASE)
@@ -68,8 +66,6 @@ REVIEWED = {
     },
 }
 
-pytestmark = pytest.mark.skipif(not REFERENCE.is_dir(), reason=f"{REFERENCE} (chart reference values) not present")
-
 
 def _paths(value, path=()):
     if isinstance(value, dict) and value:
@@ -80,7 +76,9 @@ def _paths(value, path=()):
 
 
 def _defaults(chart: str) -> dict:
-    return yaml.safe_load((REFERENCE / FLAVOUR_FILES[chart] / "values.yaml").read_text())
+    """The chart's default values at the version the package installs."""
+    version = next(f.default_chart_version for f in FLAVOURS.values() if f.chart == chart)
+    return yaml.safe_load(reference.values_file(chart, version).read_text())
 
 
 def _resolved(flavour: str):
@@ -102,6 +100,7 @@ def _covered(ing, ours, path: tuple[str, ...]) -> bool:
     return any(dotted == p or dotted.startswith(p + ".") for p in reviewed)
 
 
+@pytest.mark.reference
 @pytest.mark.parametrize("flavour", ["ingress-nginx", "nginx-ingress"])
 def test_every_value_of_the_class_is_refused_owned_derived_or_reviewed(flavour):
     ing = _resolved(flavour)
@@ -112,6 +111,7 @@ def test_every_value_of_the_class_is_refused_owned_derived_or_reviewed(flavour):
     assert missed == []
 
 
+@pytest.mark.reference
 @pytest.mark.parametrize("flavour", ["ingress-nginx", "nginx-ingress"])
 def test_reviewed_and_guarded_values_exist_in_the_chart(flavour):
     """No typo hides a guard: each guarded or reviewed path, or its open parent map, is in the chart."""
@@ -284,6 +284,7 @@ def _nginx_user(chart: str) -> tuple[int, int]:
     return 101, 101
 
 
+@pytest.mark.reference
 @pytest.mark.parametrize("flavour", list(FLAVOURS))
 @pytest.mark.parametrize("lifetime", ["nativeSidecar", "classicSidecar"])
 def test_the_agent_creates_its_socket_as_nginx_and_the_volume_is_nginx_groups(flavour, lifetime):

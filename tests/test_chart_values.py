@@ -1,7 +1,8 @@
 """The Helm values we send use only key paths the target chart has.
 
-The charts' default values.yaml files are read from ../shared/reference/<chart>-<version>/ beside the
-project when that folder is present (they are reference data, not part of the project).
+The charts' default values.yaml files are reference data, not part of the project: the tests that read them are
+marked `reference` and find them as tests/reference.py says (SIGSCI_REFERENCE_DIR, or ../shared/reference beside
+the checkout); without them those tests skip and say why.
 
 A path is accepted when it exists in the defaults, when it lies inside a map the chart leaves open
 (`{}` by default, e.g. `controller.config`), inside a Kubernetes object the chart renders verbatim
@@ -18,7 +19,8 @@ import pytest
 import yaml
 
 import harness
-from harness import RELEASE_TYPE, clean
+import reference
+from harness import clean
 from ingress_configs import INGRESS_CONFIGS
 from sigsci_waf.ingress.flavours import FLAVOURS, FlavourChart as Flavour
 
@@ -32,15 +34,12 @@ COMMENTED_KEYS = {
                                 "controller.podDisruptionBudget.maxUnavailable"}),
 }
 
-REFERENCE = harness.ROOT.parent / "shared" / "reference"
 # Kubernetes objects the charts pass through toYaml: their inside is checked by kubernetes-validate.
 VERBATIM = {"controller.resources", "controller.podSecurityContext"}
 
-pytestmark = pytest.mark.skipif(not REFERENCE.is_dir(), reason=f"{REFERENCE} (chart reference values) not present")
-
 
 def reference_file(flavour: Flavour, version: str) -> Path:
-    return REFERENCE / f"{flavour.chart}-{version}" / "values.yaml"
+    return reference.values_file(flavour.chart, version)
 
 
 def unknown_paths(values: dict, defaults: dict, flavour: Flavour) -> list[str]:
@@ -72,7 +71,7 @@ def _releases():
     runs = {f"stack-{name}": harness.run_stack(name) for name in harness.stack_names()}
     runs.update({name: harness.run_config(cfg) for name, cfg in INGRESS_CONFIGS.items()})
     for run_name, run in runs.items():
-        for release in run.of_type(RELEASE_TYPE):
+        for release in harness.ingress_releases(run):
             yield run_name, clean(release.inputs)
 
 
@@ -83,6 +82,7 @@ def test_every_chart_is_checked():
     assert {r["chart"] for _, r in RELEASES} == {f.chart for f in FLAVOURS.values()}
 
 
+@pytest.mark.reference
 @pytest.mark.parametrize("run_name,release", RELEASES, ids=[name for name, _ in RELEASES])
 def test_values_use_only_the_charts_keys(run_name, release):
     flavour = harness.release_flavour(release)
@@ -114,6 +114,7 @@ def _block_lines(lines: list[str], dotted: str) -> list[str]:
     return block
 
 
+@pytest.mark.reference
 @pytest.mark.parametrize("flavour", list(FLAVOURS.values()), ids=list(FLAVOURS))
 def test_commented_keys_are_documented_in_the_chart(flavour):
     lines = reference_file(flavour, flavour.default_chart_version).read_text().splitlines()
@@ -129,6 +130,7 @@ def test_commented_keys_are_documented_in_the_chart(flavour):
             f"{dotted} is not documented in a comment of {parent}"
 
 
+@pytest.mark.reference
 def test_the_comment_check_reads_the_right_block():
     lines = reference_file(FLAVOURS["nginx-ingress"], "2.5.0").read_text().splitlines()
     image = _block_lines(lines, "controller.image")
@@ -136,6 +138,7 @@ def test_the_comment_check_reads_the_right_block():
     assert not any(re.match(r"^\s*#+\s*lifecycle:", line) for line in image)
 
 
+@pytest.mark.reference
 def test_the_check_catches_a_misspelt_key():
     flavour = FLAVOURS["ingress-nginx"]
     defaults = yaml.safe_load(reference_file(flavour, "4.15.1").read_text())
@@ -145,6 +148,7 @@ def test_the_check_catches_a_misspelt_key():
         "controller.extraInitContainer", "controller.image.digset", "controller.replicaCount (a int in the chart)"]
 
 
+@pytest.mark.reference
 def test_the_chart_default_digest_is_the_trap_we_clear():
     """The reason `digest: ""` is sent: the chart pins its stock image by digest."""
     defaults = yaml.safe_load(reference_file(FLAVOURS["ingress-nginx"], "4.15.1").read_text())

@@ -23,6 +23,7 @@ from pulumi.provider.experimental.analyzer import Analyzer
 from pydantic import BaseModel
 
 import harness
+from sigsci_waf.config.gateway import GatewayRoute
 from sigsci_waf.agent.container import AGENT_CONTAINER
 from sigsci_waf.agent.workloads import SHUTDOWN_MARGIN_SECONDS
 from sigsci_waf.apps.component import SigsciRevProxyAppArgs
@@ -75,6 +76,10 @@ DERIVED: dict[tuple[type[BaseModel], str], str | Resources] = {
     (Route, "name"): "the backend Service's name",
     (Route, "host"): "any host",
     (Route, "namespace"): f"`{KUBERNETES_DEFAULT_NAMESPACE}` with service",
+    # The gateway's routes share the route shape (config/routes.py) and so its defaults.
+    (GatewayRoute, "name"): "the backend Service's name",
+    (GatewayRoute, "host"): "any host",
+    (GatewayRoute, "namespace"): f"`{KUBERNETES_DEFAULT_NAMESPACE}` with service",
 }
 # Defaults only a component has: the stack config requires the key.
 COMPONENT_DERIVED = {(SigsciRevProxyAppArgs, "name"): "the resource name"}

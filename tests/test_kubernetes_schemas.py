@@ -6,7 +6,7 @@ import pytest
 import harness
 from ingress_configs import INGRESS_CONFIGS
 from harness import clean
-from schema_check import as_applied, validate, versions
+from schema_check import CUSTOM_GROUPS, as_applied, validate, validate_custom, versions
 
 EXTRA_CONFIGS = {
     # Shapes the stack files do not cover.
@@ -31,7 +31,10 @@ def _objects():
             yield f"{run_name}:{release}:pod", "kubernetes:core/v1:Pod", pod
 
 
-OBJECTS = list(_objects())
+ALL_OBJECTS = list(_objects())
+# Custom resources have their CRDs' schemas (test_custom_resources_valid_for_their_crds), not Kubernetes' own.
+OBJECTS = [o for o in ALL_OBJECTS if not o[2].get("apiVersion", "").startswith(CUSTOM_GROUPS)]
+CUSTOM = [o for o in ALL_OBJECTS if o[2].get("apiVersion", "").startswith(CUSTOM_GROUPS)]
 
 
 def test_there_is_something_to_validate():
@@ -45,6 +48,17 @@ def test_there_is_something_to_validate():
 @pytest.mark.parametrize("name,resource_type,obj", OBJECTS, ids=[o[0] for o in OBJECTS])
 def test_valid_in_strict_mode(name, resource_type, obj, version):
     validate(as_applied(resource_type, obj), version)
+
+
+@pytest.mark.parametrize("name,resource_type,obj", CUSTOM, ids=[o[0] for o in CUSTOM])
+def test_custom_resources_valid_for_their_crds(name, resource_type, obj):
+    validate_custom(harness.unwrap_secrets(obj))
+
+
+def test_there_are_custom_resources_to_validate():
+    kinds = {o[2]["kind"] for o in CUSTOM}
+    assert {"GatewayClass", "Gateway", "HTTPRoute", "ReferenceGrant", "EnvoyExtensionPolicy",
+            "ClientTrafficPolicy"} <= kinds
 
 
 def test_the_validator_rejects_unknown_fields():

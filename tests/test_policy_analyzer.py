@@ -128,7 +128,9 @@ def test_the_pack_passes_every_stack(pack, stack):
 
 def test_the_pack_refuses_dev_unless_configured_to_follow_latest(pack):
     found = run_pack(pack, _resources(harness.run_stack("dev")))
-    assert len(found) == 2 and {f[0] for f in found} == {"sigsci-pinned-versions"}
+    # dev runs the latest agent in three places: beside its app, beside the ingress controller, and as the
+    # gateway's agents.
+    assert len(found) == 3 and {f[0] for f in found} == {"sigsci-pinned-versions"}
     assert all(f[2] == proto.MANDATORY for f in found)
 
 

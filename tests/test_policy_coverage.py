@@ -126,11 +126,6 @@ def _with_literal_keys(template):
     return template
 
 
-def _reported(validate, resources, probe_name, config=None):
-    """The violations that name the probe resource."""
-    return [v for v in violations(validate, resources, config) if probe_name in v]
-
-
 # -- 1. a ServicePatch (or Service) that moves a protected Service back to the app port ----------------------
 
 def test_a_service_patch_moving_the_patched_app_back_to_its_port_is_reported(stacks):

@@ -121,8 +121,8 @@ def test_agent_handed_to_the_chart_is_checked_too(staging):
 
 def test_latest_images_are_reported_unless_the_stack_allows_them(dev):
     found = violations(validate_pinned_versions, dev)
-    # dev follows the vendor's latest agent on purpose: the app's agent and the controller's agent.
-    assert len(found) == 2 and all("not pinned" in f for f in found)
+    # dev follows the vendor's latest agent on purpose: the app's agent, the controller's and the gateway's.
+    assert len(found) == 3 and all("not pinned" in f for f in found)
     assert violations(validate_pinned_versions, dev, {"requirePinnedVersions": False}) == []
 
 

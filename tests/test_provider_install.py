@@ -41,7 +41,7 @@ import harness
 from invariants import plain_credentials
 
 VERSION = tomllib.loads((harness.ROOT / "pyproject.toml").read_text())["project"]["version"]
-COMPONENTS = ["SigsciIngressController", "SigsciRevProxyApp", "SigsciSecret"]
+COMPONENTS = ["SigsciGateway", "SigsciIngressController", "SigsciRevProxyApp", "SigsciSecret"]
 
 
 # -- a stand-in engine: resource monitor and engine services on 127.0.0.1 ----------------------------------
@@ -276,6 +276,13 @@ CALLS = {
                                 {"kubernetes:helm.sh/v3:Release", "kubernetes:networking.k8s.io/v1:Ingress",
                                  "kubernetes:apps/v1:Deployment", "kubernetes:core/v1:Service"},
                                 {"namespace", "releaseName", "ingressClass", "serviceName"}),
+    "SigsciGateway": ("gw", {"secretName": "sigsci.demo", "namespace": "gw", "bodyLimit": "2Mi",
+                             "messageTimeout": "3s", "agents": {"port": 9443},
+                             "routes": [{"service": {"name": "web", "port": 8080}, "namespace": "default"}]},
+                      {"kubernetes:helm.sh/v3:Release", "kubernetes:apps/v1:Deployment",
+                       "kubernetes:gateway.networking.k8s.io/v1:HTTPRoute",
+                       "kubernetes:gateway.envoyproxy.io/v1alpha1:EnvoyExtensionPolicy"},
+                      {"namespace", "gatewayNamespace", "gatewayName"}),
 }
 
 

@@ -8,8 +8,8 @@ from pulumi.provider.experimental.analyzer import Analyzer
 from pydantic.alias_generators import to_camel
 
 import harness
-from sigsci_waf import (SigsciIngressController, SigsciIngressControllerArgs, SigsciRevProxyApp, SigsciRevProxyAppArgs,
-                        SigsciSecret, SigsciSecretArgs)
+from sigsci_waf import (SigsciGateway, SigsciGatewayArgs, SigsciIngressController, SigsciIngressControllerArgs,
+                        SigsciRevProxyApp, SigsciRevProxyAppArgs, SigsciSecret, SigsciSecretArgs)
 
 PROVIDER = harness.ROOT / "provider"
 
@@ -40,6 +40,7 @@ EXPECTED = {
     "SigsciRevProxyApp": (SigsciRevProxyAppArgs, {"serviceName", "namespace"}),
     "SigsciIngressController": (SigsciIngressControllerArgs,
                                 {"namespace", "releaseName", "ingressClass", "serviceName", "loadBalancerAddress"}),
+    "SigsciGateway": (SigsciGatewayArgs, {"namespace", "gatewayNamespace", "gatewayName"}),
 }
 
 
@@ -62,13 +63,15 @@ def test_the_type_tokens_match_the_package(schema):
     args = {"secret_name": "sigsci.demo"}
     built = {"SigsciSecret": lambda: SigsciSecret("c", {"namespaces": ["web"], "existing_secret": "keys"}),
              "SigsciRevProxyApp": lambda: SigsciRevProxyApp("c", {**args, "image": "nginx:1.27", "port": 8080}),
-             "SigsciIngressController": lambda: SigsciIngressController("c", args)}
+             "SigsciIngressController": lambda: SigsciIngressController("c", args),
+             "SigsciGateway": lambda: SigsciGateway("c", args)}
     for component in EXPECTED:
         run = harness.run(built[component])
         assert run.options["c"]["type"] == f"{package}:index:{component}"
     stack = harness.run_config({"sigsci:site": "demo", **harness.KEY_CONFIG, "sigsci:ingress": {},
+                                "sigsci:gateway": {},
                                 "sigsci:apps": [{"name": "web", "image": "nginx:1.27", "port": 8080}]})
-    assert {stack.options[n]["type"] for n in ("sigsci", "web.default", "ingress")} == {
+    assert {stack.options[n]["type"] for n in ("sigsci", "web.default", "ingress", "gateway")} == {
         f"{package}:index:{component}" for component in EXPECTED}
 
 

@@ -13,6 +13,7 @@ from pydantic.alias_generators import to_camel
 import harness
 from test_defaults import agrees, expectation, shown_value
 from sigsci_waf.config.ingress import IngressSpec
+from sigsci_waf.config.gateway import GatewaySpec
 from sigsci_waf.config.stack import KNOWN_KEYS
 from sigsci_waf.config.agent import AgentSettings
 from sigsci_waf.config.app import AppSpec
@@ -83,6 +84,7 @@ SECTIONS = [
     ("## `sigsci:agent` (and per-app or ingress `agent`, merged key by key over it)", AgentSettings),
     ("## `sigsci:apps[]`", AppSpec),
     ("## `sigsci:ingress`", IngressSpec),
+    ("## `sigsci:gateway`", GatewaySpec),
 ]
 
 

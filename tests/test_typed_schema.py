@@ -21,7 +21,10 @@ from sigsci_waf.config.choices import ServiceType
 from sigsci_waf.config.secret import SecretSpec
 from sigsci_waf.ingress.component import SigsciIngressControllerArgs
 from sigsci_waf.secret.component import SigsciSecretArgs
+from sigsci_waf.config.gateway import (EnvoyGatewayInstall, ExistingGateway, GatewayAgents, GatewayListeners,
+                                       GatewayRoute, GatewaySpec)
 from sigsci_waf.config.routes import ServiceBackend
+from sigsci_waf.gateway.component import SigsciGatewayArgs
 from sigsci_waf.config.ingress import (AgentService, Chart, ControllerImage, ControllerService, ControllerSpec,
                                        IngressClass, IngressSpec, Route)
 from sigsci_waf.config.agent import AgentSettings, Quantities, Resources, StartupProbe
@@ -115,7 +118,10 @@ SHAPES = [(typed.AgentArgs, AgentSettings), (typed.ResourcesArgs, Resources), (t
           (typed.StartupProbeArgs, StartupProbe), (typed.ChartArgs, Chart), (typed.ControllerArgs, ControllerSpec),
           (typed.ControllerImageArgs, ControllerImage), (typed.AgentServiceArgs, AgentService),
           (typed.IngressClassArgs, IngressClass), (typed.ControllerServiceArgs, ControllerService),
-          (typed.RouteArgs, Route), (typed.ServiceBackendArgs, ServiceBackend)]
+          (typed.RouteArgs, Route), (typed.ServiceBackendArgs, ServiceBackend),
+          (typed.GatewayRouteArgs, GatewayRoute), (typed.ExistingGatewayArgs, ExistingGateway),
+          (typed.EnvoyGatewayInstallArgs, EnvoyGatewayInstall), (typed.GatewayListenersArgs, GatewayListeners),
+          (typed.GatewayAgentsArgs, GatewayAgents)]
 
 
 # The components' own Args against the models that validate them, with the keys only one side has: each
@@ -124,6 +130,7 @@ SHAPES = [(typed.AgentArgs, AgentSettings), (typed.ResourcesArgs, Resources), (t
 # only knows whether keys were given (has_keys).
 COMPONENT_ARGS = [(SigsciRevProxyAppArgs, AppSpec, {"secret_name", "credentials_hash"}, set()),
                   (SigsciIngressControllerArgs, IngressSpec, {"secret_name", "credentials_hash"}, set()),
+                  (SigsciGatewayArgs, GatewaySpec, {"secret_name", "credentials_hash"}, set()),
                   (SigsciSecretArgs, SecretSpec, {"namespaces", "access_key_id", "secret_access_key"}, {"has_keys"})]
 # Every Args TypedDict: (shape, model, keys only the shape has, fields only the model has).
 ALL_ARGS = [(shape, model, set(), set()) for shape, model in SHAPES] + COMPONENT_ARGS

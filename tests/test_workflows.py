@@ -5,7 +5,8 @@ previewed on main only; every other preview runs in a `<stack>-preview` environm
 credentials); production keys live only in the deploy job's environment; no `secrets[...]` lookup (it hands
 the whole secrets context to the runner); the stack passphrase only in the steps that use it; actions pinned
 by commit SHA with their version in a comment; the state backend reached with an OIDC login; the policy pack
-on every preview and deploy; dependencies cached; secrets never on a command line.
+on every preview and deploy; dependencies cached; secrets never on a command line. And the test jobs hand the
+tests the charts' reference values, fetched with a pinned helm at the versions the package pins.
 """
 
 import json
@@ -19,12 +20,16 @@ import pytest
 import yaml
 
 import harness
+import reference
+from sigsci_waf.ingress.flavours import FLAVOURS
 
 GITHUB = harness.ROOT / ".github"
 WORKFLOWS = sorted((GITHUB / "workflows").glob("*.yml"))
 ACTION = GITHUB / "actions" / "setup-stack" / "action.yml"
+ACTIONS = sorted((GITHUB / "actions").glob("*/action.yml"))
+REFERENCE_DATA = "./.github/actions/reference-data"
 DEPENDABOT = GITHUB / "dependabot.yml"
-YAML_FILES = [*WORKFLOWS, ACTION, DEPENDABOT, harness.ROOT / "Pulumi.yaml",
+YAML_FILES = [*WORKFLOWS, *ACTIONS, DEPENDABOT, harness.ROOT / "Pulumi.yaml",
               *sorted((harness.ROOT / "stacks").glob("*.yaml"))]
 PRODUCTION = {"prod"}  # stacks whose credentials pull-request code must never see (docs/ci.md)
 SETUP = "./.github/actions/setup-stack"
@@ -121,9 +126,9 @@ def _jobs() -> list[tuple[str, str, dict]]:
 
 
 def _all_steps() -> list[tuple[str, dict]]:
-    """Every step of every workflow job and of the composite action, with where it is."""
+    """Every step of every workflow job and of the composite actions, with where it is."""
     steps = [(f"{wf}.{name}", step) for wf, name, job in _jobs() for step in _steps(job)]
-    return steps + [("setup-stack", step) for step in _load(ACTION)["runs"]["steps"]]
+    return steps + [(path.parent.name, step) for path in ACTIONS for step in _load(path)["runs"]["steps"]]
 
 
 def _pulumi_steps(workflow: dict, command: str) -> list[tuple[dict, dict]]:
@@ -181,7 +186,7 @@ def test_every_stack_is_previewed_with_the_policy_pack():
 
 
 def test_no_lookup_of_the_whole_secrets_context():
-    for path in [*WORKFLOWS, ACTION]:
+    for path in [*WORKFLOWS, *ACTIONS]:
         assert "secrets[" not in path.read_text(), path.name
 
 
@@ -215,7 +220,7 @@ _PINNED = re.compile(r"^\s*(?:-\s+)?uses:\s*(?P<action>[\w.-]+/[\w./-]+)@(?P<ref
 
 def _uses_lines() -> list[tuple[str, re.Match]]:
     lines = []
-    for path in [*WORKFLOWS, ACTION]:
+    for path in [*WORKFLOWS, *ACTIONS]:
         for line in path.read_text().splitlines():
             if re.match(r"^\s*(?:-\s+)?uses:", line) and "./" not in line:
                 match = _PINNED.match(line)
@@ -304,7 +309,7 @@ def test_secrets_never_appear_in_a_command_line():
     for where, step in _all_steps():
         script = step.get("run", "")
         assert not _EXPRESSION.search(script), f"{where}: an expression inside run: {script!r}"
-    for path in [*WORKFLOWS, ACTION]:
+    for path in [*WORKFLOWS, *ACTIONS]:
         for expression in _EXPRESSION.findall(path.read_text()):
             if "secrets" in expression:
                 assert "echo" not in expression
@@ -318,7 +323,7 @@ def test_stack_keys_go_through_stdin():
 
 def test_the_kubeconfig_is_not_exported_through_github_env():
     """Writing to $GITHUB_ENV lets later steps' environment be steered; the file path is passed explicitly."""
-    for path in [*WORKFLOWS, ACTION]:
+    for path in [*WORKFLOWS, *ACTIONS]:
         assert "GITHUB_ENV" not in path.read_text(), path.name
     for workflow in ("preview", "deploy"):
         for command in ("preview", "up"):
@@ -329,4 +334,31 @@ def test_the_kubeconfig_is_not_exported_through_github_env():
 def test_dependabot_keeps_the_pins_current():
     config = _load(DEPENDABOT)
     [update] = [u for u in config["updates"] if u["package-ecosystem"] == "github-actions"]
-    assert set(update["directories"]) == {"/", "/" + str(ACTION.parent.relative_to(harness.ROOT))}
+    assert set(update["directories"]) == {"/"} | {"/" + str(a.parent.relative_to(harness.ROOT)) for a in ACTIONS}
+
+
+# -- the reference data the chart tests read ---------------------------------------------------------------------
+
+def test_the_test_jobs_fetch_the_reference_data_and_hand_it_to_the_tests():
+    for workflow in ("preview", "deploy"):
+        steps = _steps(_workflow(workflow)["jobs"]["test"])
+        [fetch] = [i for i, s in enumerate(steps) if s.get("uses") == REFERENCE_DATA]
+        [tests] = [i for i, s in enumerate(steps) if "make test" in s.get("run", "")]
+        assert fetch < tests, workflow
+        assert steps[tests]["env"][reference.ENV] == steps[fetch]["with"]["directory"], workflow
+
+
+def test_a_pinned_helm_fetches_the_charts_the_package_pins():
+    steps = _load(GITHUB / "actions" / "reference-data" / "action.yml")["runs"]["steps"]
+    [helm] = [i for i, s in enumerate(steps) if str(s.get("uses", "")).startswith("azure/setup-helm@")]
+    [fetch] = [i for i, s in enumerate(steps) if "scripts/fetch_reference.py" in s.get("run", "")]
+    assert helm < fetch
+    # The action itself is pinned by SHA (test_actions_are_pinned_by_commit_sha_with_their_version); so is helm.
+    assert re.fullmatch(r"v\d+\.\d+\.\d+", str(steps[helm]["with"]["version"]))
+    assert steps[fetch]["run"].strip() == 'python scripts/fetch_reference.py "$DIRECTORY"'
+    assert steps[fetch]["env"] == {"DIRECTORY": "${{ inputs.directory }}"}
+    fetcher = reference.fetcher()
+    charts = [r for r in fetcher.REFERENCES if isinstance(r, fetcher.ChartValues)]
+    assert {(r.repository, r.chart, r.version) for r in charts} == \
+        {(f.repository_url, f.chart, f.default_chart_version) for f in FLAVOURS.values()}
+    assert all(re.fullmatch(r"[0-9a-f]{64}", r.sha256) for r in charts)

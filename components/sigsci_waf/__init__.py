@@ -9,7 +9,8 @@ from .secret.component import SigsciSecret, SigsciSecretArgs
 
 # The ingress controller (its schema, chart tables and Helm) loads on first use: stacks and programs without
 # one do not pay for its import.
-_LAZY = {"SigsciIngressController": "ingress.component", "SigsciIngressControllerArgs": "ingress.component"}
+_LAZY = {"SigsciIngressController": "ingress.component", "SigsciIngressControllerArgs": "ingress.component",
+         "SigsciGateway": "gateway.component", "SigsciGatewayArgs": "gateway.component"}
 
 
 def __getattr__(name: str) -> Any:
@@ -26,6 +27,8 @@ def __dir__() -> list[str]:
 
 __all__ = [
     "ConfigError",
+    "SigsciGateway",
+    "SigsciGatewayArgs",
     "SigsciIngressController",
     "SigsciIngressControllerArgs",
     "SigsciRevProxyApp",

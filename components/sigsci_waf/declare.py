@@ -30,10 +30,19 @@ def _creator(api_version: str, kind: str, patch: bool):
     return getattr(importlib.import_module(f"pulumi_kubernetes.{module}"), name)
 
 
+# Custom resources (Gateway API, Envoy Gateway): no typed class in pulumi_kubernetes, so the generic one.
+_CUSTOM_GROUPS = ("gateway.networking.k8s.io/", "gateway.envoyproxy.io/")
+
+
 def declare(name: str, obj: dict[str, Any], opts: pulumi.ResourceOptions, bindings: Mapping[Ref, Any], *,
             patch: bool = False):
     """The resource for `obj` (a server-side-apply patch when `patch`): its `Ref`s bound, the values marked
     sensitive made secrets."""
+    if obj["apiVersion"].startswith(_CUSTOM_GROUPS) and not patch:
+        from pulumi_kubernetes.apiextensions import CustomResource
+
+        fields = reveal({k: v for k, v in obj.items() if k not in ("apiVersion", "kind")}, bindings)
+        return CustomResource(name, api_version=obj["apiVersion"], kind=obj["kind"], opts=opts, **fields)
     creator = _creator(obj["apiVersion"], obj["kind"], patch)
     fields = reveal({k: v for k, v in obj.items() if k not in ("apiVersion", "kind")}, bindings)
     return creator(name, **fields, opts=opts)

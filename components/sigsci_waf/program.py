@@ -61,6 +61,13 @@ def declare_stack(stack: ResolvedStack) -> None:
     pulumi.export("secretName", pulumi.Output.secret(str(secret_name)) if stack.secret.name_is_secret
                   else secret_name)
     pulumi.export("apps", exported)
+    if stack.gateway is not None:
+        from .gateway.component import SigsciGateway
+
+        gateway = SigsciGateway.from_resolved("gateway", stack.gateway, secret_name, secret.credentials_hash,
+                                              opts=waits_for(stack.gateway.spec.namespace))
+        pulumi.export("gateway", {"namespace": gateway.namespace, "gatewayNamespace": gateway.gateway_namespace,
+                                  "gatewayName": gateway.gateway_name})
     if stack.ingress is not None:
         from .ingress.component import SigsciIngressController
 

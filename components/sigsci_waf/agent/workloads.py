@@ -87,8 +87,10 @@ def pod_security_context() -> dict[str, Any]:
 
 
 def deployment(name: str, namespace: str, labels: Mapping[str, str], *, replicas: int, grace_period: int,
-               containers: list, volumes: list, annotations: Mapping[str, Any]) -> dict[str, Any]:
-    return {
+               containers: list, volumes: list, annotations: Mapping[str, Any], spread: bool = False
+               ) -> dict[str, Any]:
+    """`spread`: the pods spread over nodes where the scheduler can (one node going down takes only its share)."""
+    result = {
         "apiVersion": "apps/v1",
         "kind": "Deployment",
         "metadata": metadata(name, namespace, labels),
@@ -109,6 +111,11 @@ def deployment(name: str, namespace: str, labels: Mapping[str, str], *, replicas
             },
         },
     }
+    if spread:
+        result["spec"]["template"]["spec"]["topologySpreadConstraints"] = [{
+            "maxSkew": 1, "topologyKey": "kubernetes.io/hostname", "whenUnsatisfiable": "ScheduleAnyway",
+            "labelSelector": {"matchLabels": dict(labels)}}]
+    return result
 
 
 def service(name: str, namespace: str, labels: Mapping[str, str], selector: Mapping[str, str], *,
@@ -125,15 +132,20 @@ def service(name: str, namespace: str, labels: Mapping[str, str], selector: Mapp
 
 
 def network_policy(name: str, namespace: str, labels: Mapping[str, str], selector: Mapping[str, str], *,
-                   port: int, from_pods: Mapping[str, str] | None = None) -> dict[str, Any]:
-    """Admit traffic to the selected pods only on `port` (and only from `from_pods` when given).
+                   port: int, from_pods: Mapping[str, str] | None = None,
+                   any_namespace: bool = False) -> dict[str, Any]:
+    """Admit traffic to the selected pods only on `port` (and only from `from_pods` when given: in the same
+    namespace, or in any namespace with `any_namespace`).
 
     Effective where the cluster's network plugin enforces NetworkPolicy; egress stays open because
     the agent must reach the Fastly cloud.
     """
     rule: dict[str, Any] = {"ports": [{"port": port, "protocol": "TCP"}]}
     if from_pods is not None:
-        rule["from"] = [{"podSelector": {"matchLabels": dict(from_pods)}}]
+        peer: dict[str, Any] = {"podSelector": {"matchLabels": dict(from_pods)}}
+        if any_namespace:
+            peer = {"namespaceSelector": {}, **peer}
+        rule["from"] = [peer]
     return {
         "apiVersion": "networking.k8s.io/v1",
         "kind": "NetworkPolicy",

@@ -147,6 +147,58 @@ class RouteArgs(TypedDict, total=False):
     """The TLS Secret for host."""
 
 
+class GatewayRouteArgs(TypedDict, total=False):
+    name: str
+    """The HTTPRoute's name. Default: the backend Service's name."""
+    host: str
+    """The host it matches (a DNS name, `*.` wildcard allowed). Default: any host."""
+    path: str
+    """The path it matches. Default: `/`."""
+    path_type: PathType
+    """How the path matches: `Prefix` or `Exact` (ImplementationSpecific has no Gateway API equivalent).
+    Default: `Prefix`."""
+    app: str
+    """Route to an app of `apps` by name (Python; other languages use service)."""
+    service: ServiceBackendArgs
+    """Route to a Service by name and port."""
+    namespace: str
+    """With service: the Service's namespace; with app: which app of that name. Default: `default` with service."""
+
+
+class ExistingGatewayArgs(TypedDict):
+    namespace: str
+    """The existing Gateway's namespace."""
+    name: str
+    """The existing Gateway's name."""
+
+
+class EnvoyGatewayInstallArgs(TypedDict, total=False):
+    enabled: bool
+    """Install Envoy Gateway with its Helm chart; false for a cluster that already runs it. Default: `true`."""
+    namespace: str
+    """Envoy Gateway's namespace (it must exist). Default: `envoy-gateway-system`."""
+    version: str
+    """The gateway-helm chart version. Default: `v1.9.0`."""
+    repository: str
+    """The chart's OCI repository (a mirror works). Default: `oci://docker.io/envoyproxy`."""
+
+
+class GatewayListenersArgs(TypedDict, total=False):
+    http_port: int
+    """The HTTP listener's port. Default: `80`."""
+    https_port: int
+    """The HTTPS listener's port (with tls_secrets). Default: `443`."""
+    tls_secrets: list[str]
+    """TLS Secrets in the Gateway's namespace: an HTTPS listener serves them."""
+
+
+class GatewayAgentsArgs(TypedDict, total=False):
+    replicas: int
+    """Agent pods (spread over nodes, with a PodDisruptionBudget above one). Default: `2`."""
+    port: int
+    """Their gRPC port (>= 1024): the listener, the container port, the Service and the probe. Default: `9999`."""
+
+
 def plain_values(value: Any) -> Any:
     """Arguments as the config schema takes them: enum members as their values and whole floats as integers,
     at any depth. Other languages' numbers reach a component through the engine as floats (8080.0), and

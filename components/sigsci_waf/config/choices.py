@@ -88,3 +88,10 @@ class PathType(StrEnum):
     """The exact path."""
     IMPLEMENTATION_SPECIFIC = "ImplementationSpecific"
     """As the controller reads it (regular expressions in ingress-nginx)."""
+
+
+class GatewayImplementation(StrEnum):
+    """Which Gateway API implementation sends the traffic to the agents."""
+
+    ENVOY_GATEWAY = "envoyGateway"
+    """Envoy Gateway: an EnvoyExtensionPolicy sends every request on the Gateway to the agents (ext_proc)."""

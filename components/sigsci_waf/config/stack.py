@@ -16,7 +16,7 @@ from .sensitive import scrub, scrub_path, secret_words
 
 NAMESPACE = "sigsci"
 KNOWN_KEYS = ("site", "accessKeyId", "secretAccessKey", "existingSecret", "existingNamespaces", "agent", "apps",
-              "ingress")
+              "ingress", "gateway")
 
 
 @dataclass(frozen=True)
@@ -31,6 +31,7 @@ class StackInput:
     agent: dict | None = None
     apps: list | None = None
     ingress: dict | None = None
+    gateway: dict | None = None
     secret_keys: frozenset[str] = field(default_factory=frozenset)
 
 
@@ -87,6 +88,7 @@ def read_stack() -> StackInput:
         apps=_object(config, "apps", list, "a list of apps, each at least {name, image, port}"),
         ingress=_object(config, "ingress", dict, "an object describing the ingress controller (see "
                                                  "docs/configuration.md)"),
+        gateway=_object(config, "gateway", dict, "an object describing the gateway (see docs/gateway.md)"),
         secret_keys=frozenset(key for key in KNOWN_KEYS if _is_secret(key)),
     )
 

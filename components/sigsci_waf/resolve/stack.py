@@ -16,6 +16,7 @@ from .app import ResolvedApp, resolve_app
 from .secret import ResolvedSecret, resolve_secret
 
 if TYPE_CHECKING:  # the ingress's modules load only for a stack that has one
+    from .gateway import ResolvedGateway
     from .ingress import ResolvedIngress
 
 # Namespaces the cluster itself keeps: a stack never declares them (deleting the stack would try to delete them).
@@ -28,6 +29,7 @@ class ResolvedStack:
 
     apps: tuple[ResolvedApp, ...]
     ingress: ResolvedIngress | None
+    gateway: ResolvedGateway | None
     secret: ResolvedSecret
     # The namespaces the stack creates, first, before the Secret and the pods in them.
     own_namespaces: tuple[str, ...]
@@ -38,9 +40,9 @@ def resolve_stack(config: StackInput) -> ResolvedStack:
     shared_agent: AgentSettings = parse(AgentSettings, config.agent or {}, f"{NAMESPACE}:agent")
     agent_secret = "agent" in secret_keys
     rotation = config.existing_secret is None
-    if not config.apps and config.ingress is None:
-        raise ConfigError(f"{NAMESPACE}:apps", "is required unless sigsci:ingress is set: a list of apps to "
-                                               "protect, each at least {name, image, port}")
+    if not config.apps and config.ingress is None and config.gateway is None:
+        raise ConfigError(f"{NAMESPACE}:apps", "is required unless sigsci:ingress or sigsci:gateway is set: a list "
+                                               "of apps to protect, each at least {name, image, port}")
     apps = resolve_apps(config.apps or [], shared_agent, secret=agent_secret or "apps" in secret_keys,
                         rotation=rotation)
     ingress = None
@@ -50,13 +52,21 @@ def resolve_stack(config: StackInput) -> ResolvedStack:
         ingress = resolve_ingress(config.ingress, shared_agent, f"{NAMESPACE}:ingress", route_targets(apps),
                                   secret=agent_secret or "ingress" in secret_keys, rotation=rotation)
         check_shared_names(ingress, apps)
-    namespaces = {app.spec.namespace for app in apps} | ({ingress.spec.namespace} if ingress else set())
+    gateway = None
+    if config.gateway is not None:
+        from .gateway import resolve_gateway
+        from .routes import route_targets
+
+        gateway = resolve_gateway(config.gateway, shared_agent, f"{NAMESPACE}:gateway", route_targets(apps),
+                                  secret=agent_secret or "gateway" in secret_keys, rotation=rotation)
+    namespaces = {app.spec.namespace for app in apps} | ({ingress.spec.namespace} if ingress else set()) \
+        | ({gateway.spec.namespace} if gateway else set())
     secret = resolve_secret(f"{NAMESPACE}:", site=config.site, existing_secret=config.existing_secret,
                             access_key_id=config.access_key_id, secret_access_key=config.secret_access_key,
                             namespaces=sorted(namespaces), name_is_secret="site" in secret_keys)
     existing = read_existing_namespaces(config.existing_namespaces)
-    return ResolvedStack(apps=tuple(apps), ingress=ingress, secret=secret,
-                         own_namespaces=tuple(sorted(namespaces_to_create(apps, ingress, existing))))
+    return ResolvedStack(apps=tuple(apps), ingress=ingress, gateway=gateway, secret=secret,
+                         own_namespaces=tuple(sorted(namespaces_to_create(apps, ingress, gateway, existing))))
 
 
 def resolve_apps(entries: list, shared_agent: AgentSettings, *, secret: bool, rotation: bool) -> list[ResolvedApp]:
@@ -110,7 +120,8 @@ def read_existing_namespaces(names: list | None) -> set[str]:
     return set(names or [])
 
 
-def namespaces_to_create(apps: list[ResolvedApp], ingress: ResolvedIngress | None, existing: set[str]) -> set[str]:
+def namespaces_to_create(apps: list[ResolvedApp], ingress: ResolvedIngress | None,
+                         gateway: ResolvedGateway | None, existing: set[str]) -> set[str]:
     """The namespaces the stack owns: where it runs pods of its own (owned and service placements, and the
     ingress controller unless createNamespace is false). Never the cluster's own, one listed as existing,
     or one a patched app lives in: that app's Deployment proves the namespace is someone else's, and
@@ -118,5 +129,9 @@ def namespaces_to_create(apps: list[ResolvedApp], ingress: ResolvedIngress | Non
     wanted = {app.spec.namespace for app in apps if app.spec.placement != Placement.PATCH}
     if ingress is not None and ingress.spec.create_namespace:
         wanted.add(ingress.spec.namespace)
+    if gateway is not None and gateway.spec.create_namespace:
+        wanted.add(gateway.spec.namespace)
+    if gateway is not None and gateway.spec.envoy_gateway.enabled:
+        wanted.add(gateway.spec.envoy_gateway.namespace)
     patched = {app.spec.namespace for app in apps if app.spec.placement == Placement.PATCH}
     return wanted - SYSTEM_NAMESPACES - patched - existing

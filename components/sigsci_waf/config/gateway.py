@@ -1,0 +1,155 @@
+"""What users may type under `sigsci:gateway`: the WAF on Gateway API, the agents as Envoy's external processor."""
+
+from __future__ import annotations
+
+import re
+
+from pydantic import Field, StrictBool, model_validator
+
+from .agent import AgentSettings
+from .choices import GatewayImplementation, PathType
+from .errors import Problem
+from .kube import DnsLabel, DnsSubdomain, Port, UnprivilegedPort, _text, quantity_value
+from .model import Model
+from .routes import RouteBase
+
+DEFAULT_GATEWAY_NAMESPACE = "sigsci-gateway"
+DEFAULT_GATEWAY_NAME = "sigsci-gateway"
+DEFAULT_GATEWAY_CLASS = "sigsci-envoy"
+DEFAULT_ENVOY_GATEWAY_NAMESPACE = "envoy-gateway-system"
+# Envoy Gateway's Helm chart (its Gateway API CRDs come with it), pinned as the ingress charts are.
+ENVOY_GATEWAY_CHART = "gateway-helm"
+ENVOY_GATEWAY_REPOSITORY = "oci://docker.io/envoyproxy"
+ENVOY_GATEWAY_VERSION = "v1.9.0"
+ENVOY_GATEWAY_CONTROLLER = "gateway.envoyproxy.io/gatewayclass-controller"
+DEFAULT_AGENT_REPLICAS = 2
+DEFAULT_AGENT_GRPC_PORT = 9999  # Fastly's guide's port
+# Bodies up to this size are buffered and inspected whole; Envoy Gateway's own buffer is 32 KiB.
+DEFAULT_BODY_LIMIT = "1Mi"
+# Envoy's ext_proc default is 200 ms, too short for a buffered body (envoyproxy/envoy#27260).
+DEFAULT_MESSAGE_TIMEOUT = "2s"
+# A message timeout must allow this much per MiB of body limit (and never less than MIN_MESSAGE_TIMEOUT_MS).
+TIMEOUT_MS_PER_MIB = 1000
+MIN_MESSAGE_TIMEOUT_MS = 500
+MAX_BODY_LIMIT = 64 * 2 ** 20
+
+# Gateway API's Duration (GEP-2257), as the CRDs' pattern takes it: up to four number+unit parts.
+_DURATION = re.compile(r"([0-9]{1,5}(h|m|s|ms)){1,4}")
+Duration = _text(_DURATION, 40, "a Gateway API duration such as '500ms', '2s' or '1m30s' (whole numbers, units h, "
+                                "m, s, ms)")
+_UNIT_MS = {"h": 3_600_000, "m": 60_000, "s": 1000, "ms": 1}
+
+
+# A size Envoy Gateway's bufferLimit takes: a whole number of bytes, optionally with a unit.
+_BODY_LIMIT = re.compile(r"[1-9][0-9]*([KMGT]i|[kMGT])?")
+BodyLimit = _text(_BODY_LIMIT, 20, "a whole size such as '1Mi', '512Ki' or '65536' (bytes; units Ki, Mi, Gi, k, M, "
+                                   "G)")
+
+
+def duration_ms(text: str) -> int:
+    """Milliseconds of a Gateway API duration ('1m30s' -> 90000)."""
+    return sum(int(n) * _UNIT_MS[unit] for n, unit in re.findall(r"([0-9]+)(h|ms|m|s)", text))
+
+
+class GatewayRoute(RouteBase):
+    """One HTTPRoute rule: host and path to an app of `sigsci:apps` or to a named Service."""
+
+    path_type: PathType = PathType.PREFIX
+
+    @model_validator(mode="after")
+    def _gateway_path_types(self):
+        if self.path_type == PathType.IMPLEMENTATION_SPECIFIC:
+            raise Problem("pathType", "ImplementationSpecific has no Gateway API equivalent: use Prefix or Exact")
+        return self
+
+
+class ExistingGateway(Model):
+    """A Gateway the cluster already runs (Envoy Gateway's): the stack attaches its routes and the WAF to it."""
+
+    namespace: DnsLabel
+    name: DnsSubdomain
+
+
+class EnvoyGatewayInstall(Model):
+    """Envoy Gateway itself, installed with its Helm chart; off for a cluster that already runs it."""
+
+    enabled: StrictBool = True
+    namespace: DnsLabel = DEFAULT_ENVOY_GATEWAY_NAMESPACE
+    version: str = Field(default=ENVOY_GATEWAY_VERSION, pattern=r"^v?\d+\.\d+\.\d+(?:-[0-9A-Za-z.-]+)?$")
+    repository: str = Field(default=ENVOY_GATEWAY_REPOSITORY, pattern=r"^(https?|oci)://[^\s]+$")
+
+
+class GatewayAgents(Model):
+    """The agents: their own Deployment and Service, Envoy's external processor over gRPC."""
+
+    replicas: int = Field(default=DEFAULT_AGENT_REPLICAS, ge=1, le=100, strict=True)
+    port: UnprivilegedPort = DEFAULT_AGENT_GRPC_PORT
+
+
+class GatewayListeners(Model):
+    """The listeners of a Gateway the stack creates: HTTP, and HTTPS when TLS Secrets are given."""
+
+    http_port: Port = 80
+    https_port: Port = 443
+    tls_secrets: list[DnsSubdomain] = []
+
+    @model_validator(mode="after")
+    def _ports_differ(self):
+        if self.tls_secrets and self.http_port == self.https_port:
+            raise Problem("httpsPort", f"must differ from httpPort ({self.http_port})")
+        return self
+
+
+class GatewaySpec(Model):
+    """`sigsci:gateway`: the agents as Envoy's external processor, the policy that sends every request on the
+    Gateway to them, the Gateway (created or existing), its routes, and Envoy Gateway itself."""
+
+    implementation: GatewayImplementation = GatewayImplementation.ENVOY_GATEWAY
+    namespace: DnsLabel = DEFAULT_GATEWAY_NAMESPACE
+    create_namespace: StrictBool = True
+    envoy_gateway: EnvoyGatewayInstall = Field(default_factory=EnvoyGatewayInstall)
+    name: DnsSubdomain = DEFAULT_GATEWAY_NAME
+    gateway_class: DnsSubdomain = DEFAULT_GATEWAY_CLASS
+    existing_gateway: ExistingGateway | None = None
+    listeners: GatewayListeners = Field(default_factory=GatewayListeners)
+    agents: GatewayAgents = Field(default_factory=GatewayAgents)
+    # The agents' own settings, over sigsci:agent: checked whole once merged.
+    agent: AgentSettings = Field(default_factory=AgentSettings)
+    body_limit: BodyLimit = DEFAULT_BODY_LIMIT
+    message_timeout: Duration = DEFAULT_MESSAGE_TIMEOUT
+    inspect_responses: StrictBool = True
+    fail_open: StrictBool = False
+    routes: list[GatewayRoute] = []
+
+    @model_validator(mode="after")
+    def _rules(self):
+        fields = self.model_fields_set
+        if self.existing_gateway is not None:
+            for key in ("name", "gateway_class", "listeners"):
+                if key in fields:
+                    raise Problem(_camel(key), "applies to a Gateway the stack creates, not to existingGateway")
+        limit = quantity_value(str(self.body_limit))
+        if limit < 1024 or limit > MAX_BODY_LIMIT:
+            raise Problem("bodyLimit", f"{self.body_limit} must be between 1Ki and 64Mi: bodies up to it are "
+                                       "buffered in Envoy and sent to the agent whole")
+        needed = max(MIN_MESSAGE_TIMEOUT_MS, int(limit * TIMEOUT_MS_PER_MIB / 2 ** 20))
+        if duration_ms(self.message_timeout) < needed:
+            raise Problem("messageTimeout", f"{self.message_timeout} is too short for bodyLimit {self.body_limit}: "
+                                            f"allow at least {needed} ms ({TIMEOUT_MS_PER_MIB} ms per MiB, at least "
+                                            f"{MIN_MESSAGE_TIMEOUT_MS} ms), or the agent's answer arrives after "
+                                            "Envoy has given up on it")
+        return self
+
+    @property
+    def gateway_namespace(self) -> str:
+        return self.existing_gateway.namespace if self.existing_gateway else self.namespace
+
+    @property
+    def gateway_name(self) -> str:
+        return self.existing_gateway.name if self.existing_gateway else self.name
+
+
+def _camel(name: str) -> str:
+    from pydantic.alias_generators import to_camel
+
+    return to_camel(name)

@@ -1,0 +1,134 @@
+"""SigsciGateway: the WAF on Gateway API, with Envoy Gateway sending every request to the agents (ext_proc)."""
+
+from typing import Any, Optional, Required, Sequence, TypedDict
+
+import pulumi
+import pulumi_kubernetes as k8s
+
+from ..apps.component import SigsciRevProxyApp
+from ..config.agent import AgentSettings
+from ..config.args import (AgentArgs, EnvoyGatewayInstallArgs, ExistingGatewayArgs, GatewayAgentsArgs,
+                           GatewayListenersArgs, GatewayRouteArgs, plain_values)
+from ..config.choices import GatewayImplementation
+from ..config.errors import check_call, check_components
+from ..config.gateway import ENVOY_GATEWAY_CHART
+from ..config.refs import ROTATION, SECRET_NAME
+from ..declare import declare, registered
+from ..resolve.gateway import ResolvedGateway, resolve_gateway
+from ..resolve.routes import route_targets
+from ..resolve.secret import check_secret_name, check_secret_reaches
+
+
+class SigsciGatewayArgs(TypedDict, total=False):
+    """The same keys as `sigsci:gateway` in stack config, in snake_case."""
+
+    secret_name: Required[pulumi.Input[str]]
+    """Name of the Secret holding the agent keys in `namespace` (`SigsciSecret.secret_name`, or another
+    resource's output)."""
+    credentials_hash: Optional[pulumi.Input[str]]
+    """`SigsciSecret.credentials_hash`: put on the pod template so key rotation rolls the pods."""
+    implementation: GatewayImplementation
+    """Which Gateway API implementation sends the traffic to the agents. Default: `envoyGateway`."""
+    namespace: str
+    """The agents' namespace, and the Gateway's when the stack creates it (it must exist; the component does not
+    create it). Default: `sigsci-gateway`."""
+    create_namespace: bool
+    """Stack config only: whether the stack creates `namespace`. Default: `true`."""
+    envoy_gateway: EnvoyGatewayInstallArgs
+    """Envoy Gateway itself: installed with its Helm chart unless enabled is false."""
+    name: str
+    """The Gateway the stack creates. Default: `sigsci-gateway`."""
+    gateway_class: str
+    """The GatewayClass the stack creates for it (Envoy Gateway's controller). Default: `sigsci-envoy`."""
+    existing_gateway: ExistingGatewayArgs
+    """An existing Envoy Gateway Gateway {namespace, name} to put the WAF on, instead of creating one."""
+    listeners: GatewayListenersArgs
+    """The created Gateway's listeners: HTTP, and HTTPS with tls_secrets."""
+    agents: GatewayAgentsArgs
+    """The agents: {replicas, port}."""
+    agent: AgentArgs
+    """Agent settings (repository, version, resources, options, ...), over the defaults."""
+    body_limit: str
+    """Bodies up to this size are buffered and inspected whole (a larger one is refused by Envoy).
+    Default: `1Mi`."""
+    message_timeout: str
+    """How long Envoy waits for the agent's answer to each message; at least 1 s per MiB of body_limit.
+    Default: `2s`."""
+    inspect_responses: bool
+    """Send responses (headers and bodies) to the agent too. Default: `true`."""
+    fail_open: bool
+    """Pass requests on uninspected while the agents cannot answer (the preview warns). Default: `false`."""
+    routes: list[GatewayRouteArgs]
+    """HTTPRoutes on the Gateway: {name, host, path, path_type, app | service: {name, port}, namespace}."""
+
+
+_STACK_ONLY = ("secret_name", "credentials_hash")
+_TYPE = "sigsci:index:SigsciGateway"
+
+
+class SigsciGateway(pulumi.ComponentResource):
+    """The agents as Envoy's external processor, the policy that sends every request on the Gateway to them,
+    the Gateway (or an existing one), its routes, and Envoy Gateway itself."""
+
+    namespace: str
+    """The agents' namespace."""
+    gateway_namespace: str
+    """The Gateway's namespace."""
+    gateway_name: str
+    """The Gateway the WAF is on: route your HTTPRoutes to it, and every one is inspected."""
+
+    def __init__(self, name: str, args: SigsciGatewayArgs, opts: Optional[pulumi.ResourceOptions] = None,
+                 *, apps: Sequence[SigsciRevProxyApp] = ()):
+        """`apps`: the apps routes may name with `app` (Python only; other languages route to an app's
+        Service by name with `service: {name, port}` and `namespace`)."""
+        prefix = check_call("SigsciGateway", name, args, opts, SigsciGatewayArgs, ("apps",))
+        secret_name = check_secret_name(args.get("secret_name"), f"{prefix}.secret_name")
+        apps = check_components(apps, f"{prefix}.apps", SigsciRevProxyApp)
+        credentials_hash = args.get("credentials_hash")
+        raw = plain_values({k: v for k, v in args.items() if k not in _STACK_ONLY})
+        resolved = resolve_gateway(raw, AgentSettings(), prefix, route_targets(app.resolved for app in apps),
+                                   snake=True, rotation=credentials_hash is not None)
+        check_secret_reaches(secret_name, resolved.spec.namespace, f"{prefix}.secret_name",
+                             defaulted_key=None if "namespace" in args else f"{prefix}.namespace")
+        super().__init__(_TYPE, name, None, opts)
+        self._declare(name, prefix, resolved, secret_name, credentials_hash, opts)
+
+    @classmethod
+    def from_resolved(cls, name: str, gateway: ResolvedGateway, secret_name: Any, credentials_hash: Any = None,
+                      opts: Optional[pulumi.ResourceOptions] = None) -> "SigsciGateway":
+        """The component for a gateway the resolve stage has already checked and built (the stack program's
+        way in: errors then name the stack config keys)."""
+        self = registered(cls, _TYPE, name, opts)
+        self._declare(name, f"SigsciGateway '{name}'", gateway, secret_name, credentials_hash, opts)
+        return self
+
+    def _declare(self, name: str, prefix: str, resolved: ResolvedGateway, secret_name: Any, credentials_hash: Any,
+                 opts: Optional[pulumi.ResourceOptions]) -> None:
+        spec, objects = resolved.spec, resolved.objects
+        bindings = {SECRET_NAME: secret_name, ROTATION: credentials_hash}
+        depends_on = list(opts.depends_on or []) if opts is not None and opts.depends_on else []
+        child = pulumi.ResourceOptions(parent=self, depends_on=depends_on)
+        # The agents are up (their rollout ready) before the policy sends traffic to them.
+        agents = [declare(f"{name}-agent-{obj['kind'].lower()}", obj, child, bindings) for obj in objects.agents]
+        installed: list[pulumi.Resource] = []
+        install = spec.envoy_gateway
+        if install.enabled:
+            # Its pre-install hook makes the controller's certificates: a Helm release, not a rendered chart.
+            installed.append(k8s.helm.v3.Release(
+                f"{name}-envoy-gateway", name="envoy-gateway", namespace=install.namespace,
+                chart=f"{install.repository.rstrip('/')}/{ENVOY_GATEWAY_CHART}", version=install.version,
+                atomic=True, cleanup_on_fail=True, opts=pulumi.ResourceOptions(parent=self, depends_on=depends_on)))
+        after = pulumi.ResourceOptions(parent=self, depends_on=[*depends_on, *agents, *installed])
+        for obj in objects.gateway:
+            declare(f"{name}-{obj['kind'].lower()}.{obj['metadata']['name']}", obj, after, bindings)
+        for obj in objects.routes:
+            declare(f"{name}-{obj['kind'].lower()}.{obj['metadata']['namespace']}.{obj['metadata']['name']}", obj,
+                    after, bindings)
+        for warning in objects.warnings:
+            pulumi.log.warn(f"{prefix}: {warning}", resource=self)
+        self.resolved = resolved
+        self.namespace = spec.namespace
+        self.gateway_namespace = spec.gateway_namespace
+        self.gateway_name = spec.gateway_name
+        self.register_outputs({"namespace": self.namespace, "gatewayNamespace": self.gateway_namespace,
+                               "gatewayName": self.gateway_name})

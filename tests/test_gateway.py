@@ -1,0 +1,177 @@
+"""sigsci:gateway: the agents as Envoy's external processor, the policy on the whole Gateway, the Gateway and
+its routes; every custom resource checked against its CRD's own schema and CEL rules."""
+
+from __future__ import annotations
+
+import pytest
+
+import harness
+import schema_check
+from harness import clean, env_of, unwrap_secrets
+from sigsci_waf import ConfigError, SigsciGateway, SigsciRevProxyApp, SigsciSecret
+
+BASE = {"sigsci:site": "demo", **harness.KEY_CONFIG,
+        "sigsci:apps": [{"name": "web", "image": "nginxinc/nginx-unprivileged:1.27", "port": 8080}]}
+# The issue's contract, as written, plus a route to a Service in another namespace and failOpen.
+CONTRACT = {**BASE, "sigsci:gateway": {"routes": [{"app": "web", "host": "shop.example.com"}]}}
+WIDER = {**BASE, "sigsci:gateway": {"routes": [{"app": "web", "host": "shop.example.com"},
+                                               {"service": {"name": "docs", "port": 8080}, "namespace": "docs"}],
+                                    "failOpen": True}}
+
+
+def _objects(run) -> dict[tuple[str, str, str], dict]:
+    """Every object the run declares, by (kind, namespace, name)."""
+    found = {}
+    for resource in run.resources:
+        if resource.is_object:
+            obj = unwrap_secrets(clean(resource.inputs))
+            found[(obj["kind"], obj["metadata"].get("namespace", ""), obj["metadata"]["name"])] = obj
+    return found
+
+
+def _one(objects, kind):
+    matches = [o for (k, _, _), o in objects.items() if k == kind]
+    assert len(matches) == 1, f"{kind}: {len(matches)}"
+    return matches[0]
+
+
+@pytest.mark.parametrize("config", [CONTRACT, WIDER], ids=["contract", "wider"])
+def test_the_contract_builds_and_every_object_is_valid(config):
+    run = harness.run_config(config)
+    schema_check.validate_run(run)  # Kubernetes' schemas, and the CRDs' own with their CEL rules
+    objects = _objects(run)
+    kinds = {k for k, _, _ in objects}
+    assert {"GatewayClass", "Gateway", "HTTPRoute", "EnvoyExtensionPolicy", "ClientTrafficPolicy"} <= kinds
+    release = next(r for r in run.of_type(harness.RELEASE_TYPE) if "gateway-helm" in r.inputs["chart"])
+    assert release.inputs["version"] == "v1.9.0" and release.inputs["namespace"] == "envoy-gateway-system"
+    assert run.outputs["gateway"] == {"namespace": "sigsci-gateway", "gatewayNamespace": "sigsci-gateway",
+                                      "gatewayName": "sigsci-gateway"}
+
+
+def test_one_port_drives_the_listener_the_container_the_service_the_probe_and_the_policy():
+    objects = _objects(harness.run_config({**CONTRACT, "sigsci:gateway": {
+        **CONTRACT["sigsci:gateway"], "agents": {"port": 7443}}}))
+    deployment = objects[("Deployment", "sigsci-gateway", "sigsci-extproc")]
+    container = deployment["spec"]["template"]["spec"]["containers"][0]
+    env = env_of(container)
+    assert env["SIGSCI_ENVOY_GRPC_ADDRESS"] == "0.0.0.0:7443"
+    assert env["SIGSCI_ENVOY_EXTPROC_ENABLED"] == "true" and env["SIGSCI_SERVER_FLAVOR"] == "envoy-gateway"
+    assert container["ports"] == [{"name": "grpc", "containerPort": 7443, "protocol": "TCP"}]
+    assert container["readinessProbe"]["grpc"] == {"port": 7443}
+    service = objects[("Service", "sigsci-gateway", "sigsci-extproc")]
+    assert service["spec"]["ports"] == [{"name": "grpc", "port": 7443, "targetPort": 7443, "protocol": "TCP"}]
+    assert service["spec"]["selector"] == deployment["spec"]["selector"]["matchLabels"]
+    policy = _one(objects, "EnvoyExtensionPolicy")
+    assert policy["spec"]["extProc"][0]["backendRefs"] == [
+        {"group": "", "kind": "Service", "name": "sigsci-extproc", "port": 7443}]
+
+
+def test_the_policy_covers_the_whole_gateway_and_fails_closed():
+    objects = _objects(harness.run_config(CONTRACT))
+    gateway = _one(objects, "Gateway")
+    policy = _one(objects, "EnvoyExtensionPolicy")
+    assert policy["metadata"]["namespace"] == gateway["metadata"]["namespace"]
+    # The Gateway itself: every route attached to it and every listener, no sectionName to miss.
+    assert policy["spec"]["targetRefs"] == [{"group": "gateway.networking.k8s.io", "kind": "Gateway",
+                                             "name": gateway["metadata"]["name"]}]
+    ext_proc = policy["spec"]["extProc"][0]
+    assert ext_proc["failOpen"] is False
+    assert ext_proc["processingMode"] == {"request": {"body": "Buffered"}, "response": {"body": "Buffered"}}
+    assert ext_proc["messageTimeout"] == "2s"
+    buffer = _one(objects, "ClientTrafficPolicy")
+    assert buffer["spec"] == {"targetRefs": policy["spec"]["targetRefs"], "connection": {"bufferLimit": "1Mi"}}
+    # Only the stack's own routes attach to the Gateway it creates.
+    assert all(listener["allowedRoutes"] == {"namespaces": {"from": "Same"}}
+               for listener in gateway["spec"]["listeners"])
+
+
+def test_fail_open_warns_and_is_the_only_way_to_it():
+    run = harness.run_config(WIDER)
+    policy = _one(_objects(run), "EnvoyExtensionPolicy")
+    assert policy["spec"]["extProc"][0]["failOpen"] is True
+    assert any("failOpen is true" in w and "uninspected" in w for w in run.warnings)
+    assert not any("failOpen" in w for w in harness.run_config(CONTRACT).warnings)
+
+
+def test_routes_reach_apps_and_services_with_a_grant_where_they_cross_namespaces():
+    objects = _objects(harness.run_config(WIDER))
+    web = objects[("HTTPRoute", "sigsci-gateway", "web")]
+    assert web["spec"]["hostnames"] == ["shop.example.com"]
+    assert web["spec"]["parentRefs"] == [{"group": "gateway.networking.k8s.io", "kind": "Gateway",
+                                          "name": "sigsci-gateway"}]
+    # An app's own Service, which leads through its agent.
+    assert web["spec"]["rules"][0]["backendRefs"] == [{"group": "", "kind": "Service", "name": "web",
+                                                       "namespace": "default", "port": 8080}]
+    grants = {(o["metadata"]["namespace"], o["spec"]["to"][0]["name"]): o for (k, _, _), o in objects.items()
+              if k == "ReferenceGrant"}
+    assert set(grants) == {("default", "web"), ("docs", "docs")}
+    assert grants[("docs", "docs")]["spec"]["from"] == [{"group": "gateway.networking.k8s.io", "kind": "HTTPRoute",
+                                                         "namespace": "sigsci-gateway"}]
+
+
+def test_an_existing_gateway_gets_the_policy_beside_it_and_a_grant_to_the_agents():
+    run = harness.run_config({**BASE, "sigsci:gateway": {
+        "existingGateway": {"namespace": "edge", "name": "public"}, "envoyGateway": {"enabled": False},
+        "routes": [{"app": "web"}]}})
+    schema_check.validate_run(run)
+    objects = _objects(run)
+    kinds = {k for k, _, _ in objects}
+    assert "Gateway" not in kinds and "GatewayClass" not in kinds
+    assert not [r for r in run.of_type(harness.RELEASE_TYPE)]
+    policy = _one(objects, "EnvoyExtensionPolicy")
+    assert policy["metadata"]["namespace"] == "edge"
+    assert policy["spec"]["targetRefs"][0]["name"] == "public"
+    assert policy["spec"]["extProc"][0]["backendRefs"][0]["namespace"] == "sigsci-gateway"
+    grant = objects[("ReferenceGrant", "sigsci-gateway", "sigsci-waf.edge")]
+    assert grant["spec"]["from"] == [{"group": "gateway.envoyproxy.io", "kind": "EnvoyExtensionPolicy",
+                                      "namespace": "edge"}]
+    # Envoy Gateway's namespace is not the stack's when it does not install it.
+    assert ("Namespace", "", "envoy-gateway-system") not in objects
+
+
+@pytest.mark.parametrize("gateway, key, words", [
+    ({"bodyLimit": "8Mi", "messageTimeout": "2s"}, "messageTimeout", "at least 8000 ms"),
+    ({"messageTimeout": "200ms"}, "messageTimeout", "at least 1000 ms"),
+    ({"bodyLimit": "1.5Mi"}, "bodyLimit", "whole size"),
+    ({"bodyLimit": "512"}, "bodyLimit", "between 1Ki and 64Mi"),
+    ({"messageTimeout": "2 seconds"}, "messageTimeout", "Gateway API duration"),
+    ({"routes": [{"app": "web", "pathType": "ImplementationSpecific"}]}, "routes[0].pathType",
+     "no Gateway API equivalent"),
+    ({"existingGateway": {"namespace": "edge", "name": "public"}, "listeners": {"httpPort": 8080}}, "listeners",
+     "existingGateway"),
+    ({"agent": {"startupProbe": {"enabled": True, "port": 9999}}}, "agent.startupProbe.port", "gRPC port"),
+    ({"agent": {"options": {"envoy-grpc-address": "0.0.0.0:1"}}}, "agent.options.envoy-grpc-address",
+     "cannot be set"),
+    ({"agent": {"unlistedOptions": {"server-flavor": "x"}}}, "agent.unlistedOptions.server-flavor",
+     "cannot be set"),
+    ({"routes": [{"app": "nope"}]}, "routes[0].app", "not an app"),
+    ({"implementation": "istio"}, "implementation", "envoyGateway"),
+    ({"failOpen": "yes"}, "failOpen", "boolean"),
+])
+def test_bad_gateway_config_is_refused_at_preview_naming_the_key(gateway, key, words):
+    mocks = harness.CaptureMocks()
+    with pytest.raises(ConfigError) as err:
+        harness.run_config({**BASE, "sigsci:gateway": gateway}, mocks=mocks)
+    assert err.value.key == f"sigsci:gateway.{key}", err.value
+    assert words in err.value.problem, err.value
+    assert mocks.resources == []
+
+
+def test_the_component_for_other_programs():
+    def program():
+        keys = SigsciSecret("keys", {"namespaces": ["web", "edge"], "site": "demo", "access_key_id": "id",
+                                     "secret_access_key": "key"})
+        web = SigsciRevProxyApp("web", {"secret_name": keys.secret_name, "namespace": "web",
+                                        "image": "example/web:1.4.2", "port": 8080})
+        SigsciGateway("edge", {"secret_name": keys.secret_name, "credentials_hash": keys.credentials_hash,
+                               "namespace": "edge", "routes": [{"app": "web", "host": "web.example.com"}]},
+                      apps=[web])
+    run = harness.run(program)
+    schema_check.validate_run(run)
+    objects = _objects(run)
+    assert objects[("HTTPRoute", "edge", "web")]["spec"]["hostnames"] == ["web.example.com"]
+    deployment = objects[("Deployment", "edge", "sigsci-extproc")]
+    assert "sigsci.fastly.com/credentials-hash" in deployment["spec"]["template"]["metadata"]["annotations"]
+    with pytest.raises(ConfigError) as err:
+        harness.run(lambda: SigsciGateway("edge", {"secret_name": "s", "bodyLimit": "1Mi"}))
+    assert err.value.key == "SigsciGateway 'edge'.bodyLimit" and "body_limit" in err.value.problem

@@ -1,4 +1,5 @@
-"""Fetch the reference data the chart tests compare with: each pinned chart's default values, checked by sha256.
+"""Fetch the reference data the tests compare with, checked by sha256: each pinned chart's default values, and the
+CRDs (Gateway API's and Envoy Gateway's) of the pinned Envoy Gateway release.
 
     python scripts/fetch_reference.py <folder>
 
@@ -49,13 +50,61 @@ class ChartValues:
             shutil.copyfile(Path(unpacked) / self.chart / "values.yaml", target / "values.yaml")
 
 
-# Every reference the tests read. Another kind (a release's CRD files, say) is one more class with a folder, its
-# files with their sha256, and a fetch.
+@dataclass(frozen=True)
+class ChartCrds:
+    """CRD files a chart ships (Envoy Gateway's: its own and the Gateway API's), into a folder named after the
+    release they belong to. `sources`: each file's name in the folder -> (its path in the chart, its sha256)."""
+
+    chart_ref: str  # an OCI reference
+    version: str
+    folder: str
+    sources: dict[str, tuple[str, str]]
+
+    @property
+    def files(self) -> dict[str, str]:
+        return {name: digest for name, (_, digest) in self.sources.items()}
+
+    def fetch(self, target: Path, helm: str) -> None:
+        with tempfile.TemporaryDirectory() as unpacked:
+            subprocess.run([helm, "pull", self.chart_ref, "--version", self.version, "--untar", "--untardir",
+                            unpacked], check=True)
+            chart = Path(unpacked) / self.chart_ref.rsplit("/", 1)[-1]
+            target.mkdir(parents=True, exist_ok=True)
+            for name, (source, _) in self.sources.items():
+                shutil.copyfile(chart / source, target / name)
+
+
+_EG_CHART, _EG_VERSION = "oci://docker.io/envoyproxy/gateway-helm", "v1.9.0"
+_EG_CRDS = "charts/crds/crds"
+# Envoy Gateway v1.9.0 bundles the Gateway API v1.6.1 CRDs (its experimental channel install, which includes the
+# standard kinds): the folder keeps the name the shared reference folder gives it.
+_ENVOY_GATEWAY_CRDS = {
+    "gateway.envoyproxy.io_backends.yaml": "bb1901aea758d05458b853b07db04a96a1ea4346b177e392e5ce7398573805be",
+    "gateway.envoyproxy.io_backendtrafficpolicies.yaml":
+        "cd75a4c222df5487aa9ca8957b48bcc3255eb25de02ed9153faf620bc160f786",
+    "gateway.envoyproxy.io_clienttrafficpolicies.yaml":
+        "2c7eaa1ce30de626e9c362b8d9002281c2f435f970020fa81902ad7f30b38d5b",
+    "gateway.envoyproxy.io_envoyextensionpolicies.yaml":
+        "92f4dfdd67be4b242511381d6175f517782e655233fdf5b5e28a400ea5601f79",
+    "gateway.envoyproxy.io_envoypatchpolicies.yaml":
+        "8e9110c32b414ea5c43a85e272dc2dee8917ed0bfa36a9a2b72fde1f3fba6083",
+    "gateway.envoyproxy.io_envoyproxies.yaml": "3e9ea2f348445e3798b02daf02bf024b0d944227cf5ef8a18da7f675a1afd223",
+    "gateway.envoyproxy.io_httproutefilters.yaml":
+        "ad46193dbec0a28cc97fa93a64bcd1f464858544d884eeac5e4d767526dcfd3d",
+    "gateway.envoyproxy.io_securitypolicies.yaml":
+        "6412914ec5b7c48f58b85f60a80767ba15a50c8d374480cf5f2d872e4a764466",
+}
+
+# Every reference the tests read: each kind is a class with a folder, its files with their sha256, and a fetch.
 REFERENCES = [
     ChartValues("https://kubernetes.github.io/ingress-nginx", "ingress-nginx", "4.15.1",
                 "0d8eac2d4e5cc2ffa225debea7b1feb1fb372520c5b046e21f6177919d54e622"),
     ChartValues("https://helm.nginx.com/stable", "nginx-ingress", "2.5.0",
                 "456fc61fd230f18f4786870bf14042d187830489f9b05ab66e1b2c3b517bd57b"),
+    ChartCrds(_EG_CHART, _EG_VERSION, "gateway-api-v1.6.1", {"standard-crds.yaml": (
+        f"{_EG_CRDS}/gatewayapi-crds.yaml", "f0342ed49e7cd1b62624659984ea2934addd334efc8630827d0e1a81194b157a")}),
+    ChartCrds(_EG_CHART, _EG_VERSION, "envoy-gateway-v1.9.0",
+              {name: (f"{_EG_CRDS}/generated/{name}", digest) for name, digest in _ENVOY_GATEWAY_CRDS.items()}),
 ]
 
 

@@ -56,29 +56,10 @@ import reference
 # The pinned releases: each folder of the reference folder, its files and their sha256.
 GATEWAY_API = "v1.6.1"
 ENVOY_GATEWAY = "v1.9.0"
+# The pinned CRD files and their sha256: scripts/fetch_reference.py's, which fetches them.
 CRD_FILES: dict[str, dict[str, str]] = {
-    f"gateway-api-{GATEWAY_API}": {
-        "standard-crds.yaml": "f0342ed49e7cd1b62624659984ea2934addd334efc8630827d0e1a81194b157a",
-    },
-    f"envoy-gateway-{ENVOY_GATEWAY}": {
-        "gateway.envoyproxy.io_backends.yaml":
-            "bb1901aea758d05458b853b07db04a96a1ea4346b177e392e5ce7398573805be",
-        "gateway.envoyproxy.io_backendtrafficpolicies.yaml":
-            "cd75a4c222df5487aa9ca8957b48bcc3255eb25de02ed9153faf620bc160f786",
-        "gateway.envoyproxy.io_clienttrafficpolicies.yaml":
-            "2c7eaa1ce30de626e9c362b8d9002281c2f435f970020fa81902ad7f30b38d5b",
-        "gateway.envoyproxy.io_envoyextensionpolicies.yaml":
-            "92f4dfdd67be4b242511381d6175f517782e655233fdf5b5e28a400ea5601f79",
-        "gateway.envoyproxy.io_envoypatchpolicies.yaml":
-            "8e9110c32b414ea5c43a85e272dc2dee8917ed0bfa36a9a2b72fde1f3fba6083",
-        "gateway.envoyproxy.io_envoyproxies.yaml":
-            "3e9ea2f348445e3798b02daf02bf024b0d944227cf5ef8a18da7f675a1afd223",
-        "gateway.envoyproxy.io_httproutefilters.yaml":
-            "ad46193dbec0a28cc97fa93a64bcd1f464858544d884eeac5e4d767526dcfd3d",
-        "gateway.envoyproxy.io_securitypolicies.yaml":
-            "6412914ec5b7c48f58b85f60a80767ba15a50c8d374480cf5f2d872e4a764466",
-    },
-}
+    r.folder: r.files for r in reference.fetcher().REFERENCES
+    if r.folder in (f"gateway-api-{GATEWAY_API}", f"envoy-gateway-{ENVOY_GATEWAY}")}
 
 
 class CRDVersion(NamedTuple):

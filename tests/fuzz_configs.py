@@ -31,25 +31,6 @@ HEX64 = "0123456789abcdef"
 # promise) that starts passing, and so failing, once the package changes; until then the generators keep clear
 # of it where a comment names it. Where the docs change instead, the case and the detour go with that change.
 KNOWN_DISAGREEMENTS = {
-    "existing-secret-key-spelling":
-        "an invalid sigsci:existingSecret is reported as sigsci:existing_secret, a key the config does not have",
-    "shared-agent-judged-alone":
-        "sigsci:agent is checked whole before the merge: the startup probe's version, a custom tag's pull policy "
-        "and resources against the defaults are refused there even when every app or the ingress sets what is "
-        "missing, although docs/configuration.md merges the two levels key by key",
-    "tmp-mount-over-system-paths":
-        "tmpMountPath is 'absolute path' in docs/configuration.md, but the package refuses a path that covers "
-        "/tmp, /etc, /run, /var/run and other system paths",
-    "option-value-number":
-        "options are 'string/number/bool' in docs/configuration.md, but the package refuses a number that is "
-        "not whole",
-    "int-accepts-true":
-        "startupProbe.failureThreshold and periodSeconds are ints, but the package takes true as 1",
-    "writable-paths-entry-key":
-        "a bad writablePaths entry is reported under sigsci:apps[i].writablePaths, not under the entry",
-    "app-drain-default-without-agent-drain":
-        "an owned app's preStopSleepSeconds defaults to the agent's + 5 in docs/configuration.md, but to 0 when "
-        "the agent's is 0, so a grace period of 5 is taken",
 }
 
 
@@ -145,7 +126,7 @@ seconds = st.one_of(st.sampled_from([0, 1, 5, 10, 30, 35, 60, 300, 3600]), st.in
 digest = st.text(HEX64, min_size=64, max_size=64).map(lambda h: f"sha256:{h}")
 abs_path = st.one_of(st.sampled_from(["/sigsci/tmp", "/var/run/sigsci", "/tmp", "/tmp/sigsci", "/x"]),
                      st.from_regex(r"\A(/[a-z0-9_-][a-z0-9._-]{0,9}){1,4}\Z", fullmatch=True))
-# The temp volume's path: kept off system paths, which the package refuses (tmp-mount-over-system-paths).
+# The temp volume's path: kept off system and chart paths, which docs/configuration.md refuses.
 tmp_mount_path = st.one_of(st.sampled_from(["/sigsci/tmp", "/var/run/sigsci", "/tmp/sigsci", "/x"]),
                            st.from_regex(r"\A/(data|srv)(/[a-z0-9_-][a-z0-9._-]{0,9}){0,3}\Z", fullmatch=True))
 image = st.sampled_from(["nginxinc/nginx-unprivileged:1.27", "example/api:1.2.3", "busybox",
@@ -167,7 +148,7 @@ def resources(draw) -> dict:
 
 known_options = st.sampled_from(["log-out", "inspect-websocket", "client-ip-header", "max-procs", "upload-interval",
                                  "debug-log-web-inputs", "statsd-address", "server-hostname"])
-# Whole numbers only: the package refuses others (option-value-number).
+# Option values: text, whole numbers or booleans (docs/configuration.md).
 option_value = st.one_of(short_text, st.booleans(), st.integers(0, 10_000))
 
 
@@ -673,7 +654,7 @@ INVALID: dict[str, list] = {
     "memory": ["", "lots", "1K", "-1Gi", "2Pi", True, [], {}],
     "bool": ["yes", "true", "off", 1, 0, "", []],
     "int": _NOT_INT,
-    "probe-int": [v for v in _NOT_INT if v is not True],  # int-accepts-true
+    "probe-int": _NOT_INT,
     "port": [0, 65536, -1, *_NOT_INT],
     "unprivileged-port": [1023, 80, 65536, *_NOT_INT],
     "pre-stop": [-1, 3601, *_NOT_INT],
@@ -810,9 +791,6 @@ def _replaceable(config: dict) -> list[tuple]:
     """Every path whose value a replacement can break: all but those inside chart values."""
     paths = []
     for path in _paths(config):
-        # An invalid sigsci:existingSecret is reported under another key (existing-secret-key-spelling).
-        if path == ("sigsci:existingSecret",):
-            continue
         if node_at(path) is not OPEN:
             paths.append(path)
     return paths
@@ -820,8 +798,6 @@ def _replaceable(config: dict) -> list[tuple]:
 
 def _expected(path: tuple) -> tuple[str, ...]:
     """The keys an error about the value at `path` may name: its own."""
-    if len(path) == 4 and path[0] == "sigsci:apps" and path[2] == "writablePaths":
-        return key_of(path), key_of(path[:-1])  # writable-paths-entry-key: the list, for now
     return (key_of(path),)
 
 
@@ -895,7 +871,7 @@ def _rule_probe_on_the_listener(draw, config):
 
 
 def _rule_grace_within_the_drain(draw, config):
-    # Not an owned app with no drain of its own beside an agent without one (app-drain-default-without-agent-drain).
+    # Not an owned app with no drain of its own beside an agent without one: its drain is 0 then (docs).
     apps = [i for i, a in enumerate(config.get("sigsci:apps") or []) if a.get("placement", "owned") != "patch"
             and not (a.get("placement", "owned") == "owned" and "preStopSleepSeconds" not in a
                      and agent_pre_stop(config, a.get("agent", {})) == 0)]

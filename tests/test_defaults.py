@@ -63,7 +63,7 @@ DERIVED: dict[tuple[type[BaseModel], str], str | Resources] = {
     (AppSpec, "service_port"): "`port`",
     (AppSpec, "owner_target_port"): "`port`",
     # The app keeps serving APP_OUTLIVES_AGENT_SECONDS after the agent's drain (resolve/app.py) ...
-    (AppSpec, "pre_stop_sleep_seconds"): f"the agent's + {APP_OUTLIVES_AGENT_SECONDS}",
+    (AppSpec, "pre_stop_sleep_seconds"): f"0 without an agent drain, else the agent's + {APP_OUTLIVES_AGENT_SECONDS}",
     # ... and the pod gets SHUTDOWN_MARGIN_SECONDS beyond its longest sleep (agent/workloads.py).
     # test_the_stated_defaults_are_what_an_app_gets checks both numbers on the built objects.
     (AppSpec, "termination_grace_period_seconds"): f"the longest preStop sleep + {SHUTDOWN_MARGIN_SECONDS}",

@@ -72,8 +72,8 @@ def test_the_script_fails_on_a_folder_without_the_pinned_files(tmp_path):
     done = subprocess.run([sys.executable, str(reference.SCRIPT), "--check", str(tmp_path)], capture_output=True,
                           text=True)
     assert done.returncode == 1
-    assert done.stderr.splitlines() == [f"{tmp_path / r.folder / 'values.yaml'} is missing"
-                                        for r in reference.fetcher().REFERENCES]
+    assert done.stderr.splitlines() == [f"{tmp_path / r.folder / name} is missing"
+                                        for r in reference.fetcher().REFERENCES for name in r.files]
 
 
 def _complete(folder: Path) -> None:
@@ -120,3 +120,16 @@ def test_a_run_with_a_named_folder_that_lacks_the_data_fails_and_says_why(tmp_pa
                           cwd=harness.ROOT, env=env, capture_output=True, text=True, timeout=300)
     assert done.returncode == 1, done.stdout
     assert f"no chart reference values: {tmp_path / 'ingress-nginx-4.15.1/values.yaml'}" in done.stdout
+
+
+def test_the_crd_files_come_from_the_pinned_envoy_gateway_chart():
+    """The workflows fetch the CRDs the custom-resource tests validate against, from the chart the package
+    installs (config/gateway.py), with the same hashes as the files the tests check."""
+    from sigsci_waf.config.gateway import ENVOY_GATEWAY_CHART, ENVOY_GATEWAY_REPOSITORY, ENVOY_GATEWAY_VERSION
+
+    import crd_schema
+
+    crds = [r for r in reference.fetcher().REFERENCES if isinstance(r, reference.fetcher().ChartCrds)]
+    assert {r.folder for r in crds} == set(crd_schema.CRD_FILES)
+    assert {(r.chart_ref, r.version) for r in crds} == {
+        (f"{ENVOY_GATEWAY_REPOSITORY}/{ENVOY_GATEWAY_CHART}", ENVOY_GATEWAY_VERSION)}

@@ -61,7 +61,8 @@ class SigsciRevProxyAppArgs(TypedDict, total=False):
     run_as_user: int
     """owned: UID (and GID) of the app container. Default: `10001`."""
     pre_stop_sleep_seconds: int
-    """owned: the app's preStop sleep; at least the agent's. Default: the agent's + 5."""
+    """owned: the app's preStop sleep; at least the agent's. Default: 0 without an agent drain, else the agent's
+    + 5."""
     replicas: int
     """owned, service: replica count. Default: `2`."""
     service_type: ServiceType

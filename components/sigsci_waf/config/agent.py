@@ -102,8 +102,8 @@ class StartupProbe(Model):
 
     enabled: StrictBool = False
     port: UnprivilegedPort = 2024
-    failure_threshold: int = Field(default=90, ge=1, le=1000)
-    period_seconds: int = Field(default=2, ge=1, le=300)
+    failure_threshold: int = Field(default=90, ge=1, le=1000, strict=True)
+    period_seconds: int = Field(default=2, ge=1, le=300, strict=True)
 
 
 class AgentSettings(Model):
@@ -183,8 +183,32 @@ class AgentSettings(Model):
 
 
 
-def merge_agent(shared: AgentSettings, own: AgentSettings, key: str, *, snake: bool = False) -> AgentSettings:
-    """An entry's own agent settings over the shared ones, key by key at any depth, checked whole."""
+def merge_agent(shared: AgentSettings, own: AgentSettings, key: str, *, snake: bool = False,
+                shared_key: str | None = None) -> AgentSettings:
+    """An entry's own agent settings over the shared ones, key by key at any depth, checked whole. A rule
+    the merged settings break is reported on the level that set the offending key: the entry's own (`key`),
+    or the shared settings (`shared_key`) when only they set it, or when the entry sets nothing."""
+    from pydantic.alias_generators import to_snake
+
+    from .errors import ConfigError
     from .model import deep_merge, parse
 
-    return parse(AgentSettings, deep_merge(shared.given(), own.given()), key, snake=snake)
+    try:
+        return parse(AgentSettings, deep_merge(shared.given(), own.given()), key, snake=snake)
+    except ConfigError as error:
+        if shared_key is None or not error.key.startswith(key + "."):
+            raise
+        path = [to_snake(part) for part in error.key[len(key) + 1:].split(".")]
+
+        def sets(level: AgentSettings) -> bool:
+            node: object = level.given()
+            for part in path:
+                if not isinstance(node, dict) or part not in node:
+                    return False
+                node = node[part]
+            return True
+
+        # The shared settings set the key, or the entry adds nothing of its own: theirs to fix.
+        if not sets(own) and (sets(shared) or not own.given()):
+            raise ConfigError(shared_key + error.key[len(key):], error.problem) from None
+        raise

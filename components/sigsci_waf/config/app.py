@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from pydantic import Field, StrictBool, field_validator, model_validator
+from typing import Annotated
+
+from pydantic import AfterValidator, Field, StrictBool, field_validator, model_validator
 from pydantic.alias_generators import to_camel
 
 from .agent import APP_RESOURCES, AgentSettings, Resources
@@ -65,7 +67,7 @@ class AppSpec(Model):
     resources: Resources | None = None
     health_path: str | None = Field(default=None, pattern=r"^/[^\s]*$")
     read_only_root_filesystem: StrictBool | None = None
-    writable_paths: list[str] | None = None
+    writable_paths: list[Annotated[str, AfterValidator(absolute_path)]] | None = None
     run_as_user: int | None = Field(default=None, ge=1, le=2147483647, strict=True)
     pre_stop_sleep_seconds: int | None = Field(default=None, ge=0, le=3600, strict=True)
     replicas: int | None = Field(default=None, ge=0, le=1000, strict=True)
@@ -85,8 +87,6 @@ class AppSpec(Model):
     def _paths(cls, paths: list[str] | None) -> list[str] | None:
         if paths is None:  # null in stack config: the default
             return None
-        for path in paths:
-            absolute_path(path)
         if len(set(paths)) != len(paths):
             raise ValueError("each path may appear only once")
         return paths

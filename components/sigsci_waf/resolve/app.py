@@ -68,13 +68,14 @@ class ResolvedApp:
 
 
 def resolve_app(raw: Mapping[str, Any], shared_agent: AgentSettings, key: str, *, snake: bool = False,
-                secret: bool = False, rotation: bool = False) -> ResolvedApp:
+                secret: bool = False, rotation: bool = False,
+                shared_key: str | None = None) -> ResolvedApp:
     """One app entry (stack config or Python args) with the shared agent settings under its own, checked and
     built. `rotation`: the pods will carry the key rotation token."""
     from ..apps.build import build_app
 
     spec: AppSpec = parse(AppSpec, raw, key, snake=snake, partial=True)
-    agent = merge_agent(shared_agent, spec.agent, f"{key}.agent", snake=snake)
+    agent = merge_agent(shared_agent, spec.agent, f"{key}.agent", snake=snake, shared_key=shared_key)
     app = ResolvedApp(spec=spec, agent=agent, key=key, secret=secret, snake=snake)
     _check_pod(app)
     return replace(app, manifests=build_app(app, SECRET_NAME, ROTATION if rotation else None))

@@ -42,13 +42,13 @@ class ResolvedGateway:
 
 def resolve_gateway(raw: Mapping[str, Any], shared_agent: AgentSettings, key: str,
                     apps: Mapping[str, list[RouteTarget]], *, snake: bool = False, secret: bool = False,
-                    rotation: bool = False) -> ResolvedGateway:
+                    rotation: bool = False, shared_key: str | None = None) -> ResolvedGateway:
     """`sigsci:gateway` (or the component's args) with the shared agent settings under its own, its routes
     found among `apps`, checked, and its objects built."""
     from ..gateway.build import build_gateway
 
     spec: GatewaySpec = parse(GatewaySpec, raw, key, snake=snake, partial=True)
-    agent = merge_agent(shared_agent, spec.agent, f"{key}.agent", snake=snake)
+    agent = merge_agent(shared_agent, spec.agent, f"{key}.agent", snake=snake, shared_key=shared_key)
     gateway = ResolvedGateway(spec=spec, agent=agent, key=key, snake=snake, secret=secret)
     _check_ports(gateway)
     routes, warnings = resolve_routes(

@@ -59,11 +59,11 @@ class ResolvedIngress:
 
 def resolve_ingress(raw: Mapping[str, Any], shared_agent: AgentSettings, key: str,
                     apps: Mapping[str, list[RouteTarget]], *, snake: bool = False, secret: bool = False,
-                    rotation: bool = False) -> ResolvedIngress:
+                    rotation: bool = False, shared_key: str | None = None) -> ResolvedIngress:
     """`sigsci:ingress` (or the component's args) with the shared agent settings under its own, its routes
     found among `apps`, checked, and its objects built. `rotation`: the pods will carry the rotation token."""
     spec: IngressSpec = parse(IngressSpec, raw, key, snake=snake, partial=True)
-    agent = merge_agent(shared_agent, spec.agent, f"{key}.agent", snake=snake)
+    agent = merge_agent(shared_agent, spec.agent, f"{key}.agent", snake=snake, shared_key=shared_key)
     ing = ResolvedIngress(spec=spec, agent=agent, key=key, snake=snake, secret=secret)
     _check_ports(ing)
     _check_names(ing)

@@ -6,6 +6,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Iterable, Mapping
 
+from pydantic.alias_generators import to_camel
+
 from ..config.errors import ConfigError, shown
 from ..config.kube import is_dns_label
 from ..config.model import parse
@@ -57,8 +59,9 @@ def resolve_secret(prefix: str, *, site: Any, existing_secret: Any, access_key_i
     if has_keys:
         for name, value in ((key_id_name, access_key_id), (secret_key_name, secret_access_key)):
             check_key(value, _key(prefix, name))
-    spec: SecretSpec = parse(SecretSpec, {"site": site, "existing_secret": existing_secret, "has_keys": has_keys},
-                             prefix, snake=snake)
+    given = {"site": site, "existing_secret": existing_secret, "has_keys": has_keys}
+    spec: SecretSpec = parse(SecretSpec, given if snake else {to_camel(k): v for k, v in given.items()}, prefix,
+                             snake=snake)
     if namespaces is None:
         namespaces = []
     if not isinstance(namespaces, (list, tuple)):

@@ -20,6 +20,7 @@ if TYPE_CHECKING:  # the ingress's modules load only for a stack that has one
     from .ingress import ResolvedIngress
 
 # Namespaces the cluster itself keeps: a stack never declares them (deleting the stack would try to delete them).
+SHARED_AGENT = f"{NAMESPACE}:agent"
 SYSTEM_NAMESPACES = frozenset({KUBERNETES_DEFAULT_NAMESPACE, "kube-system", "kube-public", "kube-node-lease"})
 
 
@@ -37,7 +38,8 @@ class ResolvedStack:
 
 def resolve_stack(config: StackInput) -> ResolvedStack:
     secret_keys = config.secret_keys
-    shared_agent: AgentSettings = parse(AgentSettings, config.agent or {}, f"{NAMESPACE}:agent")
+    # One level of the layered agent settings: the rules that need the whole settings run on each entry's merge.
+    shared_agent: AgentSettings = parse(AgentSettings, config.agent or {}, SHARED_AGENT, partial=True)
     agent_secret = "agent" in secret_keys
     rotation = config.existing_secret is None
     if not config.apps and config.ingress is None and config.gateway is None:
@@ -50,7 +52,8 @@ def resolve_stack(config: StackInput) -> ResolvedStack:
         from .ingress import resolve_ingress, route_targets
 
         ingress = resolve_ingress(config.ingress, shared_agent, f"{NAMESPACE}:ingress", route_targets(apps),
-                                  secret=agent_secret or "ingress" in secret_keys, rotation=rotation)
+                                  secret=agent_secret or "ingress" in secret_keys, rotation=rotation,
+                                  shared_key=SHARED_AGENT)
         check_shared_names(ingress, apps)
     gateway = None
     if config.gateway is not None:
@@ -58,7 +61,8 @@ def resolve_stack(config: StackInput) -> ResolvedStack:
         from .routes import route_targets
 
         gateway = resolve_gateway(config.gateway, shared_agent, f"{NAMESPACE}:gateway", route_targets(apps),
-                                  secret=agent_secret or "gateway" in secret_keys, rotation=rotation)
+                                  secret=agent_secret or "gateway" in secret_keys, rotation=rotation,
+                                  shared_key=SHARED_AGENT)
     namespaces = {app.spec.namespace for app in apps} | ({ingress.spec.namespace} if ingress else set()) \
         | ({gateway.spec.namespace} if gateway else set())
     secret = resolve_secret(f"{NAMESPACE}:", site=config.site, existing_secret=config.existing_secret,
@@ -77,7 +81,7 @@ def resolve_apps(entries: list, shared_agent: AgentSettings, *, secret: bool, ro
         key = f"{NAMESPACE}:apps[{index}]"
         if not isinstance(raw, dict):
             raise ConfigError(key, "must be an object such as {name: web, image: nginx:1.27, port: 8080}")
-        app = resolve_app(raw, shared_agent, key, secret=secret, rotation=rotation)
+        app = resolve_app(raw, shared_agent, key, secret=secret, rotation=rotation, shared_key=SHARED_AGENT)
         spec = app.spec
         # The component is named <name>.<namespace>: two apps of one name in a namespace would collide.
         claims = [("app name", spec.namespace, spec.name), ("Service", spec.namespace, app.service_name),

@@ -14,7 +14,7 @@ from ..config.refs import ROTATION, SECRET_NAME
 from ..declare import declare, registered
 from ..resolve.app import Manifests, ResolvedApp, resolve_app
 from ..resolve.deferred import Deferred, defer, field_check
-from ..resolve.secret import check_namespace_reached, check_secret_name, namespace_check
+from ..resolve.secret import NOT_SETTINGS, check_namespace_reached, check_secret_name, namespace_check
 from .live import bypass_problems, field_of, target_port_owners
 from .restore import restore_hook
 
@@ -91,7 +91,6 @@ def _suffix(kind: str, patch: bool) -> str:
 
 
 _TYPE = "sigsci:index:SigsciRevProxyApp"
-_NOT_APP_ARGS = ("secret_name", "credentials_hash")
 
 
 class SigsciRevProxyApp(pulumi.ComponentResource):
@@ -106,7 +105,7 @@ class SigsciRevProxyApp(pulumi.ComponentResource):
         prefix = check_call("SigsciRevProxyApp", name, args, opts, SigsciRevProxyAppArgs)
         secret_name = check_secret_name(args.get("secret_name"), f"{prefix}.secret_name")
         credentials_hash = args.get("credentials_hash")
-        raw, deferred = defer({k: v for k, v in args.items() if k not in _NOT_APP_ARGS}, ("image", "namespace"),
+        raw, deferred = defer({k: v for k, v in args.items() if k not in NOT_SETTINGS}, ("image", "namespace"),
                               prefix, {"image": field_check(AppSpec, "image"),
                                        "namespace": namespace_check(AppSpec, secret_name, prefix)})
         resolved = resolve_app({"name": name, **plain_values(raw)}, AgentSettings(), prefix, snake=True,

@@ -10,13 +10,13 @@ from ..config.agent import AgentSettings
 from ..config.args import (AgentArgs, EnvoyGatewayInstallArgs, ExistingGatewayArgs, GatewayAgentsArgs,
                            GatewayListenersArgs, GatewayRouteArgs, plain_values)
 from ..config.choices import GatewayImplementation
-from ..config.errors import check_call, check_components
 from ..config.gateway import ENVOY_GATEWAY_CHART
 from ..config.refs import ROTATION, SECRET_NAME
 from ..declare import declare, registered
+from ..entry import entry_call
+from ..resolve.deferred import Deferred
 from ..resolve.gateway import ResolvedGateway, resolve_gateway
-from ..resolve.routes import route_targets
-from ..resolve.secret import check_secret_name, check_secret_reaches
+from ..resolve.secret import check_namespace_reached
 
 
 class SigsciGatewayArgs(TypedDict, total=False):
@@ -62,7 +62,6 @@ class SigsciGatewayArgs(TypedDict, total=False):
     """HTTPRoutes on the Gateway: {name, host, path, path_type, app | service: {name, port}, namespace}."""
 
 
-_STACK_ONLY = ("secret_name", "credentials_hash")
 _TYPE = "sigsci:index:SigsciGateway"
 
 
@@ -81,17 +80,12 @@ class SigsciGateway(pulumi.ComponentResource):
                  *, apps: Sequence[SigsciRevProxyApp] = ()):
         """`apps`: the apps routes may name with `app` (Python only; other languages route to an app's
         Service by name with `service: {name, port}` and `namespace`)."""
-        prefix = check_call("SigsciGateway", name, args, opts, SigsciGatewayArgs, ("apps",))
-        secret_name = check_secret_name(args.get("secret_name"), f"{prefix}.secret_name")
-        apps = check_components(apps, f"{prefix}.apps", SigsciRevProxyApp)
-        credentials_hash = args.get("credentials_hash")
-        raw = plain_values({k: v for k, v in args.items() if k not in _STACK_ONLY})
-        resolved = resolve_gateway(raw, AgentSettings(), prefix, route_targets(app.resolved for app in apps),
-                                   snake=True, rotation=credentials_hash is not None)
-        check_secret_reaches(secret_name, resolved.spec.namespace, f"{prefix}.secret_name",
-                             defaulted_key=None if "namespace" in args else f"{prefix}.namespace")
+        call = entry_call("SigsciGateway", name, args, opts, SigsciGatewayArgs, apps)
+        resolved = resolve_gateway(plain_values(call.settings), AgentSettings(), call.prefix, call.targets,
+                                   snake=True, rotation=call.credentials_hash is not None)
+        check_namespace_reached(call.secret_name, resolved.spec.namespace, args, call.prefix, Deferred())
         super().__init__(_TYPE, name, None, opts)
-        self._declare(name, prefix, resolved, secret_name, credentials_hash, opts)
+        self._declare(name, call.prefix, resolved, call.secret_name, call.credentials_hash, opts)
 
     @classmethod
     def from_resolved(cls, name: str, gateway: ResolvedGateway, secret_name: Any, credentials_hash: Any = None,

@@ -10,14 +10,14 @@ from ..config.agent import AgentSettings
 from ..config.args import (AgentArgs, AgentServiceArgs, ChartArgs, ControllerArgs, ControllerServiceArgs,
                            IngressClassArgs, RouteArgs, plain_values)
 from ..config.choices import AgentLifetime, Flavour, ServiceType
-from ..config.errors import check_call, check_components
 from ..config.refs import ROTATION, SECRET_NAME
 from ..config.sensitive import reveal
 from ..declare import declare, registered
+from ..entry import entry_call
 from ..config.ingress import IngressSpec
 from ..resolve.deferred import Deferred, defer
-from ..resolve.ingress import IngressObjects, ResolvedIngress, resolve_ingress, route_targets
-from ..resolve.secret import check_namespace_reached, check_secret_name, namespace_check
+from ..resolve.ingress import IngressObjects, ResolvedIngress, resolve_ingress
+from ..resolve.secret import check_namespace_reached, namespace_check
 from .names import controller_service_name
 
 
@@ -64,7 +64,6 @@ class SigsciIngressControllerArgs(TypedDict, total=False):
     we set, or one that would stop inspection, is an error."""
 
 
-_STACK_ONLY = ("secret_name", "credentials_hash")
 _TYPE = "sigsci:index:SigsciIngressController"
 
 
@@ -94,18 +93,14 @@ class SigsciIngressController(pulumi.ComponentResource):
                  *, apps: Sequence[SigsciRevProxyApp] = ()):
         """`apps`: the apps routes may name with `app` (Python only; other languages route to an app's
         Service by name with `service: {name, port}` and `namespace`)."""
-        prefix = check_call("SigsciIngressController", name, args, opts, SigsciIngressControllerArgs, ("apps",))
-        secret_name = check_secret_name(args.get("secret_name"), f"{prefix}.secret_name")
-        apps = check_components(apps, f"{prefix}.apps", SigsciRevProxyApp)
-        credentials_hash = args.get("credentials_hash")
-        raw, deferred = defer({k: v for k, v in args.items() if k not in _STACK_ONLY}, ("namespace",), prefix,
-                              {"namespace": namespace_check(IngressSpec, secret_name, prefix)})
-        resolved = resolve_ingress(plain_values(raw), AgentSettings(), prefix,
-                                   route_targets(app.resolved for app in apps), snake=True,
-                                   rotation=credentials_hash is not None)
-        check_namespace_reached(secret_name, resolved.spec.namespace, args, prefix, deferred)
+        call = entry_call("SigsciIngressController", name, args, opts, SigsciIngressControllerArgs, apps)
+        raw, deferred = defer(call.settings, ("namespace",), call.prefix,
+                              {"namespace": namespace_check(IngressSpec, call.secret_name, call.prefix)})
+        resolved = resolve_ingress(plain_values(raw), AgentSettings(), call.prefix, call.targets, snake=True,
+                                   rotation=call.credentials_hash is not None)
+        check_namespace_reached(call.secret_name, resolved.spec.namespace, args, call.prefix, deferred)
         super().__init__(_TYPE, name, None, opts)
-        self._declare(name, prefix, resolved, secret_name, credentials_hash, opts, deferred)
+        self._declare(name, call.prefix, resolved, call.secret_name, call.credentials_hash, opts, deferred)
 
     @classmethod
     def from_resolved(cls, name: str, ingress: ResolvedIngress, secret_name: Any, credentials_hash: Any = None,

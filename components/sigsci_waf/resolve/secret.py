@@ -14,6 +14,10 @@ from ..config.model import parse
 from ..config.secret import SecretSpec
 
 
+# What a component is handed besides its settings: the keys' Secret and the rotation token.
+NOT_SETTINGS = ("secret_name", "credentials_hash")
+
+
 class SecretName(str):
     """The Secret's name, knowing where it exists: `namespaces` the component created it in, or None for
     an existing Secret (assumed in every namespace). Components that read it refuse other namespaces."""

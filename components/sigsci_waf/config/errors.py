@@ -134,6 +134,18 @@ def _join_raw(path: str, part: Any) -> str:
     return f"{path}.{part}" if path and not path.endswith(":") else f"{path}{part}"
 
 
+class Keyed:
+    """A resolved entry that names its own keys: where it came from (`key`) and how its user spells keys
+    (`snake`: Python args, else stack config's camelCase)."""
+
+    key: str
+    snake: bool
+
+    def field_key(self, dotted: str) -> str:
+        """The key of one of the entry's fields (`agent.startupProbe.port`), spelled as the user spells it."""
+        return join_path(self.key, dotted.split("."), snake=self.snake)
+
+
 MAX_DEPTH = 32
 
 

@@ -10,7 +10,7 @@ from ..agent.workloads import SHUTDOWN_MARGIN_SECONDS
 from ..config.agent import AgentSettings, merge_agent
 from ..config.app import AppSpec
 from ..config.choices import Placement
-from ..config.errors import ConfigError, join_path
+from ..config.errors import ConfigError, Keyed, join_path
 from ..config.model import parse
 from ..config.refs import ROTATION, SECRET_NAME
 
@@ -28,7 +28,7 @@ class Manifests:
 
 
 @dataclass(frozen=True)
-class ResolvedApp:
+class ResolvedApp(Keyed):
     """An app entry with its agent settings merged, every rule checked and its objects built."""
 
     spec: AppSpec
@@ -62,10 +62,6 @@ class ResolvedApp:
         return max(self.agent.pre_stop_sleep_seconds,
                    self.app_pre_stop if self.spec.placement == Placement.OWNED else 0)
 
-    def field_key(self, *path: str) -> str:
-        """The key of one of this app's fields, spelled as the user spelled the entry."""
-        return join_path(self.key, path, snake=self.snake)
-
 
 def resolve_app(raw: Mapping[str, Any], shared_agent: AgentSettings, key: str, *, snake: bool = False,
                 secret: bool = False, rotation: bool = False,
@@ -90,7 +86,7 @@ def _check_pod(app: ResolvedApp) -> None:
         if spec.placement in (Placement.OWNED, Placement.PATCH):  # the app's container shares the agent's pod
             taken[spec.port] = "port"
         if probe.port in taken:
-            raise ConfigError(app.field_key("agent", "startupProbe", "port"),
+            raise ConfigError(app.field_key("agent.startupProbe.port"),
                               f"{probe.port} is already used by {taken[probe.port]}; pick another port")
     if (spec.placement == Placement.OWNED and spec.pre_stop_sleep_seconds is not None
             and spec.pre_stop_sleep_seconds < agent.pre_stop_sleep_seconds):

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any, Mapping
 
 from ..config.agent import AgentSettings, merge_agent
-from ..config.errors import ConfigError, join_path
+from ..config.errors import ConfigError, Keyed
 from ..config.gateway import GatewaySpec
 from ..config.model import parse
 from ..config.refs import ROTATION, SECRET_NAME
@@ -26,7 +26,7 @@ class GatewayObjects:
 
 
 @dataclass(frozen=True)
-class ResolvedGateway:
+class ResolvedGateway(Keyed):
     spec: GatewaySpec
     agent: AgentSettings
     key: str
@@ -35,9 +35,6 @@ class ResolvedGateway:
     secret: bool = False
     routes: tuple[ResolvedRoute, ...] = ()
     objects: GatewayObjects = field(default_factory=lambda: GatewayObjects([], [], [], []))
-
-    def field_key(self, dotted: str) -> str:
-        return join_path(self.key, dotted.split("."), snake=self.snake)
 
 
 def resolve_gateway(raw: Mapping[str, Any], shared_agent: AgentSettings, key: str,

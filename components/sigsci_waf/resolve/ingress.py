@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any, Mapping
 
 from ..config.agent import AgentSettings, merge_agent
 from ..config.choices import AgentLifetime
-from ..config.errors import ConfigError, join_path
+from ..config.errors import ConfigError, Keyed
 from ..config.ingress import IngressSpec
 from ..config.kube import is_dns_1035, is_dns_subdomain, is_label_value, is_qualified_name
 from ..config.model import parse
@@ -38,7 +38,7 @@ class IngressObjects:
 
 
 @dataclass(frozen=True)
-class ResolvedIngress:
+class ResolvedIngress(Keyed):
     spec: IngressSpec
     agent: AgentSettings
     key: str
@@ -50,11 +50,6 @@ class ResolvedIngress:
     @property
     def flavour(self) -> FlavourChart:
         return self.spec.flavour_spec
-
-    def field_key(self, dotted: str) -> str:
-        """The key of one of the ingress's fields, spelled as the user spelled it (camelCase in stack config,
-        snake_case in Python args)."""
-        return join_path(self.key, dotted.split("."), snake=self.snake)
 
 
 def resolve_ingress(raw: Mapping[str, Any], shared_agent: AgentSettings, key: str,

@@ -92,21 +92,23 @@ def _fields_at(model: Any, loc: list) -> list[tuple[str, str]] | None:
     return [(name, field.alias or name) for name, field in model.model_fields.items()]
 
 
+def _unknown(key: str, known: list[str], *, snake: bool, what: str, then: str) -> str:
+    """Why a key is unknown, with the one it most likely meant: its snake_case spelling where Python args
+    were given the stack config's camelCase, else the closest known key."""
+    respelled = to_snake(key)
+    if snake and respelled != key and respelled in known:
+        return (f"unknown {what}: Python args are spelled in snake_case; did you mean {respelled}? (camelCase is "
+                "the stack config and other languages' spelling)")
+    close = difflib.get_close_matches(key, known, n=1)
+    hint = f"did you mean {close[0]}? " if close else ""
+    return f"unknown {what}; {hint}{then}"
+
+
 def _unknown_key(model: Any, loc: list, *, snake: bool) -> str:
-    """Why a key is unknown, with the field it most likely meant."""
-    key = str(loc[-1])
-    fields = _fields_at(model, loc[:-1]) if model is not None else None
-    hint = ""
-    if fields:
-        spelled = [name if snake else alias for name, alias in fields]
-        if snake and any(key == alias != name for name, alias in fields):
-            name = next(name for name, alias in fields if alias == key)
-            return (f"unknown key: Python args are spelled in snake_case; did you mean {name}? (camelCase is the "
-                    "stack config and other languages' spelling)")
-        close = difflib.get_close_matches(key, spelled, n=1)
-        if close:
-            hint = f"did you mean {close[0]}? "
-    return f"unknown key; {hint}check the spelling against the config tables in docs/configuration.md"
+    """Why a key is unknown, with the field of the settings model at that place it most likely meant."""
+    fields = (_fields_at(model, loc[:-1]) if model is not None else None) or []
+    return _unknown(str(loc[-1]), [name if snake else alias for name, alias in fields], snake=snake, what="key",
+                    then="check the spelling against the config tables in docs/configuration.md")
 
 
 def from_validation_error(prefix: str, exc: ValidationError, *, snake: bool = False,
@@ -120,18 +122,12 @@ def from_validation_error(prefix: str, exc: ValidationError, *, snake: bool = Fa
     # "[key]" marks an invalid mapping key; the key itself is already the last part of the path.
     loc = [p for p in first["loc"] if not (isinstance(p, str) and (p.startswith("function-") or p == "[key]"))]
     if first["type"] == "extra_forbidden":  # the key as the user typed it, not respelled
-        return ConfigError(_join_raw(join_path(prefix, loc[:-1], snake=snake), loc[-1]),
+        return ConfigError(join_path(join_path(prefix, loc[:-1], snake=snake), loc[-1:]),
                            _unknown_key(model, loc, snake=snake))
     problem = (first.get("ctx") or {}).get("error")
     if isinstance(problem, Problem):  # a model's own rule names the field below the model
         loc = [*loc, *problem.field]
     return ConfigError(join_path(prefix, loc, snake=snake), _describe(first))
-
-
-def _join_raw(path: str, part: Any) -> str:
-    if isinstance(part, int):
-        return f"{path}[{part}]"
-    return f"{path}.{part}" if path and not path.endswith(":") else f"{path}{part}"
 
 
 class Keyed:
@@ -181,22 +177,14 @@ def check_call(component: str, name: Any, args: Any, opts: Any, args_type: Any =
         known = list(args_type.__annotations__)
         for key in args:
             if key in keywords:
-                raise ConfigError(_join_raw(prefix, key), f"is a keyword argument, not a key of the args: "
+                raise ConfigError(join_path(prefix, [key]), f"is a keyword argument, not a key of the args: "
                                                           f"{component}(name, args, {key}=[...])")
             if key not in known:
-                raise ConfigError(_join_raw(prefix, key), _unknown_arg(str(key), known, component))
+                raise ConfigError(join_path(prefix, [key]), _unknown(
+                    str(key), known, snake=True, what="argument",
+                    then=f"{component}Args takes: {', '.join(sorted(known))}"))
     check_depth(dict(args), prefix)
     return prefix
-
-
-def _unknown_arg(key: str, known: list[str], component: str) -> str:
-    snake = to_snake(key)
-    if snake != key and snake in known:
-        return (f"unknown argument: Python args are spelled in snake_case; did you mean {snake}? (camelCase is the "
-                "stack config and other languages' spelling)")
-    close = difflib.get_close_matches(key, known, n=1)
-    hint = f"did you mean {close[0]}? " if close else ""
-    return f"unknown argument; {hint}{component}Args takes: {', '.join(sorted(known))}"
 
 
 def check_components(value: Any, key: str, kind: type) -> list:

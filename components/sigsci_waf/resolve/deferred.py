@@ -31,9 +31,6 @@ class Deferred:
     def __bool__(self) -> bool:
         return bool(self.outputs)
 
-    def stand_in(self, name: str) -> str:
-        return STAND_INS[name]
-
     def value(self, name: str, plain: Any) -> Any:
         """The field's value for the shell: its Output when deferred, else `plain`."""
         return self.outputs.get(name, plain)
@@ -115,9 +112,7 @@ def _checked(key: str, check: Callable[[Any], Any]) -> Callable[[Any], Any]:
     def known(value: Any) -> Any:
         try:
             check(value)
-        except ConfigError:
-            raise
-        except ValueError as error:
+        except ValueError as error:  # the field's rule; a ConfigError (the Secret's reach) passes as it is
             raise ConfigError(key, str(error)) from None
         return value
 

@@ -16,8 +16,8 @@ from .routes import ResolvedRoute, RouteTarget, resolve_routes
 
 @dataclass(frozen=True)
 class GatewayObjects:
-    """What the gateway component declares, with `Ref`s for the Secret's name and the rotation token:
-    the agents' objects, the Gateway API and Envoy Gateway objects, and the Helm release's inputs."""
+    """What the gateway component declares, with `Ref`s for the Secret's name and the rotation token: the
+    agents' objects, the Gateway API and Envoy Gateway objects, the HTTPRoutes (and their grants)."""
 
     agents: list[dict[str, Any]]
     gateway: list[dict[str, Any]]

@@ -23,7 +23,7 @@ from pulumi.provider.experimental.analyzer import Analyzer
 from pydantic import BaseModel
 
 import harness
-from sigsci_waf.config.gateway import GatewayRoute
+from sigsci_waf.config.gateway import AgentTls, GatewayRoute
 from sigsci_waf.agent.container import AGENT_CONTAINER
 from sigsci_waf.agent.workloads import SHUTDOWN_MARGIN_SECONDS
 from sigsci_waf.apps.component import SigsciRevProxyAppArgs
@@ -80,6 +80,9 @@ DERIVED: dict[tuple[type[BaseModel], str], str | Resources] = {
     (GatewayRoute, "name"): "the backend Service's name",
     (GatewayRoute, "host"): "any host",
     (GatewayRoute, "namespace"): f"`{KUBERNETES_DEFAULT_NAMESPACE}` with service",
+    # The CA beside the certificate (cert-manager's layout), and the name the agents' Service has.
+    (AgentTls, "ca_secret"): "`secret`",
+    (AgentTls, "hostname"): "the agents' Service's name, `sigsci-extproc.<namespace>.svc`",
 }
 # Defaults only a component has: the stack config requires the key.
 COMPONENT_DERIVED = {(SigsciRevProxyAppArgs, "name"): "the resource name"}

@@ -147,6 +147,9 @@ def test_an_existing_gateway_gets_the_policy_beside_it_and_a_grant_to_the_agents
     ({"routes": [{"app": "nope"}]}, "routes[0].app", "not an app"),
     ({"implementation": "istio"}, "implementation", "envoyGateway"),
     ({"failOpen": "yes"}, "failOpen", "boolean"),
+    ({"agents": {"tls": {"secret": "t", "hostname": "*.example.com"}}}, "agents.tls.hostname", "wildcard"),
+    ({"agents": {"tls": {"caSecret": "ca"}}}, "agents.tls.secret", "required"),
+    ({"agents": {"tls": {"secret": "Bad_Name"}}}, "agents.tls.secret", "DNS-1123 subdomain"),
 ])
 def test_bad_gateway_config_is_refused_at_preview_naming_the_key(gateway, key, words):
     mocks = harness.CaptureMocks()
@@ -175,3 +178,39 @@ def test_the_component_for_other_programs():
     with pytest.raises(ConfigError) as err:
         harness.run(lambda: SigsciGateway("edge", {"secret_name": "s", "bodyLimit": "1Mi"}))
     assert err.value.key == "SigsciGateway 'edge'.bodyLimit" and "body_limit" in err.value.problem
+
+
+@pytest.mark.parametrize("tls, ca, hostname", [
+    ({"secret": "agents-tls"}, "agents-tls", "sigsci-extproc.sigsci-gateway.svc"),
+    ({"secret": "agents-tls", "caSecret": "agents-ca", "hostname": "waf.internal.example"}, "agents-ca",
+     "waf.internal.example"),
+], ids=["defaults", "own-ca-and-name"])
+def test_tls_between_envoy_and_the_agents(tls, ca, hostname):
+    run = harness.run_config({**CONTRACT, "sigsci:gateway": {**CONTRACT["sigsci:gateway"],
+                                                             "agents": {"port": 7443, "tls": tls}}})
+    schema_check.validate_run(run)
+    objects = _objects(run)
+    pod = objects[("Deployment", "sigsci-gateway", "sigsci-extproc")]["spec"]["template"]["spec"]
+    container = pod["containers"][0]
+    env = env_of(container)
+    mount = next(m for m in container["volumeMounts"] if m["name"] == "sigsci-grpc-tls")
+    assert mount["readOnly"] is True
+    assert env["SIGSCI_ENVOY_GRPC_CERT"] == f"{mount['mountPath']}/tls.crt"
+    assert env["SIGSCI_ENVOY_GRPC_KEY"] == f"{mount['mountPath']}/tls.key"
+    volume = next(v for v in pod["volumes"] if v["name"] == "sigsci-grpc-tls")
+    assert volume["secret"]["secretName"] == "agents-tls"
+    assert {i["key"] for i in volume["secret"]["items"]} == {"tls.crt", "tls.key"}
+    # The kubelet's gRPC probe cannot speak TLS: readiness is the listener accepting connections.
+    assert container["readinessProbe"]["tcpSocket"] == {"port": 7443} and "grpc" not in container["readinessProbe"]
+    policy = objects[("BackendTLSPolicy", "sigsci-gateway", "sigsci-extproc")]
+    assert policy["spec"]["targetRefs"] == [{"group": "", "kind": "Service", "name": "sigsci-extproc",
+                                             "sectionName": "grpc"}]
+    assert policy["spec"]["validation"] == {"caCertificateRefs": [{"group": "", "kind": "Secret", "name": ca}],
+                                            "hostname": hostname}
+
+
+def test_no_tls_means_no_backend_tls_policy_and_a_grpc_probe():
+    objects = _objects(harness.run_config(CONTRACT))
+    assert not [k for k in objects if k[0] == "BackendTLSPolicy"]
+    container = objects[("Deployment", "sigsci-gateway", "sigsci-extproc")]["spec"]["template"]["spec"]["containers"][0]
+    assert "SIGSCI_ENVOY_GRPC_CERT" not in env_of(container)

@@ -21,7 +21,7 @@ from sigsci_waf.config.choices import ServiceType
 from sigsci_waf.config.secret import SecretSpec
 from sigsci_waf.ingress.component import SigsciIngressControllerArgs
 from sigsci_waf.secret.component import SigsciSecretArgs
-from sigsci_waf.config.gateway import (EnvoyGatewayInstall, ExistingGateway, GatewayAgents, GatewayListeners,
+from sigsci_waf.config.gateway import (AgentTls, EnvoyGatewayInstall, ExistingGateway, GatewayAgents, GatewayListeners,
                                        GatewayRoute, GatewaySpec)
 from sigsci_waf.config.routes import ServiceBackend
 from sigsci_waf.gateway.component import SigsciGatewayArgs
@@ -121,7 +121,7 @@ SHAPES = [(typed.AgentArgs, AgentSettings), (typed.ResourcesArgs, Resources), (t
           (typed.RouteArgs, Route), (typed.ServiceBackendArgs, ServiceBackend),
           (typed.GatewayRouteArgs, GatewayRoute), (typed.ExistingGatewayArgs, ExistingGateway),
           (typed.EnvoyGatewayInstallArgs, EnvoyGatewayInstall), (typed.GatewayListenersArgs, GatewayListeners),
-          (typed.GatewayAgentsArgs, GatewayAgents)]
+          (typed.GatewayAgentsArgs, GatewayAgents), (typed.AgentTlsArgs, AgentTls)]
 
 
 # The components' own Args against the models that validate them, with the keys only one side has: each

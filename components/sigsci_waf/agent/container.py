@@ -187,8 +187,10 @@ def build_agent(settings: AgentSettings, secret_name: str, mode: RevProxy | Rpc 
     if isinstance(mode, ExtProc):
         ports.append({"name": GRPC_PORT_NAME, "containerPort": mode.port, "protocol": "TCP"})
         # Fastly's guide: a gRPC readiness probe on the listener's port ("the ports must match"); liveness
-        # stays an accepting listener, which does not depend on the health service.
-        container.update(health_probes(tcp_check(mode.port), readiness=grpc_check(mode.port)))
+        # stays an accepting listener, which does not depend on the health service. The kubelet's gRPC probe
+        # speaks plaintext only, so a TLS listener is ready when it accepts connections.
+        readiness = grpc_check(mode.port) if mode.tls_mount is None else tcp_check(mode.port)
+        container.update(health_probes(tcp_check(mode.port), readiness=readiness))
         if mode.tls_mount is not None:
             container["volumeMounts"] = [*container["volumeMounts"],
                                          {"name": TLS_VOLUME, "mountPath": mode.tls_mount, "readOnly": True}]

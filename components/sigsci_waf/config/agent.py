@@ -29,8 +29,8 @@ OWNED_OPTIONS = {
     "envoy-extproc-enabled": "it is set for the gateway's agents, which run as Envoy's external processor",
     "envoy-grpc-address": "it is derived from the gateway's agents.port, which also sets their Service",
     "server-flavor": "it is set for the gateway's implementation",
-    "envoy-grpc-cert": "it is derived from the gateway's agents.tlsSecret",
-    "envoy-grpc-key": "it is derived from the gateway's agents.tlsSecret",
+    "envoy-grpc-cert": "it is derived from the gateway's agents.tls.secret",
+    "envoy-grpc-key": "it is derived from the gateway's agents.tls.secret",
 }
 
 

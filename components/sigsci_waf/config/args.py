@@ -9,7 +9,7 @@ docstring states, always as its last sentence `Default: ...` (tests/test_default
 
 
 from enum import Enum
-from typing import Any, Mapping, TypedDict
+from typing import Any, Mapping, NotRequired, TypedDict
 
 from .choices import ExternalTrafficPolicy, PathType, PullPolicy, ServiceType
 
@@ -192,11 +192,23 @@ class GatewayListenersArgs(TypedDict, total=False):
     """TLS Secrets in the Gateway's namespace: an HTTPS listener serves them."""
 
 
+class AgentTlsArgs(TypedDict):
+    secret: str
+    """A kubernetes.io/tls Secret (tls.crt, tls.key) in the agents' namespace: the agents serve it."""
+    ca_secret: NotRequired[str]
+    """A Secret with the CA certificate under ca.crt, in the agents' namespace. Default: `secret`."""
+    hostname: NotRequired[str]
+    """The name Envoy checks the agents' certificate for. Default: the agents' Service's name,
+    `sigsci-extproc.<namespace>.svc`."""
+
+
 class GatewayAgentsArgs(TypedDict, total=False):
     replicas: int
     """Agent pods (spread over nodes, with a PodDisruptionBudget above one). Default: `2`."""
     port: int
     """Their gRPC port (>= 1024): the listener, the container port, the Service and the probe. Default: `9999`."""
+    tls: AgentTlsArgs
+    """TLS between Envoy and the agents: {secret, ca_secret, hostname}; without it, plaintext gRPC."""
 
 
 def plain_values(value: Any) -> Any:

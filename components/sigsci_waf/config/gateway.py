@@ -9,7 +9,7 @@ from pydantic import Field, StrictBool, model_validator
 from .agent import AgentSettings
 from .choices import GatewayImplementation, PathType
 from .errors import Problem
-from .kube import DnsLabel, DnsSubdomain, Port, UnprivilegedPort, _text, quantity_value
+from .kube import DnsLabel, DnsSubdomain, Host, Port, UnprivilegedPort, _text, quantity_value
 from .model import Model
 from .routes import RouteBase
 
@@ -79,11 +79,37 @@ class EnvoyGatewayInstall(Model):
     repository: str = Field(default=ENVOY_GATEWAY_REPOSITORY, pattern=r"^(https?|oci)://[^\s]+$")
 
 
+class AgentTls(Model):
+    """TLS between Envoy and the agents: the agents serve `secret`'s certificate on their gRPC listener, and
+    Envoy verifies it against the CA in `caSecret` for the name `hostname`."""
+
+    # A kubernetes.io/tls Secret (tls.crt, tls.key) in the agents' namespace.
+    secret: DnsSubdomain
+    # A Secret with the CA certificate under ca.crt, in the agents' namespace; by default `secret` itself,
+    # where cert-manager writes ca.crt beside the certificate.
+    ca_secret: DnsSubdomain | None = None
+    # The name Envoy checks the certificate for; by default the agents' Service's DNS name.
+    hostname: Host | None = None
+
+    @model_validator(mode="after")
+    def _precise_hostname(self):
+        if self.hostname is not None and self.hostname.startswith("*"):
+            raise Problem("hostname", f"{self.hostname!r} is a wildcard: Envoy checks the agents' certificate "
+                                      "for one precise name")
+        return self
+
+    @property
+    def ca(self) -> str:
+        return self.ca_secret or self.secret
+
+
 class GatewayAgents(Model):
     """The agents: their own Deployment and Service, Envoy's external processor over gRPC."""
 
     replicas: int = Field(default=DEFAULT_AGENT_REPLICAS, ge=1, le=100, strict=True)
     port: UnprivilegedPort = DEFAULT_AGENT_GRPC_PORT
+    # Plaintext gRPC inside the cluster unless set (the NetworkPolicy admits only Envoy's proxies).
+    tls: AgentTls | None = None
 
 
 class GatewayListeners(Model):

@@ -12,7 +12,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from ..agent import workloads
-from ..agent.container import GRPC_PORT_NAME, ExtProc, build_agent
+from ..agent.container import GRPC_PORT_NAME, TLS_VOLUME, ExtProc, build_agent
 from ..config.choices import PathType, ServiceType
 from ..config.gateway import ENVOY_GATEWAY_CONTROLLER
 from ..resolve.gateway import GatewayObjects
@@ -30,6 +30,8 @@ POLICY_NAME = "sigsci-waf"
 ENVOY_PROXY_LABELS = {"app.kubernetes.io/name": "envoy", "app.kubernetes.io/component": "proxy",
                       "app.kubernetes.io/managed-by": "envoy-gateway"}
 _PATH_MATCH = {PathType.PREFIX: "PathPrefix", PathType.EXACT: "Exact"}
+# Where the agents find their gRPC listener's certificate and key (agents.tls).
+TLS_MOUNT = "/etc/sigsci/grpc-tls"
 
 
 def agent_labels(gateway: ResolvedGateway) -> dict[str, str]:
@@ -41,20 +43,46 @@ def agent_labels(gateway: ResolvedGateway) -> dict[str, str]:
 def agents(gateway: ResolvedGateway, secret_name: Any, credentials_hash: Any | None) -> tuple[list[dict], list[str]]:
     """The agents' Deployment (spread over nodes), Service, NetworkPolicy and PodDisruptionBudget."""
     spec = gateway.spec
-    parts = build_agent(gateway.agent, secret_name, ExtProc(port=spec.agents.port), secret=gateway.secret)
+    tls = spec.agents.tls
+    mode = ExtProc(port=spec.agents.port, tls_mount=TLS_MOUNT if tls else None)
+    parts = build_agent(gateway.agent, secret_name, mode, secret=gateway.secret)
     name, namespace, labels = AGENTS_NAME, spec.namespace, agent_labels(gateway)
+    volumes = [parts.volume]
+    if tls is not None:  # the certificate and key only: the CA stays with Envoy
+        volumes.append({"name": TLS_VOLUME, "secret": {"secretName": tls.secret, "items": [
+            {"key": "tls.crt", "path": "tls.crt"}, {"key": "tls.key", "path": "tls.key"}]}})
     deployment = workloads.deployment(
         name, namespace, labels, replicas=spec.agents.replicas,
         grace_period=parts.pre_stop_seconds + workloads.SHUTDOWN_MARGIN_SECONDS, containers=[parts.container],
-        volumes=[parts.volume], annotations=workloads.pod_annotations(parts.container["name"], credentials_hash),
+        volumes=volumes, annotations=workloads.pod_annotations(parts.container["name"], credentials_hash),
         spread=True)
     # One port value: the listener, the container port, the Service and the readiness probe.
     service = workloads.service(name, namespace, labels, labels, service_type=ServiceType.CLUSTER_IP,
                                 port=spec.agents.port, target_port=spec.agents.port, port_name=GRPC_PORT_NAME)
     policy = workloads.network_policy(name, namespace, labels, labels, port=spec.agents.port,
                                       from_pods=ENVOY_PROXY_LABELS, any_namespace=True)
-    return ([deployment, service, policy,
-             *workloads.disruption_budget(name, namespace, labels, labels, spec.agents.replicas)], parts.warnings)
+    objects = [deployment, service, policy,
+               *workloads.disruption_budget(name, namespace, labels, labels, spec.agents.replicas)]
+    if tls is not None:
+        objects.append(agents_tls_policy(gateway))
+    return objects, parts.warnings
+
+
+def agents_hostname(gateway: ResolvedGateway) -> str:
+    """The name Envoy checks the agents' certificate for: `agents.tls.hostname`, else their Service's."""
+    tls = gateway.spec.agents.tls
+    return (tls.hostname if tls and tls.hostname else None) or f"{AGENTS_NAME}.{gateway.spec.namespace}.svc"
+
+
+def agents_tls_policy(gateway: ResolvedGateway) -> dict[str, Any]:
+    """Envoy speaks TLS to the agents' gRPC port and verifies their certificate against the CA Secret, for the
+    agents' name (Gateway API's BackendTLSPolicy, beside the Service it targets)."""
+    spec = gateway.spec
+    assert spec.agents.tls is not None
+    return _object(f"{GATEWAY_API}/v1", "BackendTLSPolicy", AGENTS_NAME, spec.namespace, {
+        "targetRefs": [{"group": "", "kind": "Service", "name": AGENTS_NAME, "sectionName": GRPC_PORT_NAME}],
+        "validation": {"caCertificateRefs": [{"group": "", "kind": "Secret", "name": spec.agents.tls.ca}],
+                       "hostname": agents_hostname(gateway)}})
 
 
 def _object(api_version: str, kind: str, name: str, namespace: str | None, spec: dict[str, Any]) -> dict[str, Any]:

@@ -45,7 +45,7 @@ class SigsciGatewayArgs(TypedDict, total=False):
     listeners: GatewayListenersArgs
     """The created Gateway's listeners: HTTP, and HTTPS with tls_secrets."""
     agents: GatewayAgentsArgs
-    """The agents: {replicas, port}."""
+    """The agents: {replicas, port, tls}."""
     agent: AgentArgs
     """Agent settings (repository, version, resources, options, ...), over the defaults."""
     body_limit: str

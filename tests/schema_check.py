@@ -99,6 +99,13 @@ def validate_custom(obj: dict) -> None:
     assert errors == [], f"{obj['kind']} {obj['metadata'].get('name')}: {errors}"
 
 
+def validate_envoy_filter(obj: dict) -> None:
+    """Raise AssertionError when an Istio EnvoyFilter's patches are not valid Envoy configuration."""
+    import envoy_api
+
+    assert envoy_api.errors(obj) == [], f"EnvoyFilter {obj['metadata'].get('name')}: {envoy_api.errors(obj)}"
+
+
 def validate_run(run: "harness.Run") -> None:
     """Every object a run declares, and the pod each Helm release would run, on every version we support;
     custom resources against their CRDs."""
@@ -107,6 +114,9 @@ def validate_run(run: "harness.Run") -> None:
     for resource_type, obj in objects:
         if obj.get("apiVersion", "").startswith(CUSTOM_GROUPS):
             validate_custom(unwrap_secrets(obj))
+            continue
+        if obj.get("apiVersion", "").startswith("networking.istio.io/") and obj.get("kind") == "EnvoyFilter":
+            validate_envoy_filter(unwrap_secrets(obj))
             continue
         for version in versions():
             validate(as_applied(resource_type, obj), version)

@@ -23,7 +23,7 @@ from pulumi.provider.experimental.analyzer import Analyzer
 from pydantic import BaseModel
 
 import harness
-from sigsci_waf.config.gateway import AgentTls, GatewayRoute
+from sigsci_waf.config.gateway import AgentTls, GatewayRoute, GatewaySpec
 from sigsci_waf.agent.container import AGENT_CONTAINER
 from sigsci_waf.agent.workloads import SHUTDOWN_MARGIN_SECONDS
 from sigsci_waf.apps.component import SigsciRevProxyAppArgs
@@ -82,6 +82,9 @@ DERIVED: dict[tuple[type[BaseModel], str], str | Resources] = {
     (GatewayRoute, "namespace"): f"`{KUBERNETES_DEFAULT_NAMESPACE}` with service",
     # The CA beside the certificate (cert-manager's layout), and the name the agents' Service has.
     (AgentTls, "ca_secret"): "`secret`",
+    # Per implementation (config/gateway.py: GatewaySpec.gateway_class_name).
+    (GatewaySpec, "gateway_class"): "`sigsci-envoy`, which the stack creates for Envoy Gateway; `istio`, Istio's "
+                                    "own, with implementation istio",
     (AgentTls, "hostname"): "the agents' Service's name, `sigsci-extproc.<namespace>.svc`",
 }
 # Defaults only a component has: the stack config requires the key.

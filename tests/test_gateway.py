@@ -145,7 +145,11 @@ def test_an_existing_gateway_gets_the_policy_beside_it_and_a_grant_to_the_agents
     ({"agent": {"unlistedOptions": {"server-flavor": "x"}}}, "agent.unlistedOptions.server-flavor",
      "cannot be set"),
     ({"routes": [{"app": "nope"}]}, "routes[0].app", "not an app"),
-    ({"implementation": "istio"}, "implementation", "envoyGateway"),
+    ({"implementation": "nginx"}, "implementation", "envoyGateway"),
+    ({"implementation": "istio", "envoyGateway": {"enabled": False}}, "envoyGateway", "implementation envoyGateway"),
+    ({"istio": {"clusterDomain": "corp.local"}}, "istio", "implementation istio"),
+    ({"implementation": "istio", "agents": {"tls": {"secret": "t"}}}, "agents.tls", "mutual TLS"),
+    ({"implementation": "istio", "istio": {"clusterDomain": "Corp_Local"}}, "istio.clusterDomain", "DNS-1123"),
     ({"failOpen": "yes"}, "failOpen", "boolean"),
     ({"agents": {"tls": {"secret": "t", "hostname": "*.example.com"}}}, "agents.tls.hostname", "wildcard"),
     ({"agents": {"tls": {"caSecret": "ca"}}}, "agents.tls.secret", "required"),
@@ -214,3 +218,100 @@ def test_no_tls_means_no_backend_tls_policy_and_a_grpc_probe():
     assert not [k for k in objects if k[0] == "BackendTLSPolicy"]
     container = objects[("Deployment", "sigsci-gateway", "sigsci-extproc")]["spec"]["template"]["spec"]["containers"][0]
     assert "SIGSCI_ENVOY_GRPC_CERT" not in env_of(container)
+
+
+ISTIO = {**BASE, "sigsci:gateway": {"implementation": "istio",
+                                    "routes": [{"app": "web", "host": "shop.example.com"},
+                                               {"service": {"name": "docs", "port": 8080}, "namespace": "docs"}]}}
+
+
+def _ext_proc(envoy_filter):
+    return next(p for p in envoy_filter["spec"]["configPatches"] if p["applyTo"] == "HTTP_FILTER")["patch"]["value"]
+
+
+def test_istio_the_same_agents_and_routes_and_an_envoy_filter_on_the_gateways_proxies():
+    run = harness.run_config(ISTIO)
+    schema_check.validate_run(run)  # Gateway API objects against their CRDs; the EnvoyFilter against Envoy's API
+    objects = _objects(run)
+    kinds = {k for k, _, _ in objects}
+    # Istio's own GatewayClass, not one of ours; nothing of Envoy Gateway.
+    assert not kinds & {"GatewayClass", "EnvoyExtensionPolicy", "ClientTrafficPolicy"}
+    assert not [r for r in run.of_type(harness.RELEASE_TYPE) if "gateway-helm" in r.inputs["chart"]]
+    assert ("Namespace", "", "envoy-gateway-system") not in objects
+    gateway = objects[("Gateway", "sigsci-gateway", "sigsci-gateway")]
+    assert gateway["spec"]["gatewayClassName"] == "istio"
+    assert objects[("HTTPRoute", "sigsci-gateway", "web")]["spec"]["parentRefs"][0]["name"] == "sigsci-gateway"
+    assert ("ReferenceGrant", "docs", "sigsci-gateway.sigsci-gateway.docs") in objects
+    envoy_filter = objects[("EnvoyFilter", "sigsci-gateway", "sigsci-waf")]
+    # Exactly the Gateway's proxies: Istio labels them with the Gateway's name.
+    assert envoy_filter["spec"]["workloadSelector"] == {
+        "labels": {"gateway.networking.k8s.io/gateway-name": "sigsci-gateway"}}
+    config = _ext_proc(envoy_filter)["typed_config"]
+    assert config["grpc_service"]["envoy_grpc"]["cluster_name"] == \
+        "outbound|9999||sigsci-extproc.sigsci-gateway.svc.cluster.local"
+    assert config["failure_mode_allow"] is False and config["message_timeout"] == "2s"
+    assert config["processing_mode"] == {"request_header_mode": "SEND", "request_body_mode": "BUFFERED",
+                                         "response_header_mode": "SEND", "response_body_mode": "BUFFERED"}
+    listener = next(p for p in envoy_filter["spec"]["configPatches"] if p["applyTo"] == "LISTENER")
+    assert listener["patch"] == {"operation": "MERGE", "value": {"per_connection_buffer_limit_bytes": 2 ** 20}}
+    deployment = objects[("Deployment", "sigsci-gateway", "sigsci-extproc")]
+    env = env_of(deployment["spec"]["template"]["spec"]["containers"][0])
+    assert env["SIGSCI_ENVOY_EXTPROC_ENABLED"] == "true" and "SIGSCI_SERVER_FLAVOR" not in env
+    policy = objects[("NetworkPolicy", "sigsci-gateway", "sigsci-extproc")]
+    assert policy["spec"]["ingress"] == [{"ports": [{"port": 9999, "protocol": "TCP"}], "from": [
+        {"podSelector": {"matchLabels": {"gateway.networking.k8s.io/gateway-name": "sigsci-gateway"}}}]}]
+
+
+def test_istio_on_an_existing_gateway_in_another_namespace_with_its_own_settings():
+    objects = _objects(harness.run_config({**BASE, "sigsci:gateway": {
+        "implementation": "istio", "existingGateway": {"namespace": "edge", "name": "public"},
+        "istio": {"clusterDomain": "corp.example"}, "agents": {"port": 7000}, "bodyLimit": "4Mi",
+        "messageTimeout": "1m30s", "inspectResponses": False, "failOpen": True,
+        "routes": [{"app": "web", "host": "shop.example.com"}]}}))
+    assert not [k for k in objects if k[0] == "Gateway"]
+    envoy_filter = objects[("EnvoyFilter", "edge", "sigsci-waf")]
+    assert envoy_filter["spec"]["workloadSelector"]["labels"] == {"gateway.networking.k8s.io/gateway-name": "public"}
+    config = _ext_proc(envoy_filter)["typed_config"]
+    assert config["grpc_service"]["envoy_grpc"]["cluster_name"] == \
+        "outbound|7000||sigsci-extproc.sigsci-gateway.svc.corp.example"
+    assert config["failure_mode_allow"] is True and config["message_timeout"] == "90s"
+    assert config["processing_mode"]["response_header_mode"] == "SKIP"
+    assert config["processing_mode"]["response_body_mode"] == "NONE"
+    listener = next(p for p in envoy_filter["spec"]["configPatches"] if p["applyTo"] == "LISTENER")
+    assert listener["patch"]["value"] == {"per_connection_buffer_limit_bytes": 4 * 2 ** 20}
+    # The agents admit the Gateway's proxies in the Gateway's namespace only.
+    peer = objects[("NetworkPolicy", "sigsci-gateway", "sigsci-extproc")]["spec"]["ingress"][0]["from"][0]
+    assert peer == {"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "edge"}},
+                    "podSelector": {"matchLabels": {"gateway.networking.k8s.io/gateway-name": "public"}}}
+    assert objects[("HTTPRoute", "edge", "web")]["spec"]["parentRefs"][0]["name"] == "public"
+
+
+@pytest.mark.parametrize("timeout, proto", [("500ms", "0.500s"), ("2s", "2s"), ("1m30s", "90s"),
+                                            ("1h1ms", "3600.001s")])
+def test_istio_message_timeouts_in_protobufs_spelling(timeout, proto):
+    objects = _objects(harness.run_config({**ISTIO, "sigsci:gateway": {
+        **ISTIO["sigsci:gateway"], "bodyLimit": "1Ki", "messageTimeout": timeout}}))
+    assert _ext_proc(objects[("EnvoyFilter", "sigsci-gateway", "sigsci-waf")])["typed_config"]["message_timeout"] \
+        == proto
+
+
+@pytest.mark.parametrize("path, value, words", [
+    (("typed_config", "processing_mode", "request_body_mode"), "BUFFER", "BUFFER"),
+    (("typed_config", "message_timeout"), "1m30s", "message_timeout"),
+    (("typed_config", "failure_mode_allowed"), False, "failure_mode_allowed"),
+    (("typed_config", "@type"), "type.googleapis.com/envoy.extensions.filters.http.ext_proc.v3.ExtProc", "ExtProc"),
+], ids=["enum", "duration", "unknown-field", "unknown-type"])
+def test_the_envoy_api_check_refuses_what_envoy_would(path, value, words):
+    """The oracle for the EnvoyFilter can fail: a patch Envoy would refuse is refused."""
+    import copy
+
+    import envoy_api
+
+    envoy_filter = copy.deepcopy(_objects(harness.run_config(ISTIO))[("EnvoyFilter", "sigsci-gateway", "sigsci-waf")])
+    assert envoy_api.errors(envoy_filter) == []
+    place = _ext_proc(envoy_filter)
+    for key in path[:-1]:
+        place = place[key]
+    place[path[-1]] = value
+    problems = envoy_api.errors(envoy_filter)
+    assert len(problems) == 1 and words in problems[0], problems

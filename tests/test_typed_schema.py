@@ -22,6 +22,7 @@ from sigsci_waf.config.secret import SecretSpec
 from sigsci_waf.ingress.component import SigsciIngressControllerArgs
 from sigsci_waf.secret.component import SigsciSecretArgs
 from sigsci_waf.config.gateway import (AgentTls, EnvoyGatewayInstall, ExistingGateway, GatewayAgents, GatewayListeners,
+                                       IstioSettings,
                                        GatewayRoute, GatewaySpec)
 from sigsci_waf.config.routes import ServiceBackend
 from sigsci_waf.gateway.component import SigsciGatewayArgs
@@ -121,7 +122,8 @@ SHAPES = [(typed.AgentArgs, AgentSettings), (typed.ResourcesArgs, Resources), (t
           (typed.RouteArgs, Route), (typed.ServiceBackendArgs, ServiceBackend),
           (typed.GatewayRouteArgs, GatewayRoute), (typed.ExistingGatewayArgs, ExistingGateway),
           (typed.EnvoyGatewayInstallArgs, EnvoyGatewayInstall), (typed.GatewayListenersArgs, GatewayListeners),
-          (typed.GatewayAgentsArgs, GatewayAgents), (typed.AgentTlsArgs, AgentTls)]
+          (typed.GatewayAgentsArgs, GatewayAgents), (typed.AgentTlsArgs, AgentTls),
+          (typed.IstioArgs, IstioSettings)]
 
 
 # The components' own Args against the models that validate them, with the keys only one side has: each

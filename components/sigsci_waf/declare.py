@@ -30,8 +30,8 @@ def _creator(api_version: str, kind: str, patch: bool):
     return getattr(importlib.import_module(f"pulumi_kubernetes.{module}"), name)
 
 
-# Custom resources (Gateway API, Envoy Gateway): no typed class in pulumi_kubernetes, so the generic one.
-_CUSTOM_GROUPS = ("gateway.networking.k8s.io/", "gateway.envoyproxy.io/")
+# Custom resources (Gateway API, Envoy Gateway, Istio): no typed class in pulumi_kubernetes, so the generic one.
+_CUSTOM_GROUPS = ("gateway.networking.k8s.io/", "gateway.envoyproxy.io/", "networking.istio.io/")
 
 
 def declare(name: str, obj: dict[str, Any], opts: pulumi.ResourceOptions, bindings: Mapping[Ref, Any], *,

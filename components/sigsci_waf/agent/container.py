@@ -47,7 +47,7 @@ class ExtProc:
     request (and response) to; `tls_mount` is where the listener's certificate and key are mounted, if any."""
 
     port: int
-    flavor: str = "envoy-gateway"
+    flavor: str | None = None
     tls_mount: str | None = None
 
 
@@ -144,7 +144,8 @@ def agent_env(settings: AgentSettings, secret_name: str, mode: RevProxy | Rpc | 
         # The Envoy gRPC listener starts instead of the RPC listener (Fastly's Envoy guides).
         derived[option_env_name("envoy-extproc-enabled")] = "true"
         derived[option_env_name("envoy-grpc-address")] = f"0.0.0.0:{mode.port}"
-        derived[option_env_name("server-flavor")] = mode.flavor
+        if mode.flavor is not None:
+            derived[option_env_name("server-flavor")] = mode.flavor
         if mode.tls_mount is not None:
             derived[option_env_name("envoy-grpc-cert")] = f"{mode.tls_mount}/tls.crt"
             derived[option_env_name("envoy-grpc-key")] = f"{mode.tls_mount}/tls.key"

@@ -133,9 +133,9 @@ def service(name: str, namespace: str, labels: Mapping[str, str], selector: Mapp
 
 def network_policy(name: str, namespace: str, labels: Mapping[str, str], selector: Mapping[str, str], *,
                    port: int, from_pods: Mapping[str, str] | None = None,
-                   any_namespace: bool = False) -> dict[str, Any]:
+                   any_namespace: bool = False, from_namespace: str | None = None) -> dict[str, Any]:
     """Admit traffic to the selected pods only on `port` (and only from `from_pods` when given: in the same
-    namespace, or in any namespace with `any_namespace`).
+    namespace, in any namespace with `any_namespace`, or in `from_namespace`).
 
     Effective where the cluster's network plugin enforces NetworkPolicy; egress stays open because
     the agent must reach the Fastly cloud.
@@ -145,6 +145,8 @@ def network_policy(name: str, namespace: str, labels: Mapping[str, str], selecto
         peer: dict[str, Any] = {"podSelector": {"matchLabels": dict(from_pods)}}
         if any_namespace:
             peer = {"namespaceSelector": {}, **peer}
+        elif from_namespace is not None and from_namespace != namespace:
+            peer = {"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": from_namespace}}, **peer}
         rule["from"] = [peer]
     return {
         "apiVersion": "networking.k8s.io/v1",

@@ -183,6 +183,12 @@ class EnvoyGatewayInstallArgs(TypedDict, total=False):
     """The chart's OCI repository (a mirror works). Default: `oci://docker.io/envoyproxy`."""
 
 
+class IstioArgs(TypedDict, total=False):
+    cluster_domain: str
+    """The cluster's DNS domain: Istio names the agents' Envoy cluster after their Service's full name.
+    Default: `cluster.local`."""
+
+
 class GatewayListenersArgs(TypedDict, total=False):
     http_port: int
     """The HTTP listener's port. Default: `80`."""

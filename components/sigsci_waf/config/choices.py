@@ -95,3 +95,5 @@ class GatewayImplementation(StrEnum):
 
     ENVOY_GATEWAY = "envoyGateway"
     """Envoy Gateway: an EnvoyExtensionPolicy sends every request on the Gateway to the agents (ext_proc)."""
+    ISTIO = "istio"
+    """Istio's Gateway API gateway: an EnvoyFilter adds ext_proc to the Gateway's Envoy proxies."""

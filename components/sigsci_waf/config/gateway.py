@@ -16,6 +16,9 @@ from .routes import RouteBase
 DEFAULT_GATEWAY_NAMESPACE = "sigsci-gateway"
 DEFAULT_GATEWAY_NAME = "sigsci-gateway"
 DEFAULT_GATEWAY_CLASS = "sigsci-envoy"
+# The GatewayClass Istio creates for its own Gateway API controller; the stack uses it, never creates it.
+ISTIO_GATEWAY_CLASS = "istio"
+DEFAULT_CLUSTER_DOMAIN = "cluster.local"
 DEFAULT_ENVOY_GATEWAY_NAMESPACE = "envoy-gateway-system"
 # Envoy Gateway's Helm chart (its Gateway API CRDs come with it), pinned as the ingress charts are.
 ENVOY_GATEWAY_CHART = "gateway-helm"
@@ -64,7 +67,7 @@ class GatewayRoute(RouteBase):
 
 
 class ExistingGateway(Model):
-    """A Gateway the cluster already runs (Envoy Gateway's): the stack attaches its routes and the WAF to it."""
+    """A Gateway the cluster already runs (of the implementation): the stack attaches its routes and the WAF to it."""
 
     namespace: DnsLabel
     name: DnsSubdomain
@@ -112,6 +115,13 @@ class GatewayAgents(Model):
     tls: AgentTls | None = None
 
 
+class IstioSettings(Model):
+    """What the EnvoyFilter needs to know of an Istio mesh."""
+
+    # Istio names the agents' Envoy cluster after their Service's full DNS name.
+    cluster_domain: DnsSubdomain = DEFAULT_CLUSTER_DOMAIN
+
+
 class GatewayListeners(Model):
     """The listeners of a Gateway the stack creates: HTTP, and HTTPS when TLS Secrets are given."""
 
@@ -134,8 +144,10 @@ class GatewaySpec(Model):
     namespace: DnsLabel = DEFAULT_GATEWAY_NAMESPACE
     create_namespace: StrictBool = True
     envoy_gateway: EnvoyGatewayInstall = Field(default_factory=EnvoyGatewayInstall)
+    istio: IstioSettings = Field(default_factory=IstioSettings)
     name: DnsSubdomain = DEFAULT_GATEWAY_NAME
-    gateway_class: DnsSubdomain = DEFAULT_GATEWAY_CLASS
+    # Envoy Gateway: the GatewayClass the stack creates (DEFAULT_GATEWAY_CLASS); Istio: Istio's own.
+    gateway_class: DnsSubdomain | None = None
     existing_gateway: ExistingGateway | None = None
     listeners: GatewayListeners = Field(default_factory=GatewayListeners)
     agents: GatewayAgents = Field(default_factory=GatewayAgents)
@@ -154,6 +166,14 @@ class GatewaySpec(Model):
             for key in ("name", "gateway_class", "listeners"):
                 if key in fields:
                     raise Problem(_camel(key), "applies to a Gateway the stack creates, not to existingGateway")
+        istio = self.implementation == GatewayImplementation.ISTIO
+        for key, for_istio in (("envoy_gateway", False), ("istio", True)):
+            if key in fields and istio != for_istio:
+                raise Problem(_camel(key), f"applies to implementation {_camel(key)}, not {self.implementation}")
+        if istio and self.agents.tls is not None:
+            raise Problem("agents.tls", "is not offered with implementation istio: the gateway reaches the agents "
+                                        "through Istio's own cluster, so encrypt that hop with Istio's mutual TLS "
+                                        "(a sidecar on the agents)")
         limit = quantity_value(str(self.body_limit))
         if limit < 1024 or limit > MAX_BODY_LIMIT:
             raise Problem("bodyLimit", f"{self.body_limit} must be between 1Ki and 64Mi: bodies up to it are "
@@ -165,6 +185,16 @@ class GatewaySpec(Model):
                                             f"{MIN_MESSAGE_TIMEOUT_MS} ms), or the agent's answer arrives after "
                                             "Envoy has given up on it")
         return self
+
+    @property
+    def installs_envoy_gateway(self) -> bool:
+        return self.implementation == GatewayImplementation.ENVOY_GATEWAY and self.envoy_gateway.enabled
+
+    @property
+    def gateway_class_name(self) -> str:
+        if self.gateway_class is not None:
+            return self.gateway_class
+        return ISTIO_GATEWAY_CLASS if self.implementation == GatewayImplementation.ISTIO else DEFAULT_GATEWAY_CLASS
 
     @property
     def gateway_namespace(self) -> str:

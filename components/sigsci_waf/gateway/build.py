@@ -1,10 +1,11 @@
-"""Kubernetes objects for the WAF on Gateway API with Envoy Gateway: the agents as Envoy's external processor,
-the policy that sends every request on the Gateway to them, the Gateway and its routes.
+"""Kubernetes objects for the WAF on Gateway API: the agents as Envoy's external processor, the Gateway and its
+routes, and (from the implementation's module, `envoy_gateway` or `istio`) what sends every request on the
+Gateway to the agents.
 
 Pure functions of a resolved gateway; the component only turns them into resources. Fail-closed by
-construction: the policy targets the whole Gateway (every route attached to it, every listener), in the
-Gateway's own namespace (a policy may only target its own namespace), its backend is the agents' Service on
-the one port that also sets their listener, and it does not fail open unless the config says so.
+construction: what sends traffic to the agents covers the whole Gateway (every route attached to it, every
+listener), its backend is the agents' Service on the one port that also sets their listener, and it does not
+fail open unless the config says so.
 """
 
 from __future__ import annotations
@@ -13,8 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..agent import workloads
 from ..agent.container import GRPC_PORT_NAME, TLS_VOLUME, ExtProc, build_agent
-from ..config.choices import PathType, ServiceType
-from ..config.gateway import ENVOY_GATEWAY_CONTROLLER
+from ..config.choices import GatewayImplementation, PathType, ServiceType
 from ..resolve.gateway import GatewayObjects
 
 if TYPE_CHECKING:
@@ -22,13 +22,9 @@ if TYPE_CHECKING:
     from ..resolve.routes import ResolvedRoute
 
 GATEWAY_API = "gateway.networking.k8s.io"
-ENVOY_GATEWAY_API = "gateway.envoyproxy.io"
 # The agents' Deployment and Service in the gateway's namespace, and the WAF's policies beside the Gateway.
 AGENTS_NAME = "sigsci-extproc"
 POLICY_NAME = "sigsci-waf"
-# The Envoy proxies Envoy Gateway runs (its data plane), the only clients the agents admit.
-ENVOY_PROXY_LABELS = {"app.kubernetes.io/name": "envoy", "app.kubernetes.io/component": "proxy",
-                      "app.kubernetes.io/managed-by": "envoy-gateway"}
 _PATH_MATCH = {PathType.PREFIX: "PathPrefix", PathType.EXACT: "Exact"}
 # Where the agents find their gRPC listener's certificate and key (agents.tls).
 TLS_MOUNT = "/etc/sigsci/grpc-tls"
@@ -44,7 +40,8 @@ def agents(gateway: ResolvedGateway, secret_name: Any, credentials_hash: Any | N
     """The agents' Deployment (spread over nodes), Service, NetworkPolicy and PodDisruptionBudget."""
     spec = gateway.spec
     tls = spec.agents.tls
-    mode = ExtProc(port=spec.agents.port, tls_mount=TLS_MOUNT if tls else None)
+    mode = ExtProc(port=spec.agents.port, flavor=implementation(gateway).SERVER_FLAVOR,
+                   tls_mount=TLS_MOUNT if tls else None)
     parts = build_agent(gateway.agent, secret_name, mode, secret=gateway.secret)
     name, namespace, labels = AGENTS_NAME, spec.namespace, agent_labels(gateway)
     volumes = [parts.volume]
@@ -59,8 +56,7 @@ def agents(gateway: ResolvedGateway, secret_name: Any, credentials_hash: Any | N
     # One port value: the listener, the container port, the Service and the readiness probe.
     service = workloads.service(name, namespace, labels, labels, service_type=ServiceType.CLUSTER_IP,
                                 port=spec.agents.port, target_port=spec.agents.port, port_name=GRPC_PORT_NAME)
-    policy = workloads.network_policy(name, namespace, labels, labels, port=spec.agents.port,
-                                      from_pods=ENVOY_PROXY_LABELS, any_namespace=True)
+    policy = implementation(gateway).agents_network_policy(gateway, labels)
     objects = [deployment, service, policy,
                *workloads.disruption_budget(name, namespace, labels, labels, spec.agents.replicas)]
     if tls is not None:
@@ -79,68 +75,60 @@ def agents_tls_policy(gateway: ResolvedGateway) -> dict[str, Any]:
     agents' name (Gateway API's BackendTLSPolicy, beside the Service it targets)."""
     spec = gateway.spec
     assert spec.agents.tls is not None
-    return _object(f"{GATEWAY_API}/v1", "BackendTLSPolicy", AGENTS_NAME, spec.namespace, {
+    return gateway_object(f"{GATEWAY_API}/v1", "BackendTLSPolicy", AGENTS_NAME, spec.namespace, {
         "targetRefs": [{"group": "", "kind": "Service", "name": AGENTS_NAME, "sectionName": GRPC_PORT_NAME}],
         "validation": {"caCertificateRefs": [{"group": "", "kind": "Secret", "name": spec.agents.tls.ca}],
                        "hostname": agents_hostname(gateway)}})
 
 
-def _object(api_version: str, kind: str, name: str, namespace: str | None, spec: dict[str, Any]) -> dict[str, Any]:
+def gateway_object(api_version: str, kind: str, name: str, namespace: str | None,
+                   spec: dict[str, Any]) -> dict[str, Any]:
     metadata = workloads.metadata(name, namespace or "", {"app.kubernetes.io/name": "sigsci-waf"})
     if namespace is None:  # cluster-scoped
         del metadata["namespace"]
     return {"apiVersion": api_version, "kind": kind, "metadata": metadata, "spec": spec}
 
 
-def _gateway_ref(gateway: ResolvedGateway) -> dict[str, str]:
+def gateway_ref(gateway: ResolvedGateway) -> dict[str, str]:
     return {"group": GATEWAY_API, "kind": "Gateway", "name": gateway.spec.gateway_name}
 
 
-def _service_grant(name: str, namespace: str, from_group: str, from_kind: str, from_namespace: str,
-                   service: str) -> dict[str, Any]:
+def service_grant(name: str, namespace: str, from_group: str, from_kind: str, from_namespace: str,
+                  service: str) -> dict[str, Any]:
     """Lets objects of one kind in `from_namespace` reference one Service in `namespace`."""
-    return _object(f"{GATEWAY_API}/v1beta1", "ReferenceGrant", name, namespace, {
+    return gateway_object(f"{GATEWAY_API}/v1beta1", "ReferenceGrant", name, namespace, {
         "from": [{"group": from_group, "kind": from_kind, "namespace": from_namespace}],
         "to": [{"group": "", "kind": "Service", "name": service}]})
 
 
-def gateway_objects(gateway: ResolvedGateway) -> list[dict[str, Any]]:
-    """The GatewayClass and Gateway (unless the Gateway exists), the WAF's EnvoyExtensionPolicy, the
-    ClientTrafficPolicy that lets Envoy buffer bodies up to the body limit, and the ReferenceGrant that lets
-    the policy reach the agents in another namespace."""
+def the_gateway(gateway: ResolvedGateway) -> dict[str, Any]:
+    """The Gateway the stack creates: an HTTP listener, and an HTTPS one serving the TLS Secrets; its listeners
+    admit only HTTPRoutes of its own namespace, the stack's."""
     spec = gateway.spec
-    home = spec.gateway_namespace
-    objects: list[dict[str, Any]] = []
-    if spec.existing_gateway is None:
-        objects.append(_object(f"{GATEWAY_API}/v1", "GatewayClass", spec.gateway_class, None,
-                               {"controllerName": ENVOY_GATEWAY_CONTROLLER}))
-        same = {"namespaces": {"from": "Same"}}  # only the stack's HTTPRoutes attach
-        listeners = [{"name": "http", "protocol": "HTTP", "port": spec.listeners.http_port, "allowedRoutes": same}]
-        if spec.listeners.tls_secrets:
-            listeners.append({"name": "https", "protocol": "HTTPS", "port": spec.listeners.https_port,
-                              "tls": {"mode": "Terminate", "certificateRefs": [
-                                  {"group": "", "kind": "Secret", "name": secret}
-                                  for secret in spec.listeners.tls_secrets]},
-                              "allowedRoutes": same})
-        objects.append(_object(f"{GATEWAY_API}/v1", "Gateway", spec.name, home,
-                               {"gatewayClassName": spec.gateway_class, "listeners": listeners}))
-    backend: dict[str, Any] = {"group": "", "kind": "Service", "name": AGENTS_NAME, "port": spec.agents.port}
-    if spec.namespace != home:
-        backend["namespace"] = spec.namespace
-        objects.append(_service_grant(f"{POLICY_NAME}.{home}", spec.namespace, ENVOY_GATEWAY_API,
-                                      "EnvoyExtensionPolicy", home, AGENTS_NAME))
-    # Headers go to the agent only where a phase is named (Envoy Gateway skips them otherwise); bodies are
-    # buffered up to the body limit and sent whole.
-    mode: dict[str, Any] = {"request": {"body": "Buffered"}}
-    if spec.inspect_responses:
-        mode["response"] = {"body": "Buffered"}
-    objects.append(_object(f"{ENVOY_GATEWAY_API}/v1alpha1", "EnvoyExtensionPolicy", POLICY_NAME, home, {
-        "targetRefs": [_gateway_ref(gateway)],
-        "extProc": [{"backendRefs": [backend], "processingMode": mode, "messageTimeout": spec.message_timeout,
-                     "failOpen": spec.fail_open}]}))
-    objects.append(_object(f"{ENVOY_GATEWAY_API}/v1alpha1", "ClientTrafficPolicy", POLICY_NAME, home, {
-        "targetRefs": [_gateway_ref(gateway)], "connection": {"bufferLimit": spec.body_limit}}))
-    return objects
+    same = {"namespaces": {"from": "Same"}}
+    listeners = [{"name": "http", "protocol": "HTTP", "port": spec.listeners.http_port, "allowedRoutes": same}]
+    if spec.listeners.tls_secrets:
+        listeners.append({"name": "https", "protocol": "HTTPS", "port": spec.listeners.https_port,
+                          "tls": {"mode": "Terminate", "certificateRefs": [
+                              {"group": "", "kind": "Secret", "name": secret}
+                              for secret in spec.listeners.tls_secrets]},
+                          "allowedRoutes": same})
+    return gateway_object(f"{GATEWAY_API}/v1", "Gateway", spec.name, spec.gateway_namespace,
+                          {"gatewayClassName": spec.gateway_class_name, "listeners": listeners})
+
+
+def implementation(gateway: ResolvedGateway):
+    """The module that knows how the implementation sends the Gateway's traffic to the agents."""
+    from . import envoy_gateway, istio
+
+    return {GatewayImplementation.ENVOY_GATEWAY: envoy_gateway,
+            GatewayImplementation.ISTIO: istio}[gateway.spec.implementation]
+
+
+def gateway_objects(gateway: ResolvedGateway) -> list[dict[str, Any]]:
+    """The Gateway (unless it exists), and what makes the implementation send its traffic to the agents."""
+    created = [the_gateway(gateway)] if gateway.spec.existing_gateway is None else []
+    return implementation(gateway).inspection_objects(gateway, created)
 
 
 def route_objects(gateway: ResolvedGateway, routes: tuple[ResolvedRoute, ...]) -> list[dict[str, Any]]:
@@ -156,15 +144,15 @@ def route_objects(gateway: ResolvedGateway, routes: tuple[ResolvedRoute, ...]) -
             backend["namespace"] = route.namespace
             if (route.namespace, route.service) not in granted:
                 granted.add((route.namespace, route.service))
-                objects.append(_service_grant(f"sigsci-gateway.{home}.{route.service}", route.namespace,
+                objects.append(service_grant(f"sigsci-gateway.{home}.{route.service}", route.namespace,
                                               GATEWAY_API, "HTTPRoute", home, route.service))
         rule = {"matches": [{"path": {"type": _PATH_MATCH[route.route.path_type], "value": route.route.path}}],
                 "backendRefs": [backend]}
-        body: dict[str, Any] = {"parentRefs": [{"group": GATEWAY_API, "kind": "Gateway", "name": spec.gateway_name}],
+        body: dict[str, Any] = {"parentRefs": [gateway_ref(gateway)],
                                 "rules": [rule]}
         if route.route.host is not None:
             body["hostnames"] = [route.route.host]
-        objects.append(_object(f"{GATEWAY_API}/v1", "HTTPRoute", route.name, home, body))
+        objects.append(gateway_object(f"{GATEWAY_API}/v1", "HTTPRoute", route.name, home, body))
     return objects
 
 

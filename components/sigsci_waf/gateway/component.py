@@ -7,7 +7,7 @@ import pulumi_kubernetes as k8s
 
 from ..apps.component import SigsciRevProxyApp
 from ..config.agent import AgentSettings
-from ..config.args import (AgentArgs, EnvoyGatewayInstallArgs, ExistingGatewayArgs, GatewayAgentsArgs,
+from ..config.args import (AgentArgs, EnvoyGatewayInstallArgs, ExistingGatewayArgs, IstioArgs, GatewayAgentsArgs,
                            GatewayListenersArgs, GatewayRouteArgs, plain_values)
 from ..config.choices import GatewayImplementation
 from ..config.gateway import ENVOY_GATEWAY_CHART
@@ -35,13 +35,17 @@ class SigsciGatewayArgs(TypedDict, total=False):
     create_namespace: bool
     """Stack config only: whether the stack creates `namespace`. Default: `true`."""
     envoy_gateway: EnvoyGatewayInstallArgs
-    """Envoy Gateway itself: installed with its Helm chart unless enabled is false."""
+    """Envoy Gateway itself: installed with its Helm chart unless enabled is false (implementation
+    envoyGateway only)."""
+    istio: IstioArgs
+    """What the EnvoyFilter needs to know of the Istio mesh: {cluster_domain} (implementation istio only)."""
     name: str
     """The Gateway the stack creates. Default: `sigsci-gateway`."""
     gateway_class: str
-    """The GatewayClass the stack creates for it (Envoy Gateway's controller). Default: `sigsci-envoy`."""
+    """The Gateway's class. Default: `sigsci-envoy`, which the stack creates for Envoy Gateway; `istio`, Istio's
+    own, with implementation istio."""
     existing_gateway: ExistingGatewayArgs
-    """An existing Envoy Gateway Gateway {namespace, name} to put the WAF on, instead of creating one."""
+    """An existing Gateway {namespace, name} of the implementation to put the WAF on, instead of creating one."""
     listeners: GatewayListenersArgs
     """The created Gateway's listeners: HTTP, and HTTPS with tls_secrets."""
     agents: GatewayAgentsArgs
@@ -106,7 +110,7 @@ class SigsciGateway(pulumi.ComponentResource):
         agents = [declare(f"{name}-agent-{obj['kind'].lower()}", obj, child, bindings) for obj in objects.agents]
         installed: list[pulumi.Resource] = []
         install = spec.envoy_gateway
-        if install.enabled:
+        if spec.installs_envoy_gateway:
             # Its pre-install hook makes the controller's certificates: a Helm release, not a rendered chart.
             installed.append(k8s.helm.v3.Release(
                 f"{name}-envoy-gateway", name="envoy-gateway", namespace=install.namespace,

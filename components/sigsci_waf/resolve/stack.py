@@ -135,7 +135,7 @@ def namespaces_to_create(apps: list[ResolvedApp], ingress: ResolvedIngress | Non
         wanted.add(ingress.spec.namespace)
     if gateway is not None and gateway.spec.create_namespace:
         wanted.add(gateway.spec.namespace)
-    if gateway is not None and gateway.spec.envoy_gateway.enabled:
+    if gateway is not None and gateway.spec.installs_envoy_gateway:
         wanted.add(gateway.spec.envoy_gateway.namespace)
     patched = {app.spec.namespace for app in apps if app.spec.placement == Placement.PATCH}
     return wanted - SYSTEM_NAMESPACES - patched - existing

@@ -315,3 +315,69 @@ def test_the_envoy_api_check_refuses_what_envoy_would(path, value, words):
     place[path[-1]] = value
     problems = envoy_api.errors(envoy_filter)
     assert len(problems) == 1 and words in problems[0], problems
+
+
+SIDE_BY_SIDE = {**BASE, "sigsci:ingress": {"routes": [
+    {"app": "web", "host": "shop.example.com", "path": "/cart", "pathType": "Exact",
+     "annotations": {"nginx.ingress.kubernetes.io/proxy-body-size": "8m"}, "tlsSecret": "shop-tls"},
+    {"service": {"name": "docs", "port": 8080}, "namespace": "docs"}]},
+    "sigsci:gateway": {"ingressRoutes": True, "routes": [{"service": {"name": "api", "port": 80},
+                                                          "host": "api.example.com"}]}}
+
+
+def test_ingress_routes_serve_the_ingress_route_list_on_the_gateway_too():
+    run = harness.run_config(SIDE_BY_SIDE)
+    schema_check.validate_run(run)
+    objects = _objects(run)
+    # The ingress keeps its Ingresses; the Gateway gets the same hosts, paths and backends, and its own route.
+    assert {k for k in objects if k[0] == "Ingress"} == {("Ingress", "default", "web"), ("Ingress", "docs", "docs")}
+    web = objects[("HTTPRoute", "sigsci-gateway", "web")]["spec"]
+    assert web["hostnames"] == ["shop.example.com"]
+    assert web["rules"][0]["matches"] == [{"path": {"type": "Exact", "value": "/cart"}}]
+    assert web["rules"][0]["backendRefs"][0]["name"] == "web"
+    assert objects[("HTTPRoute", "sigsci-gateway", "docs")]["spec"]["rules"][0]["backendRefs"][0]["namespace"] == \
+        "docs"
+    assert ("HTTPRoute", "sigsci-gateway", "api") in objects
+    # What has no Gateway API equivalent is listed, naming the ingress route's keys.
+    warned = "\n".join(run.warnings)
+    assert "sigsci:ingress.routes[0].annotations are not carried" in warned
+    assert "sigsci:ingress.routes[0].tlsSecret is not served by the Gateway" in warned
+
+
+def test_a_shared_tls_secret_the_listeners_serve_is_not_listed():
+    config = {**SIDE_BY_SIDE, "sigsci:gateway": {**SIDE_BY_SIDE["sigsci:gateway"],
+                                                 "listeners": {"tlsSecrets": ["shop-tls"]}}}
+    run = harness.run_config(config)
+    assert "tlsSecret is not served" not in "\n".join(run.warnings)
+    assert "annotations are not carried" in "\n".join(run.warnings)
+
+
+@pytest.mark.parametrize("config, key, words", [
+    ({**BASE, "sigsci:ingress": {"routes": [{"app": "web", "path": "/api/.*", "pathType": "ImplementationSpecific"}]},
+      "sigsci:gateway": {"ingressRoutes": True}}, "sigsci:ingress.routes[0].pathType", "ingressRoutes"),
+    ({**BASE, "sigsci:gateway": {"ingressRoutes": True}}, "sigsci:gateway.ingressRoutes", "no sigsci:ingress"),
+    # One namespace for every HTTPRoute: two ingress routes to Services named alike clash there.
+    ({**BASE, "sigsci:ingress": {"routes": [{"service": {"name": "docs", "port": 80}, "namespace": "a"},
+                                            {"service": {"name": "docs", "port": 80}, "namespace": "b",
+                                             "host": "b.example.com"}]},
+      "sigsci:gateway": {"ingressRoutes": True}}, "sigsci:ingress.routes[1].name", "sigsci:ingress.routes[0]"),
+    # The gateway's own route clashing with a shared one is blamed on its own key.
+    ({**BASE, "sigsci:ingress": {"routes": [{"app": "web", "host": "shop.example.com"}]},
+      "sigsci:gateway": {"ingressRoutes": True, "routes": [{"service": {"name": "x", "port": 80},
+                                                            "host": "shop.example.com"}]}},
+     "sigsci:gateway.routes[0].path", "sigsci:ingress.routes[0]"),
+    ({**BASE, "sigsci:gateway": {"ingressRoutes": "yes"}}, "sigsci:gateway.ingressRoutes", "boolean"),
+], ids=["implementation-specific", "no-ingress", "name-clash", "rule-clash", "not-bool"])
+def test_ingress_routes_refuse_what_the_gateway_cannot_serve(config, key, words):
+    mocks = harness.CaptureMocks()
+    with pytest.raises(ConfigError) as err:
+        harness.run_config(config, mocks=mocks)
+    assert err.value.key == key, err.value
+    assert words in err.value.problem, err.value
+    assert mocks.resources == []
+
+
+def test_a_component_is_given_its_routes_itself():
+    with pytest.raises(ConfigError) as err:
+        harness.run(lambda: SigsciGateway("edge", {"secret_name": "s", "ingress_routes": True}))
+    assert err.value.key == "SigsciGateway 'edge'.ingress_routes" and "no sigsci:ingress" in err.value.problem

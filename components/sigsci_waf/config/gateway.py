@@ -158,6 +158,8 @@ class GatewaySpec(Model):
     inspect_responses: StrictBool = True
     fail_open: StrictBool = False
     routes: list[GatewayRoute] = []
+    # Stack config: also serve every route of sigsci:ingress, for the move off ingress-nginx.
+    ingress_routes: StrictBool = False
 
     @model_validator(mode="after")
     def _rules(self):

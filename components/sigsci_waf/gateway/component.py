@@ -64,6 +64,8 @@ class SigsciGatewayArgs(TypedDict, total=False):
     """Pass requests on uninspected while the agents cannot answer (the preview warns). Default: `false`."""
     routes: list[GatewayRouteArgs]
     """HTTPRoutes on the Gateway: {name, host, path, path_type, app | service: {name, port}, namespace}."""
+    ingress_routes: bool
+    """Stack config only: also serve every route of sigsci:ingress on the Gateway. Default: `false`."""
 
 
 _TYPE = "sigsci:index:SigsciGateway"

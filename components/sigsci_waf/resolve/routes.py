@@ -45,33 +45,37 @@ class ResolvedRoute:
 
 
 def resolve_routes(routes: Sequence[RouteBase], key: str, apps: Mapping[str, list[RouteTarget]], *, kind: str,
-                   place: str, entry: str, home: str | None = None) -> tuple[list[ResolvedRoute], list[str]]:
+                   place: str, entry: str, home: str | None = None,
+                   route_keys: Sequence[str] | None = None) -> tuple[list[ResolvedRoute], list[str]]:
     """Each route with its backend found; an unknown app, a clash of names or of host and path is an error.
     `kind` is the object each route becomes, in `home` (a namespace of its own) or else in its backend's;
-    `place` is where the routes are served, `entry` what serves them (for messages)."""
+    `place` is where the routes are served, `entry` what serves them (for messages). `route_keys`: each route's
+    own config key, where they are not all `key[i]` (routes another entry shares)."""
     resolved: list[ResolvedRoute] = []
     warnings: list[str] = []
     names: dict[tuple[str, str], int] = {}
     rules: dict[tuple[str | None, str], int] = {}
-    routes_key = key
+    keys = list(route_keys) if route_keys is not None else [f"{key}[{i}]" for i in range(len(routes))]
+    # How messages name another route: routes[i] for the entry's own, the full key for a shared one.
+    labels = [f"routes{k[len(key):]}" if k.startswith(f"{key}[") else k for k in keys]
     for index, route in enumerate(routes):
-        key = f"{routes_key}[{index}]"
+        here = keys[index]
         if route.app is not None:
             if route.app not in apps:
                 known = ", ".join(sorted(apps)) or "none"
-                raise ConfigError(f"{key}.app", f"{route.app!r} is not an app of sigsci:apps (known: {known}); "
-                                                "route to a Service with service: {name, port} instead")
+                raise ConfigError(f"{here}.app", f"{route.app!r} is not an app of sigsci:apps (known: {known}); "
+                                                 "route to a Service with service: {name, port} instead")
             candidates = [t for t in apps[route.app] if route.namespace in (None, t.namespace)]
             where = ", ".join(sorted(t.namespace for t in apps[route.app]))
             if not candidates:
-                raise ConfigError(f"{key}.namespace", f"app {route.app!r} is not in namespace {route.namespace} "
-                                                      f"(it is in {where})")
+                raise ConfigError(f"{here}.namespace", f"app {route.app!r} is not in namespace {route.namespace} "
+                                                       f"(it is in {where})")
             if len(candidates) > 1:
-                raise ConfigError(f"{key}.app", f"{route.app!r} names apps in namespaces {where}; set the route's "
-                                                "namespace to choose one")
+                raise ConfigError(f"{here}.app", f"{route.app!r} names apps in namespaces {where}; set the route's "
+                                                 "namespace to choose one")
             target = candidates[0]
             namespace, service, port = target.namespace, target.service, target.port
-            warnings.append(f"route {index} sends traffic through the WAF {entry} to app {route.app!r}, "
+            warnings.append(f"{labels[index]} sends traffic through the WAF {entry} to app {route.app!r}, "
                             "which has its own agent too: each request is inspected twice")
         else:
             assert route.service is not None
@@ -79,15 +83,15 @@ def resolve_routes(routes: Sequence[RouteBase], key: str, apps: Mapping[str, lis
         name = route.name or service
         where = home or namespace
         if (where, name) in names:
-            raise ConfigError(f"{key}.name", f"{kind} {where}/{name} is already made by routes"
-                                             f"[{names[(where, name)]}]; set name to tell them apart")
+            raise ConfigError(f"{here}.name", f"{kind} {where}/{name} is already made by "
+                                              f"{labels[names[(where, name)]]}; set name to tell them apart")
         names[(where, name)] = index
         # One entry, one set of rules: the same host and path in two objects (in any namespaces) would leave
         # the controller to pick one of them.
         rule = (route.host, route.path)
         if rule in rules:
-            raise ConfigError(f"{key}.path", f"host {route.host or '*'} path {route.path} is already routed by "
-                                             f"routes[{rules[rule]}] on {place}")
+            raise ConfigError(f"{here}.path", f"host {route.host or '*'} path {route.path} is already routed by "
+                                              f"{labels[rules[rule]]} on {place}")
         rules[rule] = index
         resolved.append(ResolvedRoute(route=route, name=name, namespace=namespace, service=service, port=port))
     return resolved, warnings

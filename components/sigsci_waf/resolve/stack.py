@@ -60,9 +60,11 @@ def resolve_stack(config: StackInput) -> ResolvedStack:
         from .gateway import resolve_gateway
         from .routes import route_targets
 
+        shared_routes = None if ingress is None else [
+            (f"{ingress.field_key('routes')}[{i}]", route) for i, route in enumerate(ingress.spec.routes)]
         gateway = resolve_gateway(config.gateway, shared_agent, f"{NAMESPACE}:gateway", route_targets(apps),
                                   secret=agent_secret or "gateway" in secret_keys, rotation=rotation,
-                                  shared_key=SHARED_AGENT)
+                                  shared_key=SHARED_AGENT, ingress_routes=shared_routes)
     namespaces = {app.spec.namespace for app in apps} | ({ingress.spec.namespace} if ingress else set()) \
         | ({gateway.spec.namespace} if gateway else set())
     secret = resolve_secret(f"{NAMESPACE}:", site=config.site, existing_secret=config.existing_secret,

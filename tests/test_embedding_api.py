@@ -133,3 +133,16 @@ def test_one_app_instead_of_a_list_and_apps_in_the_args_are_named():
     with pytest.raises(ConfigError) as err:
         harness.run(in_args)
     assert err.value.key == "SigsciIngressController 'edge'.apps" and "keyword argument" in err.value.problem
+
+
+def test_an_output_in_chart_values_is_refused_since_the_guards_could_not_read_it():
+    """A value known only during the update would pass the chart guards unread: refused, naming its key."""
+    import pulumi
+
+    from sigsci_waf import ConfigError, SigsciIngressController
+
+    with pytest.raises(ConfigError) as err:
+        harness.run(lambda: SigsciIngressController("edge", {"secret_name": "s", "extra_values": {
+            "controller": {"config": pulumi.Output.from_input({"main-snippet": "x"})}}}))
+    assert err.value.key == "SigsciIngressController 'edge'.extra_values.controller.config"
+    assert "plain value (only namespace may be)" in err.value.problem

@@ -381,3 +381,43 @@ def test_a_component_is_given_its_routes_itself():
     with pytest.raises(ConfigError) as err:
         harness.run(lambda: SigsciGateway("edge", {"secret_name": "s", "ingress_routes": True}))
     assert err.value.key == "SigsciGateway 'edge'.ingress_routes" and "no sigsci:ingress" in err.value.problem
+
+
+@pytest.mark.parametrize("app, key", [
+    ({"name": "sigsci-extproc", "image": "example/x:1", "port": 8080, "namespace": "sigsci-gateway"}, "name"),
+    ({"name": "legacy", "placement": "patch", "deployment": "legacy", "service": "sigsci-extproc",
+      "port": 8080, "namespace": "sigsci-gateway", "takeOver": ["service.targetPort"], "ownerTargetPort": 8080}, "service"),
+    ({"name": "legacy", "placement": "patch", "deployment": "sigsci-extproc", "service": "legacy",
+      "port": 8080, "namespace": "sigsci-gateway", "takeOver": ["service.targetPort"], "ownerTargetPort": 8080}, "deployment"),
+], ids=["owned", "patched-service", "patched-deployment"])
+def test_an_app_may_not_take_the_gateway_agents_name_in_their_namespace(app, key):
+    mocks = harness.CaptureMocks()
+    with pytest.raises(ConfigError) as err:
+        harness.run_config({**CONTRACT, "sigsci:apps": [*BASE["sigsci:apps"], app]}, mocks=mocks)
+    assert err.value.key == f"sigsci:apps[1].{key}", err.value
+    assert "gateway's agents" in err.value.problem and mocks.resources == []
+
+
+def test_the_agents_name_is_free_in_other_namespaces():
+    app = {"name": "sigsci-extproc", "image": "example/x:1", "port": 8080, "namespace": "shop"}
+    harness.run_config({**CONTRACT, "sigsci:apps": [*BASE["sigsci:apps"], app]})
+
+
+@pytest.mark.parametrize("args, key", [
+    ({"namespace": "OUT"}, "namespace"),
+    ({"routes": [{"service": {"name": "OUT", "port": 80}}]}, "routes[0].service.name"),
+    ({"agents": {"tls": {"secret": "OUT"}}}, "agents.tls.secret"),
+], ids=["namespace", "nested", "deeper"])
+def test_the_gateway_takes_plain_settings_and_says_so_for_an_output(args, key):
+    import json
+
+    import pulumi
+
+    def program():
+        out = pulumi.Output.from_input("edge")
+        filled = json.loads(json.dumps(args), object_hook=lambda d: {k: out if v == "OUT" else v for k, v in d.items()})
+        SigsciGateway("edge", {"secret_name": "s", **filled})
+
+    with pytest.raises(ConfigError) as err:
+        harness.run(program)
+    assert err.value.key == f"SigsciGateway 'edge'.{key}" and "plain value" in err.value.problem, err.value

@@ -14,7 +14,7 @@ from ..config.gateway import ENVOY_GATEWAY_CHART
 from ..config.refs import ROTATION, SECRET_NAME
 from ..declare import declare, registered
 from ..entry import entry_call
-from ..resolve.deferred import Deferred
+from ..resolve.deferred import Deferred, refuse_outputs
 from ..resolve.gateway import ResolvedGateway, resolve_gateway
 from ..resolve.secret import check_namespace_reached
 
@@ -87,6 +87,8 @@ class SigsciGateway(pulumi.ComponentResource):
         """`apps`: the apps routes may name with `app` (Python only; other languages route to an app's
         Service by name with `service: {name, port}` and `namespace`)."""
         call = entry_call("SigsciGateway", name, args, opts, SigsciGatewayArgs, apps)
+        # Its namespace decides names, grants and an Envoy cluster at preview: every setting is plain.
+        refuse_outputs(call.settings, call.prefix)
         resolved = resolve_gateway(plain_values(call.settings), AgentSettings(), call.prefix, call.targets,
                                    snake=True, rotation=call.credentials_hash is not None)
         check_namespace_reached(call.secret_name, resolved.spec.namespace, args, call.prefix, Deferred())

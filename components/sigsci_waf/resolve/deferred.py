@@ -78,6 +78,7 @@ def defer(args: Mapping[str, Any], names: tuple[str, ...], prefix: str,
     `checks[name]` (raising ValueError or ConfigError) once known."""
     import pulumi
 
+    refuse_outputs(args, prefix, names)
     plain = dict(args)
     deferred = Deferred()
     for name in names:
@@ -86,6 +87,27 @@ def defer(args: Mapping[str, Any], names: tuple[str, ...], prefix: str,
             plain[name] = STAND_INS[name]
             deferred.outputs[name] = value.apply(_checked(f"{prefix}.{name}", checks[name]))
     return plain, deferred
+
+
+def refuse_outputs(args: Mapping[str, Any], prefix: str, allowed: tuple[str, ...] = ()) -> None:
+    """An Output anywhere but the top-level keys `allowed` is refused, naming its key: what it holds is known
+    only during the update, and the component's objects and checks need the value at preview."""
+    import pulumi
+
+    from ..config.errors import ConfigError, join_path
+
+    stack: list[tuple[Any, tuple]] = [(value, (key,)) for key, value in args.items() if key not in allowed]
+    while stack:
+        value, path = stack.pop()
+        if isinstance(value, pulumi.Output):
+            may = f" (only {', '.join(allowed)} may be)" if allowed else ""
+            raise ConfigError(join_path(prefix, path), f"is an Output, known only during the update; this key takes "
+                                                       f"a plain value{may}, because what the component declares "
+                                                       "and checks at preview depends on it")
+        if isinstance(value, Mapping):
+            stack.extend((v, (*path, k)) for k, v in value.items())
+        elif isinstance(value, (list, tuple)):
+            stack.extend((v, (*path, i)) for i, v in enumerate(value))
 
 
 def field_check(model: Any, name: str) -> Callable[[Any], None]:

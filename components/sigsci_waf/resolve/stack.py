@@ -65,6 +65,7 @@ def resolve_stack(config: StackInput) -> ResolvedStack:
         gateway = resolve_gateway(config.gateway, shared_agent, f"{NAMESPACE}:gateway", route_targets(apps),
                                   secret=agent_secret or "gateway" in secret_keys, rotation=rotation,
                                   shared_key=SHARED_AGENT, ingress_routes=shared_routes)
+        check_gateway_names(gateway, apps)
     namespaces = {app.spec.namespace for app in apps} | ({ingress.spec.namespace} if ingress else set()) \
         | ({gateway.spec.namespace} if gateway else set())
     secret = resolve_secret(f"{NAMESPACE}:", site=config.site, existing_secret=config.existing_secret,
@@ -107,7 +108,7 @@ def check_shared_names(ingress: ResolvedIngress, apps: list[ResolvedApp]) -> Non
         spec = app.spec
         if spec.namespace != namespace:
             continue
-        names = {spec.name} | ({spec.service, spec.deployment} if spec.placement == Placement.PATCH else set())
+        names = taken_names(app)
         if agents in names:
             raise ConfigError(ingress.field_key("releaseName"), f"the ingress agents' Deployment and Service "
                                                                 f"{namespace}/{agents} would take a name {app.key} "
@@ -116,6 +117,25 @@ def check_shared_names(ingress: ResolvedIngress, apps: list[ResolvedApp]) -> Non
             raise ConfigError(f"{app.key}.name", f"{spec.name!r} in namespace {namespace}: the app's selector "
                                                  f"app.kubernetes.io/name={spec.name} would also pick the "
                                                  "ingress controller's pods; rename the app or move it")
+
+
+def taken_names(app: ResolvedApp) -> set[str]:
+    """The Deployment and Service names an app's objects take in its namespace."""
+    spec = app.spec
+    return {spec.name} | ({spec.service, spec.deployment} if spec.placement == Placement.PATCH else set())
+
+
+def check_gateway_names(gateway: ResolvedGateway, apps: list[ResolvedApp]) -> None:
+    """The gateway's agents take one name in their namespace; an app there must not take it too."""
+    from ..gateway.build import AGENTS_NAME
+
+    for app in apps:
+        if app.spec.namespace == gateway.spec.namespace and AGENTS_NAME in taken_names(app):
+            key = "name" if app.spec.name == AGENTS_NAME else \
+                ("service" if app.spec.service == AGENTS_NAME else "deployment")
+            raise ConfigError(f"{app.key}.{key}", f"{AGENTS_NAME!r} in namespace {app.spec.namespace} is the "
+                                                  "gateway's agents' Deployment and Service; rename the app or "
+                                                  "move it to another namespace")
 
 
 def read_existing_namespaces(names: list | None) -> set[str]:

@@ -205,9 +205,33 @@ def stack_config(stack: str) -> dict[str, Any]:
     return config
 
 
+# The controllers of Gateway API implementations, as their GatewayClasses name them (their own docs).
+GATEWAY_CONTROLLERS = {"envoyGateway": "gateway.envoyproxy.io/gatewayclass-controller",
+                       "istio": "istio.io/gateway-controller"}
+
+
+def existing_gateway(namespace: str, name: str, controller: str, gateway_class: str = "existing-class",
+                     addresses: list | None = None) -> dict[str, dict]:
+    """The live objects a cluster holds for an existing Gateway and its class, by the ids the program reads."""
+    spec: dict[str, Any] = {"gatewayClassName": gateway_class, "listeners": [{"name": "http", "port": 80,
+                                                                              "protocol": "HTTP"}]}
+    if addresses is not None:
+        spec["addresses"] = addresses
+    return {f"{namespace}/{name}": {"spec": spec}, gateway_class: {"spec": {"controllerName": controller}}}
+
+
 def run_config(config: dict[str, Any], stack: str = "test", mocks: CaptureMocks | None = None) -> Run:
+    """The stack program on `config`. A Gateway the config names as existing is, unless `mocks` says otherwise,
+    one the cluster runs with the implementation's controller."""
     from sigsci_waf.program import main
 
+    mocks = mocks or CaptureMocks()
+    gateway = config.get("sigsci:gateway")
+    existing = gateway.get("existingGateway") if isinstance(gateway, dict) else None
+    if isinstance(existing, dict) and isinstance(existing.get("namespace"), str) and \
+            isinstance(existing.get("name"), str) and f"{existing['namespace']}/{existing['name']}" not in mocks.live:
+        controller = GATEWAY_CONTROLLERS.get(gateway.get("implementation", "envoyGateway"), "unknown")
+        mocks.live.update(existing_gateway(existing["namespace"], existing["name"], controller))
     return run(main, config, [k for k in SECRET_KEYS if k in config], stack=stack, mocks=mocks)
 
 

@@ -421,3 +421,44 @@ def test_the_gateway_takes_plain_settings_and_says_so_for_an_output(args, key):
     with pytest.raises(ConfigError) as err:
         harness.run(program)
     assert err.value.key == f"SigsciGateway 'edge'.{key}" and "plain value" in err.value.problem, err.value
+
+
+EXISTING = {**BASE, "sigsci:gateway": {"existingGateway": {"namespace": "edge", "name": "public"},
+                                       "envoyGateway": {"enabled": False}, "routes": [{"app": "web"}]}}
+
+
+def test_an_existing_gateway_is_read_and_what_relies_on_it_waits_for_the_check():
+    run = harness.run_config(EXISTING)
+    reads = [r for r in run.resources if r.read]
+    assert {r.type for r in reads} == {"kubernetes:gateway.networking.k8s.io/v1:Gateway",
+                                       "kubernetes:gateway.networking.k8s.io/v1:GatewayClass"}
+    objects = _objects(run)
+    for key in (("EnvoyExtensionPolicy", "edge", "sigsci-waf"), ("ClientTrafficPolicy", "edge", "sigsci-waf"),
+                ("HTTPRoute", "edge", "web")):
+        assert objects[key]["metadata"]["annotations"]["sigsci.fastly.com/gateway-controller"] == \
+            "gateway.envoyproxy.io/gatewayclass-controller", key
+
+
+@pytest.mark.parametrize("config, live, words", [
+    (EXISTING, harness.existing_gateway("edge", "public", "istio.io/gateway-controller", "istio"),
+     "whose controller is 'istio.io/gateway-controller'"),
+    ({**EXISTING, "sigsci:gateway": {**EXISTING["sigsci:gateway"], "implementation": "istio",
+                                     "envoyGateway": None}},
+     harness.existing_gateway("edge", "public", "gateway.envoyproxy.io/gatewayclass-controller"),
+     "not 'istio.io/gateway-controller'"),
+    ({**EXISTING, "sigsci:gateway": {**EXISTING["sigsci:gateway"], "implementation": "istio",
+                                     "envoyGateway": None}},
+     harness.existing_gateway("edge", "public", "istio.io/gateway-controller", "istio",
+                              addresses=[{"type": "Hostname", "value": "istio-ingressgateway.istio-system.svc"}]),
+     "manual deployment"),
+], ids=["istio-gateway-for-envoy-gateway", "envoy-gateway-for-istio", "istio-manual-deployment"])
+def test_an_existing_gateway_the_implementation_does_not_serve_is_refused(config, live, words):
+    config = {**config, "sigsci:gateway": {k: v for k, v in config["sigsci:gateway"].items() if v is not None}}
+    mocks = harness.CaptureMocks(live=live)
+    with pytest.raises(ConfigError) as err:
+        harness.run_config(config, mocks=mocks)
+    assert err.value.key == "sigsci:gateway.existingGateway", err.value
+    assert words in err.value.problem, err.value
+    # Nothing that relies on the Gateway was created.
+    created = {harness.clean(r.inputs).get("kind") for r in mocks.resources if not r.read}
+    assert not created & {"EnvoyExtensionPolicy", "EnvoyFilter", "HTTPRoute"}

@@ -48,6 +48,16 @@ def declare(name: str, obj: dict[str, Any], opts: pulumi.ResourceOptions, bindin
     return creator(name, **fields, opts=opts)
 
 
+def read_custom(name: str, api_version: str, kind: str, id: Any, opts: pulumi.ResourceOptions) -> Any:
+    """A custom resource as the cluster has it, read every preview, with its `metadata` and `spec` as outputs
+    (pulumi_kubernetes' CustomResource.get gives neither)."""
+    from importlib.metadata import version
+
+    return pulumi.CustomResource(f"kubernetes:{api_version}:{kind}", name, {"metadata": None, "spec": None},
+                                 opts=pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(
+                                     id=id, version=version("pulumi_kubernetes"))))
+
+
 def registered(cls: type, type_token: str, name: str, opts: pulumi.ResourceOptions | None) -> Any:
     """A component of `cls` registered with the engine without running its `__init__`: the way in for objects
     the resolve stage has already checked and built (each component's `from_resolved`)."""

@@ -25,6 +25,7 @@ ENVOY_GATEWAY_CHART = "gateway-helm"
 ENVOY_GATEWAY_REPOSITORY = "oci://docker.io/envoyproxy"
 ENVOY_GATEWAY_VERSION = "v1.9.0"
 ENVOY_GATEWAY_CONTROLLER = "gateway.envoyproxy.io/gatewayclass-controller"
+ISTIO_CONTROLLER = "istio.io/gateway-controller"
 DEFAULT_AGENT_REPLICAS = 2
 DEFAULT_AGENT_GRPC_PORT = 9999  # Fastly's guide's port
 # Bodies up to this size are buffered and inspected whole; Envoy Gateway's own buffer is 32 KiB.

@@ -23,3 +23,6 @@ class Ref:
 SECRET_NAME = Ref("the agent keys' Secret name")
 ROTATION = Ref("the key rotation token")
 
+# The controller of an existing Gateway, read from the cluster and checked against the implementation: the
+# objects that rely on it carry it, so none is created before the check passes.
+GATEWAY_CONTROLLER = Ref("the existing Gateway's checked controller")

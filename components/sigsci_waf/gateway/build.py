@@ -15,7 +15,9 @@ from typing import TYPE_CHECKING, Any
 from ..agent import workloads
 from ..agent.container import GRPC_PORT_NAME, TLS_VOLUME, ExtProc, build_agent
 from ..config.choices import GatewayImplementation, PathType, ServiceType
+from ..config.refs import GATEWAY_CONTROLLER
 from ..resolve.gateway import GatewayObjects
+from .existing import CHECKED_ANNOTATION
 
 if TYPE_CHECKING:
     from ..resolve.gateway import ResolvedGateway
@@ -158,5 +160,9 @@ def route_objects(gateway: ResolvedGateway, routes: tuple[ResolvedRoute, ...]) -
 
 def build_gateway(gateway: ResolvedGateway, secret_name: Any, credentials_hash: Any | None) -> GatewayObjects:
     agent_objects, warnings = agents(gateway, secret_name, credentials_hash)
-    return GatewayObjects(agents=agent_objects, gateway=gateway_objects(gateway),
-                          routes=route_objects(gateway, gateway.routes), warnings=warnings)
+    inspection, routes = gateway_objects(gateway), route_objects(gateway, gateway.routes)
+    if gateway.spec.existing_gateway is not None:
+        # None of them is created before the existing Gateway's controller is read and checked.
+        for obj in (*inspection, *routes):
+            obj["metadata"].setdefault("annotations", {})[CHECKED_ANNOTATION] = GATEWAY_CONTROLLER
+    return GatewayObjects(agents=agent_objects, gateway=inspection, routes=routes, warnings=warnings)

@@ -11,9 +11,11 @@ from ..config.args import (AgentArgs, EnvoyGatewayInstallArgs, ExistingGatewayAr
                            GatewayListenersArgs, GatewayRouteArgs, plain_values)
 from ..config.choices import GatewayImplementation
 from ..config.gateway import ENVOY_GATEWAY_CHART
-from ..config.refs import ROTATION, SECRET_NAME
-from ..declare import declare, registered
+from ..config.refs import GATEWAY_CONTROLLER, ROTATION, SECRET_NAME
+from ..declare import declare, read_custom, registered
 from ..entry import entry_call
+from .build import GATEWAY_API
+from .existing import check_existing, class_of
 from ..resolve.deferred import Deferred, refuse_outputs
 from ..resolve.gateway import ResolvedGateway, resolve_gateway
 from ..resolve.secret import check_namespace_reached
@@ -104,6 +106,20 @@ class SigsciGateway(pulumi.ComponentResource):
         self._declare(name, f"SigsciGateway '{name}'", gateway, secret_name, credentials_hash, opts)
         return self
 
+    def _checked_controller(self, name: str, resolved: ResolvedGateway, depends_on: list) -> pulumi.Output:
+        """The existing Gateway and its class, read from the cluster (every preview), and its controller once
+        checked against the implementation."""
+        spec = resolved.spec
+        existing = spec.existing_gateway
+        read = pulumi.ResourceOptions(parent=self, depends_on=depends_on)
+        live = read_custom(f"{name}-existing-gateway", f"{GATEWAY_API}/v1", "Gateway",
+                           f"{existing.namespace}/{existing.name}", read)
+        live_class = read_custom(f"{name}-existing-gatewayclass", f"{GATEWAY_API}/v1", "GatewayClass",
+                                 live.spec.apply(class_of), read)
+        key = resolved.field_key("existingGateway")
+        return pulumi.Output.all(live.spec, live_class.spec).apply(
+            lambda specs: check_existing(spec, key, specs[0], specs[1]))
+
     def _declare(self, name: str, prefix: str, resolved: ResolvedGateway, secret_name: Any, credentials_hash: Any,
                  opts: Optional[pulumi.ResourceOptions]) -> None:
         spec, objects = resolved.spec, resolved.objects
@@ -120,6 +136,8 @@ class SigsciGateway(pulumi.ComponentResource):
                 f"{name}-envoy-gateway", name="envoy-gateway", namespace=install.namespace,
                 chart=f"{install.repository.rstrip('/')}/{ENVOY_GATEWAY_CHART}", version=install.version,
                 atomic=True, cleanup_on_fail=True, opts=pulumi.ResourceOptions(parent=self, depends_on=depends_on)))
+        if spec.existing_gateway is not None:
+            bindings[GATEWAY_CONTROLLER] = self._checked_controller(name, resolved, [*depends_on, *installed])
         after = pulumi.ResourceOptions(parent=self, depends_on=[*depends_on, *agents, *installed])
         for obj in objects.gateway:
             declare(f"{name}-{obj['kind'].lower()}.{obj['metadata']['name']}", obj, after, bindings)

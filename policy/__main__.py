@@ -3,8 +3,9 @@
 from pulumi_policy import (EnforcementLevel, PolicyConfigSchema, PolicyPack, ResourceValidationPolicy,
                            StackValidationPolicy)
 
-from sigsci_policies import (validate_agent_hardened, validate_controller_module, validate_image_digests,
-                             validate_no_bypass, validate_no_bypass_ingress, validate_no_unprotected_pods,
+from sigsci_policies import (validate_agent_hardened, validate_controller_module, validate_extproc_fail_closed,
+                             validate_gateway_covered, validate_image_digests, validate_no_bypass,
+                             validate_no_bypass_ingress, validate_no_bypass_route, validate_no_unprotected_pods,
                              validate_pinned_versions)
 
 PolicyPack(
@@ -26,8 +27,30 @@ PolicyPack(
         StackValidationPolicy(
             name="sigsci-no-bypass-ingress",
             description="No Ingress of another class routes to an agents' upstream Service or to a Service the "
-                        "WAF controller inspects.",
+                        "WAF inspects (through its controller or a Gateway it covers).",
             validate=validate_no_bypass_ingress,
+        ),
+        StackValidationPolicy(
+            name="sigsci-no-bypass-route",
+            description="No Gateway API route on a Gateway the WAF does not cover reaches an agents' upstream "
+                        "Service or a Service the WAF inspects.",
+            validate=validate_no_bypass_route,
+        ),
+        StackValidationPolicy(
+            name="sigsci-gateway-covered",
+            description="On a Gateway whose EnvoyExtensionPolicy sends requests to the WAF agents, no other "
+                        "policy replaces it on a route or listener or conflicts with it, every listener is covered, "
+                        "and no TCP, TLS or UDP route carries traffic past the HTTP filter.",
+            validate=validate_gateway_covered,
+        ),
+        StackValidationPolicy(
+            name="sigsci-extproc-fail-closed",
+            description="Every extProc to the WAF agents fails closed (unless allowFailOpen), waits long enough "
+                        "for the Gateway's body buffer, and sends the request body Buffered.",
+            validate=validate_extproc_fail_closed,
+            config_schema=PolicyConfigSchema(properties={
+                "allowFailOpen": {"type": "boolean", "default": False},
+            }),
         ),
         ResourceValidationPolicy(
             name="sigsci-agent-hardened",

@@ -12,14 +12,18 @@ from pulumi.runtime import proto
 import harness
 from test_policy_coverage import PROBES, _probe, _service
 from test_policy_pack import STACK_CONFIG, _resources
-from sigsci_policies import (validate_agent_hardened, validate_controller_module,
-                             validate_image_digests, validate_no_bypass, validate_no_bypass_ingress,
-                             validate_no_unprotected_pods, validate_pinned_versions)
+from sigsci_policies import (validate_agent_hardened, validate_controller_module, validate_extproc_fail_closed,
+                             validate_gateway_covered, validate_image_digests, validate_no_bypass,
+                             validate_no_bypass_ingress, validate_no_bypass_route, validate_no_unprotected_pods,
+                             validate_pinned_versions)
 
 POLICY_OF = {
     validate_no_bypass: "sigsci-no-bypass-service",
     validate_no_unprotected_pods: "sigsci-no-unprotected-pods",
     validate_no_bypass_ingress: "sigsci-no-bypass-ingress",
+    validate_no_bypass_route: "sigsci-no-bypass-route",
+    validate_gateway_covered: "sigsci-gateway-covered",
+    validate_extproc_fail_closed: "sigsci-extproc-fail-closed",
     validate_agent_hardened: "sigsci-agent-hardened",
     validate_pinned_versions: "sigsci-pinned-versions",
     validate_image_digests: "sigsci-valid-image-digests",
@@ -52,14 +56,17 @@ def _struct(value):
     return struct
 
 
-def _analyzer(pack, config=None):
+def _analyzer(pack, config=None, pack_config=None):
+    """The servicer, configured as `--policy-pack-config` would: `config` is sigsci-pinned-versions' settings,
+    `pack_config` a whole config file ({policy: settings})."""
     from pulumi_policy.policy import _PolicyAnalyzerServicer
 
     servicer = _PolicyAnalyzerServicer(pack["name"], "0.0.1", pack["policies"], pack["enforcement_level"])
-    if config:
+    settings = {**({"sigsci-pinned-versions": config} if config else {}), **(pack_config or {})}
+    if settings:
         servicer.Configure(proto.ConfigureAnalyzerRequest(policyConfig={
-            "sigsci-pinned-versions": proto.PolicyConfig(enforcementLevel=proto.MANDATORY,
-                                                         properties=_struct(config))}), None)
+            name: proto.PolicyConfig(enforcementLevel=proto.MANDATORY, properties=_struct(properties))
+            for name, properties in settings.items()}), None)
     return servicer
 
 
@@ -68,9 +75,9 @@ def _provider(namespace):
                                           properties=_struct({"namespace": namespace}))
 
 
-def run_pack(pack, resources, config=None, providers=None):
+def run_pack(pack, resources, config=None, providers=None, pack_config=None):
     """Every diagnostic the pack returns for a stack: each resource analysed, then the whole stack."""
-    servicer, providers = _analyzer(pack, config), providers or {}
+    servicer, providers = _analyzer(pack, config, pack_config), providers or {}
     requests = []
     for resource_type, name, props in resources:
         extra = {"provider": providers[name]} if name in providers else {}
@@ -86,7 +93,7 @@ def run_pack(pack, resources, config=None, providers=None):
     return [(d.policyName, d.message, d.enforcementLevel) for d in diagnostics]
 
 
-def test_the_pack_declares_seven_mandatory_policies(pack):
+def test_the_pack_declares_ten_mandatory_policies(pack):
     info = _analyzer(pack).GetAnalyzerInfo(None, None)
     assert info.name == "sigsci-waf-coverage"
     assert {p.name for p in info.policies} == set(POLICY_OF.values())
@@ -115,7 +122,7 @@ def test_each_policy_module_holds_one_policy_and_the_pack_wires_every_one():
         wired[kwargs["validate"]] = kwargs["name"]
 
     _declare(PolicyPack=lambda **kwargs: None, StackValidationPolicy=record, ResourceValidationPolicy=record)
-    assert len(defined) == 7 and wired == defined
+    assert len(defined) == 10 and wired == defined
     assert {getattr(sigsci_policies, name) for name in sigsci_policies.__all__} == set(defined)
 
 
@@ -159,3 +166,17 @@ def test_the_providers_namespace_reaches_the_pack(pack, stacks):
     assert [f[0] for f in found] == ["sigsci-no-bypass-service"] and "shop/storefront-direct" in found[0][1]
     unknown = run_pack(pack, resources)
     assert [f[0] for f in unknown] == ["sigsci-no-bypass-service"] and "<namespace unknown>" in unknown[0][1]
+
+
+def test_a_stack_that_fails_open_on_purpose_says_so_in_its_pack_config(pack):
+    """The component's failOpen: true is refused by the pack unless the stack's policy config allows it."""
+    from test_policy_gateway import BASE
+
+    config = {**BASE, "sigsci:gateway": {"failOpen": True, "routes": [{"app": "web"}]}}
+    resources = _resources(harness.run_config(config))
+    found = run_pack(pack, resources)
+    assert [(f[0], f[2]) for f in found] == [("sigsci-extproc-fail-closed", proto.MANDATORY)]
+    assert "failOpen: true" in found[0][1]
+    assert run_pack(pack, resources, pack_config={"sigsci-extproc-fail-closed": {"allowFailOpen": True}}) == []
+    # Only a literal true allows it (the CLI checks the config against the schema; the analyzer does not).
+    assert run_pack(pack, resources, pack_config={"sigsci-extproc-fail-closed": {"allowFailOpen": "yes"}}) == found

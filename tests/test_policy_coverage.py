@@ -13,9 +13,11 @@ from pulumi_policy import PolicyProviderResource, PolicyResource, StackValidatio
 
 import harness
 from ingress_configs import INGRESS_CONFIGS
+from gateway_objects import OTHER_EXT_PROC, PUBLIC, agents_ext_proc, backend, eep, parent, ref, route
 from test_policy_pack import (OPTIONS, RESOURCE_POLICIES, STACK_CONFIG, STACK_POLICIES, _resources, violations,
-                              validate_agent_hardened, validate_controller_module, validate_image_digests,
-                              validate_no_bypass, validate_no_bypass_ingress, validate_no_unprotected_pods,
+                              validate_agent_hardened, validate_controller_module, validate_extproc_fail_closed,
+                              validate_gateway_covered, validate_image_digests, validate_no_bypass,
+                              validate_no_bypass_ingress, validate_no_bypass_route, validate_no_unprotected_pods,
                               validate_pinned_versions)
 
 DEPLOYMENT = "kubernetes:apps/v1:Deployment"
@@ -640,6 +642,26 @@ PROBES = {
             "name": "SIGSCI_REVPROXY_LISTENER",
             "value": "http:{listener=http://0.0.0.0:8001,upstreams=http://127.0.0.1:80}"}),
         new_name="p-revproxy")),
+    # 9. Gateway API: around the WAF'd Gateway, inside it, and its policy failing open.
+    "httproute-other-gateway-to-upstream": (validate_no_bypass_route, lambda s: ("prod", [route(
+        "p-route-upstream", "payments", [parent("public", "edge")], [backend("payments-api", 9000)]), PUBLIC])),
+    "tcproute-other-gateway-to-waf-route": (validate_no_bypass_route, lambda s: ("staging", [route(
+        "p-tcp-catalog", "shop", [parent("public", "edge")], [backend("catalog", 80)], kind="TCPRoute",
+        version="v1alpha2"), PUBLIC])),
+    "route-level-policy-replacing-the-waf": (validate_gateway_covered, lambda s: ("dev", [eep(
+        "p-eep-route", refs=[ref("HTTPRoute", "helloworld")], ext_proc=[OTHER_EXT_PROC])])),
+    "route-selector-policy-replacing-the-waf": (validate_gateway_covered, lambda s: ("dev", [eep(
+        "p-eep-selector", selectors=[{"kind": "HTTPRoute", "matchLabels": {"app.kubernetes.io/name": "sigsci-waf"}}],
+        ext_proc=[OTHER_EXT_PROC])])),
+    "second-gateway-level-policy": (validate_gateway_covered, lambda s: ("dev", [eep(
+        "p-eep-gateway", refs=[ref("Gateway", "sigsci-gateway")], ext_proc=[OTHER_EXT_PROC])])),
+    "tlsroute-on-waf-gateway": (validate_gateway_covered, lambda s: ("dev", [route(
+        "p-tls", parents=[parent()], backends=[backend("helloworld", 8000, "default")], kind="TLSRoute")])),
+    "extproc-fail-open-patch": (validate_extproc_fail_closed, lambda s: ("dev", [eep(
+        "p-eep-fail-open", patch=True, name="sigsci-waf", ext_proc=[agents_ext_proc(failOpen=True)])])),
+    "extproc-route-level-short-timeout": (validate_extproc_fail_closed, lambda s: ("dev", [eep(
+        "p-eep-timeout", refs=[ref("HTTPRoute", "helloworld")],
+        ext_proc=[agents_ext_proc(messageTimeout="200ms")])])),
 }
 
 

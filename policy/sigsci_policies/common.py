@@ -1,5 +1,5 @@
-"""What the policies share: resource properties as plain data, image references, the pods and containers
-a resource declares, and which ingress chart a release installs.
+"""What the policies share: resource properties as plain data (sizes and durations as numbers), image
+references, the pods and containers a resource declares, and which ingress chart a release installs.
 
 Properties are first copied to plain dicts and lists (`_plain`): CrossGuard hands over proxies that raise on
 values unknown during a preview, and numbers as floats.
@@ -11,7 +11,9 @@ of any pod template, or anywhere in a Helm release's values.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
+from decimal import Decimal
 from typing import Any, Callable, Iterator, Mapping, Sequence
 
 from .constants import AGENT, RELEASE, RELEASES
@@ -70,6 +72,41 @@ def _list(value: Any) -> list:
 
 def _maps(value: Any) -> list[Mapping[str, Any]]:
     return [v for v in _list(value) if isinstance(v, Mapping)]
+
+
+# A Kubernetes quantity (resource.Quantity), and Gateway API's Duration (GEP-2257) as the CRDs' pattern has it.
+_QUANTITY = re.compile(r"\+?(?P<number>[0-9]+(?:\.[0-9]*)?|\.[0-9]+)"
+                       r"(?P<suffix>[KMGTPE]i|[numkMGTPE]|[eE][+-]?[0-9]+)?")
+_QUANTITY_SUFFIX = {"n": Decimal(10) ** -9, "u": Decimal(10) ** -6, "m": Decimal(10) ** -3,
+                    **{s: Decimal(10) ** (3 * (i + 1)) for i, s in enumerate("kMGTPE")},
+                    **{s + "i": Decimal(2) ** (10 * (i + 1)) for i, s in enumerate("KMGTPE")}}
+_DURATION = re.compile(r"(?:[0-9]{1,5}(?:h|m|s|ms)){1,4}")
+_DURATION_MS = {"h": 3_600_000, "m": 60_000, "s": 1000, "ms": 1}
+
+
+def _quantity(value: Any) -> Decimal | None:
+    """A Kubernetes quantity's value ('1Mi' -> 1048576, 65536 -> 65536); None when it is not one."""
+    if isinstance(value, bool) or not isinstance(value, (str, int)):
+        return None
+    match = _QUANTITY.fullmatch(str(value))
+    if match is None:
+        return None
+    number, suffix = Decimal(match["number"]), match["suffix"]
+    if suffix is None:
+        return number
+    if suffix in _QUANTITY_SUFFIX:
+        return number * _QUANTITY_SUFFIX[suffix]
+    exponent = int(suffix[1:])  # 1e3; "E" alone is exa
+    if abs(exponent) > 100:  # far beyond any size
+        return Decimal("Infinity") if exponent > 0 else Decimal(0)
+    return number.scaleb(exponent)
+
+
+def _duration_ms(value: Any) -> int | None:
+    """Milliseconds of a Gateway API duration ('1m30s' -> 90000); None when it is not one."""
+    if not isinstance(value, str) or not _DURATION.fullmatch(value):
+        return None
+    return sum(int(n) * _DURATION_MS[unit] for n, unit in re.findall(r"([0-9]+)(h|ms|m|s)", value))
 
 
 def _kind(resource_type: str) -> tuple[str, bool]:

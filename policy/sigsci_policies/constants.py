@@ -29,3 +29,13 @@ _LAYOUTS: dict[str, dict[str, Any]] = {
 }
 # Both charts' default class name when the values do not set one.
 _DEFAULT_CLASS = "nginx"
+
+# The gateway's agents: their Deployment and Service, which an EnvoyExtensionPolicy's extProc names.
+AGENTS_NAME = "sigsci-extproc"
+# A message timeout must allow this much per MiB of the body buffer, and never less than the minimum.
+TIMEOUT_MS_PER_MIB = 1000
+MIN_MESSAGE_TIMEOUT_MS = 500
+# Envoy Gateway's body buffer on a Gateway no ClientTrafficPolicy sets connection.bufferLimit for (bytes),
+# and Envoy's ext_proc message timeout when the policy sets none (ms).
+DEFAULT_BUFFER_LIMIT = 32768
+DEFAULT_MESSAGE_TIMEOUT_MS = 200

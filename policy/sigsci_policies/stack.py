@@ -206,3 +206,32 @@ def _upstream_services(resources: Iterable[_Resource]) -> dict[tuple[str | None,
                         if service is not None:
                             found.setdefault(service, resource)
     return found
+
+
+def _agent_services(resources: list[_Resource]) -> set[tuple[str | None, str]]:
+    """The agents' own Services: a Service (or ServicePatch) of the stack whose selector picks the pods of a
+    workload that runs the agent (by the container's name or image, whatever the Service is called)."""
+    found = set()
+    for resource in resources:
+        if not _service_kind(resource) or resource.object_name is None:
+            continue
+        selector = _get(resource.props, "spec", "selector")
+        for workload in resources:
+            if _same_namespace(workload.namespace, resource.namespace) and any(
+                    _selects(selector, pod.labels) and any(is_agent(c) for c in _pod_containers(pod.spec))
+                    for pod in _pods(workload.resource_type, workload.props)):
+                found.add((resource.namespace, resource.object_name))
+    return found
+
+
+def _fronted_services(resources: list[_Resource]) -> set[tuple[str | None, str]]:
+    """The Services whose requests an agent inspects whatever routes to them: those in front of protected pods
+    (the agent beside the app) and the agents' own Services."""
+    pods = _protected_pods(resources)
+    return {(s.namespace, s.object_name) for s, _ in _protected_services(resources, pods)} \
+        | _agent_services(resources)
+
+
+def _among(keys: Iterable[tuple[str | None, str | None]], namespace: str | None, name: str) -> bool:
+    """(namespace, name) is one of `keys`, an unknown namespace matching every namespace."""
+    return any(n == name and _same_namespace(ns, namespace) for ns, n in keys)

@@ -10,7 +10,7 @@ from .common import (UNKNOWN, Report, _containers, _get, _image_text, _layout, _
 from .constants import RELEASES
 
 # Digests a container runtime accepts: a registered algorithm and its lower-case hex encoding.
-_DIGEST = re.compile(r"^(?:sha256:[a-f0-9]{64}|sha384:[a-f0-9]{96}|sha512:[a-f0-9]{128})$")
+_DIGEST = re.compile(r"(?:sha256:[a-f0-9]{64}|sha384:[a-f0-9]{96}|sha512:[a-f0-9]{128})")
 
 
 def _bad_digest(image: str) -> str | None:
@@ -18,7 +18,7 @@ def _bad_digest(image: str) -> str | None:
     if "@" not in image:
         return None
     digest = image.split("@", 1)[1]
-    return None if _DIGEST.match(digest) else digest
+    return None if _DIGEST.fullmatch(digest) else digest
 
 
 def validate_image_digests(args, report_violation: Report) -> None:
@@ -41,7 +41,7 @@ def validate_image_digests(args, report_violation: Report) -> None:
         return
     for key in ("digest", "digestChroot"):
         value = image.get(key)
-        if value not in (None, "", UNKNOWN) and not (isinstance(value, str) and _DIGEST.match(value)):
+        if value not in (None, "", UNKNOWN) and not (isinstance(value, str) and _DIGEST.fullmatch(value)):
             report_violation(f"{who}: values.controller.image.{key} {value!r} is malformed, so the controller "
                              f"never pulls; {fix}, or \"\" for none")
     for key in ("repository", "image", "tag"):

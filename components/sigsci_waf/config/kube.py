@@ -154,7 +154,7 @@ def quantity_value(text: str) -> Decimal:
     if not match:
         raise ValueError(f"{shown(text)} is not a Kubernetes quantity (e.g. '250m', '1', '0.5', '1e3', '512Mi', '1Gi')")
     number, suffix = Decimal(match["number"]), match["suffix"]
-    if suffix and len(suffix) > 1 and suffix[0] in "eE":  # "E" alone is exa
+    if suffix and len(suffix) > 1 and suffix[0] in "eE" and suffix != "Ei":  # "E" is exa, "Ei" exbi
         exponent = Decimal(suffix[1:])
         if exponent > 100:  # far beyond any limit; Decimal would overflow long before the text runs out
             return Decimal("Infinity")

@@ -1,0 +1,115 @@
+"""Which Services the WAF inspects requests for, and why a route around the WAF must not reach one: the two
+bypass policies (`sigsci-no-bypass-ingress`, `sigsci-no-bypass-route`) ask the same question of an Ingress
+and of a Gateway API route.
+
+A Service "the WAF routes to" is a backend of an Ingress of a WAF controller's class, or of an HTTPRoute or
+GRPCRoute the WAF inspects on a Gateway (gateway.GatewayApi.waf_routes). Services with an agent in front of
+them (stack._fronted_services) are left out: whatever reaches them is inspected. The agents' upstreams (the
+Services that agents placed as their own Service proxy to) are reachable only through the agents.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Iterable, Mapping
+
+from .common import _get, _is_waf_controller, _layout, _list, _maps, _same_namespace
+from .constants import _DEFAULT_CLASS, RELEASES
+from .gateway import GatewayApi
+from .stack import _among, _fronted_services, _Resource, _upstream_services
+
+
+@dataclass
+class _WafClasses:
+    names: set[str] = field(default_factory=set)
+    default: bool = False
+
+    def inspects(self, cls: str | None) -> bool:
+        return cls in self.names if cls is not None else self.default
+
+
+def _waf_classes(resources: Iterable[_Resource]) -> _WafClasses:
+    """The IngressClass names the WAF controllers serve, and whether one of them is the cluster default."""
+    classes = _WafClasses()
+    for resource in resources:
+        if resource.resource_type not in RELEASES or not _is_waf_controller(resource.props):
+            continue
+        controller = _get(resource.props, "values", "controller") or {}
+        layout = _layout(resource.props)
+        if layout in ("ingress-nginx", None):
+            classes.names.add(str(_get(controller, "ingressClassResource", "name") or _DEFAULT_CLASS))
+            classes.names.update(str(a) for a in _list(_get(controller, "ingressClassResource", "aliases")))
+            if isinstance(controller.get("ingressClass"), str):
+                classes.names.add(controller["ingressClass"])
+            classes.default |= _get(controller, "ingressClassResource", "default") is True
+        if layout in ("nginx-ingress", None):
+            ingress_class = controller.get("ingressClass")
+            name = ingress_class.get("name") if isinstance(ingress_class, Mapping) else None
+            classes.names.add(str(name or _DEFAULT_CLASS))
+            classes.default |= _get(controller, "ingressClass", "setAsDefaultIngress") is True
+    return classes
+
+
+def _ingress_class(resource: _Resource) -> str | None:
+    name = _get(resource.props, "spec", "ingressClassName")
+    if isinstance(name, str) and name:
+        return name
+    annotation = _get(resource.props, "metadata", "annotations", "kubernetes.io/ingress.class")
+    return annotation if isinstance(annotation, str) and annotation else None
+
+
+def _ingress_backends(resource: _Resource) -> list[tuple[str, str]]:
+    """(Service, where) for every backend of an Ingress (networking.k8s.io/v1, and the v1beta1 shape)."""
+    spec = resource.props.get("spec") or {}
+    found = []
+
+    def add(backend: Any, where: str) -> None:
+        name = _get(backend, "service", "name") or _get(backend, "serviceName")
+        if isinstance(name, str) and name:
+            found.append((name, where))
+
+    add(spec.get("defaultBackend") or spec.get("backend"), "the default backend")
+    for rule in _maps(spec.get("rules")):
+        for path in _maps(_get(rule, "http", "paths")):
+            add(path.get("backend"), f"{rule.get('host') or '*'}{path.get('path') or ''}")
+    return found
+
+
+class WafRoutes:
+    """What the WAF routes to in a stack, and what reaches the agents' upstreams only through them."""
+
+    def __init__(self, resources: list[_Resource], api: GatewayApi | None = None) -> None:
+        self.classes = _waf_classes(resources)
+        self.upstreams = _upstream_services(resources)
+        fronted = _fronted_services(resources)
+        self.routed: dict[tuple[str | None, str], _Resource] = {}
+
+        def add(namespace: str | None, service: str, route: _Resource) -> None:
+            if not _among(fronted, namespace, service):
+                self.routed.setdefault((namespace, service), route)
+
+        for ingress in (r for r in resources if r.kind == "Ingress" and not r.patch):
+            if self.classes.inspects(_ingress_class(ingress)):
+                for service, _ in _ingress_backends(ingress):
+                    add(ingress.namespace, service, ingress)
+        for route, resource in (api or GatewayApi(resources)).waf_routes():
+            for namespace, service, _ in route.backends():
+                add(namespace, service, resource)
+
+    def bypass(self, namespace: str | None, service: str, original: _Resource | None = None) -> str | None:
+        """Why a route around the WAF must not reach Service namespace/service (`original`: the stack's own
+        route that the one judged patches), or None."""
+        for (upstream_namespace, upstream), agents in self.upstreams.items():
+            if upstream == service and _same_namespace(upstream_namespace, namespace):
+                return (f"the upstream that the WAF agents of {agents.who} proxy to: requests reach the app "
+                        "without passing the agents; route to the agents' Service instead")
+        by = "the WAF controller" if original is None or original.kind == "Ingress" else "the WAF'd Gateway"
+        for (routed_namespace, routed), route in self.routed.items():
+            if routed != service or not _same_namespace(routed_namespace, namespace):
+                continue
+            if original is not None and route is original:
+                return f"moving {route.who} off {by}"
+            if route.kind == "Ingress":
+                return f"which the WAF controller inspects through {route.who}: this route skips the WAF controller"
+            return f"which the WAF inspects through {route.who}, on a Gateway the WAF covers: this route skips the WAF"
+        return None

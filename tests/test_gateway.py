@@ -462,3 +462,20 @@ def test_an_existing_gateway_the_implementation_does_not_serve_is_refused(config
     # Nothing that relies on the Gateway was created.
     created = {harness.clean(r.inputs).get("kind") for r in mocks.resources if not r.read}
     assert not created & {"EnvoyExtensionPolicy", "EnvoyFilter", "HTTPRoute"}
+
+
+@pytest.mark.parametrize("config, inspector", [(CONTRACT, "EnvoyExtensionPolicy"), (ISTIO, "EnvoyFilter")],
+                         ids=["envoy-gateway", "istio"])
+def test_routes_wait_for_what_inspects_them(config, inspector):
+    """No window in which a route serves traffic the WAF does not see yet: every HTTPRoute depends on the
+    policy (or filter), which Pulumi counts created once Envoy Gateway has accepted it."""
+    mocks = harness.CaptureMocks()
+    run = harness.run_config(config, mocks=mocks)
+    policy = next(r for r in run.resources if harness.clean(r.inputs).get("kind") == inspector)
+    routes = [r for r in run.resources if harness.clean(r.inputs).get("kind") == "HTTPRoute"]
+    assert routes
+    for route in routes:
+        assert policy.name in mocks.options[route.name]["dependsOn"], route.name
+    if inspector == "EnvoyExtensionPolicy":
+        wait = harness.clean(policy.inputs)["metadata"]["annotations"]["pulumi.com/waitFor"]
+        assert wait == 'jsonpath={.status.ancestors[0].conditions[?(@.type=="Accepted")].status}=True'

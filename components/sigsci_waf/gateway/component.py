@@ -139,11 +139,14 @@ class SigsciGateway(pulumi.ComponentResource):
         if spec.existing_gateway is not None:
             bindings[GATEWAY_CONTROLLER] = self._checked_controller(name, resolved, [*depends_on, *installed])
         after = pulumi.ResourceOptions(parent=self, depends_on=[*depends_on, *agents, *installed])
-        for obj in objects.gateway:
-            declare(f"{name}-{obj['kind'].lower()}.{obj['metadata']['name']}", obj, after, bindings)
+        inspection = [declare(f"{name}-{obj['kind'].lower()}.{obj['metadata']['name']}", obj, after, bindings)
+                      for obj in objects.gateway]
+        # The routes only once what inspects them is in place (and, with Envoy Gateway, accepted): no window in
+        # which a route serves traffic the WAF does not see yet.
+        inspected = pulumi.ResourceOptions(parent=self, depends_on=[*depends_on, *agents, *installed, *inspection])
         for obj in objects.routes:
             declare(f"{name}-{obj['kind'].lower()}.{obj['metadata']['namespace']}.{obj['metadata']['name']}", obj,
-                    after, bindings)
+                    inspected, bindings)
         for warning in objects.warnings:
             pulumi.log.warn(f"{prefix}: {warning}", resource=self)
         self.resolved = resolved

@@ -19,6 +19,9 @@ if TYPE_CHECKING:
 ENVOY_GATEWAY_API = "gateway.envoyproxy.io"
 # Fastly's Envoy Gateway guide sets it.
 SERVER_FLAVOR = "envoy-gateway"
+# Pulumi waits until Envoy Gateway has accepted the WAF's policy on the Gateway before it counts the policy
+# created (and makes the routes): a policy that is not accepted is not applied.
+ACCEPTED = {"pulumi.com/waitFor": 'jsonpath={.status.ancestors[0].conditions[?(@.type=="Accepted")].status}=True'}
 # The Envoy proxies Envoy Gateway runs (its data plane), the only clients the agents admit.
 ENVOY_PROXY_LABELS = {"app.kubernetes.io/name": "envoy", "app.kubernetes.io/component": "proxy",
                       "app.kubernetes.io/managed-by": "envoy-gateway"}
@@ -52,10 +55,12 @@ def inspection_objects(gateway: ResolvedGateway, created: list[dict[str, Any]]) 
     mode: dict[str, Any] = {"request": {"body": "Buffered"}}
     if spec.inspect_responses:
         mode["response"] = {"body": "Buffered"}
-    objects.append(gateway_object(f"{ENVOY_GATEWAY_API}/v1alpha1", "EnvoyExtensionPolicy", POLICY_NAME, home, {
+    policy = gateway_object(f"{ENVOY_GATEWAY_API}/v1alpha1", "EnvoyExtensionPolicy", POLICY_NAME, home, {
         "targetRefs": [gateway_ref(gateway)],
         "extProc": [{"backendRefs": [backend], "processingMode": mode, "messageTimeout": spec.message_timeout,
-                     "failOpen": spec.fail_open}]}))
+                     "failOpen": spec.fail_open}]})
+    policy["metadata"]["annotations"] = dict(ACCEPTED)
+    objects.append(policy)
     objects.append(gateway_object(f"{ENVOY_GATEWAY_API}/v1alpha1", "ClientTrafficPolicy", POLICY_NAME, home, {
         "targetRefs": [gateway_ref(gateway)], "connection": {"bufferLimit": spec.body_limit}}))
     return objects

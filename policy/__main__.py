@@ -38,15 +38,17 @@ PolicyPack(
         ),
         StackValidationPolicy(
             name="sigsci-gateway-covered",
-            description="On a Gateway whose EnvoyExtensionPolicy sends requests to the WAF agents, no other "
-                        "policy replaces it on a route or listener or conflicts with it, every listener is covered, "
-                        "and no TCP, TLS or UDP route carries traffic past the HTTP filter.",
+            description="On a Gateway whose EnvoyExtensionPolicy or EnvoyFilter sends requests to the WAF agents, "
+                        "no other policy replaces it on a route or listener or conflicts with it, no EnvoyFilter takes "
+                        "the agents' ext_proc filter out or turns it off on routes, every listener is covered, and no "
+                        "TCP, TLS or UDP route carries traffic past the HTTP filter.",
             validate=validate_gateway_covered,
         ),
         StackValidationPolicy(
             name="sigsci-extproc-fail-closed",
-            description="Every extProc to the WAF agents fails closed (unless allowFailOpen), waits long enough "
-                        "for the Gateway's body buffer, and sends the request body Buffered.",
+            description="Every extProc entry or ext_proc filter to the WAF agents fails closed (unless "
+                        "allowFailOpen), waits long enough for the proxies' body buffer, and sends the request body "
+                        "buffered.",
             validate=validate_extproc_fail_closed,
             config_schema=PolicyConfigSchema(properties={
                 "allowFailOpen": {"type": "boolean", "default": False},

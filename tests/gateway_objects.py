@@ -81,3 +81,75 @@ def gateway(pulumi_name, name, namespace, listeners=None, labels=None):
 
 
 PUBLIC = gateway("public-gateway", "public", "edge")  # a Gateway no EnvoyExtensionPolicy covers
+
+
+# -- Istio: EnvoyFilters (networking.istio.io/v1alpha3), their patches in Envoy's terms ---------------------------
+
+ISTIO = "networking.istio.io"
+ISTIO_ROOT = "istio-system"
+GATEWAY_NAME_LABEL = "gateway.networking.k8s.io/gateway-name"
+EXT_PROC = "envoy.filters.http.ext_proc"
+EXT_PROC_TYPE = "type.googleapis.com/envoy.extensions.filters.http.ext_proc.v3.ExternalProcessor"
+ON_GATEWAY = {"context": "GATEWAY"}
+WAF_FILTER = "gateway-envoyfilter.sigsci-waf"  # the Pulumi name of the package's EnvoyFilter
+
+
+def envoy_filter(pulumi_name, namespace=HOME, patches=(), selector=None, target_refs=None, patch=False, name=None):
+    """An EnvoyFilter (by default selecting the package's Gateway's proxies; `selector={}` leaves workloadSelector
+    out, `target_refs` replaces it)."""
+    selector = {GATEWAY_NAME_LABEL: HOME} if selector is None and target_refs is None else selector
+    body = {**({"workloadSelector": {"labels": selector}} if selector else {}),
+            **({"targetRefs": list(target_refs)} if target_refs else {}), "configPatches": list(patches)}
+    return custom_object(f"{ISTIO}/v1alpha3", "EnvoyFilter", pulumi_name, name or pulumi_name, namespace, body,
+                         patch=patch)
+
+
+def cluster(service="sigsci-extproc", namespace=HOME, port=9999, subset="", domain="cluster.local"):
+    return f"outbound|{port}|{subset}|{service}.{namespace}.svc.{domain}"
+
+
+def ext_proc_value(cluster_name=None, camel=False, **settings):
+    """Envoy's ext_proc filter as the package writes it (snake_case), or in protobuf JSON's camelCase, with
+    `settings` (snake_case names, spelled as the rest) over it; a setting of None is left out."""
+    config = {"grpc_service": {"envoy_grpc": {"cluster_name": cluster_name or cluster()}},
+              "failure_mode_allow": False, "message_timeout": "2s",
+              "processing_mode": {"request_header_mode": "SEND", "request_body_mode": "BUFFERED",
+                                  "response_header_mode": "SEND", "response_body_mode": "BUFFERED"}, **settings}
+    config = {k: v for k, v in config.items() if v is not None}
+    if camel:
+        config = _camel(config)
+    return {"name": EXT_PROC, ("typedConfig" if camel else "typed_config"): {"@type": EXT_PROC_TYPE, **config}}
+
+
+def _camel(value):
+    if isinstance(value, dict):
+        return {_camel_name(k): _camel(v) for k, v in value.items()}
+    return value
+
+
+def _camel_name(name):
+    first, *rest = name.split("_")
+    return first + "".join(part.title() for part in rest)
+
+
+def http_filter(value, operation="INSERT_BEFORE", sub_filter="envoy.filters.http.router", port=None,
+                context=ON_GATEWAY):
+    """An HTTP_FILTER patch (matched relative to `sub_filter`; `value` None for a REMOVE)."""
+    listener = {**({"portNumber": port} if port else {}), "filterChain": {"filter": {
+        "name": "envoy.filters.network.http_connection_manager", "subFilter": {"name": sub_filter}}}}
+    return {"applyTo": "HTTP_FILTER", "match": {**(context or {}), "listener": listener},
+            "patch": {"operation": operation, **({"value": value} if value is not None else {})}}
+
+
+def listener_buffer(limit, key="per_connection_buffer_limit_bytes"):
+    return {"applyTo": "LISTENER", "match": ON_GATEWAY, "patch": {"operation": "MERGE", "value": {key: limit}}}
+
+
+def per_route(config, apply_to="HTTP_ROUTE", key="typed_per_filter_config", name=EXT_PROC):
+    """A route-level patch giving the filter `name` a per-route config."""
+    return {"applyTo": apply_to, "match": ON_GATEWAY,
+            "patch": {"operation": "MERGE", "value": {key: {name: config}}}}
+
+
+EXT_PROC_PER_ROUTE = "type.googleapis.com/envoy.extensions.filters.http.ext_proc.v3.ExtProcPerRoute"
+FILTER_CONFIG = "type.googleapis.com/envoy.config.route.v3.FilterConfig"

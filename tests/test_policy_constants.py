@@ -21,7 +21,7 @@ import crd_schema
 
 sys.path.insert(0, str(harness.ROOT / "policy"))
 from sigsci_policies import constants  # noqa: E402
-from sigsci_policies.common import _duration_ms, _quantity  # noqa: E402
+from sigsci_policies.common import _duration_ms, _proto_duration_ms, _quantity  # noqa: E402
 from sigsci_policies.gateway import needed_timeout_ms  # noqa: E402
 from sigsci_policies.valid_image_digests import _bad_digest  # noqa: E402
 
@@ -166,3 +166,47 @@ def test_envoy_gateways_defaults_as_its_crds_document_them():
     assert f"Default: {constants.DEFAULT_MESSAGE_TIMEOUT_MS}ms" in ext_proc["properties"]["messageTimeout"][
         "description"]
     assert ext_proc["properties"]["failOpen"]["default"] is False  # no failOpen: closed
+
+
+# -- Istio: the labels and names the package's EnvoyFilter uses, and protobuf durations --------------------------
+
+def test_the_istio_names():
+    from sigsci_waf.gateway import istio
+
+    assert constants.GATEWAY_NAME_LABEL == istio.GATEWAY_NAME_LABEL
+    assert (constants.EXT_PROC_FILTER, constants.EXT_PROC_TYPE) == (istio.EXT_PROC_FILTER, istio.EXT_PROC_TYPE)
+
+
+def test_envoys_default_listener_buffer_is_a_mebibyte():
+    """Envoy's listener.proto: per_connection_buffer_limit_bytes "If unspecified, an implementation defined default
+    is applied (1MiB)". The package always sets it (bodyLimit), so it has no constant to agree with."""
+    assert constants.ENVOY_BUFFER_LIMIT == 1048576
+
+
+@pytest.mark.parametrize("ms", [1, 200, 499, 500, 999, 1000, 1001, 1500, 2000, 8000, 64000, 90000, 3_600_000])
+def test_the_pack_reads_the_packages_protobuf_durations(ms):
+    from sigsci_waf.gateway.istio import proto_duration
+
+    assert _proto_duration_ms(proto_duration(ms)) == ms
+
+
+PROTO_DURATIONS = ["2s", "0.500s", "1.5s", "90s", "0s", "0.000000001s", "1.123456789s", "-1s", "-0.5s", "3600s",
+                   "1.0s", "1000ms", "1m", "2", "1.5", "s", ".5s", "1.s", "+1s", "1.0000000001s", " 1s", "1s ", "1S",
+                   "1e3s", ""]
+
+
+@pytest.mark.parametrize("text", PROTO_DURATIONS)
+def test_the_pack_reads_protobuf_durations_as_protobuf_does(text):
+    """Whole milliseconds (truncated) of a Duration in protobuf JSON's canonical form: seconds, up to nine fractional
+    digits, `s`. The forms only Python's lenient parser also takes are not durations to the pack: a timeout
+    written so is reported as too short, never passed."""
+    from google.protobuf import duration_pb2
+
+    duration = duration_pb2.Duration()
+    try:
+        duration.FromJsonString(text)
+    except ValueError:
+        assert _proto_duration_ms(text) is None
+        return
+    lenient = text in ("1.s", "+1s", "1.0000000001s", " 1s")
+    assert _proto_duration_ms(text) == (None if lenient else duration.seconds * 1000 + int(duration.nanos / 10 ** 6))

@@ -13,8 +13,8 @@ from pulumi_policy import PolicyResource, StackValidationArgs
 
 import crd_schema
 import harness
-from gateway_objects import (BUFFER_POLICY, GATEWAY_API, HOME, OTHER_EXT_PROC, PACKAGE_LABELS, PUBLIC, WAF_POLICY,
-                             WASM, custom_object, agents_ext_proc, backend, ctp, eep, parent, ref, route)
+from gateway_objects import (BUFFER_POLICY, GATEWAY_API, HOME, OTHER_EXT_PROC, PACKAGE_LABELS, PUBLIC, WAF_FILTER,
+                             WAF_POLICY, WASM, custom_object, agents_ext_proc, backend, ctp, eep, parent, ref, route)
 from test_policy_coverage import _engine_violations, _ingress, _props, _replace, _service
 from test_policy_pack import (OPTIONS, _resources, validate_extproc_fail_closed, validate_gateway_covered,
                               validate_no_bypass_ingress, validate_no_bypass_route)
@@ -330,14 +330,19 @@ def test_a_parent_ref_to_something_else_than_a_gateway_is_not_an_attachment(dev)
 
 # -- sigsci-extproc-fail-closed ---------------------------------------------------------------------------------
 
-def test_fail_open_from_the_stacks_own_config_is_reported_unless_allowed():
-    resources = _resources(harness.run_config({**WIDE, "sigsci:gateway": {**WIDE["sigsci:gateway"],
-                                                                         "failOpen": True}}))
+@pytest.mark.parametrize("implementation, source, entry, setting, what", [
+    ("envoyGateway", f"{WAF_POLICY} (EnvoyExtensionPolicy", "extProc[0] (to the WAF agents)", "failOpen", "policy"),
+    ("istio", f"{WAF_FILTER} (EnvoyFilter", "configPatches[0] (ext_proc to the WAF agents)", "failure_mode_allow",
+     "filter"),
+])
+def test_fail_open_from_the_stacks_own_config_is_reported_unless_allowed(implementation, source, entry, setting,
+                                                                          what):
+    resources = _resources(harness.run_config({**WIDE, "sigsci:gateway": {
+        **WIDE["sigsci:gateway"], "implementation": implementation, "failOpen": True}}))
     messages = found(validate_extproc_fail_closed, resources)
-    assert messages == [f"{WAF_POLICY} (EnvoyExtensionPolicy sigsci-gateway/sigsci-waf): extProc[0] (to the WAF "
-                        "agents) sets failOpen: true: when the agents cannot answer in time, or the policy is invalid, "
-                        "requests pass uninspected; set failOpen: false (a stack that fails open on purpose sets "
-                        "allowFailOpen in its policy/config.<stack>.json)"]
+    assert messages == [f"{source} sigsci-gateway/sigsci-waf): {entry} sets {setting}: true: when the agents cannot "
+                        f"answer in time, or the {what} is invalid, requests pass uninspected; set {setting}: false (a "
+                        "stack that fails open on purpose sets allowFailOpen in its policy/config.<stack>.json)"]
     assert found(validate_extproc_fail_closed, resources, {"allowFailOpen": True}) == []
     assert found(validate_extproc_fail_closed, resources, {"allowFailOpen": False}) == messages
 

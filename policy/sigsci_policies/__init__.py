@@ -4,8 +4,9 @@ Each `validate_*` takes the arguments CrossGuard passes (`args`, `report_violati
 and the tests call the very same code. One module holds one policy and is named after it
 (`no_bypass_service` checks `sigsci-no-bypass-service`); what more than one policy uses is in
 `common` (plain data, images, containers, charts), `stack` (what a stack protects), `gateway` (what its
-Gateway API and Envoy Gateway objects say) and `routes` (which Services the WAF routes to), and what the pack
-knows about the agent, the charts and the gateway is in `constants`.
+Gateway API, Envoy Gateway and Istio objects say), `istio` (an EnvoyFilter's patches in Envoy's terms) and `routes`
+(which Services the WAF routes to), and what the pack knows about the agent, the charts, the gateway and Istio is in
+`constants`.
 """
 
 from .agent_hardened import validate_agent_hardened

@@ -82,6 +82,8 @@ _QUANTITY_SUFFIX = {"n": Decimal(10) ** -9, "u": Decimal(10) ** -6, "m": Decimal
                     **{s + "i": Decimal(2) ** (10 * (i + 1)) for i, s in enumerate("KMGTPE")}}
 _DURATION = re.compile(r"(?:[0-9]{1,5}(?:h|m|s|ms)){1,4}")
 _DURATION_MS = {"h": 3_600_000, "m": 60_000, "s": 1000, "ms": 1}
+# A google.protobuf.Duration in protobuf's JSON, as Envoy reads it: seconds, up to nine fractional digits, "s".
+_PROTO_DURATION = re.compile(r"(?P<sign>-?)(?P<seconds>[0-9]+)(?:\.(?P<fraction>[0-9]{1,9}))?s")
 
 
 def _quantity(value: Any) -> Decimal | None:
@@ -107,6 +109,15 @@ def _duration_ms(value: Any) -> int | None:
     if not isinstance(value, str) or not _DURATION.fullmatch(value):
         return None
     return sum(int(n) * _DURATION_MS[unit] for n, unit in re.findall(r"([0-9]+)(h|ms|m|s)", value))
+
+
+def _proto_duration_ms(value: Any) -> int | None:
+    """Whole milliseconds of a protobuf JSON duration ('2s' -> 2000, '0.500s' -> 500); None when it is not one."""
+    match = _PROTO_DURATION.fullmatch(value) if isinstance(value, str) else None
+    if match is None:
+        return None
+    ms = int(match["seconds"]) * 1000 + int((match["fraction"] or "0").ljust(3, "0")[:3])
+    return -ms if match["sign"] else ms
 
 
 def _kind(resource_type: str) -> tuple[str, bool]:

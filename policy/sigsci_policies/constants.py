@@ -36,6 +36,20 @@ AGENTS_NAME = "sigsci-extproc"
 TIMEOUT_MS_PER_MIB = 1000
 MIN_MESSAGE_TIMEOUT_MS = 500
 # Envoy Gateway's body buffer on a Gateway no ClientTrafficPolicy sets connection.bufferLimit for (bytes),
-# and Envoy's ext_proc message timeout when the policy sets none (ms).
+# and Envoy's ext_proc message timeout when the policy or filter sets none (ms).
 DEFAULT_BUFFER_LIMIT = 32768
 DEFAULT_MESSAGE_TIMEOUT_MS = 200
+
+# Istio. Its Gateway API deployments label their pods with the Gateway's name and class (GEP-1762's labels; Istio's
+# kube-gateway template), and the EnvoyFilter that WAFs a Gateway inserts Envoy's ext_proc filter by these names.
+GATEWAY_NAME_LABEL = "gateway.networking.k8s.io/gateway-name"
+GATEWAY_CLASS_LABEL = "gateway.networking.k8s.io/gateway-class-name"
+EXT_PROC_FILTER = "envoy.filters.http.ext_proc"
+EXT_PROC_TYPE = "type.googleapis.com/envoy.extensions.filters.http.ext_proc.v3.ExternalProcessor"
+# Istio's config root namespace (meshConfig.rootNamespace; Istio's default is the one istiod runs in, conventionally
+# istio-system): an EnvoyFilter there applies to the proxies of every namespace.
+ISTIO_ROOT_NAMESPACE = "istio-system"
+# Envoy's per-connection buffer on a listener that sets no per_connection_buffer_limit_bytes (bytes): "If
+# unspecified, an implementation defined default is applied (1MiB)", config.listener.v3.Listener,
+# https://www.envoyproxy.io/docs/envoy/latest/api-v3/config/listener/v3/listener.proto
+ENVOY_BUFFER_LIMIT = 2 ** 20

@@ -1,6 +1,6 @@
-"""What a stack's Gateway API and Envoy Gateway objects say: the EnvoyExtensionPolicies that send requests to
-the agents, the Gateways, listeners and routes each policy applies to, the routes attached to each Gateway,
-and each Gateway's body buffer.
+"""What a stack's Gateway API, Envoy Gateway and Istio objects say: the EnvoyExtensionPolicies and the EnvoyFilters
+that send requests to the agents, the Gateways, listeners and routes each applies to, the routes attached to each
+Gateway, and each Gateway's body buffer.
 
 How Envoy Gateway applies an EnvoyExtensionPolicy, as the checks model it:
 - A policy targets Gateways, listeners (a Gateway with `sectionName`) and routes (HTTPRoute, GRPCRoute, TCPRoute,
@@ -20,6 +20,20 @@ A route attaches to a Gateway through `parentRefs` (group and kind default to Ga
 namespace to the route's), to the listener `sectionName` names, else to those on `port`, else to all of them.
 The agents are a Service the stack runs the agent behind (stack._agent_services), or one named as the gateway's
 agents are. Patches of these objects are read merged into the object of that name the stack declares.
+
+How Istio applies an EnvoyFilter (istio.py reads its patches), as the checks model it:
+- It applies to the proxies of its own namespace, or of every namespace from Istio's root namespace
+  (ISTIO_ROOT_NAMESPACE); without `workloadSelector` to all of them, with one to those carrying its labels, and with
+  `targetRefs` (a Gateway of its namespace) to that Gateway's. A Gateway's proxies carry the labels Istio's
+  deployment gives them: `gateway.networking.k8s.io/gateway-name` and, for a Gateway of the stack,
+  `gateway.networking.k8s.io/gateway-class-name` and its `infrastructure.labels` (else its own labels, which Istio
+  copies); a selector naming any other label selects none of them.
+- EnvoyFilters add up: every one that applies is applied, in an order not known at preview. One WAFs a Gateway when
+  one of its patches inserts an ext_proc filter whose cluster is the agents' Service on one of its ports, on every
+  listener, or on those of `match.listener.portNumber`; another one may take that filter out (REMOVE, REPLACE) or
+  turn it off on routes (a per-route config with `disabled: true`).
+- The proxies' body buffer is the largest per_connection_buffer_limit_bytes a LISTENER patch merges in, else
+  Envoy's default (ENVOY_BUFFER_LIMIT).
 """
 
 from __future__ import annotations
@@ -29,8 +43,10 @@ from decimal import Decimal
 from typing import Any, Iterable, Mapping
 
 from .common import UNKNOWN, _get, _list, _maps, _ns, _quantity, _same_namespace
-from .constants import AGENTS_NAME, DEFAULT_BUFFER_LIMIT, MIN_MESSAGE_TIMEOUT_MS, TIMEOUT_MS_PER_MIB
-from .stack import _agent_services, _among, _Resource
+from .constants import (AGENTS_NAME, DEFAULT_BUFFER_LIMIT, ENVOY_BUFFER_LIMIT, GATEWAY_CLASS_LABEL, GATEWAY_NAME_LABEL,
+                        ISTIO_ROOT_NAMESPACE, MIN_MESSAGE_TIMEOUT_MS, TIMEOUT_MS_PER_MIB)
+from .istio import ISTIO_API, Patch, cluster_service, ext_proc_config, gateway_patches, listener_buffers
+from .stack import _agent_service_ports, _among, _Resource
 
 GATEWAY_API = "gateway.networking.k8s.io"
 ENVOY_GATEWAY_API = "gateway.envoyproxy.io"
@@ -78,16 +94,20 @@ class _Object:
         return f"{self.kind} {_ns(self.namespace)}/{self.name}"
 
 
+def _spec(resource: _Resource) -> Mapping[str, Any]:
+    spec = resource.props.get("spec")
+    return spec if isinstance(spec, Mapping) else {}
+
+
 def _objects(resources: Iterable[_Resource], group: str, kinds: Iterable[str]) -> list[_Object]:
     kinds = set(kinds)
     mine = [r for r in resources if r.kind in kinds and _api_group(r.resource_type) == group and r.object_name]
     found: list[_Object] = []
     for resource in (r for r in mine if not r.patch):
         labels = _get(resource.props, "metadata", "labels")
-        found.append(_Object(resource, resource.props.get("spec") or {},
-                             dict(labels) if isinstance(labels, Mapping) else {}))
+        found.append(_Object(resource, _spec(resource), dict(labels) if isinstance(labels, Mapping) else {}))
     for patch in (r for r in mine if r.patch):
-        spec = patch.props.get("spec") or {}
+        spec = _spec(patch)
         labels = _get(patch.props, "metadata", "labels")
         target = next((o for o in found if o.kind == patch.kind and o.name == patch.object_name
                        and _same_namespace(o.namespace, patch.namespace)), None)
@@ -184,6 +204,47 @@ def _backend_refs(entry: Mapping[str, Any]) -> list[Mapping[str, Any]]:
     return [*_maps(entry.get("backendRefs")), *_maps([entry.get("backendRef")])]
 
 
+# -- the EnvoyFilters that send requests to the agents ---------------------------------------------------------
+
+@dataclass(eq=False)
+class _WafFilter:
+    """An ext_proc filter to the agents that one of an EnvoyFilter's patches puts in the chain."""
+
+    patch: Patch
+    config: Mapping[str, Any]  # its ExternalProcessor
+
+    @property
+    def name(self) -> Any:
+        return self.patch.value.get("name")
+
+
+@dataclass(eq=False)
+class _EnvoyFilter:
+    """An Istio EnvoyFilter: what it applies to, its patches that apply to gateways, and its WAF filters."""
+
+    obj: _Object
+    targets: list[_Target] | None  # targetRefs (a Gateway of its namespace); None: by workloadSelector
+    selector: Mapping[str, Any]  # workloadSelector.labels; empty: every proxy in reach
+    patches: list[Patch]
+    waf: list[_WafFilter]
+
+    @property
+    def who(self) -> str:
+        return self.obj.who
+
+    @property
+    def root(self) -> bool:
+        return self.obj.namespace == ISTIO_ROOT_NAMESPACE
+
+    def selects(self, gateway: _Gateway) -> bool:
+        """It applies to the Gateway's proxies."""
+        if self.targets is not None:
+            return any(t.hits("Gateway", gateway.namespace, gateway.name, None) for t in self.targets)
+        labels = gateway.proxy_labels()
+        return (self.root or _same_namespace(self.obj.namespace, gateway.namespace)) \
+            and all(labels.get(k) == v for k, v in self.selector.items())
+
+
 def _service_ref(ref: Mapping[str, Any], namespace: str | None) -> tuple[str | None, str] | None:
     """(namespace, Service) a backendRef names (group "" and kind Service by default), else None."""
     if ref.get("group", "") not in ("", "core") or ref.get("kind", "Service") != "Service":
@@ -205,6 +266,7 @@ class _Gateway:
     whole: list[_Extension] = field(default_factory=list)  # the policies on the whole Gateway
     by_listener: dict[str, list[_Extension]] = field(default_factory=dict)
     buffers: list[tuple[Any, _Object]] = field(default_factory=list)  # (bufferLimit, its ClientTrafficPolicy)
+    filters: list[_EnvoyFilter] = field(default_factory=list)  # the EnvoyFilters on its proxies
 
     @property
     def where(self) -> str:
@@ -216,9 +278,44 @@ class _Gateway:
         return None if self.obj is None else _maps(self.obj.spec.get("listeners"))
 
     @property
-    def waf(self) -> list[_Extension]:
-        """The policies on it (whole or a listener) that send requests to the agents: it is WAF'd if any."""
+    def waf_policies(self) -> list[_Extension]:
+        """The policies on it (whole or a listener) that send requests to the agents."""
         return [e for e in [*self.whole, *(e for es in self.by_listener.values() for e in es)] if e.waf]
+
+    @property
+    def waf_filters(self) -> list[_EnvoyFilter]:
+        """The EnvoyFilters on its proxies that put an ext_proc filter to the agents in their chain."""
+        return [f for f in self.filters if f.waf]
+
+    @property
+    def waf_filter_names(self) -> set[str]:
+        """The names the agents' ext_proc filters have in its proxies' chain (what a patch matches them by)."""
+        return {w.name for f in self.waf_filters for w in f.waf if isinstance(w.name, str)}
+
+    @property
+    def waf(self) -> list[_Extension | _EnvoyFilter]:
+        """What sends its requests to the agents: it is WAF'd if anything does."""
+        return [*self.waf_policies, *self.waf_filters]
+
+    def proxy_labels(self) -> dict[str, Any]:
+        """The labels the pack knows Istio's deployment gives the Gateway's proxies."""
+        labels: dict[str, Any] = {}
+        if self.obj is not None:
+            infrastructure = _get(self.obj.spec, "infrastructure", "labels")
+            copied = infrastructure if isinstance(infrastructure, Mapping) and infrastructure else self.obj.labels
+            labels = {k: v for k, v in (copied or {}).items() if not str(k).startswith(GATEWAY_API + "/")}
+            if isinstance(self.obj.spec.get("gatewayClassName"), str):
+                labels[GATEWAY_CLASS_LABEL] = self.obj.spec["gatewayClassName"]
+        return {**labels, GATEWAY_NAME_LABEL: self.name}
+
+    def waf_sections(self) -> set[str | None] | None:
+        """The listeners whose requests go to the agents; None when every listener's do (a WAF policy on the whole
+        Gateway, or a WAF filter on every listener of its proxies)."""
+        if any(p.waf for p in self.whole) or any(w.patch.port is None for f in self.waf_filters for w in f.waf):
+            return None
+        sections = {s for s, ps in self.by_listener.items() if any(p.waf for p in ps)}
+        ports = {w.patch.port for f in self.waf_filters for w in f.waf}
+        return sections | {_text(l.get("name")) for l in self.listeners or [] if l.get("port") in ports}
 
     def covered(self, section: str | None) -> bool:
         """Requests on a listener (None: on the Gateway where no listener has a policy of its own) go to the
@@ -240,14 +337,30 @@ class _Gateway:
 
     def body_limit(self) -> tuple[Decimal | Any, str]:
         """The largest body buffer a ClientTrafficPolicy gives it (UNKNOWN during a preview), and where from."""
-        limits = [(_quantity(v) if v is not UNKNOWN else UNKNOWN, o) for v, o in self.buffers]
-        if any(v is UNKNOWN for v, _ in limits):
-            return UNKNOWN, ""
-        known = [(v, o) for v, o in limits if v is not None]
-        if not known:
-            return Decimal(DEFAULT_BUFFER_LIMIT), f"Envoy Gateway's default for {self.where}"
-        value, source = max(known, key=lambda item: item[0])
-        return value, f"the bufferLimit {source.who} sets on {self.where}"
+        return _largest([(_quantity(v) if v is not UNKNOWN else UNKNOWN, o) for v, o in self.buffers],
+                        DEFAULT_BUFFER_LIMIT, f"Envoy Gateway's default for {self.where}",
+                        f"the bufferLimit {{}} sets on {self.where}")
+
+    def listener_buffer(self) -> tuple[Decimal | Any, str]:
+        """The largest per-connection buffer the EnvoyFilters on its proxies give their listeners (UNKNOWN during a
+        preview), and where from."""
+        return _largest([(v if v is UNKNOWN else Decimal(v), f) for f in self.filters
+                         for v in listener_buffers(f.patches)],
+                        ENVOY_BUFFER_LIMIT, f"Envoy's default for the listeners of {self.where}",
+                        f"the per_connection_buffer_limit_bytes {{}} sets on the proxies of {self.where}")
+
+
+def _largest(limits: list[tuple[Any, Any]], default: int, default_source: str, source: str
+             ) -> tuple[Decimal | Any, str]:
+    """The largest of (limit, object that sets it), with where it comes from (`source` naming the object), the
+    default without one, UNKNOWN if any is."""
+    if any(v is UNKNOWN for v, _ in limits):
+        return UNKNOWN, ""
+    known = [(v, o) for v, o in limits if v is not None]
+    if not known:
+        return Decimal(default), default_source
+    value, setter = max(known, key=lambda item: item[0])
+    return value, source.format(setter.who)
 
 
 @dataclass
@@ -283,10 +396,11 @@ class _Route:
 
 
 class GatewayApi:
-    """A stack's Gateways, routes and EnvoyExtensionPolicies, read together."""
+    """A stack's Gateways, routes, EnvoyExtensionPolicies and EnvoyFilters, read together."""
 
     def __init__(self, resources: list[_Resource]) -> None:
-        agents = _agent_services(resources)
+        agent_ports = _agent_service_ports(resources)
+        agents = set(agent_ports)
         self.gateways: list[_Gateway] = []
         for obj in _objects(resources, GATEWAY_API, ["Gateway"]):
             self._gateway(obj.namespace, obj.name).obj = obj
@@ -317,11 +431,43 @@ class GatewayApi:
                                                           for t in e.targets)]
             declared = self._parents(obj, obj.original.spec) if obj.original is not None else []
             self.routes.append(_Route(obj, self._parents(obj, obj.spec), declared, policies))
+        self.envoy_filters: list[_EnvoyFilter] = []
+        for obj in _objects(resources, ISTIO_API, ["EnvoyFilter"]):
+            self.envoy_filters.append(self._envoy_filter(obj, agent_ports))
+        for envoy_filter in self.envoy_filters:  # the Gateways they name, even those not in the stack
+            name = envoy_filter.selector.get(GATEWAY_NAME_LABEL)
+            if isinstance(name, str) and envoy_filter.targets is None:
+                self._gateway(None if envoy_filter.root else envoy_filter.obj.namespace, name)
+            for target in (t for t in envoy_filter.targets or [] if t.kind == "Gateway"):
+                self._targeted(target)
+        for envoy_filter in self.envoy_filters:
+            for gateway in self.gateways:
+                if envoy_filter.selects(gateway):
+                    gateway.filters.append(envoy_filter)
 
     @staticmethod
     def _is_agents(ref: Mapping[str, Any], namespace: str | None, agents: set) -> bool:
         service = _service_ref(ref, namespace)
         return service is not None and (service[1] == AGENTS_NAME or _among(agents, *service))
+
+    @staticmethod
+    def _envoy_filter(obj: _Object, agent_ports: dict[tuple[str | None, str], set[int] | None]) -> _EnvoyFilter:
+        """An EnvoyFilter, with the patches that insert an ext_proc filter whose cluster is the agents' Service on
+        one of its ports (a Service named as the gateway's agents, not in the stack, on any)."""
+        patches = gateway_patches(obj.spec)
+        waf = []
+        for patch in (p for p in patches if p.inserts):
+            config = ext_proc_config(patch.value)
+            service = cluster_service(config) if config is not None else None
+            if service is None:
+                continue
+            port, namespace, name = service
+            ports = [ports for (ns, n), ports in agent_ports.items() if n == name and _same_namespace(ns, namespace)]
+            if any(known is None or port in known for known in ports) or not ports and name == AGENTS_NAME:
+                waf.append(_WafFilter(patch, config))
+        selector = _get(obj.spec, "workloadSelector", "labels")
+        targets = [t for t in _targets(obj) if t.name is not None] if _list(obj.spec.get("targetRefs")) else None
+        return _EnvoyFilter(obj, targets, selector if isinstance(selector, Mapping) else {}, patches, waf)
 
     def _gateway(self, namespace: str | None, name: str) -> _Gateway:
         for gateway in self.gateways:
@@ -383,6 +529,10 @@ class GatewayApi:
             elif route.obj.original is not None and any(p.gateway.waf for p in route.declared_parents):
                 found.append((route, route.obj.original.resource))
         return found
+
+    def gateways_on(self, envoy_filter: _EnvoyFilter) -> list[_Gateway]:
+        """The Gateways whose proxies an EnvoyFilter applies to."""
+        return [g for g in self.gateways if envoy_filter in g.filters]
 
     def gateways_of(self, extension: _Extension) -> list[_Gateway]:
         """The Gateways whose requests a policy sees: those it targets, and the parents of the routes it targets."""

@@ -10,8 +10,9 @@ from .stack import _resources
 
 
 def validate_no_bypass_route(args, report_violation: Report) -> None:
-    """No HTTPRoute, GRPCRoute, TCPRoute, TLSRoute or UDPRoute attached to a Gateway the WAF does not cover (and
-    without a policy of its own that sends its requests to the agents) reaches the upstream Service of agents
+    """No HTTPRoute, GRPCRoute, TCPRoute, TLSRoute or UDPRoute attached to a Gateway the WAF does not cover (neither
+    an EnvoyExtensionPolicy nor an EnvoyFilter on its proxies sends its requests to the agents, and the route has
+    no policy of its own that does) reaches the upstream Service of agents
     placed as their own Service, or a Service the WAF routes to (through the WAF controller or a WAF'd
     Gateway). Routes on a WAF'd Gateway are `sigsci-gateway-covered`'s."""
     resources = _resources(args)

@@ -208,10 +208,11 @@ def _upstream_services(resources: Iterable[_Resource]) -> dict[tuple[str | None,
     return found
 
 
-def _agent_services(resources: list[_Resource]) -> set[tuple[str | None, str]]:
+def _agent_service_ports(resources: list[_Resource]) -> dict[tuple[str | None, str], set[int] | None]:
     """The agents' own Services: a Service (or ServicePatch) of the stack whose selector picks the pods of a
-    workload that runs the agent (by the container's name or image, whatever the Service is called)."""
-    found = set()
+    workload that runs the agent (by the container's name or image, whatever the Service is called), each with
+    its ports (None: not known, as in a patch that leaves them out or a port computed during the update)."""
+    found: dict[tuple[str | None, str], set[int] | None] = {}
     for resource in resources:
         if not _service_kind(resource) or resource.object_name is None:
             continue
@@ -220,8 +221,15 @@ def _agent_services(resources: list[_Resource]) -> set[tuple[str | None, str]]:
             if _same_namespace(workload.namespace, resource.namespace) and any(
                     _selects(selector, pod.labels) and any(is_agent(c) for c in _pod_containers(pod.spec))
                     for pod in _pods(workload.resource_type, workload.props)):
-                found.add((resource.namespace, resource.object_name))
+                ports = [p.get("port") for p in _maps(_get(resource.props, "spec", "ports"))]
+                known = ports and all(isinstance(p, int) for p in ports)
+                found[(resource.namespace, resource.object_name)] = set(ports) if known else None
     return found
+
+
+def _agent_services(resources: list[_Resource]) -> set[tuple[str | None, str]]:
+    """The agents' own Services (namespace, name): see _agent_service_ports."""
+    return set(_agent_service_ports(resources))
 
 
 def _fronted_services(resources: list[_Resource]) -> set[tuple[str | None, str]]:

@@ -1,11 +1,13 @@
 """Hypothesis strategies for whole stack configs: valid ones, and hostile variations that must each be refused.
 
 Valid configs draw every key of the schema (apps in all three placements, the ingress in every flavour and agent
-lifetime, credentials either way), with values near the edges that matter: ports that collide, names at the
-length limits, versions around the startup probe's minimum. They are drawn freely, then fitted to the rules
-between keys that docs/configuration.md states (the `_fit_*` functions). Those rules and the defaults they use
-are written out here from the docs, never taken from the package's code, so the package refusing one of these
-configs is a failure, not an outcome.
+lifetime, the gateway alone or beside them, credentials either way), with values near the edges that matter:
+ports that collide, names at the length limits, versions around the startup probe's minimum, body limits and
+timeouts at the rule between them. They are drawn freely, then fitted to the rules between keys that
+docs/configuration.md states (the `_fit_*` functions). Those rules and the defaults they use are written out here
+(and in gateway_docs.py) from the docs, never taken from the package's code, so the package refusing one of these
+configs is a failure, not an outcome. The gateway's keys are those of its table in docs/configuration.md: a key
+documented there that GATEWAY_KEYS does not know fails every run that draws a gateway.
 
 Hostile configs break one thing of a valid config and know which key the error must name: a value of the wrong
 type or outside its documented range, a required key removed, an unknown key, structured config that is not
@@ -16,6 +18,7 @@ from __future__ import annotations
 
 import copy
 import functools
+import math
 import re
 import string
 from dataclasses import dataclass
@@ -23,6 +26,7 @@ from typing import Any, Callable
 
 from hypothesis import assume, strategies as st
 
+import gateway_docs
 import harness
 
 HEX64 = "0123456789abcdef"
@@ -31,6 +35,27 @@ HEX64 = "0123456789abcdef"
 # promise) that starts passing, and so failing, once the package changes; until then the generators keep clear
 # of it where a comment names it. Where the docs change instead, the case and the detour go with that change.
 KNOWN_DISAGREEMENTS = {
+    "gateway-name-label": "sigsci:gateway.name and existingGateway.name take a DNS subdomain (up to 253 "
+                          "characters); the agents' Deployment, Service, NetworkPolicy and PodDisruptionBudget carry "
+                          "it as the label app.kubernetes.io/instance, which holds at most 63: a longer name passes "
+                          "the preview and the API server refuses those objects",
+    "app-named-like-the-gateway-agents": "an app named sigsci-extproc (or a patched app whose Deployment or Service "
+                                         "is) in the gateway's namespace would take the gateway agents' objects; "
+                                         "the package refuses it, naming the app's key, where docs/configuration.md "
+                                         "names no such restriction (as it does 'not sigsci-agent')",
+    "gateway-path-characters": "a gateway route's path is refused only for whitespace, '{', '}', ';' and the "
+                               "sequences the docs list; the HTTPRoute CRD refuses, for PathPrefix and Exact, any "
+                               "character outside [-A-Za-z0-9/._~!$&'()*+,;=:@] but %XX escapes, and '#': a path such "
+                               "as '/a?b' or '/a|b' passes the preview and the API server refuses the HTTPRoute",
+    "gateway-too-many-tls-secrets": "listeners.tlsSecrets takes a list of any length; the Gateway CRD allows at most "
+                                    "64 certificateRefs on a listener, so a longer list passes the preview and the API "
+                                    "server refuses the Gateway",
+    "tls-hostname-ip": "agents.tls.hostname is a host name, and a green preview checks \"hosts, which may not be IP "
+                       "addresses\" (docs/configuration.md); the package takes '10.0.0.1' there, which Envoy would "
+                       "send as the TLS server name (SNI), where RFC 6066 allows no IP address",
+    "timeout-rounded-down": "messageTimeout must allow 1 s per MiB of bodyLimit; the package rounds that down to the "
+                            "millisecond, so bodyLimit 1500k (1.43 MiB) accepts 1430ms, under the 1430.5 ms the "
+                            "docs' rule asks",
 }
 
 
@@ -103,6 +128,12 @@ def admission_service(release: str) -> str:
 
 def bad_prefix_path(path: str) -> bool:
     return any(p in path for p in _BAD_PATH_PARTS) or path.endswith(_BAD_PATH_ENDS)
+
+
+def normal_path(path: str) -> str:
+    """`path` without the parts Kubernetes refuses in Prefix and Exact paths ('/a//b/../c' -> '/a/b/c')."""
+    segments = path.replace("%2f", "-").replace("%2F", "-").split("/")
+    return "/" + "/".join(s for s in segments if s not in ("", ".", ".."))
 
 
 # -- values near the edges -----------------------------------------------------------------------------------
@@ -256,10 +287,14 @@ CONTROLLER_TAGS = {"ingress-nginx": ["1.15.1-fastly1.4.0", "v1.15.6", "5.4.0", "
                    "nginx-ingress": ["1.15.1-fastly1.4.0", "v1.15.6", "5.4.0", "latest", "0.26.0"]}
 
 
+INGRESS_PATH_TYPES = ["Prefix", "Exact", "ImplementationSpecific"]
+
+
 @st.composite
-def route(draw, targets: dict[str, list[tuple[str, str]]]) -> dict:
+def route(draw, targets: dict[str, list[tuple[str, str]]], *, gateway: bool = False) -> dict:
     """A route to an app (`targets`: name -> [(namespace, its Service)]) or to any Service; `_fit_routes` makes
-    the routes agree with each other."""
+    the routes agree with each other. The shape is `sigsci:ingress.routes`'; `gateway` gives
+    `sigsci:gateway.routes`', the same but for the path types Gateway API lacks and the Ingress's own keys."""
     target = draw(st.sampled_from(["app", "service"])) if targets else "service"
     result: dict[str, Any] = {}
     if target == "app":
@@ -268,10 +303,11 @@ def route(draw, targets: dict[str, list[tuple[str, str]]]) -> dict:
     else:
         result["service"] = {"name": draw(dns_1035), "port": draw(port)}
         result.update(draw(_opt(namespace=dns_label)))
+    ingress_only = {} if gateway else {"annotations": st.dictionaries(annotation_key, short_text, max_size=2)}
     result.update(draw(_opt(name=dns_subdomain, host=host, path=route_path,
-                            pathType=st.sampled_from(["Prefix", "Exact", "ImplementationSpecific"]),
-                            annotations=st.dictionaries(annotation_key, short_text, max_size=2))))
-    if "host" in result or draw(st.integers(0, 9)) == 0:
+                            pathType=st.sampled_from(gateway_docs.PATH_TYPES if gateway else INGRESS_PATH_TYPES),
+                            **ingress_only)))
+    if not gateway and ("host" in result or draw(st.integers(0, 9)) == 0):
         result.update(draw(_opt(tlsSecret=dns_subdomain)))
     return result
 
@@ -424,12 +460,13 @@ def _claims(entry: dict) -> set[tuple[str, str, str]]:
             ("Deployment", namespace, entry["deployment"] if patch else name)}
 
 
-def _fit_namespaces(apps: list[dict], ingress: dict | None) -> None:
+def _fit_namespaces(apps: list[dict], ingress: dict | None, gateway: dict | None = None) -> None:
     """Apps move to a namespace of their own when they would clash: two apps over one name, Service or
     Deployment; an owned app named after the ingress chart in its namespace; an app's objects named like the
     ingress agents' Service (`<release>-sigsci-agent`, with agentLifetime service)."""
     ingress_namespace = (ingress or {}).get("namespace", "sigsci-ingress")
-    used = {a.get("namespace", "default") for a in apps} | {ingress_namespace}
+    gateway_namespace = (gateway or {}).get("namespace", gateway_docs.NAMESPACE)
+    used = {a.get("namespace", "default") for a in apps} | {ingress_namespace, gateway_namespace}
 
     def move(entry: dict) -> None:
         fresh = next(f"moved-{n}" for n in range(len(used) + 1) if f"moved-{n}" not in used)
@@ -446,7 +483,9 @@ def _fit_namespaces(apps: list[dict], ingress: dict | None) -> None:
             names = {name for kind, _, name in _claims(entry)}
             if (entry.get("placement", "owned") == "owned" and entry["name"] == chart) or agents in names:
                 move(entry)
-    seen: set = set()
+    # app-named-like-the-gateway-agents: nothing keeps an app off the gateway agents' Deployment and Service.
+    seen: set = {(kind, gateway_namespace, gateway_docs.AGENTS_NAME) for kind in ("Service", "Deployment")
+                 if gateway is not None}
     for entry in apps:
         if _claims(entry) & seen:
             move(entry)
@@ -457,20 +496,21 @@ def _targets(apps: list[dict]) -> dict[str, list[tuple[str, str]]]:
     """What a route to an app reaches: per app name, (namespace, the app's Service)."""
     targets: dict[str, list[tuple[str, str]]] = {}
     for entry in apps:
-        service = entry["service"] if entry.get("placement", "owned") == "patch" else entry["name"]
-        targets.setdefault(entry["name"], []).append((entry.get("namespace", "default"), service))
+        targets.setdefault(entry["name"], []).append((entry.get("namespace", "default"),
+                                                      gateway_docs.app_service(entry)))
     return targets
 
 
-def _fit_routes(routes: list[dict], targets: dict[str, list[tuple[str, str]]], flavour: str) -> None:
-    """Routes that agree: an app route names its namespace when the app's name is in several; Ingress names
-    unique among routes (the default is the backend Service's name, in the backend's namespace); one route per
-    host and path; tlsSecret only with host; Prefix and Exact paths as Kubernetes takes them; annotations of the
-    flavour's family only."""
+def _fit_routes(routes: list[dict], targets: dict[str, list[tuple[str, str]]], flavour: str | None = None,
+                home: str | None = None) -> None:
+    """Routes that agree: an app route names its namespace when the app's name is in several; route names
+    unique among routes (the default is the backend Service's name, in the backend's namespace for an Ingress,
+    in `home`, the Gateway's, for an HTTPRoute); one route per host and path; tlsSecret only with host; Prefix
+    and Exact paths as Kubernetes takes them (an Ingress's turns ImplementationSpecific, an HTTPRoute's, which
+    has no such type, is normalised); annotations of the ingress `flavour`'s family only."""
     explicit: set[str] = set()
-    ingresses: set[tuple[str, str]] = set()
+    objects: set[tuple[str, str]] = set()
     rules: set[tuple[str | None, str]] = set()
-    other = ANNOTATION_PREFIX["ingress-nginx" if CHART[flavour] == "nginx-ingress" else "nginx-ingress"]
     for index, entry in enumerate(routes):
         if "app" in entry:
             places = targets[entry["app"]]
@@ -479,22 +519,27 @@ def _fit_routes(routes: list[dict], targets: dict[str, list[tuple[str, str]]], f
             namespace, service = next(p for p in places if p[0] == entry.get("namespace", places[0][0]))
         else:
             namespace, service = entry.get("namespace", "default"), entry["service"]["name"]
+        namespace = home or namespace
         name = entry.get("name", service)
-        if name in explicit or (namespace, name) in ingresses:
+        if name in explicit or (namespace, name) in objects:
             name = entry["name"] = next(n for n in (f"route-{index}-{k}" for k in range(len(routes) + 2))
-                                        if n not in explicit and (namespace, n) not in ingresses)
+                                        if n not in explicit and (namespace, n) not in objects)
         if "name" in entry:
             explicit.add(name)
-        ingresses.add((namespace, name))
+        objects.add((namespace, name))
         if "tlsSecret" in entry and "host" not in entry:
             del entry["tlsSecret"]
         if entry.get("pathType", "Prefix") != "ImplementationSpecific" and bad_prefix_path(entry.get("path", "/")):
-            entry["pathType"] = "ImplementationSpecific"
+            if flavour is None:
+                entry["path"] = normal_path(entry["path"])
+            else:
+                entry["pathType"] = "ImplementationSpecific"
         if (entry.get("host"), entry.get("path", "/")) in rules:
             entry["path"] = next(p for p in (f"/route-{index}-{k}" for k in range(len(routes) + 2))
                                  if (entry.get("host"), p) not in rules)
         rules.add((entry.get("host"), entry.get("path", "/")))
-        if "annotations" in entry:
+        if "annotations" in entry and flavour is not None:
+            other = ANNOTATION_PREFIX["ingress-nginx" if CHART[flavour] == "nginx-ingress" else "nginx-ingress"]
             entry["annotations"] = {k: v for k, v in entry["annotations"].items() if not k.startswith(other)}
 
 
@@ -512,10 +557,68 @@ def _fit_ingress_agent(ingress: dict, config: dict) -> None:
 
 # -- whole stacks --------------------------------------------------------------------------------------------
 
+def _within(settings: dict, keys: list[str], make: bool = False) -> dict:
+    """The object at `keys` inside `settings`: made where there is none with `make`, else a throwaway one."""
+    for key in keys:
+        settings = settings.setdefault(key, {}) if make else settings.get(key) or {}
+    return settings
+
+
+def _implementation(gateway: dict, implementation: str) -> None:
+    """`gateway` on `implementation`, without the keys of the other one."""
+    gateway["implementation"] = implementation
+    for dotted, only in gateway_docs.ONLY_FOR.items():
+        *parents, key = dotted.split(".")
+        if only != implementation:
+            _within(gateway, parents).pop(key, None)
+
+
+def _fit_gateway(draw, gateway: dict, config: dict) -> None:
+    """`sigsci:gateway` fitted to the rules docs/configuration.md states between its keys."""
+    if "existingGateway" in gateway:
+        # "then name, gatewayClass and listeners do not apply".
+        for key in ("name", "gatewayClass", "listeners"):
+            gateway.pop(key, None)
+    # The keys of the other implementation.
+    _implementation(gateway, gateway.get("implementation", gateway_docs.IMPLEMENTATIONS[0]))
+    # ingressRoutes: "also serve every route of sigsci:ingress".
+    if not config.get("sigsci:ingress"):
+        gateway.pop("ingressRoutes", None)
+    listeners = gateway.get("listeners", {})
+    http = listeners.get("httpPort", gateway_docs.HTTP_PORT)
+    if listeners.get("tlsSecrets") and listeners.get("httpsPort", gateway_docs.HTTPS_PORT) == http:
+        listeners["httpsPort"] = gateway_docs.HTTPS_PORT if http != gateway_docs.HTTPS_PORT else 8443
+    # messageTimeout: "at least 1 s per MiB of bodyLimit, at least 500 ms".
+    shortest = gateway_docs.shortest_timeout(gateway_docs.size_bytes(gateway.get("bodyLimit",
+                                                                                 gateway_docs.BODY_LIMIT)))
+    if gateway_docs.duration_ms(gateway.get("messageTimeout", gateway_docs.MESSAGE_TIMEOUT)) < shortest:
+        gateway["messageTimeout"] = draw(st.sampled_from([f"{shortest}ms", f"{math.ceil(shortest / 1000)}s"]))
+    # agent: "startupProbe.port must differ from agents.port".
+    own = gateway.get("agent", {})
+    _fit_agent(own, config.get("sigsci:agent") or {}, {gateway.get("agents", {}).get("port",
+                                                                                     gateway_docs.AGENTS_PORT)})
+    if own:
+        gateway["agent"] = own
+
+
+def _fit_gateway_routes(gateway: dict, ingress: dict | None, targets: dict[str, list[tuple[str, str]]]) -> None:
+    """The gateway's routes, and the ingress's it serves too with ingressRoutes, as one list of HTTPRoutes in
+    the Gateway's namespace: "a route's pathType: ImplementationSpecific is refused", names and host and path
+    unique across both (docs/gateway.md: "two ingress routes to Services of the same name in different
+    namespaces need a name each")."""
+    shared = (ingress or {}).get("routes", []) if gateway.get("ingressRoutes") else []
+    for entry in shared:
+        if entry.get("pathType") == "ImplementationSpecific":
+            del entry["pathType"]
+    _fit_routes(shared + gateway.get("routes", []), targets, home=gateway_docs.home(gateway)[0])
+
+
 @st.composite
-def stack_config(draw) -> dict:
-    """A valid `sigsci:*` config: apps, an ingress or both, credentials from keys or an existing Secret."""
-    shape = draw(st.sampled_from(["apps", "ingress", "both"]))
+def stack_config(draw, gateway: bool = False) -> dict:
+    """A valid `sigsci:*` config: apps, an ingress, a gateway, or several side by side; credentials from keys or
+    an existing Secret. `gateway`: with a gateway always."""
+    shape = draw(st.sampled_from(["apps", "ingress", "both", "gateway"]))
+    with_gateway = draw(st.integers(0, 3)) == 0 or gateway or shape == "gateway"
     config: dict[str, Any] = {}
     if draw(st.integers(0, 3)) == 0:
         shared = draw(agent_settings())
@@ -523,26 +626,35 @@ def stack_config(draw) -> dict:
         _fit_agent(shared, {}, set())
         config["sigsci:agent"] = shared
     apps: list[dict] = []
-    if shape != "ingress":
+    if shape in ("apps", "both") or (shape == "gateway" and draw(st.booleans())):
         # Now and then a name some other workload's labels or objects also use.
         pool = ["web", "api", "shop", "legacy"] + (
-            ["sigsci-agent", "ingress-nginx", "nginx-ingress", "edge-sigsci-agent"] if draw(st.integers(0, 9)) == 0
-            else [])
+            ["sigsci-agent", "ingress-nginx", "nginx-ingress", "edge-sigsci-agent", gateway_docs.AGENTS_NAME]
+            if draw(st.integers(0, 9)) == 0 else [])
         names = draw(st.lists(st.sampled_from(pool), min_size=1, max_size=3, unique=draw(st.integers(0, 9)) > 0))
         apps = [draw(app(st.just(n))) for n in names]
         for entry in apps:
             _fit_app(entry, config)
-    ingress = draw(ingress_settings()) if shape != "apps" else None
-    _fit_namespaces(apps, ingress)
+    ingress = draw(ingress_settings()) if shape in ("ingress", "both") else None
+    gateway_entry = draw(gateway_settings()) if with_gateway else None
+    _fit_namespaces(apps, ingress, gateway_entry)
     if apps:
         config["sigsci:apps"] = apps
+    targets = _targets(apps)
     if ingress is not None:
-        targets = _targets(apps)
         if draw(st.booleans()):
             ingress["routes"] = draw(st.lists(route(targets), max_size=3))
             _fit_routes(ingress["routes"], targets, ingress["flavour"])
         _fit_ingress_agent(ingress, config)
         config["sigsci:ingress"] = ingress
+    if gateway_entry is not None:
+        if ingress is not None and draw(st.integers(0, 1)) == 0:
+            gateway_entry["ingressRoutes"] = True  # moving off ingress-nginx (docs/gateway.md)
+        _fit_gateway(draw, gateway_entry, config)
+        if draw(st.integers(0, 3)) > 0:
+            gateway_entry["routes"] = draw(st.lists(route(targets, gateway=True), max_size=3))
+        _fit_gateway_routes(gateway_entry, ingress, targets)
+        config["sigsci:gateway"] = gateway_entry
     if draw(st.integers(0, 4)) == 0:
         config["sigsci:existingSecret"] = draw(dns_subdomain)
     else:
@@ -620,11 +732,171 @@ INGRESS = Obj({
                     "annotations": MapOf(Leaf("text"))}),
     "routes": ListOf(ROUTE), "extraValues": MapOf(OPEN),
 })
+
+
+# -- sigsci:gateway: every key of its table in docs/configuration.md -------------------------------------------
+
+GATEWAY_TABLE = "## `sigsci:gateway`"
+
+
+def _label_sized(name: str) -> str:
+    """gateway-name-label: the Gateway's name goes into the agents' labels, which hold at most 63 characters."""
+    return name[:NAME_MAX].rstrip(".-")
+
+
+body_limit = st.one_of(
+    st.sampled_from(["1Ki", "1024", "2k", "512Ki", "1Mi", "1M", "1500k", "8Mi", "64Mi", "67108864", "65536"]),
+    st.integers(gateway_docs.BODY_LIMIT_MIN, gateway_docs.BODY_LIMIT_MAX).map(str),
+    st.integers(1, 64).map(lambda n: f"{n}Mi"), st.integers(1, 64 << 10).map(lambda n: f"{n}Ki"))
+message_timeout = st.one_of(
+    st.sampled_from(["500ms", "2s", "1m30s", "1h", "64s", "1m4s", "999ms", "1s500ms", "99999ms", "2h0m0s1ms"]),
+    st.integers(0, 99999).map(lambda n: f"{n}ms"), st.integers(0, 3600).map(lambda n: f"{n}s"))
+gateway_name = dns_subdomain.map(_label_sized)
+# Each key of the table: its schema node (what its hostile values break) and what its valid values are drawn from
+# (None: drawn elsewhere, the routes' by the route generator, implementation by gateway_settings). A key the table
+# documents and this does not know fails every run that draws a gateway (check_gateway_keys), as does a key the
+# table no longer has.
+GATEWAY_KEYS: dict[str, tuple[Any, st.SearchStrategy | None]] = {
+    "implementation": (Leaf("implementation"), None),
+    "namespace": (Leaf("label"), st.one_of(st.sampled_from([gateway_docs.NAMESPACE, "default", "team-a", "shop",
+                                                            "sigsci-ingress", "edge"]), dns_label)),
+    "createNamespace": (Leaf("bool"), st.booleans()),
+    "envoyGateway.enabled": (Leaf("bool"), st.booleans()),
+    "envoyGateway.namespace": (Leaf("label"), st.one_of(st.sampled_from([gateway_docs.ENVOY_GATEWAY_NAMESPACE,
+                                                                         gateway_docs.NAMESPACE, "edge"]), dns_label)),
+    "envoyGateway.version": (Leaf("gateway-chart-version"), st.sampled_from(["v1.9.0", "v1.8.2", "v2.0.0"])),
+    "envoyGateway.repository": (Leaf("url"), st.sampled_from(["oci://docker.io/envoyproxy",
+                                                              "oci://registry.example.com/mirror",
+                                                              "https://charts.example.com/envoy"])),
+    "name": (Leaf("subdomain"), gateway_name),
+    "gatewayClass": (Leaf("subdomain"), dns_subdomain),
+    "istio.clusterDomain": (Leaf("subdomain"), st.one_of(st.sampled_from([gateway_docs.CLUSTER_DOMAIN,
+                                                                          "corp.example"]), dns_subdomain)),
+    "existingGateway.namespace": (Leaf("label"), st.one_of(st.sampled_from(["edge", gateway_docs.NAMESPACE,
+                                                                            "default"]), dns_label)),
+    "existingGateway.name": (Leaf("subdomain"), gateway_name),
+    "listeners.httpPort": (Leaf("port"), port),
+    "listeners.httpsPort": (Leaf("port"), port),
+    "listeners.tlsSecrets": (ListOf(Leaf("subdomain")), st.lists(dns_subdomain, max_size=3)),
+    "agents.replicas": (Leaf("replicas"), st.one_of(st.sampled_from([1, 2, 3, 100]), st.integers(1, 100))),
+    "agents.port": (Leaf("unprivileged-port"), unprivileged_port),
+    "agents.tls.secret": (Leaf("subdomain"), dns_subdomain),
+    "agents.tls.caSecret": (Leaf("subdomain"), dns_subdomain),
+    "agents.tls.hostname": (Leaf("precise-host"), host.filter(lambda h: not h.startswith("*"))),
+    "agent": (AGENT, agent_settings()),
+    "bodyLimit": (Leaf("body-limit"), body_limit),
+    "messageTimeout": (Leaf("duration"), message_timeout),
+    "inspectResponses": (Leaf("bool"), st.booleans()),
+    "failOpen": (Leaf("bool"), st.booleans()),
+    **{f"routes[].{key}": (ROUTE.fields[key], None) for key in ("name", "host", "path", "app", "namespace")},
+    "routes[].pathType": (Leaf("gateway-path-type"), None),
+    "routes[].service.name": (ROUTE.fields["service"].fields["name"], None),
+    "routes[].service.port": (ROUTE.fields["service"].fields["port"], None),
+    "ingressRoutes": (Leaf("bool"), st.booleans()),
+}
+# Keys without which their object means nothing: an existing Gateway is named by both, TLS needs its Secret.
+GATEWAY_REQUIRED = {"existingGateway.namespace", "existingGateway.name", "agents.tls.secret"}
+
+
+def _nested(flat: dict[str, Any]) -> dict[str, Any]:
+    """{'a.b': x, 'a.c': y, 'd': z} -> {'d': z, 'a': {'b': x, 'c': y}}; 'r[].k' nests under 'r[]'."""
+    nested: dict[str, Any] = {}
+    groups: dict[str, dict[str, Any]] = {}
+    for key, value in flat.items():
+        head, dot, rest = key.partition(".")
+        if dot:
+            groups.setdefault(head, {})[rest] = value
+        else:
+            nested[key] = value
+    return {**nested, **{head: _nested(group) for head, group in groups.items()}}
+
+
+def _tree(nested: dict[str, Any]) -> Obj:
+    fields: dict[str, Any] = {}
+    for key, node in nested.items():
+        node = _tree(node) if isinstance(node, dict) else node
+        fields[key.removesuffix("[]")] = ListOf(node) if key.endswith("[]") else node
+    return Obj(fields)
+
+
+def _optional_tree(nested: dict[str, Any], required: set[str], prefix: str = "") -> st.SearchStrategy[dict]:
+    """Every key optional, objects drawn key by key, but for `required` keys (dotted) inside a drawn object."""
+    fields = {key: _optional_tree(value, required, f"{prefix}{key}.") if isinstance(value, dict) else value
+              for key, value in nested.items()}
+    return st.fixed_dictionaries({k: v for k, v in fields.items() if prefix + k in required},
+                                 optional={k: v for k, v in fields.items() if prefix + k not in required})
+
+
+GATEWAY = _tree(_nested({key: node for key, (node, _) in GATEWAY_KEYS.items()}))
+
+
+@functools.cache
+def gateway_drift() -> tuple[str, ...]:
+    """Where docs/configuration.md's sigsci:gateway table and GATEWAY_KEYS disagree: a key, or the values of a
+    choice (`implementation`, `routes[].pathType`) the one has and the other lacks."""
+    from test_readme_config import _CELL_KEY, _documented_rows, _table
+
+    rows = _documented_rows(_table(GATEWAY_TABLE))
+    problems = []
+    unknown, gone = sorted(set(rows) - set(GATEWAY_KEYS)), sorted(set(GATEWAY_KEYS) - set(rows))
+    if unknown:
+        problems.append(f"documented keys the fuzzing does not know: {', '.join(unknown)}")
+    if gone:
+        problems.append(f"keys the docs no longer have: {', '.join(gone)}")
+    for key, known in (("implementation", gateway_docs.IMPLEMENTATIONS),
+                       ("routes[].pathType", [*gateway_docs.PATH_TYPES, "ImplementationSpecific"])):
+        listed = set(_CELL_KEY.findall(rows[key][1])) if key in rows else set()
+        if listed != set(known):
+            problems.append(f"{key} takes {sorted(listed)} by the docs, {sorted(known)} by the fuzzing")
+    return tuple(problems)
+
+
+def check_gateway_keys() -> None:
+    """Fail loudly where the fuzzing does not know sigsci:gateway as the docs document it."""
+    if gateway_drift():
+        raise AssertionError("tests/fuzz_configs.py and docs/configuration.md's sigsci:gateway table disagree: "
+                             + "; ".join(gateway_drift()) + ". Give each new key its schema node and valid values "
+                             "in GATEWAY_KEYS (gateway_docs.py for a new choice's values), and its rules in "
+                             "_fit_gateway and RULES")
+
+
+# Objects drawn apart from the other keys, now and then: deep in the tree, or tied to one implementation, they
+# would be rare; existingGateway makes others moot.
+_DRAWN_APART = ("existingGateway", "agents.tls", "istio")
+
+
+@functools.cache
+def _gateway_keys() -> tuple[st.SearchStrategy[dict], dict[str, st.SearchStrategy[dict]]]:
+    nested = _nested({k: v for k, (_, v) in GATEWAY_KEYS.items() if v is not None})
+    apart = {}
+    for dotted in _DRAWN_APART:
+        *parents, key = dotted.split(".")
+        apart[dotted] = _optional_tree(_within(nested, parents).pop(key), GATEWAY_REQUIRED, f"{dotted}.")
+    return _optional_tree(nested, GATEWAY_REQUIRED), apart
+
+
+@st.composite
+def gateway_settings(draw) -> dict:
+    """`sigsci:gateway` without its routes, every documented key drawn; `_fit_gateway` fits it to the rules."""
+    check_gateway_keys()
+    keys, apart = _gateway_keys()
+    settings = draw(keys)
+    implementation = draw(st.sampled_from([None, *gateway_docs.IMPLEMENTATIONS]))  # None: the default
+    if implementation is not None:
+        settings["implementation"] = implementation
+    for dotted, strategy in apart.items():
+        if draw(st.integers(0, 3)) == 0 or (dotted == implementation and draw(st.booleans())):
+            *parents, key = dotted.split(".")
+            _within(settings, parents, make=True)[key] = draw(strategy)
+    return settings
+
+
 # Top-level values reach the program as text (objects JSON-encoded), so a top-level string's hostile values are
 # strings too.
 SCHEMA = Obj({
     "sigsci:site": Leaf("site"), "sigsci:existingSecret": Leaf("top-subdomain"), "sigsci:accessKeyId": Leaf("key"),
     "sigsci:secretAccessKey": Leaf("key"), "sigsci:agent": AGENT, "sigsci:apps": ListOf(APP), "sigsci:ingress": INGRESS,
+    "sigsci:gateway": GATEWAY,
 })
 
 _NOT_TEXT = [5, True, [], {}]
@@ -648,6 +920,8 @@ INVALID: dict[str, list] = {
     "mount-path": ["", "relative", "tmp/x", "~/x", *_NOT_TEXT],
     "http-path": ["", "healthz", "api/v1", *_NOT_TEXT],
     "host": ["", "Shop.Example.com", "10.0.0.1", "a..b", "shop.example.com:80", "http://shop", *_NOT_TEXT],
+    # tls-hostname-ip: no IP address here until the package refuses one.
+    "precise-host": ["", "Shop.Example.com", "a..b", "*.example.com", "*", "tls.example.com:443", *_NOT_TEXT],
     "chart-version": ["", "latest", "4.15", "v4.15.1", "4.15.1.1", *_NOT_TEXT],
     "url": ["", "ftp://charts.example.com", "charts.example.com", "https://", *_NOT_TEXT],
     "cpu": ["", "lots", "1K", "-1", "10001", "1 core", True, [], {}],
@@ -669,6 +943,15 @@ INVALID: dict[str, list] = {
     "lifetime": ["sidecar", "NativeSidecar", "", *_NOT_TEXT],
     "traffic-policy": ["local", "Everywhere", "", *_NOT_TEXT],
     "path-type": ["prefix", "Regex", "", *_NOT_TEXT],
+    "gateway-path-type": ["ImplementationSpecific", "PathPrefix", "prefix", "", *_NOT_TEXT],
+    "implementation": ["envoy", "EnvoyGateway", "envoy-gateway", "", *_NOT_TEXT],
+    "gateway-chart-version": ["", "latest", "v1.9", "v1.9.0.1", "v1", "1.9", *_NOT_TEXT],
+    # A whole size of 1Ki–64Mi.
+    "body-limit": ["", "0", "1", "1023", "1000", "1k", "1.5Mi", "64.5Mi", "65Mi", "67108865", "1Gi", "1mi", "1 Mi",
+                   "-1Mi", *_NOT_TEXT],
+    # A Gateway API duration of at least 500 ms, whatever the body limit.
+    "duration": ["", "2", "2 s", "1.5s", "2S", "-1s", "1d", "100us", "123456ms", "1h1m1s1ms1s", "0s", "499ms",
+                 *_NOT_TEXT],
     "key": [""],
     "text": _NOT_TEXT,
     "option-value": [None, [], {}],
@@ -755,6 +1038,8 @@ class Hostile:
     secret_keys: list[str]
     what: str
     expected: tuple[str, ...]
+    # What the cluster holds for what the program reads (an existing Gateway); its check comes once it is read.
+    live: dict | None = None
 
 
 def _required(config: dict) -> dict[tuple, tuple[str, ...]]:
@@ -765,25 +1050,33 @@ def _required(config: dict) -> dict[tuple, tuple[str, ...]]:
         keys = {"owned": ["image"], "patch": ["deployment", "service", "takeOver"], "service": ["upstreamService"]}
         for key in ["name", "port", *keys[entry.get("placement", "owned")]]:
             required[(*here, key)] = (key_of((*here, key)),)
-    ingress = config.get("sigsci:ingress")
-    for index, entry in enumerate((ingress or {}).get("routes", [])):
-        here = ("sigsci:ingress", "routes", index)
-        backend = "app" if "app" in entry else "service"
-        # One of app and service is required; the error may name either.
-        required[(*here, backend)] = (key_of((*here, "app")), key_of((*here, "service")))
-        if backend == "service":
-            for key in ("name", "port"):
-                required[(*here, "service", key)] = (key_of((*here, "service", key)),)
+    for entry_key in ("sigsci:ingress", "sigsci:gateway"):
+        for index, entry in enumerate((config.get(entry_key) or {}).get("routes", [])):
+            here = (entry_key, "routes", index)
+            backend = "app" if "app" in entry else "service"
+            # One of app and service is required; the error may name either.
+            required[(*here, backend)] = (key_of((*here, "app")), key_of((*here, "service")))
+            if backend == "service":
+                for key in ("name", "port"):
+                    required[(*here, "service", key)] = (key_of((*here, "service", key)),)
+    for dotted in GATEWAY_REQUIRED:
+        path = ("sigsci:gateway", *dotted.split("."))
+        try:
+            _at(config, path)
+        except (KeyError, TypeError):
+            continue
+        required[path] = (key_of(path),)
     if "sigsci:existingSecret" in config:
         # The credentials then come from nowhere: the error may name the Secret or the keys it stands for.
         required[("sigsci:existingSecret",)] = ("sigsci:existingSecret", "sigsci:accessKeyId")
     else:
         for key in ("sigsci:site", "sigsci:accessKeyId", "sigsci:secretAccessKey"):
             required[(key,)] = (key,)
-    if not ingress:
-        required[("sigsci:apps",)] = ("sigsci:apps",)
-    if not config.get("sigsci:apps"):
-        required[("sigsci:ingress",)] = ("sigsci:ingress", "sigsci:apps")
+    # sigsci:apps: "required unless sigsci:ingress or sigsci:gateway is set".
+    entries = [key for key in ("sigsci:apps", "sigsci:ingress", "sigsci:gateway")
+               if key in config and (key != "sigsci:apps" or config[key])]
+    if len(entries) == 1:
+        required[(entries[0],)] = (entries[0], "sigsci:apps")
     return required
 
 
@@ -809,9 +1102,9 @@ def _invalid_values(path: tuple) -> list:
     return values
 
 
-# One rule between keys broken: each returns what it did and the keys the error may name, or None where it has
-# nothing to break.
-Rule = Callable[[Any, dict], "tuple[str, tuple[str, ...]] | None"]
+# One rule between keys broken: each returns what it did and the keys the error may name (and, for a rule the
+# program checks against the cluster, what the cluster holds), or None where it has nothing to break.
+Rule = Callable[[Any, dict], "tuple[str, tuple[str, ...]] | tuple[str, tuple[str, ...], dict] | None"]
 
 
 def _pick(draw, items: list) -> int:
@@ -831,9 +1124,11 @@ def _rule_listener_on_the_app_port(draw, config):
     return f"apps[{index}]: listenerPort = port", (f"sigsci:apps[{index}].listenerPort",)
 
 
-def _agent_levels(config: dict) -> list[tuple]:
+def _agent_levels(config: dict, entry: str | None = None) -> list[tuple]:
+    """Where agent settings go: sigsci:agent, and each entry's own `agent` (only `entry`'s, when given)."""
     levels = [("sigsci:agent",)] + [("sigsci:apps", i, "agent") for i in range(len(config.get("sigsci:apps") or []))]
-    return levels + ([("sigsci:ingress", "agent")] if config.get("sigsci:ingress") else [])
+    levels += [(key, "agent") for key in ("sigsci:ingress", "sigsci:gateway") if isinstance(config.get(key), dict)]
+    return [level for level in levels if entry is None or level[0] == entry]
 
 
 def _agent_at(config: dict, level: tuple) -> dict:
@@ -841,15 +1136,18 @@ def _agent_at(config: dict, level: tuple) -> dict:
     return parent.setdefault(level[-1], {})
 
 
-def _rule_known_option_unlisted(draw, config):
-    levels = _agent_levels(config)
+def _rule_known_option_unlisted(draw, config, entry=None):
+    levels = _agent_levels(config, entry)
+    if not levels:
+        return None
     level = levels[_pick(draw, levels)]
     _agent_at(config, level).setdefault("unlistedOptions", {})["log-out"] = "x"
     return f"{key_of(level)}: a known option under unlistedOptions", (key_of((*level, "unlistedOptions", "log-out")),)
 
 
-def _rule_old_agent_with_probe(draw, config):
-    levels = _agent_levels(config)[1:]  # an entry's own agent, checked once merged
+def _rule_old_agent_with_probe(draw, config, entry=None):
+    # An entry's own agent, checked once merged.
+    levels = [level for level in _agent_levels(config, entry) if level != ("sigsci:agent",)]
     if not levels:
         return None
     level = levels[_pick(draw, levels)]
@@ -857,6 +1155,37 @@ def _rule_old_agent_with_probe(draw, config):
     agent["version"] = "4.40.0"
     agent.setdefault("startupProbe", {})["enabled"] = True
     return f"{key_of(level)}: startup probe on agent 4.40.0", (key_of((*level, "startupProbe", "enabled")),)
+
+
+# "Options the product derives are refused in options", at every level; and the gateway's agents' own, which
+# docs/gateway.md says the stack sets from agents.port and agents.tls (Envoy's gRPC listener, its certificate).
+DERIVED_OPTIONS = ["accesskeyid", "secretaccesskey", "rpc-address", "shared-cache-dir", "revproxy-listener",
+                   "startup-probe-listener"]
+GATEWAY_DERIVED_OPTIONS = ["envoy-extproc-enabled", "envoy-grpc-address", "server-flavor", "envoy-grpc-cert",
+                           "envoy-grpc-key"]
+
+
+def _rule_derived_option(draw, config, entry=None):
+    levels = _agent_levels(config, entry)
+    if not levels:
+        return None
+    level = levels[_pick(draw, levels)]
+    names = DERIVED_OPTIONS + (GATEWAY_DERIVED_OPTIONS if entry == "sigsci:gateway" else [])
+    name, where = draw(st.sampled_from(names)), draw(st.sampled_from(["options", "unlistedOptions"]))
+    _agent_at(config, level).setdefault(where, {})[name] = draw(st.sampled_from(["x", "0.0.0.0:9999", True, 1]))
+    return f"{key_of(level)}: {where}.{name} set by hand", (key_of((*level, where, name)),)
+
+
+def _rule_custom_tag_without_pull_policy(draw, config, entry=None):
+    """imagePullPolicy: "required for a custom tag"; the entry sets the tag, and no level the policy."""
+    levels = [level for level in _agent_levels(config, entry) if level != ("sigsci:agent",)]
+    if not levels or "imagePullPolicy" in (config.get("sigsci:agent") or {}):
+        return None
+    level = levels[_pick(draw, levels)]
+    agent = _agent_at(config, level)
+    agent.pop("imagePullPolicy", None)
+    agent["version"] = "testing"
+    return f"{key_of(level)}: custom tag without imagePullPolicy", (key_of((*level, "imagePullPolicy")),)
 
 
 def _rule_probe_on_the_listener(draw, config):
@@ -929,26 +1258,82 @@ def _rule_extra_value_of_ours(draw, config):
     return f"ingress: extraValues {dotted}", (f"sigsci:ingress.extraValues.{dotted}",)
 
 
-def _routes(config: dict) -> list | None:
-    ingress = config.get("sigsci:ingress")
-    return None if not ingress else ingress.setdefault("routes", [])
+def _routes(config: dict, entry: str = "sigsci:ingress") -> list | None:
+    settings = config.get(entry)
+    return settings.setdefault("routes", []) if isinstance(settings, dict) else None
 
 
-def _rule_route_twice(draw, config):
-    routes = _routes(config)
+def _rule_route_twice(draw, config, entry="sigsci:ingress"):
+    routes = _routes(config, entry)
     if not routes:
         return None
     routes.append(copy.deepcopy(routes[_pick(draw, routes)]))
-    here = ("sigsci:ingress", "routes", len(routes) - 1)
-    return "ingress: a route twice", (key_of((*here, "name")), key_of((*here, "path")))
+    here = (entry, "routes", len(routes) - 1)
+    return f"{entry}: a route twice", (key_of((*here, "name")), key_of((*here, "path")))
 
 
-def _rule_route_to_no_app(draw, config):
-    routes = _routes(config)
+def _rule_route_to_no_app(draw, config, entry="sigsci:ingress"):
+    routes = _routes(config, entry)
     if routes is None:
         return None
     routes.append({"app": "no-such-app"})
-    return "ingress: a route to no app", (key_of(("sigsci:ingress", "routes", len(routes) - 1, "app")),)
+    return f"{entry}: a route to no app", (key_of((entry, "routes", len(routes) - 1, "app")),)
+
+
+def _rule_route_with_two_backends(draw, config, entry="sigsci:ingress"):
+    """A route names "exactly one of app and service"."""
+    routes = _routes(config, entry)
+    if not routes:
+        return None
+    index = _pick(draw, routes)
+    if "app" in routes[index]:
+        routes[index]["service"] = {"name": "other", "port": 80}
+    else:
+        routes[index]["app"] = draw(st.sampled_from(sorted(_targets(_apps_of(config))) or ["web"]))
+    here = (entry, "routes", index)
+    return f"{key_of(here)}: app and service", (key_of((*here, "app")), key_of((*here, "service")))
+
+
+def _apps_of(config: dict) -> list[dict]:
+    return config.get("sigsci:apps") or []
+
+
+def _rule_route_to_an_app_elsewhere(draw, config, entry="sigsci:ingress"):
+    """A route's namespace picks the app of that name in it; there is none."""
+    routes, apps = _routes(config, entry), _apps_of(config)
+    if routes is None or not apps:
+        return None
+    routes.append({"app": apps[_pick(draw, apps)]["name"], "namespace": "no-app-here"})
+    return f"{entry}: a route to an app in a namespace it is not in", \
+        (key_of((entry, "routes", len(routes) - 1, "namespace")),)
+
+
+def _rule_route_to_an_ambiguous_app(draw, config, entry="sigsci:ingress"):
+    """"a route to an app name used in several namespaces without namespace" is refused: the app gets a twin in
+    another namespace, the routes that reached it name its namespace, a new one does not."""
+    routes, apps = _routes(config, entry), _apps_of(config)
+    if routes is None or not apps:
+        return None
+    original = apps[_pick(draw, apps)]
+    apps.append({**copy.deepcopy(original), "namespace": "twin-here"})
+    for key in ("sigsci:ingress", "sigsci:gateway"):
+        for other in _routes(config, key) or []:
+            if other.get("app") == original["name"]:
+                other.setdefault("namespace", original.get("namespace", "default"))
+    routes.append({"app": original["name"], "path": "/twin"})
+    return f"{entry}: a route to app {original['name']} of two namespaces", \
+        (key_of((entry, "routes", len(routes) - 1, "app")),)
+
+
+def _rule_unnormalised_path(draw, config, entry="sigsci:ingress"):
+    """Prefix and Exact paths without '//', '/./', '/../', '%2f', a trailing '/.' or '/..'."""
+    routes = _routes(config, entry)
+    if not routes:
+        return None
+    index = _pick(draw, routes)
+    routes[index].update(path=draw(st.sampled_from(["/a//b", "//", "/a/./b", "/a/../b", "/a%2fb", "/a/..", "/a/."])),
+                         pathType=draw(st.sampled_from(["Prefix", "Exact"])))
+    return f"{entry}: routes[{index}] path not normalised", (key_of((entry, "routes", index, "path")),)
 
 
 def _rule_tls_without_host(draw, config):
@@ -961,27 +1346,258 @@ def _rule_tls_without_host(draw, config):
     return f"routes[{index}]: tlsSecret without host", (key_of(("sigsci:ingress", "routes", index, "tlsSecret")),)
 
 
-RULES: dict[str, Rule] = {rule.__name__.removeprefix("_rule_"): rule for rule in [
-    _rule_listener_on_the_app_port, _rule_known_option_unlisted, _rule_old_agent_with_probe,
-    _rule_probe_on_the_listener, _rule_grace_within_the_drain, _rule_app_drains_before_its_agent, _rule_sidecar_user,
-    _rule_agent_service_for_a_sidecar, _rule_policy_without_external_service, _rule_extra_value_of_ours,
-    _rule_route_twice, _rule_route_to_no_app, _rule_tls_without_host,
-]}
-# The kinds of break, each with its share of the hostile examples.
+# -- sigsci:gateway's own rules ---------------------------------------------------------------------------------
+
+def _gateway(config: dict) -> dict | None:
+    gateway = config.get("sigsci:gateway")
+    return gateway if isinstance(gateway, dict) else None
+
+
+def _on_gateway(rule):
+    """A rule that breaks sigsci:gateway: given its settings, and with nothing to break where there are none."""
+    @functools.wraps(rule)
+    def breaks(draw, config):
+        gateway = _gateway(config)
+        return None if gateway is None else rule(draw, config, gateway)
+
+    return breaks
+
+
+@_on_gateway
+def _rule_timeout_too_short(draw, config, gateway):
+    limit = draw(body_limit)
+    # timeout-rounded-down: a whole millisecond below what the package rounds the rule down to as well.
+    most = math.floor(gateway_docs.min_timeout_ms(gateway_docs.size_bytes(limit))) - 1
+    timeout = draw(st.one_of(st.just(most), st.integers(0, most)))
+    gateway.update(bodyLimit=limit, messageTimeout=draw(st.sampled_from(
+        [f"{timeout}ms"] + ([f"{timeout // 1000}s"] if timeout >= 1000 else []))))
+    return f"gateway: messageTimeout {gateway['messageTimeout']} for bodyLimit {limit}", \
+        ("sigsci:gateway.messageTimeout",)
+
+
+@_on_gateway
+def _rule_body_limit_out_of_range(draw, config, gateway):
+    gateway["bodyLimit"] = draw(st.one_of(
+        st.sampled_from(["1", "1000", "1023", "1k", "65Mi", "67108865", "1Gi", "1G", "1Ti"]),
+        st.integers(1, gateway_docs.BODY_LIMIT_MIN - 1).map(str),
+        st.integers(gateway_docs.BODY_LIMIT_MAX + 1, 1 << 40).map(str)))
+    gateway["messageTimeout"] = "99999h"  # long enough for any size: only the range is broken
+    return f"gateway: bodyLimit {gateway['bodyLimit']}", ("sigsci:gateway.bodyLimit",)
+
+
+@_on_gateway
+def _rule_existing_gateway_with_its_own_keys(draw, config, gateway):
+    """existingGateway: "then name, gatewayClass and listeners do not apply"."""
+    own = {"name": "mine", "gatewayClass": "mine", "listeners": {"httpPort": 8080}}
+    for other in own:
+        gateway.pop(other, None)
+    gateway.setdefault("existingGateway", {"namespace": "edge", "name": "public"})
+    key = draw(st.sampled_from(sorted(own)))
+    gateway[key] = own[key]
+    return f"gateway: existingGateway and {key}", (f"sigsci:gateway.{key}",)
+
+
+@_on_gateway
+def _rule_https_on_the_http_port(draw, config, gateway):
+    gateway.pop("existingGateway", None)
+    listeners = gateway.setdefault("listeners", {})
+    listeners["tlsSecrets"] = listeners.get("tlsSecrets") or ["tls"]
+    listeners["httpsPort"] = listeners.get("httpPort", gateway_docs.HTTP_PORT)
+    return "gateway: the HTTPS listener on the HTTP listener's port", ("sigsci:gateway.listeners.httpsPort",)
+
+
+@_on_gateway
+def _rule_probe_on_the_grpc_port(draw, config, gateway):
+    """agent: "startupProbe.port must differ from agents.port"."""
+    gateway.setdefault("agent", {}).update(version=AGENT_VERSION, startupProbe={
+        "enabled": True, "port": gateway.get("agents", {}).get("port", gateway_docs.AGENTS_PORT)})
+    return "gateway: the agents' startup probe on their gRPC port", ("sigsci:gateway.agent.startupProbe.port",)
+
+
+def _rule_implementation_specific(draw, config):
+    """routes[].pathType: "ImplementationSpecific has no Gateway API equivalent and is refused"."""
+    routes = _routes(config, "sigsci:gateway")
+    if routes is None:
+        return None
+    if not routes:
+        routes.append({"service": {"name": "web", "port": 80}})
+    index = _pick(draw, routes)
+    routes[index]["pathType"] = "ImplementationSpecific"
+    return f"gateway: routes[{index}] ImplementationSpecific", (f"sigsci:gateway.routes[{index}].pathType",)
+
+
+@_on_gateway
+def _rule_wildcard_agents_hostname(draw, config, gateway):
+    """agents.tls.hostname: a "host name, no wildcard"."""
+    _implementation(gateway, gateway_docs.ENVOY_GATEWAY)
+    tls = gateway.setdefault("agents", {}).setdefault("tls", {"secret": "agents-tls"})
+    tls["hostname"] = draw(st.sampled_from(["*.example.com", "*.sigsci-gateway.svc"]))
+    return "gateway: a wildcard agents.tls.hostname", ("sigsci:gateway.agents.tls.hostname",)
+
+
+# docs/gateway.md: ingress settings with "no key under sigsci:gateway".
+INGRESS_ONLY = {"ingressClass": {"name": "sigsci-nginx"}, "agentLifetime": "service", "extraValues": {}}
+INGRESS_ONLY_ROUTE = {"annotations": {"nginx.org/rewrites": "x"}, "tlsSecret": "tls"}
+
+
+@_on_gateway
+def _rule_ingress_only_key(draw, config, gateway):
+    routes = gateway.get("routes") or []
+    if routes and draw(st.booleans()):
+        index = _pick(draw, routes)
+        key = draw(st.sampled_from(sorted(INGRESS_ONLY_ROUTE)))
+        routes[index][key] = copy.deepcopy(INGRESS_ONLY_ROUTE[key])
+        return f"gateway: routes[{index}].{key}", (f"sigsci:gateway.routes[{index}].{key}",)
+    key = draw(st.sampled_from(sorted(INGRESS_ONLY)))
+    gateway[key] = copy.deepcopy(INGRESS_ONLY[key])
+    return f"gateway: {key}", (f"sigsci:gateway.{key}",)
+
+
+# A value for each key of one implementation only.
+ONLY_FOR_VALUES = {"envoyGateway": {"enabled": True}, "istio": {"clusterDomain": gateway_docs.CLUSTER_DOMAIN},
+                   "agents.tls": {"secret": "agents-tls"}}
+
+
+@_on_gateway
+def _rule_keys_of_the_other_implementation(draw, config, gateway):
+    implementation = draw(st.sampled_from(gateway_docs.IMPLEMENTATIONS))
+    _implementation(gateway, implementation)
+    dotted = draw(st.sampled_from(sorted(k for k, only in gateway_docs.ONLY_FOR.items() if only != implementation)))
+    *parents, key = dotted.split(".")
+    _within(gateway, parents, make=True)[key] = copy.deepcopy(ONLY_FOR_VALUES[dotted])
+    return f"gateway: {dotted} with implementation {implementation}", (f"sigsci:gateway.{dotted}",)
+
+
+@_on_gateway
+def _rule_ingress_routes_without_an_ingress(draw, config, gateway):
+    config.pop("sigsci:ingress", None)
+    gateway["ingressRoutes"] = True
+    return "gateway: ingressRoutes without sigsci:ingress", ("sigsci:gateway.ingressRoutes",)
+
+
+def _shared_routes(config: dict) -> list | None:
+    """The ingress's routes, served on the Gateway too (ingressRoutes) and fitted to it; None without any."""
+    gateway, ingress = _gateway(config), config.get("sigsci:ingress")
+    if gateway is None or not ingress or not ingress.get("routes"):
+        return None
+    gateway["ingressRoutes"] = True
+    _fit_gateway_routes(gateway, ingress, _targets(_apps_of(config)))
+    return ingress["routes"]
+
+
+def _rule_shared_route_implementation_specific(draw, config):
+    """ingressRoutes: "a route's pathType: ImplementationSpecific is refused", naming the ingress route."""
+    shared = _shared_routes(config)
+    if shared is None:
+        return None
+    index = _pick(draw, shared)
+    shared[index]["pathType"] = "ImplementationSpecific"
+    return f"gateway: serves ingress routes[{index}], ImplementationSpecific", \
+        (f"sigsci:ingress.routes[{index}].pathType",)
+
+
+def _rule_shared_route_twice(draw, config):
+    """The gateway's own routes and the ingress's it serves are one list: a route in both is twice in it."""
+    shared = _shared_routes(config)
+    if shared is None:
+        return None
+    routes = config["sigsci:gateway"].setdefault("routes", [])
+    routes.append({k: v for k, v in copy.deepcopy(shared[_pick(draw, shared)]).items()
+                   if k not in INGRESS_ONLY_ROUTE})
+    here = ("sigsci:gateway", "routes", len(routes) - 1)
+    return "gateway: an ingress route it serves, again", (key_of((*here, "name")), key_of((*here, "path")))
+
+
+@_on_gateway
+def _rule_existing_gateway_it_does_not_serve(draw, config, gateway):
+    """docs/gateway.md: an existing Gateway "whose class another controller serves" (or, with Istio, in manual
+    deployment mode) "is refused, naming existingGateway" once the cluster is read."""
+    for key in ("name", "gatewayClass", "listeners"):
+        gateway.pop(key, None)
+    existing = gateway.setdefault("existingGateway", {"namespace": "edge", "name": "public"})
+    implementation = gateway.get("implementation", gateway_docs.IMPLEMENTATIONS[0])
+    others = [c for i, c in harness.GATEWAY_CONTROLLERS.items() if i != implementation] + ["example.com/gateway"]
+    manual = implementation == gateway_docs.ISTIO and draw(st.booleans())
+    controller = harness.GATEWAY_CONTROLLERS[implementation] if manual else draw(st.sampled_from(others))
+    live = harness.existing_gateway(existing["namespace"], existing["name"], controller, addresses=[
+        {"type": "Hostname", "value": "istio-ingressgateway.istio-system.svc"}] if manual else None)
+    return f"gateway: the existing Gateway is {'in manual deployment' if manual else 'of ' + controller}", \
+        ("sigsci:gateway.existingGateway",), live
+
+
+def _rules(rules: list, prefix: str = "", **bound) -> dict[str, Rule]:
+    return {prefix + rule.__name__.removeprefix("_rule_"): functools.partial(rule, **bound) if bound else rule
+            for rule in rules}
+
+
+# Rules an entry's routes or its agent can break, tried on the ingress (or any level) and on the gateway.
+ROUTE_RULES = [_rule_route_twice, _rule_route_to_no_app, _rule_route_with_two_backends,
+               _rule_route_to_an_app_elsewhere, _rule_route_to_an_ambiguous_app, _rule_unnormalised_path]
+AGENT_RULES = [_rule_known_option_unlisted, _rule_old_agent_with_probe, _rule_derived_option,
+               _rule_custom_tag_without_pull_policy]
+GATEWAY_KIND = "gateway_"  # the kinds that break sigsci:gateway; their configs always have one
+RULES: dict[str, Rule] = {
+    **_rules([_rule_listener_on_the_app_port, *AGENT_RULES, _rule_probe_on_the_listener, _rule_grace_within_the_drain,
+              _rule_app_drains_before_its_agent, _rule_sidecar_user, _rule_agent_service_for_a_sidecar,
+              _rule_policy_without_external_service, _rule_extra_value_of_ours, *ROUTE_RULES, _rule_tls_without_host]),
+    **_rules(ROUTE_RULES + AGENT_RULES, GATEWAY_KIND, entry="sigsci:gateway"),
+    **_rules([_rule_timeout_too_short, _rule_body_limit_out_of_range, _rule_existing_gateway_with_its_own_keys,
+              _rule_https_on_the_http_port, _rule_probe_on_the_grpc_port, _rule_implementation_specific,
+              _rule_wildcard_agents_hostname, _rule_ingress_only_key, _rule_keys_of_the_other_implementation,
+              _rule_ingress_routes_without_an_ingress, _rule_shared_route_implementation_specific,
+              _rule_shared_route_twice, _rule_existing_gateway_it_does_not_serve], GATEWAY_KIND),
+}
+# The kinds of break, each with its share of the hostile examples; `gateway_` ones break sigsci:gateway (its
+# values replaced, dressed, removed or joined by an unknown key, and its rules).
 HOSTILE_KINDS: dict[str, int] = {"replace": 8, "dress": 3, "remove": 3, "unknown-key": 3, "not-json": 1,
-                                 "plain-text": 1, "unknown-top-key": 1, **{name: 1 for name in RULES}}
+                                 "plain-text": 1, "unknown-top-key": 1, f"{GATEWAY_KIND}replace": 4,
+                                 f"{GATEWAY_KIND}dress": 1, f"{GATEWAY_KIND}remove": 1,
+                                 f"{GATEWAY_KIND}unknown-key": 1, **{name: 1 for name in RULES}}
 
 
-def _mutate(draw, config: dict, kind: str) -> tuple[str, tuple[str, ...]] | None:
+# What an object needs beside the key a replacement breaks, so that the break is the only thing wrong with it.
+_NEEDED = {"existingGateway": {"namespace": "edge", "name": "public"}, "agents.tls": {"secret": "agents-tls"},
+           "routes[].service": {"name": "web", "port": 80}}
+
+
+def _documented_path(draw, config: dict) -> tuple:
+    """A key of the gateway's table, each as likely as the others, as a path into `config`: where the config
+    lacks it, its objects (and a route) are made, with what they need beside it. Its value is replaced next, so
+    the one thing wrong is that value (fields are judged before the rules between them)."""
+    key = draw(st.sampled_from(sorted(GATEWAY_KEYS)))
+    *parents, last = key.split(".")
+    node: dict = config["sigsci:gateway"]
+    path: list = ["sigsci:gateway"]
+    for depth, part in enumerate(parents):
+        if part.endswith("[]"):
+            items = node.setdefault(part[:-2], [])
+            if not items:
+                items.append({"service": {"name": "web", "port": 80}, "path": "/replaced"})
+            index = _pick(draw, items)
+            node, path = items[index], [*path, part[:-2], index]
+        else:
+            node, path = node.setdefault(part, {}), [*path, part]
+        for needed, value in _NEEDED.get(".".join(parents[:depth + 1]), {}).items():
+            node.setdefault(needed, value)
+    return (*path, last)
+
+
+def _mutate(draw, config: dict, kind: str) -> tuple | None:
     """Break one thing of `config` in place: what was done and the keys the error may name; None when the
     config has nothing of that kind to break."""
-    if kind == "replace":
-        path = draw(st.sampled_from(_replaceable(config)))
+    scope = "sigsci:gateway" if kind.startswith(GATEWAY_KIND) else None
+    base = kind.removeprefix(GATEWAY_KIND)
+
+    def inside(paths):
+        return [p for p in paths if scope is None or p[0] == scope]
+
+    if base == "replace":
+        path = _documented_path(draw, config) if scope else draw(st.sampled_from(_replaceable(config)))
         value = draw(st.sampled_from(_invalid_values(path)))
         _set(config, path, copy.deepcopy(value))
         return f"replace {key_of(path)} with {value!r:.60}", _expected(path)
-    if kind == "dress":
-        strings = [p for p in _replaceable(config) if isinstance(_at(config, p), str)
+    if base == "dress":
+        strings = [p for p in inside(_replaceable(config)) if isinstance(_at(config, p), str)
                    and isinstance(node_at(p), Leaf) and node_at(p).kind not in UNDRESSABLE]
         if not strings:
             return None
@@ -989,13 +1605,16 @@ def _mutate(draw, config: dict, kind: str) -> tuple[str, tuple[str, ...]] | None
         dressed = draw(st.sampled_from(["{}\n", "\n{}", "{} ", " {}", "{}\r\n"])).format(_at(config, path))
         _set(config, path, dressed)
         return f"dress {key_of(path)} as {dressed!r}", _expected(path)
-    if kind == "remove":
+    if base == "remove":
         required = _required(config)
-        path = draw(st.sampled_from(sorted(required, key=key_of)))
+        paths = inside(sorted(required, key=key_of))
+        if not paths:
+            return None
+        path = draw(st.sampled_from(paths))
         del _at(config, path[:-1])[path[-1]]
         return f"remove {key_of(path)}", required[path]
-    if kind == "unknown-key":
-        closed = [p for p in _paths(config) if isinstance(p[-1], str) and len(p) > 1
+    if base == "unknown-key":
+        closed = [p for p in inside(_paths(config)) if isinstance(p[-1], str) and len(p) > 1
                   and (isinstance(node_at(p[:-1]), Obj) or getattr(node_at(p[:-1]), "closed_names", False))]
         if not closed:
             return None
@@ -1004,11 +1623,11 @@ def _mutate(draw, config: dict, kind: str) -> tuple[str, tuple[str, ...]] | None
         _set(config, unknown, draw(hostile_value))
         return f"unknown key {key_of(unknown)}", (key_of(unknown),)
     if kind == "not-json":
-        key = draw(st.sampled_from(["sigsci:apps", "sigsci:ingress", "sigsci:agent"]))
+        key = draw(st.sampled_from(["sigsci:apps", "sigsci:ingress", "sigsci:agent", "sigsci:gateway"]))
         config[key] = draw(st.sampled_from(["{not json", "[1, 2", "web", ""]))
         return f"{key} is not JSON", (key,)
     if kind == "unknown-top-key":
-        key = draw(st.sampled_from(["sigsci:app", "sigsci:Agent", "sigsci:ingres", "sigsci:foo"]))
+        key = draw(st.sampled_from(["sigsci:app", "sigsci:Agent", "sigsci:ingres", "sigsci:gateways", "sigsci:foo"]))
         config[key] = draw(hostile_value)
         return f"unknown key {key}", (key,)
     return RULES[kind](draw, config)
@@ -1017,12 +1636,11 @@ def _mutate(draw, config: dict, kind: str) -> tuple[str, tuple[str, ...]] | None
 @st.composite
 def hostile_config(draw, kind: str) -> Hostile:
     """A valid config with one thing of `kind` (one of HOSTILE_KINDS) broken."""
-    config = draw(stack_config())
+    config = draw(stack_config(gateway=kind.startswith(GATEWAY_KIND)))
     secret_keys = [k for k in harness.SECRET_KEYS if k in config]
     if kind == "plain-text":
         assume(secret_keys)
         return Hostile(config, [], "the keys not marked secret", tuple(secret_keys))
     done = _mutate(draw, config, kind)
     assume(done is not None)
-    what, expected = done
-    return Hostile(config, secret_keys, what, expected)
+    return Hostile(config, secret_keys, *done)

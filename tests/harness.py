@@ -220,9 +220,11 @@ def existing_gateway(namespace: str, name: str, controller: str, gateway_class: 
     return {f"{namespace}/{name}": {"spec": spec}, gateway_class: {"spec": {"controllerName": controller}}}
 
 
-def run_config(config: dict[str, Any], stack: str = "test", mocks: CaptureMocks | None = None) -> Run:
-    """The stack program on `config`. A Gateway the config names as existing is, unless `mocks` says otherwise,
-    one the cluster runs with the implementation's controller."""
+def run_config(config: dict[str, Any], stack: str = "test", mocks: CaptureMocks | None = None,
+               secret_keys: list[str] | None = None) -> Run:
+    """The stack program on `config`, with `secret_keys` set with --secret (by default the agent keys it has). A
+    Gateway the config names as existing is, unless `mocks` says otherwise, one the cluster runs with the
+    implementation's controller."""
     from sigsci_waf.program import main
 
     mocks = mocks or CaptureMocks()
@@ -232,7 +234,8 @@ def run_config(config: dict[str, Any], stack: str = "test", mocks: CaptureMocks 
             isinstance(existing.get("name"), str) and f"{existing['namespace']}/{existing['name']}" not in mocks.live:
         controller = GATEWAY_CONTROLLERS.get(gateway.get("implementation", "envoyGateway"), "unknown")
         mocks.live.update(existing_gateway(existing["namespace"], existing["name"], controller))
-    return run(main, config, [k for k in SECRET_KEYS if k in config], stack=stack, mocks=mocks)
+    keys = secret_keys if secret_keys is not None else [k for k in SECRET_KEYS if k in config]
+    return run(main, config, keys, stack=stack, mocks=mocks)
 
 
 def run_stack(stack: str) -> Run:

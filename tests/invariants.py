@@ -12,6 +12,7 @@ import re
 from collections import Counter
 from typing import Any, Iterator
 
+import gateway_docs
 import harness
 from harness import PLANTED_KEY_ID, PLANTED_SECRET, SECRET_MARKER, Run, clean, env_of, unwrap_secrets
 
@@ -430,6 +431,409 @@ def _collision_problems(run: Run, objects: list[dict]) -> list[str]:
     return problems
 
 
+# -- the gateway ---------------------------------------------------------------------------------------------
+# Judged from the raw `sigsci:gateway` config with the docs' defaults and rules (gateway_docs.py).
+
+GATEWAY_KINDS = {"Gateway", "GatewayClass", "HTTPRoute", "ReferenceGrant", "EnvoyExtensionPolicy",
+                 "ClientTrafficPolicy", "BackendTLSPolicy"}
+_PATH_MATCH = {"Prefix": "PathPrefix", "Exact": "Exact"}  # a route's pathType as an HTTPRoute match's type
+
+
+def _of_kind(objects: list[dict], kind: str, namespace: str | None = None) -> list[dict]:
+    return [o for o in objects if o["kind"] == kind and namespace in (None, o["metadata"].get("namespace"))]
+
+
+def _where(obj: dict) -> str:
+    return f"{obj['kind']} {obj['metadata'].get('namespace', '')}/{obj['metadata'].get('name')}"
+
+
+def _named_port(port: Any, container: dict) -> Any:
+    """A port number, or a port name resolved among the container's ports (Kubernetes' FindPort)."""
+    names = {p.get("name"): p["containerPort"] for p in container.get("ports", [])}
+    return names.get(port) if isinstance(port, str) else port
+
+
+def _whole_gateway(where: str, refs: Any, name: str) -> list[str]:
+    """A policy's targetRefs: the Gateway itself, whole (a sectionName would leave other listeners out)."""
+    wanted = {"group": gateway_docs.GATEWAY_API, "kind": "Gateway", "name": name}
+    if not refs or any(ref != wanted for ref in refs):
+        return [f"{where}: targets {refs}, not the whole Gateway {name} ({wanted})"]
+    return []
+
+
+def _gateway_agent_problems(objects: list[dict], gateway: dict, secret_name: str | None,
+                            existing: str | None) -> tuple[list[str], dict | None]:
+    """The agents: one port (`agents.port`) for their listener, container, Service, probe and NetworkPolicy;
+    `agents.replicas` pods (2 by default) with a disruption budget above one; the stack's keys; their TLS.
+    Returns the problems and the agents' Service."""
+    namespace = gateway.get("namespace", gateway_docs.NAMESPACE)
+    agents = gateway.get("agents") or {}
+    port = agents.get("port", gateway_docs.AGENTS_PORT)
+    found = [(o, c) for o in _of_kind(objects, "Deployment", namespace)
+             for c in o["spec"]["template"]["spec"]["containers"] if "SIGSCI_ENVOY_GRPC_ADDRESS" in env_of(c)]
+    if len(found) != 1:
+        return [f"sigsci:gateway: {len(found)} Deployments of Envoy's external processor in {namespace}, not one"], None
+    deployment, container = found[0]
+    where, pod = _where(deployment), deployment["spec"]["template"]["spec"]
+    labels = deployment["spec"]["template"]["metadata"].get("labels", {})
+    env = env_of(container)
+    problems = []
+    listener = env["SIGSCI_ENVOY_GRPC_ADDRESS"]
+    if not isinstance(listener, str) or listener.rpartition(":")[2] != str(port):
+        problems.append(f"{where}: the agents listen on {listener}, agents.port is {port}")
+    if env.get("SIGSCI_ENVOY_EXTPROC_ENABLED") != "true":
+        problems.append(f"{where}: SIGSCI_ENVOY_EXTPROC_ENABLED is {env.get('SIGSCI_ENVOY_EXTPROC_ENABLED')!r}")
+    # docs/gateway.md: "SIGSCI_SERVER_FLAVOR=envoy-gateway" is set (Fastly's Envoy Gateway guide).
+    if _implementation(gateway) == gateway_docs.ENVOY_GATEWAY and env.get("SIGSCI_SERVER_FLAVOR") != "envoy-gateway":
+        problems.append(f"{where}: SIGSCI_SERVER_FLAVOR is {env.get('SIGSCI_SERVER_FLAVOR')!r}")
+    if port not in _container_ports(container):
+        problems.append(f"{where}: the agents' containerPorts {sorted(_container_ports(container))} lack {port}")
+    probe = container.get("readinessProbe") or {}
+    tls = agents.get("tls")
+    # A gRPC readiness probe on the listener's port; with TLS, which the kubelet's gRPC probe cannot speak, the
+    # listener accepting connections.
+    how = "tcpSocket" if tls else "grpc"
+    if _named_port((probe.get(how) or {}).get("port"), container) != port:
+        problems.append(f"{where}: the readiness probe is {probe}, not {how} on {port}")
+    replicas = agents.get("replicas", gateway_docs.AGENTS_REPLICAS)
+    if deployment["spec"].get("replicas") != replicas:
+        problems.append(f"{where}: {deployment['spec'].get('replicas')} replicas, agents.replicas is {replicas}")
+    budgets = [o for o in _of_kind(objects, "PodDisruptionBudget", namespace)
+               if _matches(o["spec"]["selector"].get("matchLabels", {}), labels)]
+    if (replicas > 1) != bool(budgets):
+        problems.append(f"{where}: {len(budgets)} PodDisruptionBudgets for {replicas} replicas")
+    credentials = {"SIGSCI_ACCESSKEYID": "accesskeyid", "SIGSCI_SECRETACCESSKEY": "secretaccesskey"}
+    for var, key in credentials.items():
+        ref = (env.get(var) or {}).get("secretKeyRef") if isinstance(env.get(var), dict) else None
+        if ref is None or (ref.get("name"), ref.get("key")) != (secret_name, key):
+            problems.append(f"{where}: {var} reads {ref}, not key {key} of the stack's Secret {secret_name}")
+    if existing is None and not [o for o in _of_kind(objects, "Secret", namespace)
+                                 if o["metadata"]["name"] == secret_name]:
+        problems.append(f"{where}: no Secret {secret_name} in {namespace}, which its keys come from")
+    problems += _agents_tls_problems(where, objects, namespace, pod, container, tls)
+    services = [s for s in _services(objects) if _selects(s, namespace, labels)]
+    if len(services) != 1:
+        return problems + [f"{where}: {len(services)} Services select the agents, not one"], None
+    service = services[0]
+    ports = service["spec"]["ports"]
+    if [(p["port"], _named_port(p.get("targetPort", p["port"]), container), p.get("name")) for p in ports] \
+            != [(port, port, "grpc")]:
+        problems.append(f"{_where(service)}: ports {ports}, not one named grpc on {port} to {port}")
+    policies = [o for o in _of_kind(objects, "NetworkPolicy", namespace)
+                if _matches(o["spec"]["podSelector"].get("matchLabels", {}), labels)]
+    rules = [rule for o in policies for rule in o["spec"].get("ingress", [])]
+    admitted = {_named_port(p.get("port"), container) for rule in rules for p in rule.get("ports", [])}
+    if not policies or admitted != {port} or not all(rule.get("from") and rule.get("ports") for rule in rules):
+        problems.append(f"{where}: its NetworkPolicies admit {rules}, not only chosen clients on port {port}")
+    if _implementation(gateway) == gateway_docs.ISTIO:
+        # "The agents' NetworkPolicy admits only the Gateway's proxies, in the Gateway's namespace."
+        home, name = gateway_docs.home(gateway)
+        proxies = {"podSelector": {"matchLabels": {gateway_docs.GATEWAY_NAME_LABEL: name}}}
+        if home != namespace:
+            proxies["namespaceSelector"] = {"matchLabels": {"kubernetes.io/metadata.name": home}}
+        if any(peer != proxies for rule in rules for peer in rule.get("from", [])):
+            problems.append(f"{where}: its NetworkPolicies admit {rules}, not only {proxies}")
+    return problems, service
+
+
+def _agents_tls_problems(where: str, objects: list[dict], namespace: str, pod: dict, container: dict,
+                         tls: dict | None) -> list[str]:
+    """With agents.tls, the agents serve the Secret's certificate and key, and a BackendTLSPolicy makes Envoy
+    verify them against the CA Secret for the agents' name; without it, neither."""
+    env = env_of(container)
+    backend_tls = _of_kind(objects, "BackendTLSPolicy")
+    if not tls:
+        given = [v for v in ("SIGSCI_ENVOY_GRPC_CERT", "SIGSCI_ENVOY_GRPC_KEY") if v in env]
+        return [f"{where}: {given} without agents.tls"] * bool(given) + \
+            [f"{_where(o)}: without agents.tls" for o in backend_tls]
+    problems = []
+    volumes = {v["name"]: v for v in pod.get("volumes", [])}
+    mounts = {m["mountPath"]: m["name"] for m in container.get("volumeMounts", [])}
+    for var, file in (("SIGSCI_ENVOY_GRPC_CERT", "tls.crt"), ("SIGSCI_ENVOY_GRPC_KEY", "tls.key")):
+        directory, _, name = str(env.get(var)).rpartition("/")
+        secret = (volumes.get(mounts.get(directory)) or {}).get("secret") or {}
+        items = {i["path"]: i["key"] for i in secret.get("items", [])} or {name: name}
+        if secret.get("secretName") != tls["secret"] or items.get(name) != file:
+            problems.append(f"{where}: {var} is {env.get(var)}, not {file} of agents.tls.secret {tls['secret']}")
+    service = gateway_docs.AGENTS_NAME
+    policies = [o for o in backend_tls if o["metadata"].get("namespace") == namespace and any(
+        r.get("kind") == "Service" and r.get("name") == service for r in o["spec"].get("targetRefs", []))]
+    if len(policies) != 1:
+        return problems + [f"{where}: {len(policies)} BackendTLSPolicies on the agents' Service, not one"]
+    validation = policies[0]["spec"].get("validation", {})
+    wanted = {"caCertificateRefs": [{"group": "", "kind": "Secret", "name": tls.get("caSecret", tls["secret"])}],
+              "hostname": tls.get("hostname", f"{service}.{namespace}.svc")}
+    if validation != wanted:
+        problems.append(f"{_where(policies[0])}: validates {validation}, not {wanted}")
+    return problems
+
+
+def _timeout_problems(where: str, timeout_ms: int | None, gateway: dict, buffer: int | None) -> list[str]:
+    """The agents' answer is waited for as long as the config says, which the rule allows for the buffer the
+    proxies hold bodies in ("at least 1 s per MiB of bodyLimit, at least 500 ms")."""
+    configured = gateway_docs.duration_ms(gateway.get("messageTimeout", gateway_docs.MESSAGE_TIMEOUT))
+    problems = [] if timeout_ms == configured else [f"{where}: waits {timeout_ms} ms, messageTimeout is {configured}"]
+    if buffer is not None and (timeout_ms or 0) < gateway_docs.min_timeout_ms(buffer):
+        problems.append(f"{where}: waits {timeout_ms} ms, under 1 s per MiB of the {buffer}-byte buffer")
+    return problems
+
+
+def _envoy_gateway_policy_problems(objects: list[dict], gateway: dict, service: dict | None) -> list[str]:
+    """The EnvoyExtensionPolicy on the whole Gateway, beside it, to the agents' Service, fail-closed unless
+    failOpen, bodies Buffered, a timeout the body limit allows; the ClientTrafficPolicy's buffer is the limit."""
+    namespace, name = gateway_docs.home(gateway)
+    problems = []
+    buffers = _of_kind(objects, "ClientTrafficPolicy")
+    limit = gateway_docs.size_bytes(gateway.get("bodyLimit", gateway_docs.BODY_LIMIT))
+    buffer = None
+    if len(buffers) != 1 or buffers[0]["metadata"].get("namespace") != namespace:
+        problems.append(f"{len(buffers)} ClientTrafficPolicies, not one beside the Gateway in {namespace}")
+    else:
+        problems += _whole_gateway(_where(buffers[0]), buffers[0]["spec"].get("targetRefs"), name)
+        buffer = gateway_docs.size_bytes((buffers[0]["spec"].get("connection") or {}).get("bufferLimit"))
+        if buffer != limit:
+            problems.append(f"{_where(buffers[0])}: buffers {buffer} bytes, bodyLimit is {limit}")
+    policies = _of_kind(objects, "EnvoyExtensionPolicy")
+    if len(policies) != 1 or policies[0]["metadata"].get("namespace") != namespace:
+        return problems + [f"{len(policies)} EnvoyExtensionPolicies, not one beside the Gateway in {namespace}"]
+    policy = policies[0]
+    where = _where(policy)
+    problems += _whole_gateway(where, policy["spec"].get("targetRefs"), name)
+    processors = policy["spec"].get("extProc") or []
+    if len(processors) != 1:
+        return problems + [f"{where}: {len(processors)} extProc entries, not one"]
+    processor = processors[0]
+    if service is not None:
+        wanted = [{"group": "", "kind": "Service", "name": service["metadata"]["name"],
+                   "namespace": service["metadata"]["namespace"], "port": service["spec"]["ports"][0]["port"]}]
+        refs = [{"group": "", "kind": "Service", "namespace": namespace, **ref}
+                for ref in processor.get("backendRefs") or []]
+        if refs != wanted:
+            problems.append(f"{where}: sends to {processor.get('backendRefs')}, not the agents' Service {wanted}")
+    problems += _fail_open_problems(where, processor.get("failOpen", False), gateway)
+    mode = processor.get("processingMode") or {}
+    inspect = gateway.get("inspectResponses", True)
+    if (mode.get("request") or {}).get("body") != "Buffered" or ("response" in mode) is not inspect \
+            or (inspect and (mode.get("response") or {}).get("body") != "Buffered"):
+        problems.append(f"{where}: processingMode {mode} with inspectResponses {inspect}")
+    return problems + _timeout_problems(where, gateway_docs.duration_ms(processor.get("messageTimeout")), gateway,
+                                        buffer)
+
+
+def _fail_open_problems(where: str, fail_open: Any, gateway: dict) -> list[str]:
+    if fail_open is not (gateway.get("failOpen") is True):
+        return [f"{where}: failOpen {fail_open}, the config says {gateway.get('failOpen', 'nothing')}"]
+    return []
+
+
+_PROTO_DURATION = re.compile(r"([0-9]+)(?:\.([0-9]{1,9}))?s")
+
+
+def _proto_ms(value: Any) -> int | None:
+    """Milliseconds of a protobuf JSON duration ('90s', '0.500s')."""
+    match = _PROTO_DURATION.fullmatch(value) if isinstance(value, str) else None
+    return int(match[1]) * 1000 + int((match[2] or "0").ljust(3, "0")[:3]) if match else None
+
+
+def _istio_filter_problems(objects: list[dict], gateway: dict, service: dict | None) -> list[str]:
+    """The EnvoyFilter beside the Gateway selects exactly its proxies and puts ext_proc before the router of
+    their HTTP listeners: to the Envoy cluster Istio makes for the agents' Service, fail-closed unless failOpen,
+    bodies BUFFERED (responses with inspectResponses), a timeout the body limit allows; and raises their
+    listeners' buffer to the limit."""
+    namespace, name = gateway_docs.home(gateway)
+    filters = _of_kind(objects, "EnvoyFilter")
+    if len(filters) != 1 or filters[0]["metadata"].get("namespace") != namespace:
+        return [f"{len(filters)} EnvoyFilters, not one beside the Gateway in {namespace}"]
+    where, spec = _where(filters[0]), filters[0]["spec"]
+    problems = []
+    if spec.get("workloadSelector") != {"labels": {gateway_docs.GATEWAY_NAME_LABEL: name}}:
+        problems.append(f"{where}: selects {spec.get('workloadSelector')}, not the proxies of Gateway {name}")
+    patches = spec.get("configPatches") or []
+    if any((patch.get("match") or {}).get("context") != "GATEWAY" for patch in patches):
+        problems.append(f"{where}: a patch outside the gateway's proxies: {patches}")
+    limit = gateway_docs.size_bytes(gateway.get("bodyLimit", gateway_docs.BODY_LIMIT))
+    buffers = [(patch.get("patch") or {}).get("value", {}).get("per_connection_buffer_limit_bytes")
+               for patch in patches if patch.get("applyTo") == "LISTENER"]
+    if buffers != [limit]:
+        problems.append(f"{where}: listener buffers {buffers}, bodyLimit is {limit}")
+    inserts = [patch for patch in patches if patch.get("applyTo") == "HTTP_FILTER"]
+    if len(inserts) != 1:
+        return problems + [f"{where}: {len(inserts)} HTTP filters added, not one"]
+    listener = (inserts[0].get("match") or {}).get("listener", {})
+    added = (inserts[0].get("patch") or {})
+    if added.get("operation") != "INSERT_BEFORE" or \
+            listener.get("filterChain", {}).get("filter", {}).get("subFilter", {}).get("name") != \
+            "envoy.filters.http.router" or (added.get("value") or {}).get("name") != "envoy.filters.http.ext_proc":
+        problems.append(f"{where}: adds {added} at {listener}, not ext_proc before the router")
+    config = (added.get("value") or {}).get("typed_config") or {}
+    if service is not None:
+        cluster = (f"outbound|{service['spec']['ports'][0]['port']}||{service['metadata']['name']}."
+                   f"{service['metadata']['namespace']}.svc."
+                   f"{(gateway.get('istio') or {}).get('clusterDomain', gateway_docs.CLUSTER_DOMAIN)}")
+        shown = config.get("grpc_service", {}).get("envoy_grpc", {}).get("cluster_name")
+        if shown != cluster:
+            problems.append(f"{where}: sends to cluster {shown}, not the agents' Service's {cluster}")
+    problems += _fail_open_problems(where, config.get("failure_mode_allow", False), gateway)
+    mode = config.get("processing_mode") or {}
+    # Envoy's defaults: headers SEND, bodies NONE.
+    shown = tuple(mode.get(f"{phase}_{part}_mode", "SEND" if part == "header" else "NONE")
+                  for phase in ("request", "response") for part in ("header", "body"))
+    inspect = gateway.get("inspectResponses", True)
+    if shown != ("SEND", "BUFFERED", *(("SEND", "BUFFERED") if inspect else ("SKIP", "NONE"))):
+        problems.append(f"{where}: processing_mode {mode} with inspectResponses {inspect}")
+    return problems + _timeout_problems(where, _proto_ms(config.get("message_timeout")), gateway,
+                                        buffers[0] if len(buffers) == 1 else None)
+
+
+def _gateway_object_problems(objects: list[dict], gateway: dict) -> list[str]:
+    """The Gateway and its GatewayClass the stack creates, as configured; none with existingGateway."""
+    gateways, classes = _of_kind(objects, "Gateway"), _of_kind(objects, "GatewayClass")
+    if gateway.get("existingGateway"):
+        return [f"{_where(o)}: declared beside existingGateway" for o in gateways + classes]
+    namespace, name = gateway_docs.home(gateway)
+    if [(o["metadata"].get("namespace"), o["metadata"].get("name")) for o in gateways] != [(namespace, name)]:
+        return [f"Gateways {[_where(o) for o in gateways]}, not {namespace}/{name}"]
+    spec = gateways[0]["spec"]
+    implementation = _implementation(gateway)
+    gateway_class = gateway.get("gatewayClass", gateway_docs.GATEWAY_CLASS[implementation])
+    # The stack creates Envoy Gateway's class; Istio's is Istio's own.
+    created = [(gateway_class, harness.GATEWAY_CONTROLLERS[implementation])] \
+        if implementation == gateway_docs.ENVOY_GATEWAY else []
+    problems = []
+    if spec.get("gatewayClassName") != gateway_class or \
+            [(o["metadata"].get("name"), o["spec"].get("controllerName")) for o in classes] != created:
+        problems.append(f"Gateway {name}: class {spec.get('gatewayClassName')}, classes declared "
+                        f"{[o['spec'] for o in classes]}, not {gateway_class} and {created}")
+    listeners = gateway.get("listeners") or {}
+    secrets = listeners.get("tlsSecrets") or []
+    wanted = [("HTTP", listeners.get("httpPort", gateway_docs.HTTP_PORT), [])] + (
+        [("HTTPS", listeners.get("httpsPort", gateway_docs.HTTPS_PORT), secrets)] if secrets else [])
+    shown = [(li.get("protocol"), li.get("port"), [r.get("name") for r in (li.get("tls") or {}).get(
+        "certificateRefs", [])]) for li in spec.get("listeners", [])]
+    if shown != wanted:
+        problems.append(f"Gateway {name}: listeners {shown}, not {wanted}")
+    # "its listeners admit only HTTPRoutes from its own namespace".
+    if any((li.get("allowedRoutes") or {}).get("namespaces", {}).get("from") != "Same"
+           for li in spec.get("listeners", [])):
+        problems.append(f"Gateway {name}: a listener admits routes from other namespaces")
+    return problems
+
+
+def _gateway_route_problems(objects: list[dict], config: dict, gateway: dict) -> list[str]:
+    """One HTTPRoute per route, in the Gateway's namespace and attached to it, to the route's backend: an app's
+    own Service on the port clients use, or the named Service."""
+    namespace, name = gateway_docs.home(gateway)
+    routes = _of_kind(objects, "HTTPRoute")
+    problems = []
+    for route in routes:
+        parents = [{"group": gateway_docs.GATEWAY_API, "kind": "Gateway", "namespace": namespace, **ref}
+                   for ref in route["spec"].get("parentRefs", [])]
+        if route["metadata"].get("namespace") != namespace or {"group": gateway_docs.GATEWAY_API, "kind": "Gateway",
+                                                               "namespace": namespace, "name": name} not in parents:
+            problems.append(f"{_where(route)}: not attached to the Gateway {namespace}/{name} beside it")
+    by_name = {route["metadata"].get("name"): route for route in routes}
+    # ingressRoutes: "also serve every route of sigsci:ingress on the Gateway, from the same list".
+    shared = ((config.get("sigsci:ingress") or {}).get("routes") or []) if gateway.get("ingressRoutes") else []
+    configured = shared + (gateway.get("routes") or [])
+    if len(routes) != len(configured):
+        problems.append(f"{len(routes)} HTTPRoutes for {len(configured)} routes")
+    for index, entry in enumerate(configured):
+        backend = gateway_docs.app_backend(entry, _apps(config))
+        route = by_name.get(entry.get("name", backend and backend[1]))
+        if backend is None or route is None:
+            problems.append(f"route {entry}: no HTTPRoute (backend {backend})")
+            continue
+        host = [entry["host"]] if "host" in entry else []
+        wanted_rule = {"matches": [{"path": {"type": _PATH_MATCH[entry.get("pathType", "Prefix")],
+                                             "value": entry.get("path", "/")}}],
+                       "backendRefs": [{"group": "", "kind": "Service", "name": backend[1], "namespace": backend[0],
+                                        "port": backend[2]}]}
+        rules = [{"matches": rule.get("matches"), "backendRefs": [
+            {"group": "", "kind": "Service", "namespace": namespace, **ref} for ref in rule.get("backendRefs", [])]}
+            for rule in route["spec"].get("rules", [])]
+        if route["spec"].get("hostnames", []) != host or rules != [wanted_rule]:
+            problems.append(f"{_where(route)}: hostnames {route['spec'].get('hostnames')} and rules {rules}, not "
+                            f"{host} and {[wanted_rule]}")
+    return problems
+
+
+def _grant_problems(objects: list[dict]) -> list[str]:
+    """Every backendRef of a route or a policy into another namespace has a ReferenceGrant there, from that kind
+    in that namespace, to that Service (Gateway API ignores the reference otherwise)."""
+    problems = []
+    for obj in _of_kind(objects, "HTTPRoute") + _of_kind(objects, "EnvoyExtensionPolicy"):
+        namespace = obj["metadata"].get("namespace")
+        group = obj["apiVersion"].split("/")[0]
+        entries = obj["spec"].get("rules") or obj["spec"].get("extProc") or []
+        for ref in [ref for entry in entries for ref in entry.get("backendRefs", [])]:
+            target = ref.get("namespace", namespace)
+            if target == namespace:
+                continue
+            origin = {"group": group, "kind": obj["kind"], "namespace": namespace}
+            if not any(origin in grant["spec"].get("from", []) and any(
+                    to.get("group", "") == "" and to.get("kind") == ref.get("kind", "Service")
+                    and to.get("name", ref["name"]) == ref["name"] for to in grant["spec"].get("to", []))
+                       for grant in _of_kind(objects, "ReferenceGrant", target)):
+                problems.append(f"{_where(obj)}: reaches Service {target}/{ref['name']} with no ReferenceGrant there")
+    return problems
+
+
+def _envoy_gateway_problems(run: Run, gateway: dict) -> list[str]:
+    """Envoy Gateway's Helm release: the configured version in its namespace, unless envoyGateway.enabled is false
+    (or the implementation is another)."""
+    install = gateway.get("envoyGateway") or {}
+    releases = [clean(r.inputs) for r in run.of_type(harness.RELEASE_TYPE)
+                if clean(r.inputs).get("chart", "").endswith("gateway-helm")]
+    wanted = [(install.get("namespace", gateway_docs.ENVOY_GATEWAY_NAMESPACE),
+               install.get("version", gateway_docs.ENVOY_GATEWAY_VERSION))] \
+        if install.get("enabled", True) and _implementation(gateway) == gateway_docs.ENVOY_GATEWAY else []
+    shown = [(r.get("namespace"), r.get("version")) for r in releases]
+    return [] if shown == wanted else [f"Envoy Gateway releases {shown}, not {wanted}"]
+
+
+def _implementation(gateway: dict) -> str:
+    return gateway.get("implementation", gateway_docs.IMPLEMENTATIONS[0])
+
+
+def _existing_check_problems(objects: list[dict], gateway: dict) -> list[str]:
+    """With existingGateway, what relies on the Gateway carries the controller the cluster was checked for
+    (docs/gateway.md: "annotation sigsci.fastly.com/gateway-controller")."""
+    if not gateway.get("existingGateway"):
+        return []
+    controller = harness.GATEWAY_CONTROLLERS[_implementation(gateway)]
+    return [f"{_where(o)}: checked for {found!r}, not {controller!r}" for o in objects
+            if o["kind"] in ("EnvoyExtensionPolicy", "ClientTrafficPolicy", "EnvoyFilter", "HTTPRoute")
+            for found in [(o["metadata"].get("annotations") or {}).get("sigsci.fastly.com/gateway-controller")]
+            if found != controller]
+
+
+def _gateway_problems(run: Run, objects: list[dict], config: dict, secret_name: str | None,
+                      existing: str | None) -> list[str]:
+    gateway = config.get("sigsci:gateway")
+    if not isinstance(gateway, dict):
+        return [f"{_where(o)}: declared without sigsci:gateway" for o in objects
+                if o["kind"] in GATEWAY_KINDS | {"EnvoyFilter"}]
+    implementation = _implementation(gateway)
+    if implementation not in gateway_docs.IMPLEMENTATIONS:
+        return [f"sigsci:gateway: the invariants do not know implementation {implementation!r} yet"]
+    problems, service = _gateway_agent_problems(objects, gateway, secret_name, existing)
+    if implementation == gateway_docs.ISTIO:
+        policy = _istio_filter_problems(objects, gateway, service)
+        other = [o for o in objects if o["kind"] in ("EnvoyExtensionPolicy", "ClientTrafficPolicy")]
+    else:
+        policy = _envoy_gateway_policy_problems(objects, gateway, service)
+        other = _of_kind(objects, "EnvoyFilter")
+    problems += policy + [f"{_where(o)}: not of implementation {implementation}" for o in other]
+    problems += _gateway_object_problems(objects, gateway) + _existing_check_problems(objects, gateway)
+    problems += _gateway_route_problems(objects, config, gateway) + _envoy_gateway_problems(run, gateway)
+    namespace, name = gateway_docs.home(gateway)
+    output = {"namespace": gateway.get("namespace", gateway_docs.NAMESPACE), "gatewayNamespace": namespace,
+              "gatewayName": name}
+    if run.outputs.get("gateway") != output:
+        problems.append(f"stack output gateway is {run.outputs.get('gateway')}, not {output}")
+    return problems
+
+
 # -- all of them ---------------------------------------------------------------------------------------------
 
 def objects_of(run: Run) -> list[dict]:
@@ -453,7 +857,10 @@ def violations(run: Run, config: dict) -> list[str]:
         existing = json.dumps(existing)  # what the program reads: the engine hands scalars over as text
     chart_pods = harness.chart_pods(run, with_controller=True)
     problems = _credential_problems(run) + _release_problems(run) + _module_problems(run, objects, chart_pods)
-    problems += _collision_problems(run, objects)
+    problems += _collision_problems(run, objects) + _grant_problems(objects)
+    site = config.get("sigsci:site")
+    problems += _gateway_problems(run, objects, config, existing if existing is not None else
+                                  site and f"sigsci.{site}", existing)
     for obj in objects:
         problems += _metadata_problems(obj) + _shape_problems(obj)
     for where, namespace, deployment, labels, spec in pods(run, config, chart_pods):

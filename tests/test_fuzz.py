@@ -5,8 +5,8 @@ resource is declared.
 A refused valid config, an accepted hostile one, an error naming another key, any other exception, an invalid
 object or a broken invariant fails, and hypothesis shrinks the config to a small one that shows it. Generation is
 seeded: `SIGSCI_FUZZ_SEED=<n>` explores other configs, `SIGSCI_FUZZ_EXAMPLES=<n>` sets how many valid configs
-are built (twice as many hostile ones are tried, shared among the kinds of break: they stop before any resource),
-and a failure replays with the same seed.
+are built (twice as many hostile ones are tried, shared among the kinds of break, and the gateway's kinds more at
+the same rate: they stop before any resource), and a failure replays with the same seed.
 """
 
 from __future__ import annotations
@@ -21,12 +21,13 @@ import pytest
 from hypothesis import HealthCheck, Phase, given, note, seed, settings
 from hypothesis.control import currently_in_test_context
 
+import crd_schema
 import harness
 import invariants
-from fuzz_configs import HOSTILE_KINDS, hostile_config, names_the_key, stack_config
+from fuzz_configs import (GATEWAY_KEYS, GATEWAY_KIND, HOSTILE_KINDS, check_gateway_keys, hostile_config,
+                          names_the_key, stack_config)
 from schema_check import validate_run
 from sigsci_waf.config.errors import ConfigError
-from sigsci_waf.program import main
 
 SEED = int(os.environ.get("SIGSCI_FUZZ_SEED", "20261123"))
 EXAMPLES = int(os.environ.get("SIGSCI_FUZZ_EXAMPLES", "400"))
@@ -58,24 +59,35 @@ def _note(text: str) -> None:
         note(text)
 
 
+# Without the pinned CRDs (tests/reference.py) the Gateway API and Envoy Gateway objects go unchecked against them,
+# and the runs say so, rather than every run that draws a gateway skipping its other checks too.
+CRDS_MISSING = crd_schema.missing()
+
+
 def builds(config: dict, secret_keys: list[str]) -> harness.Run:
-    """The stack `config` declares, which must keep every invariant and pass the Kubernetes schemas."""
+    """The stack `config` declares, which must keep every invariant and pass the Kubernetes schemas (and the
+    CRDs' own, custom resources)."""
     try:
-        run = harness.run(main, config, secret_keys)
+        run = harness.run_config(config, secret_keys=secret_keys)
     except ConfigError as err:
         raise AssertionError(f"a valid config was refused: {err}\n{json.dumps(config)}") from None
     problems = invariants.violations(run, config)
     assert problems == [], "\n".join(problems)
-    validate_run(run)
+    validate_run(run, custom=CRDS_MISSING is None)
     return run
 
 
-def refused(config: dict, secret_keys: list[str], expected: tuple[str, ...]) -> ConfigError:
+# What waits for the check of an existing Gateway against the cluster (docs/gateway.md).
+RELIES_ON_THE_GATEWAY = {"EnvoyExtensionPolicy", "ClientTrafficPolicy", "EnvoyFilter", "HTTPRoute"}
+
+
+def refused(config: dict, secret_keys: list[str], expected: tuple[str, ...], live: dict | None = None) -> ConfigError:
     """The ConfigError `config` must stop with: naming one of `expected` (or a key inside it), in one line,
-    without the keys, before any resource is declared."""
-    mocks = harness.CaptureMocks()
+    without the keys, before any resource is declared; or, for what only the cluster (`live`) shows, before
+    anything that relies on it."""
+    mocks = harness.CaptureMocks(live=live)
     try:
-        harness.run(main, config, secret_keys, mocks=mocks)
+        harness.run_config(config, mocks=mocks, secret_keys=secret_keys)
     except ConfigError as err:
         _note(f"ConfigError: {err}")
         assert err.key.startswith("sigsci:") and err.problem, err
@@ -83,7 +95,11 @@ def refused(config: dict, secret_keys: list[str], expected: tuple[str, ...]) -> 
         assert any(names_the_key(err.key, key) for key in expected), \
             f"the error names {err.key}, not {' or '.join(expected)}: {err}"
         assert harness.PLANTED_KEY_ID not in str(err) and harness.PLANTED_SECRET not in str(err)
-        assert mocks.resources == [], "resources were declared before the config error"
+        if live is None:
+            assert mocks.resources == [], "resources were declared before the config error"
+        else:
+            declared = {harness.clean(r.inputs).get("kind") for r in mocks.resources if not r.read}
+            assert not declared & RELIES_ON_THE_GATEWAY, f"{declared & RELIES_ON_THE_GATEWAY} declared before the check"
         return err
     raise AssertionError(f"accepted; expected a ConfigError naming {' or '.join(expected)}")
 
@@ -98,12 +114,40 @@ def _coverage(config: dict, outcomes: Counter) -> None:
         outcomes["routes"] += bool(ingress.get("routes"))
     outcomes["shared agent"] += "sigsci:agent" in config
     outcomes["existing secret" if "sigsci:existingSecret" in config else "created secret"] += 1
+    gateway = config.get("sigsci:gateway")
+    if gateway is not None:
+        outcomes["gateway"] += 1
+        outcomes["gateway beside the ingress" if ingress else "gateway without the ingress"] += 1
+        outcomes["gateway existing" if "existingGateway" in gateway else "gateway created"] += 1
+        outcomes[f"gateway {gateway.get('implementation', 'envoyGateway')}"] += 1
+        outcomes["gateway ingressRoutes"] += gateway.get("ingressRoutes") is True
+        outcomes["gateway routes"] += bool(gateway.get("routes"))
+        outcomes["gateway agents tls"] += "tls" in gateway.get("agents", {})
+        outcomes["gateway failOpen"] += gateway.get("failOpen") is True
+        outcomes.update(f"gateway key {key}" for key in _documented_keys(gateway))
+
+
+def _documented_keys(settings: dict, prefix: str = "") -> set[str]:
+    """The keys of docs/configuration.md's sigsci:gateway table that `settings` sets ('routes[].service.port')."""
+    keys = set()
+    for key, value in settings.items():
+        path = prefix + key
+        if path in GATEWAY_KEYS or not isinstance(value, (dict, list)):
+            keys.add(path)
+        elif isinstance(value, dict):
+            keys |= _documented_keys(value, path + ".")
+        else:
+            for item in value:
+                keys |= _documented_keys(item, path + "[].")
+    return keys
 
 
 COVERAGE = {"placement owned", "placement patch", "placement service", "flavour ingress-nginx",
             "flavour ingress-nginx-chainguard", "flavour nginx-ingress", "lifetime nativeSidecar",
             "lifetime classicSidecar", "lifetime service", "routes", "shared agent", "existing secret",
-            "created secret"}
+            "created secret", "gateway", "gateway beside the ingress", "gateway without the ingress",
+            "gateway existing", "gateway created", "gateway envoyGateway", "gateway istio", "gateway routes",
+            "gateway ingressRoutes", "gateway agents tls", "gateway failOpen"}
 
 
 def test_valid_configs_build_valid_stacks():
@@ -119,22 +163,39 @@ def test_valid_configs_build_valid_stacks():
 
     with _frozen_heap():
         valid()
-    print(f"valid configs (seed {SEED}): {dict(outcomes)}")
+    keys = {k.removeprefix("gateway key ") for k in outcomes if k.startswith("gateway key ")}
+    print(f"valid configs (seed {SEED}): {({k: v for k, v in outcomes.items() if not k.startswith('gateway key ')})}"
+          f"; gateway keys set: {len(keys)} of {len(GATEWAY_KEYS)}")
+    if CRDS_MISSING:
+        print(f"gateway objects not checked against their CRDs: {CRDS_MISSING}")
     assert outcomes["built"] >= EXAMPLES
     if EXAMPLES >= 200:
         assert COVERAGE <= {k for k in outcomes if outcomes[k] >= 10}, dict(outcomes)
+        # Every key of the gateway's table in docs/configuration.md, set in some config that built.
+        assert set(GATEWAY_KEYS) <= keys, f"never set: {sorted(set(GATEWAY_KEYS) - keys)}"
+
+
+def test_the_fuzzing_knows_every_documented_gateway_key():
+    """A key (or a choice's value) docs/configuration.md's sigsci:gateway table adds fails here, naming it, until
+    tests/fuzz_configs.py generates it; as does a key the table drops."""
+    check_gateway_keys()
+
+
+# Twice as many hostile configs as valid ones for the kinds of break of the apps, the ingress and the shared keys,
+# shared among them by weight; the gateway's kinds get theirs at the same rate, on top.
+STACK_WEIGHT = sum(weight for kind, weight in HOSTILE_KINDS.items() if not kind.startswith(GATEWAY_KIND))
 
 
 @pytest.mark.parametrize("kind", list(HOSTILE_KINDS))
 def test_hostile_configs_are_refused_naming_the_key(kind):
-    examples = max(5, 2 * EXAMPLES * HOSTILE_KINDS[kind] // sum(HOSTILE_KINDS.values()))
+    examples = max(5, 2 * EXAMPLES * HOSTILE_KINDS[kind] // STACK_WEIGHT)
 
     @_fuzz(examples)
     @seed(SEED + 1)
     @given(hostile_config(kind))
     def hostile(case):
         _note(f"{case.what}; the error must name {' or '.join(case.expected)}")
-        refused(case.config, case.secret_keys, case.expected)
+        refused(case.config, case.secret_keys, case.expected, case.live)
 
     with _frozen_heap():
         hostile()

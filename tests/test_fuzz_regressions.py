@@ -11,6 +11,7 @@ go with that change.
 
 import pytest
 
+import crd_schema
 import harness
 from fuzz_configs import KNOWN_DISAGREEMENTS
 from test_fuzz import builds, refused
@@ -163,6 +164,44 @@ def test_what_the_docs_promise(config, key):
     _outcome(config, key)
 
 
-def test_no_known_disagreement_is_left():
-    """A new one gets its entry in fuzz_configs.KNOWN_DISAGREEMENTS and a strict xfail case here."""
-    assert KNOWN_DISAGREEMENTS == {}
+GATEWAY_APP = {"sigsci:apps": [APP], "sigsci:existingSecret": "keys"}
+# Seen only against the CRDs' own schemas (tests/crd_schema.py), which builds() skips without them.
+NEEDS_CRDS = pytest.mark.skipif(crd_schema.missing() is not None, reason=f"{crd_schema.missing()}")
+
+# Where the package and the docs disagree (fuzz_configs.KNOWN_DISAGREEMENTS), what the docs promise, as strict xfails:
+# (which disagreement, config, the key the error names, or None when the docs say the config is valid).
+DISAGREEMENTS = [
+    ("gateway-name-label", {**GATEWAY_APP, "sigsci:gateway": {"name": "x" * 64 + ".example"}}, None),
+    ("gateway-name-label", {**GATEWAY_APP, "sigsci:gateway": {"existingGateway": {"namespace": "edge",
+                                                                                  "name": "y" * 64}}}, None),
+    ("app-named-like-the-gateway-agents",
+     {"sigsci:apps": [{**APP, "name": "sigsci-extproc", "namespace": "sigsci-gateway"}], "sigsci:gateway": {},
+      "sigsci:existingSecret": "keys"}, None),
+    ("gateway-path-characters", {**GATEWAY_APP, "sigsci:gateway": {"routes": [{"app": "web", "path": "/a?b"}]}},
+     None),
+    ("gateway-path-characters", {**GATEWAY_APP, "sigsci:gateway": {"routes": [{"app": "web", "path": "/a|b"}]}},
+     None),
+    ("gateway-too-many-tls-secrets",
+     {**GATEWAY_APP, "sigsci:gateway": {"listeners": {"tlsSecrets": [f"tls-{n}" for n in range(65)]}}}, None),
+    ("tls-hostname-ip", {**GATEWAY_APP, "sigsci:gateway": {"agents": {"tls": {"secret": "agents-tls",
+                                                                          "hostname": "10.0.0.1"}}}},
+     "sigsci:gateway.agents.tls.hostname"),
+    ("timeout-rounded-down", {**GATEWAY_APP, "sigsci:gateway": {"bodyLimit": "1500k", "messageTimeout": "1430ms"}},
+     "sigsci:gateway.messageTimeout"),
+]
+_CRD_ONLY = {"gateway-path-characters", "gateway-too-many-tls-secrets"}
+
+
+@pytest.mark.parametrize("config,key", [
+    pytest.param(config, key, id=name, marks=[pytest.mark.xfail(strict=True, raises=AssertionError,
+                                                                reason=KNOWN_DISAGREEMENTS[name])]
+                 + ([NEEDS_CRDS] if name in _CRD_ONLY else []))
+    for name, config, key in DISAGREEMENTS])
+def test_what_the_docs_promise_where_the_package_disagrees(config, key):
+    _outcome(config, key)
+
+
+def test_every_known_disagreement_has_its_case():
+    """A new one gets its entry in fuzz_configs.KNOWN_DISAGREEMENTS and a strict xfail case here; a settled one
+    moves to SETTLED."""
+    assert {name for name, _, _ in DISAGREEMENTS} == set(KNOWN_DISAGREEMENTS)

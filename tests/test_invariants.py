@@ -87,10 +87,151 @@ BREAKS = [
 ]
 
 
-@pytest.mark.parametrize("stack,name,edit,fragment", BREAKS, ids=[f"{b[0]}-{b[3]}" for b in BREAKS])
-def test_each_check_reports_a_planted_break(stack, name, edit, fragment, stack_runs):
-    problems = invariants.violations(_broken(stack_runs[stack], name, edit), harness.stack_config(stack))
+# Gateways beside the stacks' (dev has one): the agents with TLS and a PodDisruptionBudget, HTTPS, routes into other
+# namespaces; and an existing Gateway, which the policy reaches the agents from.
+CONFIGS = {
+    "gateway": {"sigsci:site": "demo", **harness.KEY_CONFIG,
+                "sigsci:apps": [{"name": "web", "image": "example/web:1.0", "port": 8080, "namespace": "shop"}],
+                "sigsci:gateway": {"agents": {"tls": {"secret": "agents-tls"}}, "inspectResponses": False,
+                                   "listeners": {"tlsSecrets": ["shop-tls"]},
+                                   "routes": [{"app": "web", "host": "shop.example.com"},
+                                              {"service": {"name": "docs", "port": 8080}, "namespace": "docs",
+                                               "path": "/docs", "pathType": "Exact"}]}},
+    "existing-gateway": {"sigsci:existingSecret": "keys", "sigsci:gateway": {
+        "existingGateway": {"namespace": "edge", "name": "public"}, "envoyGateway": {"enabled": False}}},
+    # Istio on an existing Gateway, serving the ingress's routes too.
+    "istio": {"sigsci:existingSecret": "keys",
+              "sigsci:apps": [{"name": "web", "image": "example/web:1.0", "port": 8080}],
+              "sigsci:ingress": {"routes": [{"app": "web", "host": "shop.example.com"}]},
+              "sigsci:gateway": {"implementation": "istio", "namespace": "agents", "ingressRoutes": True,
+                                 "existingGateway": {"namespace": "edge", "name": "public"},
+                                 "routes": [{"service": {"name": "docs", "port": 80}, "namespace": "docs"}]}},
+}
+
+
+@pytest.fixture(scope="module")
+def runs(stack_runs) -> dict:
+    return {**stack_runs, **{name: harness.run_config(config) for name, config in CONFIGS.items()}}
+
+
+def _config(name: str) -> dict:
+    return CONFIGS[name] if name in CONFIGS else harness.stack_config(name)
+
+
+@pytest.mark.parametrize("name", list(CONFIGS))
+def test_the_gateways_keep_every_invariant(name, runs):
+    assert invariants.violations(runs[name], CONFIGS[name]) == []
+
+
+def _container(inputs):
+    return _pod(inputs)["containers"][0]
+
+
+def _ext_proc(inputs):
+    return inputs["spec"]["extProc"][0]
+
+
+GATEWAY_BREAKS = [
+    ("dev", "gateway-agent-deployment", lambda i: _env(_container(i), "SIGSCI_ENVOY_GRPC_ADDRESS", "0.0.0.0:9998"),
+     "the agents listen on 0.0.0.0:9998"),
+    ("dev", "gateway-agent-deployment", lambda i: _container(i)["ports"][0].update(containerPort=9998),
+     "containerPorts [9998] lack 9999"),
+    ("dev", "gateway-agent-deployment", lambda i: _container(i)["readinessProbe"].update(grpc={"port": 9998}),
+     "not grpc on 9999"),
+    ("dev", "gateway-agent-deployment", lambda i: i["spec"].update(replicas=2), "2 replicas, agents.replicas is 1"),
+    ("dev", "gateway-agent-deployment",
+     lambda i: _container(i)["env"][0]["valueFrom"]["secretKeyRef"].update(name="other"), "of the stack's Secret"),
+    ("gateway", "gateway-agent-poddisruptionbudget", lambda i: i["spec"]["selector"].update(matchLabels={"a": "b"}),
+     "0 PodDisruptionBudgets for 2 replicas"),
+    ("dev", "gateway-agent-service", lambda i: i["spec"]["ports"][0].update(targetPort=9998), "not one named grpc"),
+    ("dev", "gateway-agent-networkpolicy", lambda i: i["spec"]["ingress"][0]["ports"][0].update(port=8080),
+     "not only chosen clients on port 9999"),
+    ("dev", "gateway-envoyextensionpolicy.sigsci-waf", lambda i: i["spec"]["targetRefs"][0].update(sectionName="http"),
+     "not the whole Gateway"),
+    ("dev", "gateway-envoyextensionpolicy.sigsci-waf", lambda i: _ext_proc(i)["backendRefs"][0].update(port=9998),
+     "not the agents' Service"),
+    ("dev", "gateway-envoyextensionpolicy.sigsci-waf", lambda i: _ext_proc(i).update(failOpen=True),
+     "failOpen True"),
+    ("dev", "gateway-envoyextensionpolicy.sigsci-waf", lambda i: _ext_proc(i).update(messageTimeout="200ms"),
+     "waits 200 ms, under 1 s per MiB"),
+    ("dev", "gateway-envoyextensionpolicy.sigsci-waf", lambda i: _ext_proc(i)["processingMode"].pop("response"),
+     "processingMode"),
+    ("gateway", "gateway-envoyextensionpolicy.sigsci-waf",
+     lambda i: _ext_proc(i)["processingMode"].update(response={"body": "Buffered"}), "inspectResponses False"),
+    ("dev", "gateway-clienttrafficpolicy.sigsci-waf", lambda i: i["spec"]["connection"].update(bufferLimit="2Mi"),
+     "buffers 2097152 bytes"),
+    ("dev", "gateway-gatewayclass.sigsci-envoy", lambda i: i["spec"].update(controllerName="example.com/other"),
+     "class sigsci-envoy"),
+    ("gateway", "gateway-gateway.sigsci-gateway", lambda i: i["spec"]["listeners"][1].update(port=8443),
+     "Gateway sigsci-gateway: listeners"),
+    ("gateway", "gateway-gateway.sigsci-gateway",
+     lambda i: i["spec"]["listeners"][0]["allowedRoutes"]["namespaces"].update({"from": "All"}),
+     "admits routes from other namespaces"),
+    ("dev", "gateway-httproute.sigsci-gateway.helloworld", lambda i: i["spec"]["parentRefs"][0].update(name="other"),
+     "not attached to the Gateway"),
+    ("dev", "gateway-httproute.sigsci-gateway.helloworld",
+     lambda i: i["spec"]["rules"][0]["backendRefs"][0].update(port=8001), "and rules"),
+    ("gateway", "gateway-httproute.sigsci-gateway.docs",
+     lambda i: i["spec"]["rules"][0]["matches"][0]["path"].update(type="PathPrefix"), "and rules"),
+    ("dev", "gateway-httproute.sigsci-gateway.helloworld", lambda i: i["metadata"].update(name="other"),
+     "no HTTPRoute"),
+    ("dev", "gateway-referencegrant.default.sigsci-gateway.sigsci-gateway.helloworld",
+     lambda i: i["spec"]["from"][0].update(namespace="other"), "with no ReferenceGrant there"),
+    ("existing-gateway", "gateway-referencegrant.sigsci-waf.edge", lambda i: i["spec"]["to"][0].update(name="other"),
+     "EnvoyExtensionPolicy edge/sigsci-waf: reaches Service sigsci-gateway/sigsci-extproc with no ReferenceGrant"),
+    ("gateway", "gateway-agent-deployment",
+     lambda i: next(v for v in _pod(i)["volumes"] if "secret" in v)["secret"].update(secretName="other"),
+     "not tls.crt of agents.tls.secret"),
+    ("gateway", "gateway-agent-deployment", lambda i: _container(i).update(readinessProbe={"grpc": {"port": 9999}}),
+     "not tcpSocket on 9999"),
+    ("gateway", "gateway-agent-backendtlspolicy", lambda i: i["spec"]["validation"].update(hostname="x.example"),
+     "validates"),
+    ("dev", "gateway-envoy-gateway", lambda i: i.update(version="v1.8.0"), "Envoy Gateway releases"),
+    ("existing-gateway", "gateway-envoyextensionpolicy.sigsci-waf",
+     lambda i: i["metadata"]["annotations"].update({"sigsci.fastly.com/gateway-controller": "istio.io/x"}),
+     "checked for 'istio.io/x'"),
+    ("istio", "gateway-envoyfilter.sigsci-waf",
+     lambda i: i["spec"]["workloadSelector"]["labels"].update({"gateway.networking.k8s.io/gateway-name": "other"}),
+     "not the proxies of Gateway public"),
+    ("istio", "gateway-envoyfilter.sigsci-waf", lambda i: _typed_config(i).update(failure_mode_allow=True),
+     "failOpen True"),
+    ("istio", "gateway-envoyfilter.sigsci-waf", lambda i: _typed_config(i).update(message_timeout="0.200s"),
+     "waits 200 ms, under 1 s per MiB"),
+    ("istio", "gateway-envoyfilter.sigsci-waf",
+     lambda i: _typed_config(i)["processing_mode"].update(request_body_mode="STREAMED"), "processing_mode"),
+    ("istio", "gateway-envoyfilter.sigsci-waf",
+     lambda i: _typed_config(i)["grpc_service"]["envoy_grpc"].update(cluster_name="outbound|9999||x.agents.svc"),
+     "not the agents' Service's outbound|9999||sigsci-extproc.agents.svc.cluster.local"),
+    ("istio", "gateway-envoyfilter.sigsci-waf",
+     lambda i: i["spec"]["configPatches"][0]["match"]["listener"]["filterChain"]["filter"]["subFilter"].update(
+         name="envoy.filters.http.cors"), "not ext_proc before the router"),
+    ("istio", "gateway-envoyfilter.sigsci-waf",
+     lambda i: i["spec"]["configPatches"][1]["patch"]["value"].update(per_connection_buffer_limit_bytes=32768),
+     "listener buffers [32768]"),
+    ("istio", "gateway-agent-networkpolicy",
+     lambda i: i["spec"]["ingress"][0]["from"][0].update(namespaceSelector={}), "not only {'podSelector'"),
+    ("istio", "gateway-httproute.edge.web", lambda i: i["spec"].update(hostnames=["other.example.com"]),
+     "and rules"),
+]
+
+
+def _typed_config(inputs):
+    return inputs["spec"]["configPatches"][0]["patch"]["value"]["typed_config"]
+
+
+
+@pytest.mark.parametrize("stack,name,edit,fragment", BREAKS + GATEWAY_BREAKS,
+                         ids=[f"{b[0]}-{b[3]}" for b in BREAKS + GATEWAY_BREAKS])
+def test_each_check_reports_a_planted_break(stack, name, edit, fragment, runs):
+    problems = invariants.violations(_broken(runs[stack], name, edit), _config(stack))
     assert any(fragment in p for p in problems), problems
+
+
+def test_gateway_objects_without_a_gateway_are_reported(runs):
+    gateway = next(r for r in runs["dev"].resources if r.name == "gateway-envoyextensionpolicy.sigsci-waf")
+    alone = Run(resources=[*copy.deepcopy(runs["prod"].resources), copy.deepcopy(gateway)],
+                outputs=runs["prod"].outputs, warnings=[], options={})
+    assert any("declared without sigsci:gateway" in p for p in invariants.violations(alone, _config("prod")))
 
 
 @pytest.mark.parametrize("value,ok", [("web", True), ("a" * 63, True), ("a" * 64, False), ("Web", False),

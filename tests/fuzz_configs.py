@@ -34,29 +34,7 @@ HEX64 = "0123456789abcdef"
 # Where the package and the docs disagree. Each is a strict xfail in tests/test_fuzz_regressions.py (what the docs
 # promise) that starts passing, and so failing, once the package changes; until then the generators keep clear
 # of it where a comment names it. Where the docs change instead, the case and the detour go with that change.
-KNOWN_DISAGREEMENTS = {
-    "gateway-name-label": "sigsci:gateway.name and existingGateway.name take a DNS subdomain (up to 253 "
-                          "characters); the agents' Deployment, Service, NetworkPolicy and PodDisruptionBudget carry "
-                          "it as the label app.kubernetes.io/instance, which holds at most 63: a longer name passes "
-                          "the preview and the API server refuses those objects",
-    "app-named-like-the-gateway-agents": "an app named sigsci-extproc (or a patched app whose Deployment or Service "
-                                         "is) in the gateway's namespace would take the gateway agents' objects; "
-                                         "the package refuses it, naming the app's key, where docs/configuration.md "
-                                         "names no such restriction (as it does 'not sigsci-agent')",
-    "gateway-path-characters": "a gateway route's path is refused only for whitespace, '{', '}', ';' and the "
-                               "sequences the docs list; the HTTPRoute CRD refuses, for PathPrefix and Exact, any "
-                               "character outside [-A-Za-z0-9/._~!$&'()*+,;=:@] but %XX escapes, and '#': a path such "
-                               "as '/a?b' or '/a|b' passes the preview and the API server refuses the HTTPRoute",
-    "gateway-too-many-tls-secrets": "listeners.tlsSecrets takes a list of any length; the Gateway CRD allows at most "
-                                    "64 certificateRefs on a listener, so a longer list passes the preview and the API "
-                                    "server refuses the Gateway",
-    "tls-hostname-ip": "agents.tls.hostname is a host name, and a green preview checks \"hosts, which may not be IP "
-                       "addresses\" (docs/configuration.md); the package takes '10.0.0.1' there, which Envoy would "
-                       "send as the TLS server name (SNI), where RFC 6066 allows no IP address",
-    "timeout-rounded-down": "messageTimeout must allow 1 s per MiB of bodyLimit; the package rounds that down to the "
-                            "millisecond, so bodyLimit 1500k (1.43 MiB) accepts 1430ms, under the 1430.5 ms the "
-                            "docs' rule asks",
-}
+KNOWN_DISAGREEMENTS: dict[str, str] = {}
 
 
 def _opt(**fields: st.SearchStrategy) -> st.SearchStrategy[dict]:
@@ -483,7 +461,7 @@ def _fit_namespaces(apps: list[dict], ingress: dict | None, gateway: dict | None
             names = {name for kind, _, name in _claims(entry)}
             if (entry.get("placement", "owned") == "owned" and entry["name"] == chart) or agents in names:
                 move(entry)
-    # app-named-like-the-gateway-agents: nothing keeps an app off the gateway agents' Deployment and Service.
+    # configuration.md: in the gateway's namespace an app takes neither the gateway agents' Deployment nor Service.
     seen: set = {(kind, gateway_namespace, gateway_docs.AGENTS_NAME) for kind in ("Service", "Deployment")
                  if gateway is not None}
     for entry in apps:
@@ -739,11 +717,6 @@ INGRESS = Obj({
 GATEWAY_TABLE = "## `sigsci:gateway`"
 
 
-def _label_sized(name: str) -> str:
-    """gateway-name-label: the Gateway's name goes into the agents' labels, which hold at most 63 characters."""
-    return name[:NAME_MAX].rstrip(".-")
-
-
 body_limit = st.one_of(
     st.sampled_from(["1Ki", "1024", "2k", "512Ki", "1Mi", "1M", "1500k", "8Mi", "64Mi", "67108864", "65536"]),
     st.integers(gateway_docs.BODY_LIMIT_MIN, gateway_docs.BODY_LIMIT_MAX).map(str),
@@ -751,7 +724,7 @@ body_limit = st.one_of(
 message_timeout = st.one_of(
     st.sampled_from(["500ms", "2s", "1m30s", "1h", "64s", "1m4s", "999ms", "1s500ms", "99999ms", "2h0m0s1ms"]),
     st.integers(0, 99999).map(lambda n: f"{n}ms"), st.integers(0, 3600).map(lambda n: f"{n}s"))
-gateway_name = dns_subdomain.map(_label_sized)
+gateway_name = dns_subdomain
 # Each key of the table: its schema node (what its hostile values break) and what its valid values are drawn from
 # (None: drawn elsewhere, the routes' by the route generator, implementation by gateway_settings). A key the table
 # documents and this does not know fails every run that draws a gateway (check_gateway_keys), as does a key the
@@ -888,6 +861,8 @@ def gateway_settings(draw) -> dict:
         if draw(st.integers(0, 3)) == 0 or (dotted == implementation and draw(st.booleans())):
             *parents, key = dotted.split(".")
             _within(settings, parents, make=True)[key] = draw(strategy)
+    if draw(st.integers(0, 5)) == 0:  # failing open, which the preview warns about: rare among optional keys
+        settings["failOpen"] = True
     return settings
 
 
@@ -920,8 +895,8 @@ INVALID: dict[str, list] = {
     "mount-path": ["", "relative", "tmp/x", "~/x", *_NOT_TEXT],
     "http-path": ["", "healthz", "api/v1", *_NOT_TEXT],
     "host": ["", "Shop.Example.com", "10.0.0.1", "a..b", "shop.example.com:80", "http://shop", *_NOT_TEXT],
-    # tls-hostname-ip: no IP address here until the package refuses one.
-    "precise-host": ["", "Shop.Example.com", "a..b", "*.example.com", "*", "tls.example.com:443", *_NOT_TEXT],
+    "precise-host": ["", "Shop.Example.com", "a..b", "*.example.com", "*", "tls.example.com:443", "10.0.0.1",
+                     "::1", *_NOT_TEXT],
     "chart-version": ["", "latest", "4.15", "v4.15.1", "4.15.1.1", *_NOT_TEXT],
     "url": ["", "ftp://charts.example.com", "charts.example.com", "https://", *_NOT_TEXT],
     "cpu": ["", "lots", "1K", "-1", "10001", "1 core", True, [], {}],
@@ -1366,8 +1341,8 @@ def _on_gateway(rule):
 @_on_gateway
 def _rule_timeout_too_short(draw, config, gateway):
     limit = draw(body_limit)
-    # timeout-rounded-down: a whole millisecond below what the package rounds the rule down to as well.
-    most = math.floor(gateway_docs.min_timeout_ms(gateway_docs.size_bytes(limit))) - 1
+    # The largest whole number of milliseconds under the docs' rule.
+    most = math.ceil(gateway_docs.min_timeout_ms(gateway_docs.size_bytes(limit))) - 1
     timeout = draw(st.one_of(st.just(most), st.integers(0, most)))
     gateway.update(bodyLimit=limit, messageTimeout=draw(st.sampled_from(
         [f"{timeout}ms"] + ([f"{timeout // 1000}s"] if timeout >= 1000 else []))))

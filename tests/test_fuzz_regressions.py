@@ -120,6 +120,8 @@ APP = {"name": "web", "port": 8080, "image": "example/web:1.0"}
 
 # Where the package and the docs disagreed, now settled: what the docs promise (the key the error names, or None
 # when the config is valid).
+GATEWAY_APP = {"sigsci:apps": [APP], "sigsci:existingSecret": "keys"}
+
 SETTLED = [
     ("existing-secret-key-spelling", {"sigsci:apps": [APP], "sigsci:existingSecret": "Bad_Name"},
      "sigsci:existingSecret"),
@@ -156,6 +158,32 @@ SETTLED = [
     ("app-drain-default-without-agent-drain",
      {"sigsci:apps": [{**APP, "agent": {"preStopSleepSeconds": 0}, "terminationGracePeriodSeconds": 5}],
       "sigsci:existingSecret": "keys"}, None),
+    # Found by the gateway's fuzzing: a Gateway name of any DNS-subdomain length (the agents' labels do not carry
+    # it); an app in the gateway's namespace may not take the agents' name; an HTTPRoute path takes Gateway API's
+    # characters only; at most 64 TLS Secrets on a listener; no IP as the agents' TLS name; the timeout rule
+    # rounded up, never down.
+    ("gateway-name-label", {**GATEWAY_APP, "sigsci:gateway": {"name": "x" * 64 + ".example"}}, None),
+    ("gateway-name-label", {**GATEWAY_APP, "sigsci:gateway": {"existingGateway": {"namespace": "edge",
+                                                                                  "name": "y" * 64}}}, None),
+    ("app-named-like-the-gateway-agents",
+     {"sigsci:apps": [{**APP, "name": "sigsci-extproc", "namespace": "sigsci-gateway"}], "sigsci:gateway": {},
+      "sigsci:existingSecret": "keys"}, "sigsci:apps[0].name"),
+    ("gateway-path-characters", {**GATEWAY_APP, "sigsci:gateway": {"routes": [{"app": "web", "path": "/a?b"}]}},
+     "sigsci:gateway.routes[0].path"),
+    ("gateway-path-characters", {**GATEWAY_APP, "sigsci:gateway": {"routes": [{"app": "web", "path": "/a|b"}]}},
+     "sigsci:gateway.routes[0].path"),
+    ("gateway-path-characters", {**GATEWAY_APP, "sigsci:ingress": {"routes": [{"app": "web", "path": "/ä"}]},
+                                 "sigsci:gateway": {"ingressRoutes": True}}, "sigsci:ingress.routes[0].path"),
+    ("gateway-too-many-tls-secrets",
+     {**GATEWAY_APP, "sigsci:gateway": {"listeners": {"tlsSecrets": [f"tls-{n}" for n in range(65)]}}},
+     "sigsci:gateway.listeners.tlsSecrets"),
+    ("tls-hostname-ip", {**GATEWAY_APP, "sigsci:gateway": {"agents": {"tls": {"secret": "agents-tls",
+                                                                          "hostname": "10.0.0.1"}}}},
+     "sigsci:gateway.agents.tls.hostname"),
+    ("timeout-rounded-down", {**GATEWAY_APP, "sigsci:gateway": {"bodyLimit": "1500k", "messageTimeout": "1430ms"}},
+     "sigsci:gateway.messageTimeout"),
+    ("timeout-rounded-down", {**GATEWAY_APP, "sigsci:gateway": {"bodyLimit": "1500k", "messageTimeout": "1431ms"}},
+     None),
 ]
 
 
@@ -164,32 +192,13 @@ def test_what_the_docs_promise(config, key):
     _outcome(config, key)
 
 
-GATEWAY_APP = {"sigsci:apps": [APP], "sigsci:existingSecret": "keys"}
 # Seen only against the CRDs' own schemas (tests/crd_schema.py), which builds() skips without them.
 NEEDS_CRDS = pytest.mark.skipif(crd_schema.missing() is not None, reason=f"{crd_schema.missing()}")
 
 # Where the package and the docs disagree (fuzz_configs.KNOWN_DISAGREEMENTS), what the docs promise, as strict xfails:
 # (which disagreement, config, the key the error names, or None when the docs say the config is valid).
-DISAGREEMENTS = [
-    ("gateway-name-label", {**GATEWAY_APP, "sigsci:gateway": {"name": "x" * 64 + ".example"}}, None),
-    ("gateway-name-label", {**GATEWAY_APP, "sigsci:gateway": {"existingGateway": {"namespace": "edge",
-                                                                                  "name": "y" * 64}}}, None),
-    ("app-named-like-the-gateway-agents",
-     {"sigsci:apps": [{**APP, "name": "sigsci-extproc", "namespace": "sigsci-gateway"}], "sigsci:gateway": {},
-      "sigsci:existingSecret": "keys"}, None),
-    ("gateway-path-characters", {**GATEWAY_APP, "sigsci:gateway": {"routes": [{"app": "web", "path": "/a?b"}]}},
-     None),
-    ("gateway-path-characters", {**GATEWAY_APP, "sigsci:gateway": {"routes": [{"app": "web", "path": "/a|b"}]}},
-     None),
-    ("gateway-too-many-tls-secrets",
-     {**GATEWAY_APP, "sigsci:gateway": {"listeners": {"tlsSecrets": [f"tls-{n}" for n in range(65)]}}}, None),
-    ("tls-hostname-ip", {**GATEWAY_APP, "sigsci:gateway": {"agents": {"tls": {"secret": "agents-tls",
-                                                                          "hostname": "10.0.0.1"}}}},
-     "sigsci:gateway.agents.tls.hostname"),
-    ("timeout-rounded-down", {**GATEWAY_APP, "sigsci:gateway": {"bodyLimit": "1500k", "messageTimeout": "1430ms"}},
-     "sigsci:gateway.messageTimeout"),
-]
-_CRD_ONLY = {"gateway-path-characters", "gateway-too-many-tls-secrets"}
+DISAGREEMENTS: list[tuple[str, dict, str | None]] = []
+_CRD_ONLY: set[str] = set()
 
 
 @pytest.mark.parametrize("config,key", [

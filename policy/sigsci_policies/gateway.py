@@ -38,6 +38,7 @@ How Istio applies an EnvoyFilter (istio.py reads its patches), as the checks mod
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any, Iterable, Mapping
@@ -546,4 +547,4 @@ class GatewayApi:
 
 def needed_timeout_ms(limit: Decimal) -> int:
     """The shortest message timeout for a body buffer of `limit` bytes (the package's rule)."""
-    return max(MIN_MESSAGE_TIMEOUT_MS, int(limit * TIMEOUT_MS_PER_MIB / MIB))
+    return max(MIN_MESSAGE_TIMEOUT_MS, math.ceil(limit * TIMEOUT_MS_PER_MIB / MIB))

@@ -46,6 +46,33 @@ class ConfigError(pulumi.RunError):
         super().__init__(f"{key}: {problem}")
 
 
+def report_once() -> None:
+    """A ConfigError raised where a value becomes known (inside an Output's apply) is the run's error, which
+    Pulumi reports as one line; the inputs of resources waiting on that value fail with it too, and asyncio
+    would log each of those as a "Future exception was never retrieved" traceback. Hush those, for this
+    error type only, on the running event loop."""
+    import asyncio
+
+    try:
+        loop = asyncio.get_event_loop()
+    except RuntimeError:
+        return
+    previous = loop.get_exception_handler()
+    if getattr(previous, "reports_once", False):
+        return
+
+    def handler(loop: asyncio.AbstractEventLoop, context: dict) -> None:
+        if isinstance(context.get("exception"), ConfigError):
+            return
+        if previous is not None:
+            previous(loop, context)
+        else:
+            loop.default_exception_handler(context)
+
+    handler.reports_once = True  # type: ignore[attr-defined]
+    loop.set_exception_handler(handler)
+
+
 def join_path(prefix: str, loc: Iterable[Any], *, snake: bool = False) -> str:
     """Render a pydantic error location under a prefix: `sigsci:apps` + (0, "port") -> `sigsci:apps[0].port`."""
     path = prefix

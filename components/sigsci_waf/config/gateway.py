@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import re
 
 from pydantic import Field, StrictBool, model_validator
@@ -9,7 +10,7 @@ from pydantic import Field, StrictBool, model_validator
 from .agent import AgentSettings
 from .choices import GatewayImplementation, PathType
 from .errors import Problem
-from .kube import DnsLabel, DnsSubdomain, Host, Port, UnprivilegedPort, _text, quantity_value
+from .kube import DnsLabel, DnsSubdomain, Host, Port, UnprivilegedPort, _text, is_ip, quantity_value
 from .model import Model
 from .routes import RouteBase
 
@@ -55,6 +56,13 @@ def duration_ms(text: str) -> int:
     return sum(int(n) * _UNIT_MS[unit] for n, unit in re.findall(r"([0-9]+)(h|ms|m|s)", text))
 
 
+# Gateway API's rule for Exact and PathPrefix paths: RFC 3986 path characters, or %XX escapes.
+_GATEWAY_PATH = re.compile(r"(?:[-A-Za-z0-9/._~!$&'()*+,;=:@]|%[0-9a-fA-F]{2})+")
+MAX_GATEWAY_PATH = 1024
+# A listener's certificateRefs, as the Gateway CRD bounds them.
+MAX_TLS_SECRETS = 64
+
+
 class GatewayRoute(RouteBase):
     """One HTTPRoute rule: host and path to an app of `sigsci:apps` or to a named Service."""
 
@@ -64,6 +72,9 @@ class GatewayRoute(RouteBase):
     def _gateway_path_types(self):
         if self.path_type == PathType.IMPLEMENTATION_SPECIFIC:
             raise Problem("pathType", "ImplementationSpecific has no Gateway API equivalent: use Prefix or Exact")
+        if len(self.path) > MAX_GATEWAY_PATH or not _GATEWAY_PATH.fullmatch(self.path):
+            raise Problem("path", f"{self.path!r}: an HTTPRoute path takes letters, digits, -/._~!$&'()*+,;=:@ and "
+                                  f"%XX escapes, up to {MAX_GATEWAY_PATH} characters (Gateway API's rule)")
         return self
 
 
@@ -100,6 +111,9 @@ class AgentTls(Model):
         if self.hostname is not None and self.hostname.startswith("*"):
             raise Problem("hostname", f"{self.hostname!r} is a wildcard: Envoy checks the agents' certificate "
                                       "for one precise name")
+        if self.hostname is not None and is_ip(self.hostname):
+            raise Problem("hostname", f"{self.hostname!r} is an IP address: Envoy sends the name as the TLS server "
+                                      "name (SNI), which takes DNS names only")
         return self
 
     @property
@@ -128,7 +142,7 @@ class GatewayListeners(Model):
 
     http_port: Port = 80
     https_port: Port = 443
-    tls_secrets: list[DnsSubdomain] = []
+    tls_secrets: list[DnsSubdomain] = Field(default=[], max_length=MAX_TLS_SECRETS)
 
     @model_validator(mode="after")
     def _ports_differ(self):
@@ -181,7 +195,7 @@ class GatewaySpec(Model):
         if limit < 1024 or limit > MAX_BODY_LIMIT:
             raise Problem("bodyLimit", f"{self.body_limit} must be between 1Ki and 64Mi: bodies up to it are "
                                        "buffered in Envoy and sent to the agent whole")
-        needed = max(MIN_MESSAGE_TIMEOUT_MS, int(limit * TIMEOUT_MS_PER_MIB / 2 ** 20))
+        needed = max(MIN_MESSAGE_TIMEOUT_MS, math.ceil(limit * TIMEOUT_MS_PER_MIB / 2 ** 20))
         if duration_ms(self.message_timeout) < needed:
             raise Problem("messageTimeout", f"{self.message_timeout} is too short for bodyLimit {self.body_limit}: "
                                             f"allow at least {needed} ms ({TIMEOUT_MS_PER_MIB} ms per MiB, at least "

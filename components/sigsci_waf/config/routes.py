@@ -7,23 +7,13 @@ from pydantic import Field, model_validator
 
 from .choices import PathType
 from .errors import Problem
-from .kube import DnsLabel, DnsSubdomain, Host, Port, ServiceName
+from .kube import DnsLabel, DnsSubdomain, Host, Port, ServiceName, is_ip
 from .model import Model
 
 
 class ServiceBackend(Model):
     name: ServiceName
     port: Port
-
-
-def _is_ip(host: str) -> bool:
-    import ipaddress
-
-    try:
-        ipaddress.ip_address(host)
-    except ValueError:
-        return False
-    return True
 
 
 class RouteBase(Model):
@@ -42,7 +32,7 @@ class RouteBase(Model):
         if (self.app is None) == (self.service is None):
             raise Problem("app", "is required, or service instead (one of the two, not both): route to an app of "
                                  "sigsci:apps by name, or to a Service with {name, port}")
-        if self.host is not None and _is_ip(self.host):
+        if self.host is not None and is_ip(self.host):
             raise Problem("host", f"{self.host!r} is an IP address; a route's host must be a DNS name (leave host "
                                   "unset to match any host)")
         path_type = getattr(self, "path_type", PathType.PREFIX)

@@ -34,7 +34,9 @@ TLS_MOUNT = "/etc/sigsci/grpc-tls"
 
 def agent_labels(gateway: ResolvedGateway) -> dict[str, str]:
     """Told apart from the ingress's agents and an app's agents by component."""
-    return {"app.kubernetes.io/name": "sigsci-agent", "app.kubernetes.io/instance": gateway.spec.gateway_name,
+    # One gateway's agents per namespace (they take AGENTS_NAME there): the name, not the Gateway's (a DNS
+    # subdomain up to 253 characters, where a label value holds 63).
+    return {"app.kubernetes.io/name": "sigsci-agent", "app.kubernetes.io/instance": AGENTS_NAME,
             "app.kubernetes.io/component": "gateway-agent"}
 
 

@@ -11,6 +11,7 @@ from ..config.args import (AgentArgs, EnvoyGatewayInstallArgs, ExistingGatewayAr
                            GatewayListenersArgs, GatewayRouteArgs, plain_values)
 from ..config.choices import GatewayImplementation
 from ..config.gateway import ENVOY_GATEWAY_CHART
+from ..config.errors import report_once
 from ..config.refs import GATEWAY_CONTROLLER, ROTATION, SECRET_NAME
 from ..declare import declare, read_custom, registered
 from ..entry import entry_call
@@ -117,6 +118,7 @@ class SigsciGateway(pulumi.ComponentResource):
         live_class = read_custom(f"{name}-existing-gatewayclass", f"{GATEWAY_API}/v1", "GatewayClass",
                                  live.spec.apply(class_of), read)
         key = resolved.field_key("existingGateway")
+        report_once()
         return pulumi.Output.all(live.spec, live_class.spec).apply(
             lambda specs: check_existing(spec, key, specs[0], specs[1]))
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Callable, Mapping
 
-from ..config.errors import ConfigError
+from ..config.errors import ConfigError, report_once
 
 # Stand-ins valid for their fields' types, and never a real value.
 STAND_INS = {
@@ -131,6 +131,8 @@ def field_check(model: Any, name: str) -> Callable[[Any], None]:
 
 
 def _checked(key: str, check: Callable[[Any], Any]) -> Callable[[Any], Any]:
+    report_once()
+
     def known(value: Any) -> Any:
         try:
             check(value)

@@ -96,8 +96,8 @@ def _shared_routes(gateway: ResolvedGateway, ingress_routes: Sequence[tuple[str,
             warnings.append(f"{key}.tlsSecret is not served by the Gateway, which serves TLS from "
                             "sigsci:gateway.listeners.tlsSecrets (Secrets in the Gateway's namespace): add it "
                             "there")
-        fields = route.model_dump(include=set(GatewayRoute.model_fields), exclude_unset=True)
-        shared.append((key, GatewayRoute.model_validate(fields)))
+        fields = route.model_dump(include=set(GatewayRoute.model_fields), exclude_unset=True, by_alias=True)
+        shared.append((key, parse(GatewayRoute, fields, key)))
     return shared, warnings
 
 

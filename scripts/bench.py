@@ -1,12 +1,15 @@
 """Benchmark: the stack program against the same objects declared flat with pulumi_kubernetes.
 
 `make bench` runs it: for each size N it generates a config of N apps (owned, patched and agent-Service
-placements over ten namespaces, and an ingress controller routing to some of them), captures what the
-program declares, and generates from that capture a flat program declaring the very same resources (types,
+placements over ten namespaces, and an ingress controller routing to some of them), and the same config with a
+`sigsci:gateway` too (an HTTPRoute to every app, and to a Service outside the apps for every fifth one, so the
+Gateway API objects, the ReferenceGrants, the agents and Envoy Gateway's release all appear). It captures what
+the program declares and generates from that capture a flat program declaring the very same resources (types,
 names, inputs, secrets) with pulumi_kubernetes directly, each pod after the Secret of its namespace, as one
-would by hand. Each measurement runs in a fresh process, several times; the medians give the ratios and the
-growth exponents, written to BENCHMARKS.md with the machine and the date. A benchmark, not a test: CI runs
-it once at a small N (`make bench-smoke`) only to show it works.
+would by hand; that the flat program registers exactly the program's resources is checked on every run. Each
+measurement runs in a fresh process, several times; the medians give the ratios and the growth exponents,
+written to BENCHMARKS.md with the machine and the date. A benchmark, not a test: CI runs it once at a small N
+(`make bench-smoke`) only to show it works.
 """
 
 from __future__ import annotations
@@ -27,12 +30,11 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 SECRET_SIG = "4dabf18193072939515e22adb298388d"
 KEYS = {"sigsci:accessKeyId": "bench-key-id", "sigsci:secretAccessKey": "bench-secret-key"}
-# What the program imports of pulumi_kubernetes and pulumi_random: the flat program's imports.
-K8S_MODULES = ("pulumi_kubernetes.apps.v1", "pulumi_kubernetes.core.v1", "pulumi_kubernetes.networking.v1",
-               "pulumi_kubernetes.helm.v3", "pulumi_random")
+# The configs each size is measured with: the apps and an ingress controller, and the same with the gateway.
+CONFIGS = {"apps": "apps, ingress", "gateway": "apps, ingress, gateway"}
 
 
-def bench_config(n: int) -> dict:
+def bench_config(n: int, config: str = "apps") -> dict:
     apps = []
     for i in range(n):
         namespace, kind = f"team-{i % 10}", i % 20
@@ -47,8 +49,21 @@ def bench_config(n: int) -> dict:
         apps.append(app)
     routes = [{"app": f"app-{i}", "host": f"app-{i}.example.com", "namespace": f"team-{i % 10}"}
               for i in range(0, n, 20)]
-    return {"sigsci:site": "bench", **KEYS, "sigsci:apps": apps,
-            "sigsci:ingress": {"agentLifetime": "nativeSidecar", "routes": routes}}
+    stack = {"sigsci:site": "bench", **KEYS, "sigsci:apps": apps,
+             "sigsci:ingress": {"agentLifetime": "nativeSidecar", "routes": routes}}
+    if config == "gateway":
+        stack["sigsci:gateway"] = gateway_config(n)
+    return stack
+
+
+def gateway_config(n: int) -> dict:
+    """An HTTPRoute to every app (in its team's namespace, so a ReferenceGrant each), and one to a Service outside
+    `sigsci:apps` (`service:`, a static site of the same team) for every fifth app; HTTP and HTTPS listeners."""
+    routes = [{"app": f"app-{i}", "host": f"app-{i}.gateway.example.com", "namespace": f"team-{i % 10}"}
+              for i in range(n)]
+    routes += [{"name": f"static-{i}", "service": {"name": f"static-{i}", "port": 8080}, "namespace": f"team-{i % 10}",
+                "host": f"app-{i}.gateway.example.com", "path": "/static"} for i in range(0, n, 5)]
+    return {"listeners": {"tlsSecrets": ["bench-tls"]}, "routes": routes}
 
 
 # -- inside a fresh process ------------------------------------------------------------------------------------
@@ -63,7 +78,7 @@ def _mocks():
             self.registered = []
 
         def new_resource(self, args):
-            self.registered.append((args.typ, args.name, args.inputs, args.resource_id or None))
+            self.registered.append((args.typ, args.name, args.inputs, args.resource_id or None, bool(args.custom)))
             state = dict(args.inputs)
             if args.typ == "random:index/randomId:RandomId":
                 state["hex"] = hashlib.sha256(json.dumps(args.inputs.get("keepers"), sort_keys=True,
@@ -95,13 +110,18 @@ def _peak_rss_kib() -> int:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
 
 
-def measure_program(n: int, capture: str | None) -> dict:
-    from sigsci_waf.program import main
-
-    seconds, registered = _run(main, bench_config(n))
+def _measured(seconds: float, registered: list, capture: str | None) -> dict:
+    """The figures of one run (its peak memory before writing `capture`, what it registered)."""
+    figures = {"seconds": seconds, "rss_kib": _peak_rss_kib(), "resources": len(registered)}
     if capture:
         Path(capture).write_text(json.dumps([list(r) for r in registered], default=str))
-    return {"seconds": seconds, "rss_kib": _peak_rss_kib(), "resources": len(registered)}
+    return figures
+
+
+def measure_program(n: int, config: str, capture: str | None) -> dict:
+    from sigsci_waf.program import main
+
+    return _measured(*_run(main, bench_config(n, config)), capture)
 
 
 def _unwrap(value):
@@ -116,34 +136,42 @@ def _unwrap(value):
     return value
 
 
-def measure_flat(capture: str, tuned: bool = False) -> dict:
-    """The captured resources, declared flat: one pulumi_kubernetes call each, pods after their Secret.
-    `tuned`: with the garbage collector set as the stack program sets it, for a like-for-like figure."""
-    import gc
+def _flat_classes(types: set[str]) -> tuple[dict, list[str]]:
+    """Each resource type's class, found by its type token in the registry each provider's SDK (`pulumi_<package>`)
+    fills as it loads, so the flat program follows whatever types the program declares; and the modules they
+    come from. A Kubernetes type none of them has (Gateway API, Envoy Gateway) is a custom resource, `None`."""
     import importlib
+
+    from pulumi.runtime.rpc import get_resource_module
+
+    classes, modules = {}, set()
+    for typ in types:
+        package, module, _ = typ.split(":")
+        importlib.import_module(f"pulumi_{package}")
+        found = get_resource_module(package, module, "")
+        if found is None and package != "kubernetes":
+            raise SystemExit(f"bench: no class for {typ}")
+        fqn = found.mod_info["fqn"] if found else "pulumi_kubernetes.apiextensions"
+        modules.add(fqn)
+        classes[typ] = found and getattr(importlib.import_module(fqn), found.mod_info["classes"][typ])
+    return classes, sorted(modules)
+
+
+def measure_flat(capture: str, out: str | None = None, tuned: bool = False) -> dict:
+    """The captured resources (the program's own, not its components), declared flat: one pulumi_kubernetes call
+    each, pods after their Secret; what it registered written to `out`. `tuned`: with the garbage collector set
+    as the stack program sets it, for a like-for-like figure."""
+    import gc
 
     if tuned:
         gc.set_threshold(10_000, 10, 10)
 
     import pulumi
+    from pulumi_kubernetes.apiextensions import CustomResource
     from pydantic.alias_generators import to_snake
 
-    for module in K8S_MODULES:
-        importlib.import_module(module)
-    import pulumi_kubernetes as k8s
-    import pulumi_random as random
-
-    classes = {"kubernetes:apps/v1:Deployment": k8s.apps.v1.Deployment,
-               "kubernetes:apps/v1:DeploymentPatch": k8s.apps.v1.DeploymentPatch,
-               "kubernetes:core/v1:Service": k8s.core.v1.Service,
-               "kubernetes:core/v1:ServicePatch": k8s.core.v1.ServicePatch,
-               "kubernetes:core/v1:Secret": k8s.core.v1.Secret,
-               "kubernetes:core/v1:Namespace": k8s.core.v1.Namespace,
-               "kubernetes:networking.k8s.io/v1:NetworkPolicy": k8s.networking.v1.NetworkPolicy,
-               "kubernetes:networking.k8s.io/v1:Ingress": k8s.networking.v1.Ingress,
-               "kubernetes:helm.sh/v3:Release": k8s.helm.v3.Release,
-               "random:index/randomId:RandomId": random.RandomId}
-    captured = [r for r in json.loads(Path(capture).read_text()) if r[0] in classes]
+    captured = [r[:4] for r in json.loads(Path(capture).read_text()) if r[4]]
+    classes, modules = _flat_classes({typ for typ, *_ in captured})
 
     def body():
         secrets = {}
@@ -151,23 +179,29 @@ def measure_flat(capture: str, tuned: bool = False) -> dict:
             if read:  # a live object the program reads back (a patched Service), read the same way
                 classes[typ].get(name, read)
                 continue
-            args = {to_snake(k): _unwrap(v) for k, v in inputs.items() if k not in ("apiVersion", "kind")}
-            namespace = (inputs.get("metadata") or {}).get("namespace") if isinstance(inputs.get("metadata"), dict) \
-                else None
+            metadata = inputs.get("metadata")
+            namespace = metadata.get("namespace") if isinstance(metadata, dict) else None
             depends = [secrets[namespace]] if namespace in secrets and typ != "kubernetes:core/v1:Secret" else []
-            resource = classes[typ](name, **args, opts=pulumi.ResourceOptions(depends_on=depends))
+            opts = pulumi.ResourceOptions(depends_on=depends)
+            if classes[typ] is None:  # a custom resource: its fields as they are
+                fields = {k: _unwrap(v) for k, v in inputs.items() if k not in ("apiVersion", "kind")}
+                resource = CustomResource(name, api_version=inputs["apiVersion"], kind=inputs["kind"], opts=opts,
+                                          **fields)
+            else:
+                args = {to_snake(k): _unwrap(v) for k, v in inputs.items() if k not in ("apiVersion", "kind")}
+                resource = classes[typ](name, **args, opts=opts)
             if typ == "kubernetes:core/v1:Secret":
                 secrets[namespace or name.rsplit(".", 1)[-1]] = resource
 
-    seconds, registered = _run(body, {})
-    return {"seconds": seconds, "rss_kib": _peak_rss_kib(), "resources": len(registered)}
+    return {**_measured(*_run(body, {}), out), "modules": modules}
 
 
-def measure_import(which: str) -> dict:
+def measure_import(which: str, *modules: str) -> dict:
+    """The program's modules, or the flat program's `modules`, imported in a fresh process."""
     import importlib
 
     start = time.perf_counter()
-    for module in (K8S_MODULES if which == "flat" else ("sigsci_waf.program",)):
+    for module in (modules if which == "flat" else ("sigsci_waf.program",)):
         importlib.import_module(module)
     return {"seconds": time.perf_counter() - start}
 
@@ -182,59 +216,93 @@ def _fresh(*args: str) -> dict:
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 
-def _by_name(capture: str) -> dict:
-    return {(typ, name): inputs for typ, name, inputs, _ in json.loads(Path(capture).read_text())}
+def _by_name(capture: str, resources_only: bool = False) -> dict:
+    """What a run declared, by type and name: inputs, and the id of what it read; `resources_only`: without
+    the component resources (what a flat program declares)."""
+    return {(typ, name): (inputs, read) for typ, name, inputs, read, custom in json.loads(Path(capture).read_text())
+            if custom or not resources_only}
 
 
-def run(sizes: list[int], reps: int) -> dict:
-    results: dict = {"sizes": {}, "import": {}}
-    for which in ("flat", "program"):
-        results["import"][which] = statistics.median(_fresh("_import", which)["seconds"] for _ in range(reps))
+def _differences(program: dict, flat: dict) -> list[str]:
+    """Up to five resources the flat program declares otherwise than the program, named."""
+    named = [f"{typ} {name}: " + ("missing from the flat program" if (typ, name) not in flat else
+                                  "not in the program" if (typ, name) not in program else "other inputs")
+             for typ, name in sorted(program.keys() | flat.keys()) if program.get((typ, name)) != flat.get((typ, name))]
+    return named[:5]
+
+
+def run(sizes: list[int], reps: int, configs: list[str]) -> dict:
+    results: dict = {"runs": {config: {} for config in configs}, "import": {}}
+    modules: list[str] = []
     with tempfile.TemporaryDirectory() as tmp:
         for n in sizes:
-            capture = str(Path(tmp) / f"capture-{n}.json")
-            again = str(Path(tmp) / f"again-{n}.json")
-            program = [_fresh("_program", str(n), again), *(_fresh("_program", str(n), capture) for _ in range(reps))]
-            program = program[1:]
-            flat = [_fresh("_flat", capture) for _ in range(reps)]
-            tuned = [_fresh("_flat", capture, "tuned") for _ in range(reps)]
-            results["sizes"][n] = {
-                "program_s": statistics.median(r["seconds"] for r in program),
-                "flat_s": statistics.median(r["seconds"] for r in flat),
-                "tuned_s": statistics.median(r["seconds"] for r in tuned),
-                "program_rss_mib": statistics.median(r["rss_kib"] for r in program) / 1024,
-                "flat_rss_mib": statistics.median(r["rss_kib"] for r in flat) / 1024,
-                "resources": program[0]["resources"], "flat_resources": flat[0]["resources"],
-                # Two runs in fresh processes declare the same resources with the same inputs (the SDK registers
-                # them asynchronously, so only their registration order may differ).
-                "deterministic": _by_name(capture) == _by_name(again),
-            }
+            for config in configs:
+                capture, again, declared = (str(Path(tmp) / f"{what}-{config}-{n}.json")
+                                            for what in ("capture", "again", "flat"))
+                program = [_fresh("_program", str(n), config, again),
+                           *(_fresh("_program", str(n), config, capture) for _ in range(reps))][1:]
+                flat = [_fresh("_flat", capture, declared) for _ in range(reps)]
+                tuned = [_fresh("_flat", capture, declared, "tuned") for _ in range(reps)]
+                modules = modules or flat[0]["modules"]
+                differences = _differences(_by_name(capture, resources_only=True),
+                                           _by_name(declared, resources_only=True))
+                if differences:  # the figures would compare unlike things
+                    raise SystemExit(f"bench: at {n} apps ({CONFIGS[config]}) the flat program does not declare "
+                                     "what the program declares:\n" + "\n".join(differences))
+                results["runs"][config][n] = {
+                    "program_s": statistics.median(r["seconds"] for r in program),
+                    "flat_s": statistics.median(r["seconds"] for r in flat),
+                    "tuned_s": statistics.median(r["seconds"] for r in tuned),
+                    "program_rss_mib": statistics.median(r["rss_kib"] for r in program) / 1024,
+                    "flat_rss_mib": statistics.median(r["rss_kib"] for r in flat) / 1024,
+                    "resources": program[0]["resources"], "flat_resources": flat[0]["resources"],
+                    # Two runs in fresh processes declare the same resources with the same inputs (the SDK
+                    # registers them asynchronously, so only their registration order may differ).
+                    "deterministic": _by_name(capture) == _by_name(again),
+                }
+    results["import"]["flat"] = statistics.median(_fresh("_import", "flat", *modules)["seconds"] for _ in range(reps))
+    results["import"]["program"] = statistics.median(_fresh("_import", "program")["seconds"] for _ in range(reps))
     return results
 
 
+def _label(config: str, n: int) -> str:
+    routes = bench_config(n, config).get("sigsci:gateway", {}).get("routes", [])
+    return CONFIGS[config] + (f" ({len(routes)} HTTPRoutes)" if routes else "")
+
+
 def report(results: dict, reps: int) -> str:
-    sizes = sorted(results["sizes"])
-    lines = [f"# Benchmarks", "",
+    runs = results["runs"]
+    sizes = sorted({n for by_size in runs.values() for n in by_size})
+    lines = ["# Benchmarks", "",
              f"Measured {date.today().isoformat()} on {platform.machine()}, {os.cpu_count()} cores, "
              f"Python {platform.python_version()}, {platform.system()} {platform.release()}; "
              f"`make bench` ({reps} fresh processes per figure, medians; the program under Pulumi's mocks against "
              "the same resources declared flat with pulumi_kubernetes, see scripts/bench.py).", "",
-             "| apps | resources | program (s) | flat (s) | ratio | flat, same GC setting (s) | ratio to it | "
-             "peak RSS program / flat (MiB) | RSS ratio |",
-             "|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
+             "| apps | config | resources | program (s) | flat (s) | ratio | flat, same GC setting (s) | "
+             "ratio to it | peak RSS program / flat (MiB) | RSS ratio |",
+             "|---:|:---|---:|---:|---:|---:|---:|---:|---:|---:|"]
     for n in sizes:
-        r = results["sizes"][n]
-        lines.append(f"| {n} | {r['resources']} | {r['program_s']:.3f} | {r['flat_s']:.3f} | "
-                     f"{r['program_s'] / r['flat_s']:.2f}x | {r['tuned_s']:.3f} | {r['program_s'] / r['tuned_s']:.2f}x | "
-                     f"{r['program_rss_mib']:.0f} / {r['flat_rss_mib']:.0f} | "
-                     f"{r['program_rss_mib'] / r['flat_rss_mib']:.2f}x |")
+        for config, by_size in runs.items():
+            r = by_size[n]
+            lines.append(f"| {n} | {_label(config, n)} | {r['resources']} | {r['program_s']:.3f} | {r['flat_s']:.3f} | "
+                         f"{r['program_s'] / r['flat_s']:.2f}x | {r['tuned_s']:.3f} | "
+                         f"{r['program_s'] / r['tuned_s']:.2f}x | {r['program_rss_mib']:.0f} / "
+                         f"{r['flat_rss_mib']:.0f} | {r['program_rss_mib'] / r['flat_rss_mib']:.2f}x |")
     lines.append("")
     if len(sizes) >= 2:
         a, b = sizes[0], sizes[-1]
-        for label, key in (("program", "program_s"), ("flat", "flat_s"), ("flat, same GC setting", "tuned_s")):
-            exponent = math.log(results["sizes"][b][key] / results["sizes"][a][key]) / math.log(b / a)
-            lines.append(f"- Growth {a} -> {b} apps, {label}: exponent {exponent:.2f}")
-    same = all(results["sizes"][n]["deterministic"] for n in sizes)
+        for config, by_size in runs.items():
+            exponents = {key: math.log(by_size[b][key] / by_size[a][key]) / math.log(b / a)
+                         for key in ("program_s", "flat_s", "tuned_s")}
+            lines.append(f"- Growth {a} -> {b} apps ({CONFIGS[config]}): exponent {exponents['program_s']:.2f} for "
+                         f"the program, {exponents['flat_s']:.2f} flat, {exponents['tuned_s']:.2f} flat with the "
+                         "same GC setting")
+    counts = "; ".join(f"{by_size[sizes[-1]]['flat_resources']} with {CONFIGS[config]}"
+                       for config, by_size in runs.items())
+    lines.append("- Flat and program declare the same resources (types, names, inputs, secrets) at every size and "
+                 f"config, checked on each run: at {sizes[-1]} apps, {counts} (the resources column adds the "
+                 "program's component resources)")
+    same = all(r["deterministic"] for by_size in runs.values() for r in by_size.values())
     lines.append(f"- Same config twice (fresh processes): {'identical' if same else 'DIFFERENT'} resources and inputs")
     overhead = (results["import"]["program"] - results["import"]["flat"]) * 1000
     lines.append(f"- Import: the program's modules {results['import']['program'] * 1000:.0f} ms, the "
@@ -243,7 +311,13 @@ def report(results: dict, reps: int) -> str:
     lines += ["", "How to read it:",
               "- *flat* is what a hand-written program declares: the same resources, types, names, inputs and "
               "secrets, with pulumi_kubernetes directly, each pod after the Secret of its namespace, and the same "
-              "reads of patched Services.",
+              "reads of patched Services; the Gateway API and Envoy Gateway objects with pulumi_kubernetes's "
+              "CustomResource, as the program declares them. The bench stops if the flat program registers anything "
+              "other than the program's resources.",
+              "- *apps, ingress, gateway* is the same config with a `sigsci:gateway`: an HTTPRoute to every app and, "
+              "for every fifth app, one to a Service outside `sigsci:apps`, each backend in its team's namespace (so "
+              "a ReferenceGrant each); with the Gateway, its class, the two Envoy Gateway policies, the agents and "
+              "Envoy Gateway's Helm release.",
               "- The stack program raises CPython's young-generation GC threshold (program.main): without it, "
               "collections rescanning the growing heap take a third of a large run. *flat, same GC setting* is "
               "the flat program given that same setting: the like-for-like cost of the components (one component "
@@ -260,18 +334,25 @@ def main() -> None:
     if len(sys.argv) > 1 and sys.argv[1].startswith("_"):
         sys.path.insert(0, str(ROOT / "components"))
         kind, args = sys.argv[1], sys.argv[2:]
-        result = {"_program": lambda: measure_program(int(args[0]), args[1] if len(args) > 1 else None),
-                  "_flat": lambda: measure_flat(args[0], tuned=args[1:] == ["tuned"]),
-                  "_import": lambda: measure_import(args[0])}[kind]()
+        result = {"_program": lambda: measure_program(int(args[0]), args[1], args[2] if len(args) > 2 else None),
+                  "_flat": lambda: measure_flat(args[0], args[1], tuned=args[2:] == ["tuned"]),
+                  "_import": lambda: measure_import(*args)}[kind]()
         print(json.dumps(result))
         return
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", default="100,500", help="app counts, comma-separated (default 100,500)")
     parser.add_argument("--reps", type=int, default=5, help="fresh processes per figure (default 5)")
+    parser.add_argument("--configs", default=",".join(CONFIGS),
+                        help=f"configs to measure at each size, comma-separated, of {', '.join(CONFIGS)} "
+                             "(default all)")
     parser.add_argument("--out", default=str(ROOT / "BENCHMARKS.md"), help="where to write the report")
     options = parser.parse_args()
     sizes = [int(s) for s in options.sizes.split(",")]
-    results = run(sizes, options.reps)
+    configs = options.configs.split(",")
+    unknown = sorted(set(configs) - set(CONFIGS))
+    if unknown:
+        parser.error(f"--configs: unknown {', '.join(unknown)} (known: {', '.join(CONFIGS)})")
+    results = run(sizes, options.reps, configs)
     text = report(results, options.reps)
     Path(options.out).write_text(text)
     print(text)

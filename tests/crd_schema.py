@@ -62,6 +62,12 @@ CRD_FILES: dict[str, dict[str, str]] = {
     if r.folder in (f"gateway-api-{GATEWAY_API}", f"envoy-gateway-{ENVOY_GATEWAY}")}
 
 
+# CRDs used where they are here, skipped with a reason where not (scripts/fetch_reference.py's OPTIONAL): Istio's.
+OPTIONAL_CRD_FILES: dict[str, dict[str, str]] = {r.folder: r.files for r in reference.fetcher().OPTIONAL}
+# Every object has these at its root whether its CRD's schema declares them or not (Istio's do not).
+_IMPLICIT_ROOT = ("apiVersion", "kind", "metadata")
+
+
 class CRDVersion(NamedTuple):
     """One version of one CRD. `schema` is its openAPIV3Schema as the file has it: read it, never change it."""
 
@@ -125,9 +131,14 @@ def crd_files() -> list[Path]:
     why = missing()
     if why is not None:
         raise FileNotFoundError(why)
+    return _pinned(CRD_FILES)
+
+
+def _pinned(folders: Mapping[str, Mapping[str, str]]) -> list[Path]:
+    """The files of `folders` (folder -> file -> sha256) in the reference folder, each checked by its sha256."""
     where = reference.folder()
     paths = []
-    for folder, files in CRD_FILES.items():
+    for folder, files in folders.items():
         for name, digest in files.items():
             path = where / folder / name
             actual = hashlib.sha256(path.read_bytes()).hexdigest()
@@ -137,12 +148,33 @@ def crd_files() -> list[Path]:
     return paths
 
 
+def optional_missing(folder: str) -> str | None:
+    """Why an optional CRD folder cannot be read here, or None when its pinned files are there."""
+    where = reference.folder()
+    files = OPTIONAL_CRD_FILES[folder]
+    if where is None or not all((where / folder / name).is_file() for name in files):
+        return (f"{folder} CRDs not here ({where / folder if where else folder}/{', '.join(files)}): "
+                "`python scripts/fetch_reference.py <folder>` fetches them")
+    return None
+
+
+@functools.cache
+def load_optional_crds() -> Mapping[tuple[str, str, str], CRDVersion]:
+    """The CRDs of the optional folders that are here, each file checked against its sha256."""
+    return _read_crds(_pinned({folder: files for folder, files in OPTIONAL_CRD_FILES.items()
+                               if optional_missing(folder) is None}))
+
+
 @functools.cache
 def load_crds() -> Mapping[tuple[str, str, str], CRDVersion]:
     """Every version of every CRD in the pinned files, by (group, version, kind)."""
+    return _read_crds(crd_files())
+
+
+def _read_crds(paths: list[Path]) -> Mapping[tuple[str, str, str], CRDVersion]:
     loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
     crds: dict[tuple[str, str, str], CRDVersion] = {}
-    for path in crd_files():
+    for path in paths:
         with path.open(encoding="utf-8") as stream:
             for doc in yaml.load_all(stream, Loader=loader):
                 if not doc or doc.get("kind") != "CustomResourceDefinition":
@@ -674,7 +706,8 @@ def _schema_errors(validator, obj: dict) -> list[str]:
         where = list(error.absolute_path)
         if error.validator == "additionalProperties" and error.validator_value is False:
             declared = error.schema.get("properties") or {}
-            errors += [f'unknown field "{_path(where + [name])}"' for name in error.instance if name not in declared]
+            errors += [f'unknown field "{_path(where + [name])}"' for name in error.instance
+                       if name not in declared and not (where == [] and name in _IMPLICIT_ROOT)]
         else:
             errors.append(f"{_path(where)}: {error.message}")
     return errors
@@ -693,7 +726,7 @@ def validate(obj: Mapping[str, Any], *, crd: CRDVersion | None = None) -> list[s
         return ["apiVersion and kind: Required value"]
     group, _, version = api_version.rpartition("/")
     if crd is None:
-        crd = load_crds().get((group, version, kind))
+        crd = load_crds().get((group, version, kind)) or load_optional_crds().get((group, version, kind))
         if crd is None:
             return [(f"{api_version} {kind}: no CRD version in the pinned files (Gateway API {GATEWAY_API}, "
                      f"Envoy Gateway {ENVOY_GATEWAY}) defines it")]

@@ -559,6 +559,11 @@ def _fit_gateway(draw, gateway: dict, config: dict) -> None:
             gateway.pop(key, None)
     # The keys of the other implementation.
     _implementation(gateway, gateway.get("implementation", gateway_docs.IMPLEMENTATIONS[0]))
+    # name, existingGateway.name: "with implementation istio, at most 63 characters".
+    if gateway.get("implementation") == "istio":
+        named = gateway.get("existingGateway", gateway)
+        if len(named.get("name", "")) > NAME_MAX:
+            named["name"] = named["name"][:NAME_MAX].rstrip(".-")
     # ingressRoutes: "also serve every route of sigsci:ingress".
     if not config.get("sigsci:ingress"):
         gateway.pop("ingressRoutes", None)

@@ -133,3 +133,22 @@ def test_the_crd_files_come_from_the_pinned_envoy_gateway_chart():
     assert {r.folder for r in crds} == set(crd_schema.CRD_FILES)
     assert {(r.chart_ref, r.version) for r in crds} == {
         (f"{ENVOY_GATEWAY_REPOSITORY}/{ENVOY_GATEWAY_CHART}", ENVOY_GATEWAY_VERSION)}
+
+
+def test_istio_s_crds_come_from_its_base_chart_by_repository_and_are_optional(tmp_path, monkeypatch):
+    """The optional reference is pulled from a Helm repository (--repo); a failure to get it is reported and the
+    script still succeeds, since the tests that need it skip, saying so."""
+    fetch = reference.fetcher()
+    [istio] = fetch.OPTIONAL
+    assert istio.repository.startswith("https://") and istio.sources == {
+        "crd-all.gen.yaml": ("files/crd-all.gen.yaml", istio.files["crd-all.gen.yaml"])}
+    # The stand-in chart has no files/crd-all.gen.yaml: the copy fails, as a missing file would.
+    demo = fetch.ChartCrds("base", "1.30.3", "istio-1.30.3", {"crd-all.gen.yaml": ("values.yaml", "0" * 64)},
+                           repository="https://charts.example.com")
+    assert fetch.fetch(tmp_path / "out", [demo], helm=_helm(tmp_path)) == [
+        f"{tmp_path / 'out/istio-1.30.3/crd-all.gen.yaml'} has sha256 "
+        f"{hashlib.sha256(b'base 1.30.3 from https://charts.example.com' + bytes([10])).hexdigest()}, "
+        f"not the pinned {'0' * 64}"]
+    monkeypatch.setattr(fetch, "OPTIONAL", [demo])
+    monkeypatch.setattr(fetch, "REFERENCES", [])
+    assert fetch.main([str(tmp_path / "main"), "--helm", _helm(tmp_path)]) == 0

@@ -10,7 +10,7 @@ from pydantic import Field, StrictBool, model_validator
 from .agent import AgentSettings
 from .choices import GatewayImplementation, PathType
 from .errors import Problem
-from .kube import DnsLabel, DnsSubdomain, Host, Port, UnprivilegedPort, _text, is_ip, quantity_value
+from .kube import DnsLabel, DnsSubdomain, Host, Port, UnprivilegedPort, _text, is_ip, is_label_value, quantity_value
 from .model import Model
 from .routes import RouteBase
 
@@ -187,6 +187,11 @@ class GatewaySpec(Model):
         for key, for_istio in (("envoy_gateway", False), ("istio", True)):
             if key in fields and istio != for_istio:
                 raise Problem(_camel(key), f"applies to implementation {_camel(key)}, not {self.implementation}")
+        if istio and not is_label_value(self.gateway_name):
+            key = "existingGateway.name" if self.existing_gateway is not None else "name"
+            raise Problem(key, f"{self.gateway_name!r} is longer than 63 characters: with implementation istio the "
+                               "Gateway's name is the label value Istio puts on its proxies, and the WAF's filter "
+                               "selects them by it")
         if istio and self.agents.tls is not None:
             raise Problem("agents.tls", "is not offered with implementation istio: the gateway reaches the agents "
                                         "through Istio's own cluster, so encrypt that hop with Istio's mutual TLS "

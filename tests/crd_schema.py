@@ -149,12 +149,17 @@ def _pinned(folders: Mapping[str, Mapping[str, str]]) -> list[Path]:
 
 
 def optional_missing(folder: str) -> str | None:
-    """Why an optional CRD folder cannot be read here, or None when its pinned files are there."""
+    """Why an optional CRD folder cannot be read here (absent, or not the pinned files), or None when its pinned
+    files are there."""
     where = reference.folder()
     files = OPTIONAL_CRD_FILES[folder]
     if where is None or not all((where / folder / name).is_file() for name in files):
         return (f"{folder} CRDs not here ({where / folder if where else folder}/{', '.join(files)}): "
                 "`python scripts/fetch_reference.py <folder>` fetches them")
+    for name, digest in files.items():  # a file of another release is not the reference: said, not used
+        actual = hashlib.sha256((where / folder / name).read_bytes()).hexdigest()
+        if actual != digest:
+            return f"{where / folder / name} has sha256 {actual}, not the pinned {digest}"
     return None
 
 

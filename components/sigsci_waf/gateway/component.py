@@ -145,7 +145,7 @@ class SigsciGateway(pulumi.ComponentResource):
                       for obj in objects.gateway]
         # The routes only once what inspects them is in place (and, with Envoy Gateway, accepted): no window in
         # which a route serves traffic the WAF does not see yet.
-        inspected = pulumi.ResourceOptions(parent=self, depends_on=[*depends_on, *agents, *installed, *inspection])
+        inspected = pulumi.ResourceOptions(parent=self, depends_on=[*after.depends_on, *inspection])
         for obj in objects.routes:
             declare(f"{name}-{obj['kind'].lower()}.{obj['metadata']['namespace']}.{obj['metadata']['name']}", obj,
                     inspected, bindings)

@@ -1,5 +1,5 @@
-"""Turn the plain Kubernetes objects the builders return into Pulumi resources: the one place that
-maps apiVersion and kind to a resource class."""
+"""Turn the plain Kubernetes objects the builders return into Pulumi resources, and read live ones back: the one
+place that maps apiVersion and kind to a resource class."""
 
 from __future__ import annotations
 
@@ -46,6 +46,16 @@ def declare(name: str, obj: dict[str, Any], opts: pulumi.ResourceOptions, bindin
     creator = _creator(obj["apiVersion"], obj["kind"], patch)
     fields = reveal({k: v for k, v in obj.items() if k not in ("apiVersion", "kind")}, bindings)
     return creator(name, **fields, opts=opts)
+
+
+def field_of(value: Any, camel: str, snake: str) -> Any:
+    """A field of a live object as Pulumi hands it over: an output type (attributes), a plain dict with
+    Kubernetes' or Python's spelling; numbers arrive as floats."""
+    if isinstance(value, dict):
+        found = value.get(camel, value.get(snake))
+    else:
+        found = getattr(value, snake, None)
+    return int(found) if isinstance(found, float) and found.is_integer() else found
 
 
 def read_custom(name: str, api_version: str, kind: str, id: Any, opts: pulumi.ResourceOptions) -> Any:

@@ -15,7 +15,8 @@ from ..declare import declare, registered
 from ..resolve.app import Manifests, ResolvedApp, resolve_app
 from ..resolve.deferred import Deferred, defer, field_check
 from ..resolve.secret import NOT_SETTINGS, check_namespace_reached, check_secret_name, namespace_check
-from .live import bypass_problems, field_of, target_port_owners
+from ..declare import field_of
+from .live import bypass_problems, target_port_owners
 from .restore import restore_hook
 
 class SigsciRevProxyAppArgs(TypedDict, total=False):

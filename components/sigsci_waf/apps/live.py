@@ -6,16 +6,7 @@ import json
 from typing import Any
 
 from ..agent.container import LISTENER_PORT_NAME
-
-
-def field_of(value: Any, camel: str, snake: str) -> Any:
-    """A field of a live object as Pulumi hands it over: an output type (attributes), a plain dict with
-    Kubernetes' or Python's spelling; numbers arrive as floats."""
-    if isinstance(value, dict):
-        found = value.get(camel, value.get(snake))
-    else:
-        found = getattr(value, snake, None)
-    return int(found) if isinstance(found, float) and found.is_integer() else found
+from ..declare import field_of
 
 
 def bypass_problems(live_spec: Any, service_port: int) -> list[str]:

@@ -6,6 +6,7 @@ import math
 import re
 
 from pydantic import Field, StrictBool, model_validator
+from pydantic.alias_generators import to_camel
 
 from .agent import AgentSettings
 from .choices import GatewayImplementation, PathType
@@ -182,11 +183,11 @@ class GatewaySpec(Model):
         if self.existing_gateway is not None:
             for key in ("name", "gateway_class", "listeners"):
                 if key in fields:
-                    raise Problem(_camel(key), "applies to a Gateway the stack creates, not to existingGateway")
+                    raise Problem(to_camel(key), "applies to a Gateway the stack creates, not to existingGateway")
         istio = self.implementation == GatewayImplementation.ISTIO
         for key, for_istio in (("envoy_gateway", False), ("istio", True)):
             if key in fields and istio != for_istio:
-                raise Problem(_camel(key), f"applies to implementation {_camel(key)}, not {self.implementation}")
+                raise Problem(to_camel(key), f"applies to implementation {to_camel(key)}, not {self.implementation}")
         if istio and not is_label_value(self.gateway_name):
             key = "existingGateway.name" if self.existing_gateway is not None else "name"
             raise Problem(key, f"{self.gateway_name!r} is longer than 63 characters: with implementation istio the "
@@ -226,8 +227,3 @@ class GatewaySpec(Model):
     def gateway_name(self) -> str:
         return self.existing_gateway.name if self.existing_gateway else self.name
 
-
-def _camel(name: str) -> str:
-    from pydantic.alias_generators import to_camel
-
-    return to_camel(name)

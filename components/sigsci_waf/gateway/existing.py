@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..apps.live import field_of
+from ..declare import field_of
 from ..config.choices import GatewayImplementation
 from ..config.errors import ConfigError
 from ..config.gateway import ENVOY_GATEWAY_CONTROLLER, ISTIO_CONTROLLER, GatewaySpec

@@ -67,7 +67,45 @@ class CaptureMocks(pulumi.runtime.Mocks):
         return args.resource_id or f"{args.name}-id", state
 
     def call(self, args: pulumi.runtime.MockCallArgs):
+        if args.token == "kubernetes:helm:template":
+            return self.helm_template(args.args)
         return {}
+
+    # What the provider's Helm template call renders from the cluster's discovery for the chart injection reads
+    # the cluster with (a 1.36 cluster by default); a test sets another cluster, or None for an unreachable one.
+    cluster: dict[str, str] | None = None
+
+    def helm_template(self, args: dict) -> dict:
+        from sigsci_waf.injection.capabilities import CHART
+
+        opts = json.loads(args["jsonOpts"])
+        assert (opts["path"], opts["chart"]) == (str(CHART.parent), CHART.name), opts
+        return {"result": [render_capabilities(self.cluster if self.cluster is not None else CLUSTER_1_36)]}
+
+
+# The server's version and the kinds its discovery lists, as the provider hands them to Helm (`kind` names as
+# `group/version/Kind`, the core group as `v1/Kind`); an unreachable cluster gives Helm's defaults: its own
+# version and no kinds.
+CLUSTER_1_36 = {"version": "v1.36.1", "kinds": ("v1/Pod", "admissionregistration.k8s.io/v1/MutatingAdmissionPolicy",
+                                                "admissionregistration.k8s.io/v1/ValidatingAdmissionPolicy")}
+CLUSTER_1_35 = {"version": "v1.35.4", "kinds": ("v1/Pod", "admissionregistration.k8s.io/v1/ValidatingAdmissionPolicy")}
+UNREACHABLE = {"version": "v1.20.0", "kinds": ()}
+
+
+def render_capabilities(cluster: dict) -> dict:
+    """The capabilities chart's template rendered by Helm for `cluster`, read from the chart itself: every
+    `.Capabilities.APIVersions.Has "<kind>"` is whether the cluster lists it, `.KubeVersion.Version` its version."""
+    import re
+
+    import yaml
+    from sigsci_waf.injection.capabilities import CHART
+
+    text = (CHART / "templates" / "capabilities.yaml").read_text()
+    text = re.sub(r'\{\{ \.Capabilities\.APIVersions\.Has "([^"]+)" \| quote \}\}',
+                  lambda m: json.dumps(str(m.group(1) in cluster["kinds"]).lower()), text)
+    text = text.replace("{{ .Capabilities.KubeVersion.Version | quote }}", json.dumps(cluster["version"]))
+    assert "{{" not in text, text
+    return yaml.safe_load(text)
 
 
 class CaptureMonitor(pulumi_mocks.MockMonitor):
@@ -234,8 +272,24 @@ def run_config(config: dict[str, Any], stack: str = "test", mocks: CaptureMocks 
             isinstance(existing.get("name"), str) and f"{existing['namespace']}/{existing['name']}" not in mocks.live:
         controller = GATEWAY_CONTROLLERS.get(gateway.get("implementation", "envoyGateway"), "unknown")
         mocks.live.update(existing_gateway(existing["namespace"], existing["name"], controller))
+    for app in config.get("sigsci:apps") or []:
+        # A module's existing Deployment is, unless `mocks` says otherwise, one with the app container, running
+        # as the user the agent will run as.
+        if isinstance(app, dict) and app.get("placement") == "module" and isinstance(app.get("deployment"), str):
+            live_id = f"{app.get('namespace', 'default')}/{app['deployment']}"
+            if live_id not in mocks.live:
+                mocks.live[live_id] = existing_deployment(app.get("container") or app.get("name"))
     keys = secret_keys if secret_keys is not None else [k for k in SECRET_KEYS if k in config]
     return run(main, config, keys, stack=stack, mocks=mocks)
+
+
+def existing_deployment(*containers: Any, run_as_user: int | None = None) -> dict[str, dict]:
+    """What the cluster holds for an existing Deployment with these containers (by name), as a read returns it."""
+    pod: dict[str, Any] = {"containers": [{"name": name, "image": "registry.example.com/app:1"}
+                                          for name in containers]}
+    if run_as_user is not None:
+        pod["securityContext"] = {"runAsUser": run_as_user}
+    return {"spec": {"template": {"spec": pod}}}
 
 
 def run_stack(stack: str) -> Run:

@@ -44,7 +44,11 @@ _EXISTING_SERVICE = {
     "spec": {"selector": {"app": "existing"}, "ports": [{"name": "http", "port": 80, "targetPort": 8080}]},
 }
 # Server-side apply merges these lists by key; everything else merges as maps.
-_LIST_KEYS = {"containers": "name", "volumes": "name", "ports": "port", "env": "name"}
+_LIST_KEYS = {"containers": "name", "initContainers": "name", "volumes": "name", "ports": "port", "env": "name",
+              "volumeMounts": "mountPath"}
+# Kinds Kubernetes serves only from a version on: checked on the versions that have them.
+SINCE = {"MutatingAdmissionPolicy": "1.36", "MutatingAdmissionPolicyBinding": "1.36",
+         "ValidatingAdmissionPolicy": "1.30", "ValidatingAdmissionPolicyBinding": "1.30"}
 
 
 def _merge(base: Any, patch: Any, field: str | None = None) -> Any:
@@ -70,10 +74,19 @@ def as_applied(resource_type: str, inputs: dict) -> dict:
     """The object the API server would validate: a patch merged onto a typical existing object."""
     obj = unwrap_secrets(inputs)
     if resource_type == "kubernetes:apps/v1:DeploymentPatch":
-        return _merge(_EXISTING_DEPLOYMENT, obj)
+        # The existing app container is the one the patch names, if it names one (a module's).
+        named = [c["name"] for c in obj["spec"]["template"]["spec"].get("containers", [])]
+        existing = copy.deepcopy(_EXISTING_DEPLOYMENT)
+        if named:
+            existing["spec"]["template"]["spec"]["containers"][0]["name"] = named[0]
+        return _merge(existing, obj)
     if resource_type == "kubernetes:core/v1:ServicePatch":
         return _merge(_EXISTING_SERVICE, obj)
     return obj
+
+
+def _numeric(version: str) -> tuple[int, ...]:
+    return tuple(int(part) for part in version.split("."))
 
 
 def validate(obj: dict, version: str) -> None:
@@ -130,4 +143,5 @@ def validate_run(run: "harness.Run", *, custom: bool = True) -> None:
             validate_envoy_filter(unwrap_secrets(obj))
             continue
         for version in versions():
-            validate(as_applied(resource_type, obj), version)
+            since = SINCE.get(obj.get("kind"))
+            validate(as_applied(resource_type, obj), max(version, since, key=_numeric) if since else version)

@@ -27,7 +27,7 @@ def _walk(block: str) -> harness.Run:
 
 
 def test_the_page_has_the_examples_this_test_walks():
-    assert len(_examples()) == 2
+    assert len(_examples()) == 3
 
 
 def test_the_first_example_declares_the_keys_and_an_app_without_a_warning():
@@ -50,3 +50,11 @@ def test_the_controller_example_runs_as_written_and_its_one_warning_is_explained
     for warning in run.warnings:
         # The page quotes each warning's own sentence (after the component's name), and explains it.
         assert warning.split(": ", 1)[1] in page, warning
+
+
+def test_the_injection_example_declares_the_keys_and_the_admission_objects_without_a_warning():
+    run = _walk(_examples()[2])
+    assert run.warnings == []
+    kinds = sorted(r.type.rsplit(":", 1)[-1] for r in run.resources if r.is_object)
+    assert kinds == ["ConfigMap", "MutatingAdmissionPolicy", "MutatingAdmissionPolicyBinding", "Secret",
+                     "ValidatingAdmissionPolicy", "ValidatingAdmissionPolicyBinding"]

@@ -28,7 +28,7 @@ from sigsci_waf.agent.container import AGENT_CONTAINER
 from sigsci_waf.agent.workloads import SHUTDOWN_MARGIN_SECONDS
 from sigsci_waf.apps.component import SigsciRevProxyAppArgs
 from sigsci_waf.config.agent import AGENT_RESOURCES, APP_RESOURCES, AgentSettings, Resources
-from sigsci_waf.config.app import (DEFAULT_NETWORK_POLICY, DEFAULT_READ_ONLY_ROOT, DEFAULT_REPLICAS,
+from sigsci_waf.config.app import (DEFAULT_LISTENER_PORT, DEFAULT_RPC_ADDRESS_ENV, DEFAULT_NETWORK_POLICY, DEFAULT_READ_ONLY_ROOT, DEFAULT_REPLICAS,
                                    DEFAULT_SERVICE_TYPE, DEFAULT_WRITABLE_PATHS, AppSpec)
 from sigsci_waf.config.args import AgentArgs
 from sigsci_waf.config.choices import Flavour, PullPolicy
@@ -48,6 +48,8 @@ UNSET = {
     (AppSpec, "read_only_root_filesystem"): DEFAULT_READ_ONLY_ROOT,
     (AppSpec, "writable_paths"): list(DEFAULT_WRITABLE_PATHS),
     (AppSpec, "run_as_user"): DEFAULT_UID,
+    (AppSpec, "listener_port"): DEFAULT_LISTENER_PORT,
+    (AppSpec, "rpc_address_env"): DEFAULT_RPC_ADDRESS_ENV,
 }
 # Defaults worked out from other keys, as the words that state them. A Resources stands for the phrase
 # "requests `cpu`/`memory`, limits `cpu`/`memory`" (or "memory limit `memory`, no CPU limit"), read back
@@ -63,7 +65,10 @@ DERIVED: dict[tuple[type[BaseModel], str], str | Resources] = {
     (AppSpec, "service_port"): "`port`",
     (AppSpec, "owner_target_port"): "`port`",
     # The app keeps serving APP_OUTLIVES_AGENT_SECONDS after the agent's drain (resolve/app.py) ...
-    (AppSpec, "pre_stop_sleep_seconds"): f"0 without an agent drain, else the agent's + {APP_OUTLIVES_AGENT_SECONDS}",
+    # A module's app serves the traffic itself, and its agent (a native sidecar) outlives it: the app drains.
+    (AppSpec, "pre_stop_sleep_seconds"): f"owned: 0 without an agent drain, else the agent's + "
+                                         f"{APP_OUTLIVES_AGENT_SECONDS}; module: the agent's",
+    (AppSpec, "container"): "`name`",
     # ... and the pod gets SHUTDOWN_MARGIN_SECONDS beyond its longest sleep (agent/workloads.py).
     # test_the_stated_defaults_are_what_an_app_gets checks both numbers on the built objects.
     (AppSpec, "termination_grace_period_seconds"): f"the longest preStop sleep + {SHUTDOWN_MARGIN_SECONDS}",
@@ -236,7 +241,7 @@ def _docstring_value(shape: type, name: str) -> Any:
 
 def _docstring_number(shape: type, name: str) -> int:
     """The number in a derived default's words ('the agent's + 5' -> 5)."""
-    return int(re.fullmatch(r".* \+ (\d+)", stated(docstring(shape, name))).group(1))
+    return int(re.fullmatch(r".*? \+ (\d+)(;.*)?", stated(docstring(shape, name))).group(1))
 
 
 def test_the_stated_defaults_are_what_an_app_gets():

@@ -467,9 +467,14 @@ def test_every_ingress_shape_passes_the_pack(name):
     SEED_APP,
     {"name": "checkout", "placement": "patch", "takeOver": ["service.targetPort"], "deployment": "checkout", "service": "checkout", "port": 8080},
     {"name": "payments", "placement": "service", "upstreamService": "payments-api", "port": 9000},
-], ids=["owned", "patch", "service"])
+    {"name": "api", "placement": "module", "image": "registry.example.com/shop/api:1.0", "port": 8080},
+    {"name": "api", "placement": "module", "image": "registry.example.com/shop/api:1.0", "port": 8080,
+     "rpcPort": 9999},
+    {"name": "legacy", "placement": "module", "deployment": "legacy", "port": 8080},
+], ids=["owned", "patch", "service", "module", "module-tcp", "module-existing"])
 def test_every_placement_passes_the_pack(app):
-    resources = _resources(harness.run_config(placement_config(app)))
+    # Injection beside them: its parameters and policies are objects of the stack too.
+    resources = _resources(harness.run_config(placement_config(app, **{"sigsci:injection": {"namespaces": ["shop"]}})))
     config = {"requirePinnedVersions": False}  # the seed app follows latest
     for validate in (*STACK_POLICIES, *RESOURCE_POLICIES):
         assert violations(validate, resources, config) == [], validate.__name__

@@ -41,7 +41,7 @@ import harness
 from invariants import plain_credentials
 
 VERSION = tomllib.loads((harness.ROOT / "pyproject.toml").read_text())["project"]["version"]
-COMPONENTS = ["SigsciGateway", "SigsciIngressController", "SigsciRevProxyApp", "SigsciSecret"]
+COMPONENTS = ["SigsciGateway", "SigsciIngressController", "SigsciInjection", "SigsciRevProxyApp", "SigsciSecret"]
 
 
 # -- a stand-in engine: resource monitor and engine services on 127.0.0.1 ----------------------------------
@@ -94,7 +94,10 @@ class Monitor(resource_pb2_grpc.ResourceMonitorServicer):
         return empty_pb2.Empty()
 
     def Invoke(self, request, context):
-        return resource_pb2.ResourceInvokeResponse(**{"return": struct_pb2.Struct()})
+        result = struct_pb2.Struct()
+        if request.tok == "kubernetes:helm:template":  # what injection reads the cluster with: a 1.36 cluster
+            result.update({"result": [harness.render_capabilities(harness.CLUSTER_1_36)]})
+        return resource_pb2.ResourceInvokeResponse(**{"return": result})
 
     def RegisterPackage(self, request, context):
         return resource_pb2.RegisterPackageResponse(ref="package-ref")
@@ -283,6 +286,14 @@ CALLS = {
                        "kubernetes:gateway.networking.k8s.io/v1:HTTPRoute",
                        "kubernetes:gateway.envoyproxy.io/v1alpha1:EnvoyExtensionPolicy"},
                       {"namespace", "gatewayNamespace", "gatewayName"}),
+    "SigsciInjection": ("inject", {"secretName": "sigsci.demo", "namespaces": ["shop"], "runAsUser": 2000,
+                                   "agent": {"version": "4.70.0"}},
+                        {"kubernetes:core/v1:ConfigMap",
+                         "kubernetes:admissionregistration.k8s.io/v1:MutatingAdmissionPolicy",
+                         "kubernetes:admissionregistration.k8s.io/v1:MutatingAdmissionPolicyBinding",
+                         "kubernetes:admissionregistration.k8s.io/v1:ValidatingAdmissionPolicy",
+                         "kubernetes:admissionregistration.k8s.io/v1:ValidatingAdmissionPolicyBinding"},
+                        {"policyName", "paramsNamespace"}),
 }
 
 

@@ -9,7 +9,8 @@ from pydantic.alias_generators import to_camel
 
 import harness
 from sigsci_waf import (SigsciGateway, SigsciGatewayArgs, SigsciIngressController, SigsciIngressControllerArgs,
-                        SigsciRevProxyApp, SigsciRevProxyAppArgs, SigsciSecret, SigsciSecretArgs)
+                        SigsciInjection, SigsciInjectionArgs, SigsciRevProxyApp, SigsciRevProxyAppArgs, SigsciSecret,
+                        SigsciSecretArgs)
 
 PROVIDER = harness.ROOT / "provider"
 
@@ -41,6 +42,7 @@ EXPECTED = {
     "SigsciIngressController": (SigsciIngressControllerArgs,
                                 {"namespace", "releaseName", "ingressClass", "serviceName", "loadBalancerAddress"}),
     "SigsciGateway": (SigsciGatewayArgs, {"namespace", "gatewayNamespace", "gatewayName"}),
+    "SigsciInjection": (SigsciInjectionArgs, {"policyName", "paramsNamespace"}),
 }
 
 
@@ -64,14 +66,15 @@ def test_the_type_tokens_match_the_package(schema):
     built = {"SigsciSecret": lambda: SigsciSecret("c", {"namespaces": ["web"], "existing_secret": "keys"}),
              "SigsciRevProxyApp": lambda: SigsciRevProxyApp("c", {**args, "image": "nginx:1.27", "port": 8080}),
              "SigsciIngressController": lambda: SigsciIngressController("c", args),
-             "SigsciGateway": lambda: SigsciGateway("c", args)}
+             "SigsciGateway": lambda: SigsciGateway("c", args),
+             "SigsciInjection": lambda: SigsciInjection("c", {**args, "namespaces": ["shop"]})}
     for component in EXPECTED:
         run = harness.run(built[component])
         assert run.options["c"]["type"] == f"{package}:index:{component}"
     stack = harness.run_config({"sigsci:site": "demo", **harness.KEY_CONFIG, "sigsci:ingress": {},
-                                "sigsci:gateway": {},
+                                "sigsci:gateway": {}, "sigsci:injection": {"namespaces": ["shop"]},
                                 "sigsci:apps": [{"name": "web", "image": "nginx:1.27", "port": 8080}]})
-    assert {stack.options[n]["type"] for n in ("sigsci", "web.default", "ingress", "gateway")} == {
+    assert {stack.options[n]["type"] for n in ("sigsci", "web.default", "ingress", "gateway", "injection")} == {
         f"{package}:index:{component}" for component in EXPECTED}
 
 

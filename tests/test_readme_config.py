@@ -13,6 +13,7 @@ from pydantic.alias_generators import to_camel
 import harness
 from test_defaults import agrees, expectation, shown_value
 from sigsci_waf.config.ingress import IngressSpec
+from sigsci_waf.config.injection import InjectionSpec
 from sigsci_waf.config.gateway import GatewaySpec
 from sigsci_waf.config.stack import KNOWN_KEYS
 from sigsci_waf.config.agent import AgentSettings
@@ -85,6 +86,7 @@ SECTIONS = [
     ("## `sigsci:apps[]`", AppSpec),
     ("## `sigsci:ingress`", IngressSpec),
     ("## `sigsci:gateway`", GatewaySpec),
+    ("## `sigsci:injection`", InjectionSpec),
 ]
 
 
@@ -175,7 +177,8 @@ def test_every_choice_lists_exactly_the_enums_values(heading, model):
         assert set(_CELL_KEY.findall(cells[1])) == {m.value for m in enum}, \
             f"{key}: docs/configuration.md lists {cells[1]!r}; {enum.__name__} is {[m.value for m in enum]}"
         checked += 1
-    assert checked >= 1
+    # The check ran wherever the section's own fields have a choice (sigsci:injection has none).
+    assert checked >= 1 or not any(_enum_in(f.annotation) for f in model.model_fields.values())
 
 
 def test_the_check_sees_a_missing_row():

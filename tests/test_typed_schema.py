@@ -26,6 +26,8 @@ from sigsci_waf.config.gateway import (AgentTls, EnvoyGatewayInstall, ExistingGa
                                        GatewayRoute, GatewaySpec)
 from sigsci_waf.config.routes import ServiceBackend
 from sigsci_waf.gateway.component import SigsciGatewayArgs
+from sigsci_waf.injection.component import SigsciInjectionArgs
+from sigsci_waf.config.injection import InjectionSpec
 from sigsci_waf.config.ingress import (AgentService, Chart, ControllerImage, ControllerService, ControllerSpec,
                                        IngressClass, IngressSpec, Route)
 from sigsci_waf.config.agent import AgentSettings, Quantities, Resources, StartupProbe
@@ -133,6 +135,7 @@ SHAPES = [(typed.AgentArgs, AgentSettings), (typed.ResourcesArgs, Resources), (t
 COMPONENT_ARGS = [(SigsciRevProxyAppArgs, AppSpec, {"secret_name", "credentials_hash"}, set()),
                   (SigsciIngressControllerArgs, IngressSpec, {"secret_name", "credentials_hash"}, set()),
                   (SigsciGatewayArgs, GatewaySpec, {"secret_name", "credentials_hash"}, set()),
+                  (SigsciInjectionArgs, InjectionSpec, {"secret_name"}, set()),
                   (SigsciSecretArgs, SecretSpec, {"namespaces", "access_key_id", "secret_access_key"}, {"has_keys"})]
 # Every Args TypedDict: (shape, model, keys only the shape has, fields only the model has).
 ALL_ARGS = [(shape, model, set(), set()) for shape, model in SHAPES] + COMPONENT_ARGS

@@ -7,10 +7,11 @@ from .apps.component import SigsciRevProxyApp, SigsciRevProxyAppArgs
 from .config.errors import ConfigError
 from .secret.component import SigsciSecret, SigsciSecretArgs
 
-# The ingress controller (its schema, chart tables and Helm) loads on first use: stacks and programs without
+# The ingress controller (its schema, chart tables and Helm), the gateway and injection load on first use: stacks and programs without
 # one do not pay for its import.
 _LAZY = {"SigsciIngressController": "ingress.component", "SigsciIngressControllerArgs": "ingress.component",
-         "SigsciGateway": "gateway.component", "SigsciGatewayArgs": "gateway.component"}
+         "SigsciGateway": "gateway.component", "SigsciGatewayArgs": "gateway.component",
+         "SigsciInjection": "injection.component", "SigsciInjectionArgs": "injection.component"}
 
 
 def __getattr__(name: str) -> Any:
@@ -31,6 +32,8 @@ __all__ = [
     "SigsciGatewayArgs",
     "SigsciIngressController",
     "SigsciIngressControllerArgs",
+    "SigsciInjection",
+    "SigsciInjectionArgs",
     "SigsciRevProxyApp",
     "SigsciRevProxyAppArgs",
     "SigsciSecret",

@@ -18,6 +18,15 @@ _CREATORS = {
     ("networking.k8s.io/v1", "NetworkPolicy", False): ("networking.v1", "NetworkPolicy"),
     ("networking.k8s.io/v1", "Ingress", False): ("networking.v1", "Ingress"),
     ("policy/v1", "PodDisruptionBudget", False): ("policy.v1", "PodDisruptionBudget"),
+    ("v1", "ConfigMap", False): ("core.v1", "ConfigMap"),
+    ("admissionregistration.k8s.io/v1", "MutatingAdmissionPolicy", False):
+        ("admissionregistration.v1", "MutatingAdmissionPolicy"),
+    ("admissionregistration.k8s.io/v1", "MutatingAdmissionPolicyBinding", False):
+        ("admissionregistration.v1", "MutatingAdmissionPolicyBinding"),
+    ("admissionregistration.k8s.io/v1", "ValidatingAdmissionPolicy", False):
+        ("admissionregistration.v1", "ValidatingAdmissionPolicy"),
+    ("admissionregistration.k8s.io/v1", "ValidatingAdmissionPolicyBinding", False):
+        ("admissionregistration.v1", "ValidatingAdmissionPolicyBinding"),
     ("apps/v1", "Deployment", True): ("apps.v1", "DeploymentPatch"),
     ("v1", "Service", True): ("core.v1", "ServicePatch"),
 }

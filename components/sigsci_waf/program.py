@@ -68,6 +68,14 @@ def declare_stack(stack: ResolvedStack) -> None:
                                               opts=waits_for(stack.gateway.spec.namespace))
         pulumi.export("gateway", {"namespace": gateway.namespace, "gatewayNamespace": gateway.gateway_namespace,
                                   "gatewayName": gateway.gateway_name})
+    if stack.injection is not None:
+        from .injection.component import SigsciInjection
+
+        injection = SigsciInjection.from_resolved("injection", stack.injection, secret_name, opts=pulumi.ResourceOptions(
+            depends_on=[r for r in (created.get(stack.injection.spec.params_namespace),
+                                    *(secret.secrets.get(n) for n in stack.injection.spec.namespaces)) if r is not None]))
+        pulumi.export("injection", {"policyName": injection.policy_name,
+                                    "paramsNamespace": injection.params_namespace})
     if stack.ingress is not None:
         from .ingress.component import SigsciIngressController
 

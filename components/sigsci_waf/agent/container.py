@@ -6,6 +6,7 @@ unit-testable without Pulumi and identical for the same input.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from dataclasses import dataclass, field
 from typing import Any
@@ -35,10 +36,11 @@ class RevProxy:
 
 @dataclass(frozen=True)
 class Rpc:
-    """The agent serving a module: over a Unix socket in the shared temp volume, or on `tcp_port`
-    when it runs as its own Service."""
+    """The agent serving a module: over a Unix socket in the shared temp volume, or on `tcp_port`: on every
+    interface when it runs as its own Service, on localhost only (`local`) beside the module in its pod."""
 
     tcp_port: int | None = None
+    local: bool = False
 
 
 @dataclass(frozen=True)
@@ -73,8 +75,26 @@ def rpc_address(settings: AgentSettings, mode: Rpc = Rpc()) -> str:
     """Where the agent listens for a module: the socket path (a module must point at exactly this
     path) or, as a Service, every interface on the TCP port."""
     if mode.tcp_port is not None:
-        return f"0.0.0.0:{mode.tcp_port}"
+        return f"{'127.0.0.1' if mode.local else '0.0.0.0'}:{mode.tcp_port}"
     return f"{settings.tmp_mount_path}/sigsci.sock"
+
+
+def socket_mount(settings: AgentSettings) -> dict[str, Any]:
+    """The agent's temp volume where it is mounted in the agent: mounted the same way in the container whose
+    module opens the socket, the socket's path is the same on both sides."""
+    return {"name": TMP_VOLUME, "mountPath": settings.tmp_mount_path}
+
+
+def beside(parts: AgentParts, uid: int, gid: int, *, native: bool) -> AgentParts:
+    """The agent in the pod of the process that opens its socket (nginx, an app's module): as that process's
+    user, so the socket the agent creates is theirs. `native`: a native sidecar (an init container that keeps
+    running), which Kubernetes starts before the pod's containers and stops after them, so the agent needs no
+    preStop sleep of its own."""
+    container = {**parts.container, "securityContext": {**parts.container["securityContext"],
+                                                         "runAsUser": uid, "runAsGroup": gid}}
+    if native:
+        container = {**container, "restartPolicy": "Always"}
+    return dataclasses.replace(parts, container=container)
 
 
 def image_reference(settings: AgentSettings) -> str:
@@ -173,7 +193,7 @@ def build_agent(settings: AgentSettings, secret_name: str, mode: RevProxy | Rpc 
         "env": agent_env(settings, secret_name, mode, secret=secret),
         "resources": container_resources(settings.resources, AGENT_RESOURCES),
         "securityContext": container_security_context(settings.run_as_user),
-        "volumeMounts": [{"name": TMP_VOLUME, "mountPath": settings.tmp_mount_path}],
+        "volumeMounts": [socket_mount(settings)],
     }
     ports = []
     if isinstance(mode, RevProxy):
@@ -181,7 +201,7 @@ def build_agent(settings: AgentSettings, secret_name: str, mode: RevProxy | Rpc 
         # The listener accepting connections is the only sign of life the agent documents (no liveness
         # endpoint): a listener that stops accepting for a minute is a dead proxy.
         container.update(health_probes(tcp_check(mode.listener_port)))
-    if isinstance(mode, Rpc) and mode.tcp_port is not None:
+    if isinstance(mode, Rpc) and mode.tcp_port is not None and not mode.local:
         ports.append({"name": "sigsci-rpc", "containerPort": mode.tcp_port, "protocol": "TCP"})
         # As with the reverse proxy, an accepting listener is the only documented sign of life.
         container.update(health_probes(tcp_check(mode.tcp_port)))
@@ -219,3 +239,21 @@ def build_agent(settings: AgentSettings, secret_name: str, mode: RevProxy | Rpc 
             for name in sorted(settings.unlisted_options)
         ],
     )
+
+
+def module_sidecar(settings: AgentSettings, secret_name: Any, mode: Rpc, uid: int, *,
+                   secret: bool = False) -> AgentParts:
+    """The agent beside an app's Fastly module, for every shape that puts it there (an app's own Deployment, an
+    existing one, injection at admission): a native sidecar, up before the app and down after it (so no preStop
+    of its own), as the app's user so the socket it creates is the app's."""
+    parts = build_agent(settings.model_copy(update={"pre_stop_sleep_seconds": 0}), secret_name, mode, secret=secret)
+    return beside(parts, uid, uid, native=True)
+
+
+def module_link(settings: AgentSettings, mode: Rpc, env_name: str) -> dict[str, Any]:
+    """What the app's container gets to reach the agent: the variable naming the agent's address and, for the
+    socket, the agent's volume where the agent has it."""
+    link: dict[str, Any] = {"env": [{"name": env_name, "value": rpc_address(settings, mode)}]}
+    if mode.tcp_port is None:
+        link["volumeMounts"] = [socket_mount(settings)]
+    return link

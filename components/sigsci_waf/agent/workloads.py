@@ -87,9 +87,10 @@ def pod_security_context() -> dict[str, Any]:
 
 
 def deployment(name: str, namespace: str, labels: Mapping[str, str], *, replicas: int, grace_period: int,
-               containers: list, volumes: list, annotations: Mapping[str, Any], spread: bool = False
-               ) -> dict[str, Any]:
-    """`spread`: the pods spread over nodes where the scheduler can (one node going down takes only its share)."""
+               containers: list, volumes: list, annotations: Mapping[str, Any], spread: bool = False,
+               init_containers: list | None = None) -> dict[str, Any]:
+    """`spread`: the pods spread over nodes where the scheduler can (one node going down takes only its share).
+    `init_containers`: native sidecars among them start before `containers` and stop after them."""
     result = {
         "apiVersion": "apps/v1",
         "kind": "Deployment",
@@ -111,6 +112,8 @@ def deployment(name: str, namespace: str, labels: Mapping[str, str], *, replicas
             },
         },
     }
+    if init_containers:
+        result["spec"]["template"]["spec"]["initContainers"] = init_containers
     if spread:
         result["spec"]["template"]["spec"]["topologySpreadConstraints"] = [{
             "maxSkew": 1, "topologyKey": "kubernetes.io/hostname", "whenUnsatisfiable": "ScheduleAnyway",

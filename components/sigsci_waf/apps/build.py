@@ -1,4 +1,5 @@
-"""Kubernetes objects for the agent as a reverse proxy, in its three placements.
+"""Kubernetes objects for an app and its agent, in each placement: the agent as a reverse proxy (owned, patch,
+service), or beside the app's Fastly module (module).
 
 Pure functions of a resolved app; the component only turns them into resources.
 """
@@ -8,7 +9,8 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any, Mapping
 
 from ..agent import workloads
-from ..agent.container import LISTENER_PORT_NAME, AgentParts, RevProxy, build_agent
+from ..agent.container import (LISTENER_PORT_NAME, AgentParts, RevProxy, Rpc, build_agent, module_link,
+                               module_sidecar)
 from ..resolve.app import Manifests
 from ..agent.workloads import CREDENTIALS_ANNOTATION
 from ..config.agent import APP_RESOURCES
@@ -16,6 +18,7 @@ from ..config.app import (DEFAULT_NETWORK_POLICY, DEFAULT_READ_ONLY_ROOT, DEFAUL
                           DEFAULT_WRITABLE_PATHS)
 from ..config.choices import Placement, PullPolicy
 from ..config.kube import DEFAULT_UID
+from ..config.refs import MODULE_CONTAINER
 from ..config.sensitive import mark
 from .restore import OWNER_TARGET_PORT_ANNOTATION
 
@@ -23,6 +26,8 @@ if TYPE_CHECKING:
     from ..resolve.app import ResolvedApp
 
 PATCH_FORCE_ANNOTATION = "pulumi.com/patchForce"
+# On a module's DeploymentPatch: the app container found in the live Deployment (the check passed).
+CHECKED_CONTAINER_ANNOTATION = "sigsci.fastly.com/module-container"
 
 
 def _labels(app: ResolvedApp) -> dict[str, str]:
@@ -34,7 +39,9 @@ def _labels(app: ResolvedApp) -> dict[str, str]:
 
 
 def _agent(app: ResolvedApp, secret_name: str, upstream: str) -> AgentParts:
-    return build_agent(app.agent, secret_name, RevProxy(listener_port=app.spec.listener_port, upstream=upstream),
+    listener = app.spec.effective_listener_port()
+    assert listener is not None  # every placement but module has a listener
+    return build_agent(app.agent, secret_name, RevProxy(listener_port=listener, upstream=upstream),
                        secret=app.secret)
 
 
@@ -52,7 +59,8 @@ def _writable_volume(index: int) -> str:
 
 
 def app_container(app: ResolvedApp) -> tuple[dict[str, Any], list[dict[str, Any]]]:
-    """The user's container for the owned placement, with secure defaults, and its volumes."""
+    """The user's container for an app the stack creates (owned, module), with secure defaults, and its
+    volumes."""
     spec = app.spec
     writable = spec.writable_paths if spec.writable_paths is not None else list(DEFAULT_WRITABLE_PATHS)
     container: dict[str, Any] = {
@@ -83,25 +91,34 @@ def app_container(app: ResolvedApp) -> tuple[dict[str, Any], list[dict[str, Any]
     return container, volumes
 
 
+def _inspected_port(app: ResolvedApp) -> int:
+    """The pods' port that inspects every request: the agent's listener, or with a module the app's own."""
+    listener = app.spec.effective_listener_port()
+    return app.spec.port if listener is None else listener
+
+
 def _service(app: ResolvedApp, selector: Mapping[str, str], service_type: str | None) -> dict[str, Any]:
     return workloads.service(app.spec.name, app.spec.namespace, _labels(app), selector,
                              service_type=service_type or DEFAULT_SERVICE_TYPE, port=app.spec.effective_service_port(),
-                             target_port=app.spec.listener_port)
+                             target_port=_inspected_port(app))
 
 
-def _deployment(app: ResolvedApp, containers: list, volumes: list, annotations: dict, labels: dict) -> dict:
+def _deployment(app: ResolvedApp, containers: list, volumes: list, annotations: dict, labels: dict,
+                init_containers: list | None = None) -> dict:
     return workloads.deployment(
         app.spec.name, app.spec.namespace, labels,
         replicas=app.spec.replicas if app.spec.replicas is not None else DEFAULT_REPLICAS,
-        grace_period=app.grace_period, containers=containers, volumes=volumes, annotations=annotations)
+        grace_period=app.grace_period, containers=containers, volumes=volumes, annotations=annotations,
+        init_containers=init_containers)
 
 
 def _network_policy(app: ResolvedApp, selector: Mapping[str, str]) -> list[dict[str, Any]]:
-    """Nothing reaches the app around the WAF: only the agent's listener admits traffic."""
+    """Nothing reaches the app around the WAF: only the port that inspects (the agent's listener, or the
+    module's app) admits traffic."""
     if not (DEFAULT_NETWORK_POLICY if app.spec.network_policy is None else app.spec.network_policy):
         return []
     return [workloads.network_policy(app.spec.name, app.spec.namespace, _labels(app), selector,
-                                     port=app.spec.listener_port)]
+                                     port=_inspected_port(app))]
 
 
 def build_owned(app: ResolvedApp, secret_name: str, credentials_hash: Any | None = None) -> Manifests:
@@ -168,7 +185,47 @@ def build_patch(app: ResolvedApp, secret_name: str, credentials_hash: Any | None
         "around the WAF: see docs/patched-apps.md on handing over the field"])
 
 
-BUILDERS = {Placement.OWNED: build_owned, Placement.SERVICE: build_agent_service, Placement.PATCH: build_patch}
+def module_mode(app: ResolvedApp) -> Rpc:
+    """Where the agent listens for the app's module: the socket, or a localhost port (`rpcPort`)."""
+    return Rpc(tcp_port=app.spec.rpc_port, local=True)
+
+
+def module_agent(app: ResolvedApp, secret_name: str) -> AgentParts:
+    return module_sidecar(app.agent, secret_name, module_mode(app), app.spec.run_as_user or DEFAULT_UID,
+                          secret=app.secret)
+
+
+def build_module(app: ResolvedApp, secret_name: str, credentials_hash: Any | None = None) -> Manifests:
+    """The app with its module and the agent beside it: in a Deployment the stack creates, or added to an
+    existing one (`deployment`) the way placement patch adds its agent (server-side apply, only new list items
+    and keys, nothing taken: the owner's Service keeps targeting the app)."""
+    agent = module_agent(app, secret_name)
+    link = module_link(app.agent, module_mode(app), app.spec.effective_rpc_address_env())
+    if not app.spec.creates_deployment:
+        template: dict[str, Any] = {"spec": {"initContainers": [agent.container], "volumes": [agent.volume],
+                                             "containers": [{"name": app.spec.effective_container(), **link}]}}
+        if credentials_hash is not None:
+            template["metadata"] = {"annotations": {CREDENTIALS_ANNOTATION: credentials_hash}}
+        patch = {"apiVersion": "apps/v1", "kind": "Deployment",
+                 "metadata": {"name": app.spec.deployment, "namespace": app.spec.namespace,
+                              "annotations": {CHECKED_CONTAINER_ANNOTATION: MODULE_CONTAINER}},
+                 "spec": {"template": template}}
+        return Manifests(owned=[], patches=[patch], warnings=agent.warnings)
+    container, volumes = app_container(app)
+    container["env"] = [*container.get("env", []), *link["env"]]
+    if "volumeMounts" in link:
+        container["volumeMounts"] = [*container.get("volumeMounts", []), *link["volumeMounts"]]
+    labels = _labels(app)
+    deployment = _deployment(app, [container], [*volumes, agent.volume],
+                             workloads.pod_annotations(app.spec.name, credentials_hash), labels,
+                             init_containers=[agent.container])
+    return Manifests(owned=[deployment, _service(app, labels, app.spec.service_type),
+                            *_network_policy(app, labels), *_budget(app, labels)], patches=[],
+                     warnings=agent.warnings)
+
+
+BUILDERS = {Placement.OWNED: build_owned, Placement.SERVICE: build_agent_service, Placement.PATCH: build_patch,
+            Placement.MODULE: build_module}
 
 
 def build_app(app: ResolvedApp, secret_name: str, credentials_hash: Any | None = None) -> Manifests:

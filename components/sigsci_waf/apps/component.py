@@ -1,4 +1,5 @@
-"""SigsciRevProxyApp: one app behind the agent as a reverse proxy, in the placement the team needs."""
+"""SigsciRevProxyApp: one app behind the agent as a reverse proxy, or with its Fastly module beside an agent
+sidecar, in the placement the team needs."""
 
 from typing import Any, Optional, Required, TypedDict
 
@@ -9,14 +10,15 @@ from ..config.agent import AgentSettings
 from ..config.args import AgentArgs, ResourcesArgs, plain_values
 from ..config.choices import Placement, ServiceType, TakeOver
 from ..config.app import AppSpec
-from ..config.errors import check_call
-from ..config.refs import ROTATION, SECRET_NAME
+from ..config.errors import ConfigError, check_call, report_once
+from ..config.kube import DEFAULT_UID
+from ..config.refs import MODULE_CONTAINER, ROTATION, SECRET_NAME
 from ..declare import declare, registered
 from ..resolve.app import Manifests, ResolvedApp, resolve_app
 from ..resolve.deferred import Deferred, defer, field_check
 from ..resolve.secret import NOT_SETTINGS, check_namespace_reached, check_secret_name, namespace_check
 from ..declare import field_of
-from .live import bypass_problems, target_port_owners
+from .live import bypass_problems, module_container_problem, target_port_owners
 from .restore import restore_hook
 
 class SigsciRevProxyAppArgs(TypedDict, total=False):
@@ -35,46 +37,53 @@ class SigsciRevProxyAppArgs(TypedDict, total=False):
     (a Namespace's name): checked when known. Default: `default`."""
     placement: Placement
     """`owned` creates the app's Deployment and Service; `patch` adds the agent to existing ones;
-    `service` runs the agents as their own Deployment and Service in front of the app's Service. Default: `owned`."""
+    `service` runs the agents as their own Deployment and Service in front of the app's Service; `module` runs
+    the agent as a sidecar of an app whose image carries a Fastly module (a Deployment the component creates, or
+    an existing one given by `deployment`). Default: `owned`."""
     listener_port: int
-    """The agent's listener port (>= 1024). Default: `8001`."""
+    """owned, patch, service: the agent's listener port (>= 1024). Default: `8001`."""
     service_port: int
     """The Service's port clients use. Default: `port`."""
     agent: AgentArgs
     """Agent settings (repository, version, resources, options, ...), over the defaults."""
     image: pulumi.Input[str]
-    """owned: the app's image. Required there. May be another resource's output (a built image): checked when
-    known."""
+    """owned, module: the app's image. Required there (module: unless `deployment` is given). May be another
+    resource's output (a built image): checked when known."""
     args: list[str]
-    """owned: the app container's args."""
+    """owned, module: the app container's args."""
     command: list[str]
-    """owned: the app container's command."""
+    """owned, module: the app container's command."""
     env: dict[str, str]
-    """owned: the app container's environment."""
+    """owned, module: the app container's environment."""
     resources: ResourcesArgs
-    """owned: the app container's requests and limits. Default: requests `100m`/`128Mi`, limits `500m`/`256Mi`."""
+    """owned, module: the app container's requests and limits. Default: requests `100m`/`128Mi`, limits
+    `500m`/`256Mi`."""
     health_path: str
-    """owned: HTTP path for readiness and liveness probes; without it a TCP readiness probe is used."""
+    """owned, module: HTTP path for readiness and liveness probes; without it a TCP readiness probe is used."""
     read_only_root_filesystem: bool
-    """owned: a read-only root file system; false for apps that must write outside `writable_paths`. Default: `true`."""
+    """owned, module: a read-only root file system; false for apps that must write outside `writable_paths`.
+    Default: `true`."""
     writable_paths: list[str]
-    """owned: paths that get a writable emptyDir. Default: `["/tmp"]`."""
+    """owned, module: paths that get a writable emptyDir. Default: `["/tmp"]`."""
     run_as_user: int
-    """owned: UID (and GID) of the app container. Default: `10001`."""
+    """owned, module: UID (and GID) of the app container; a module's agent runs as it too, so the socket is the
+    app's. Default: `10001`."""
     pre_stop_sleep_seconds: int
-    """owned: the app's preStop sleep; at least the agent's. Default: 0 without an agent drain, else the agent's
-    + 5."""
+    """owned, module: the app's preStop sleep; for owned at least the agent's. Default: owned: 0 without an agent
+    drain, else the agent's + 5; module: the agent's."""
     replicas: int
-    """owned, service: replica count. Default: `2`."""
+    """owned, service, module: replica count. Default: `2`."""
     service_type: ServiceType
-    """owned, service: the Service's type. Default: `ClusterIP`."""
+    """owned, service, module: the Service's type. Default: `ClusterIP`."""
     network_policy: bool
-    """owned, service: admit traffic to the pods only on the agent's listener. Default: `true`."""
+    """owned, service, module: admit traffic to the pods only on the port that inspects it (the agent's listener;
+    for module the app's port). Default: `true`."""
     termination_grace_period_seconds: int
-    """owned, service: pod grace period; must exceed the longest preStop sleep. Default: the longest preStop sleep
-    + 15."""
+    """owned, service, module: pod grace period; must exceed the longest preStop sleep. Default: the longest
+    preStop sleep + 15."""
     deployment: str
-    """patch: name of the existing Deployment. Required there."""
+    """patch: name of the existing Deployment. Required there. module: an existing Deployment to add the agent
+    to, instead of creating one."""
     service: str
     """patch: name of the existing Service whose targetPort moves to the agent. Required there."""
     take_over: list[TakeOver]
@@ -85,6 +94,15 @@ class SigsciRevProxyAppArgs(TypedDict, total=False):
     given back when the WAF is removed. Default: `port`."""
     upstream_service: str
     """service: name of the app's existing Service. Required there."""
+    container: str
+    """module with `deployment`: the app's container in the existing Deployment (the one with the module).
+    Default: `name`."""
+    rpc_address_env: str
+    """module: the app container's variable that says where the agent listens (the socket's path, or
+    `127.0.0.1:<rpcPort>`). Default: `SIGSCI_RPC_ADDRESS`."""
+    rpc_port: int
+    """module: the agent listens for the module on this localhost TCP port (>= 1024) instead of a Unix socket,
+    for modules that only speak TCP."""
 
 
 def _suffix(kind: str, patch: bool) -> str:
@@ -95,10 +113,12 @@ _TYPE = "sigsci:index:SigsciRevProxyApp"
 
 
 class SigsciRevProxyApp(pulumi.ComponentResource):
-    """An app protected by the agent as a reverse-proxy sidecar (or agent Service)."""
+    """An app protected by the agent: a reverse-proxy sidecar (or agent Service), or an agent sidecar serving the
+    app's Fastly module."""
 
-    service_name: str
-    """The Service clients use: the app's own when patched, else the one named after the app."""
+    service_name: Optional[str]
+    """The Service clients use: the app's own when patched, else the one named after the app; none for a module
+    in an existing Deployment (its owner's Service leads to the module)."""
     namespace: str
     """Namespace of the app."""
 
@@ -129,6 +149,8 @@ class SigsciRevProxyApp(pulumi.ComponentResource):
                  opts: Optional[pulumi.ResourceOptions], deferred: Deferred = Deferred()) -> None:
         self.resolved = app
         bindings = {SECRET_NAME: secret_name, ROTATION: credentials_hash}
+        if app.spec.placement == Placement.MODULE and not app.spec.creates_deployment:
+            bindings[MODULE_CONTAINER] = self._check_live_deployment(name, app, deferred, opts)
         manifests = app.manifests if not deferred else Manifests(
             owned=deferred.substitute(app.manifests.owned), patches=deferred.substitute(app.manifests.patches),
             warnings=[deferred.shown(w) for w in app.manifests.warnings])
@@ -152,6 +174,30 @@ class SigsciRevProxyApp(pulumi.ComponentResource):
         self.service_name = app.service_name
         self.register_outputs({"serviceName": self.service_name, "namespace": self.namespace,
                                "placement": app.spec.placement})
+
+    def _check_live_deployment(self, name: str, app: ResolvedApp, deferred: Deferred,
+                               opts: Optional[pulumi.ResourceOptions]) -> pulumi.Output[str]:
+        """Read the existing Deployment every preview: the app container must be there (and run as the agent's
+        user, for the socket). The patch carries the checked container's name, so it waits for the check."""
+        spec = app.spec
+        read = pulumi.ResourceOptions(parent=self, depends_on=opts.depends_on if opts is not None else None)
+        live = k8s.apps.v1.Deployment.get(f"{name}-deployment-live",
+                                          deferred.substitute(f"{spec.namespace}/{spec.deployment}"), opts=read)
+        container = spec.effective_container()
+        uid = None if spec.rpc_port is not None else (spec.run_as_user or DEFAULT_UID)
+        where = deferred.shown(f"Deployment {spec.namespace}/{spec.deployment}")
+
+        def check(live_spec: Any) -> str:
+            found = module_container_problem(live_spec, container, uid)
+            if found is not None:
+                field, problem = found
+                # The container's name defaults to the app's: the key to change is the one given.
+                field = "name" if field == "container" and spec.container is None else field
+                raise ConfigError(app.field_key(field), f"{where} {problem}")
+            return container
+
+        report_once()
+        return live.spec.apply(check)
 
     def _watch_live_service(self, name: str, prefix: str, deferred: Deferred) -> None:
         """Read the patched Service as it is in the cluster, every preview: when its owner's deploy has put

@@ -1,4 +1,5 @@
-"""One entry of `sigsci:apps` (or a SigsciRevProxyApp's args): an app behind the agent as a reverse proxy."""
+"""One entry of `sigsci:apps` (or a SigsciRevProxyApp's args): an app behind the agent as a reverse proxy, or
+an app whose Fastly module talks to an agent sidecar."""
 
 from __future__ import annotations
 
@@ -15,6 +16,8 @@ from .kube import (KUBERNETES_DEFAULT_NAMESPACE, DnsLabel, DnsSubdomain, EnvName
                    UnprivilegedPort, absolute_path)
 
 DEFAULT_LISTENER_PORT = 8001
+# placement module: the app container's variable that says where the agent's RPC listener is.
+DEFAULT_RPC_ADDRESS_ENV = "SIGSCI_RPC_ADDRESS"
 # The defaults of the keys that apply to some placements only: the fields stay None (unset) so that a key given
 # for another placement is an error, and the builders take these.
 DEFAULT_REPLICAS = 2
@@ -26,36 +29,48 @@ DEFAULT_WRITABLE_PATHS = ("/tmp",)
 
 # Which keys make sense for which placement; a key given for another placement is an error, not ignored.
 _PLACEMENT_KEYS: dict[str, set[Placement]] = {
-    "image": {Placement.OWNED},
-    "args": {Placement.OWNED},
-    "command": {Placement.OWNED},
-    "env": {Placement.OWNED},
-    "resources": {Placement.OWNED},
-    "health_path": {Placement.OWNED},
-    "read_only_root_filesystem": {Placement.OWNED},
-    "writable_paths": {Placement.OWNED},
-    "run_as_user": {Placement.OWNED},
-    "pre_stop_sleep_seconds": {Placement.OWNED},
-    "replicas": {Placement.OWNED, Placement.SERVICE},
-    "network_policy": {Placement.OWNED, Placement.SERVICE},
-    "service_type": {Placement.OWNED, Placement.SERVICE},
-    "termination_grace_period_seconds": {Placement.OWNED, Placement.SERVICE},
-    "deployment": {Placement.PATCH},
+    "listener_port": {Placement.OWNED, Placement.PATCH, Placement.SERVICE},
+    "image": {Placement.OWNED, Placement.MODULE},
+    "args": {Placement.OWNED, Placement.MODULE},
+    "command": {Placement.OWNED, Placement.MODULE},
+    "env": {Placement.OWNED, Placement.MODULE},
+    "resources": {Placement.OWNED, Placement.MODULE},
+    "health_path": {Placement.OWNED, Placement.MODULE},
+    "read_only_root_filesystem": {Placement.OWNED, Placement.MODULE},
+    "writable_paths": {Placement.OWNED, Placement.MODULE},
+    "run_as_user": {Placement.OWNED, Placement.MODULE},
+    "pre_stop_sleep_seconds": {Placement.OWNED, Placement.MODULE},
+    "replicas": {Placement.OWNED, Placement.SERVICE, Placement.MODULE},
+    "network_policy": {Placement.OWNED, Placement.SERVICE, Placement.MODULE},
+    "service_type": {Placement.OWNED, Placement.SERVICE, Placement.MODULE},
+    "termination_grace_period_seconds": {Placement.OWNED, Placement.SERVICE, Placement.MODULE},
+    "deployment": {Placement.PATCH, Placement.MODULE},
     "service": {Placement.PATCH},
     "take_over": {Placement.PATCH},
     "owner_target_port": {Placement.PATCH},
     "upstream_service": {Placement.SERVICE},
+    "container": {Placement.MODULE},
+    "rpc_address_env": {Placement.MODULE},
+    "rpc_port": {Placement.MODULE},
 }
+# placement module with `deployment` (an existing Deployment): the keys that describe a Deployment the stack
+# creates are its owner's, and so is the Service (the module leaves it alone: no listener, no targetPort move).
+_OWNED_DEPLOYMENT_KEYS = ("image", "args", "command", "env", "resources", "health_path", "read_only_root_filesystem",
+                          "writable_paths", "pre_stop_sleep_seconds", "replicas", "network_policy", "service_type",
+                          "service_port", "termination_grace_period_seconds")
+# The agent's container name: an app (or app container) of this name would share it in the pod.
+AGENT_NAME = "sigsci-agent"
 
 
 class AppSpec(Model):
-    """One application to protect with the agent as a reverse proxy."""
+    """One application to protect: behind the agent as a reverse proxy, or with a Fastly module and the agent
+    beside it (placement module)."""
 
     name: ServiceName
     port: Port
     namespace: DnsLabel = KUBERNETES_DEFAULT_NAMESPACE
     placement: Placement = Placement.OWNED
-    listener_port: UnprivilegedPort = DEFAULT_LISTENER_PORT
+    listener_port: UnprivilegedPort | None = None
     service_port: Port | None = None
     # This app's own agent settings, over sigsci:agent (resolve.merge_agent): checked whole once merged.
     agent: AgentSettings = Field(default_factory=AgentSettings)
@@ -81,6 +96,10 @@ class AppSpec(Model):
     owner_target_port: TargetPort | None = None
     # service
     upstream_service: ServiceName | None = None
+    # module
+    container: DnsLabel | None = None
+    rpc_address_env: EnvName | None = None
+    rpc_port: UnprivilegedPort | None = None
 
     @field_validator("writable_paths")
     @classmethod
@@ -101,16 +120,18 @@ class AppSpec(Model):
             if getattr(self, key) is not None and self.placement not in allowed:
                 raise Problem(to_camel(key), f"applies only to placement {' or '.join(sorted(allowed))}, "
                                              f"not {self.placement}")
-        if self.listener_port == self.port:
+        if self.effective_listener_port() == self.port:
             raise Problem("listenerPort", f"must differ from port ({self.port}): the agent listens on its own port "
                                           "and proxies to the app's")
         if self.resources is not None:
             self.resources.check_defaults(APP_RESOURCES)
-        if self.placement == Placement.OWNED and self.name == "sigsci-agent":
-            raise Problem("name", "'sigsci-agent' is reserved for placement owned: the agents' own pods carry "
-                                  "app.kubernetes.io/name=sigsci-agent, and the app's selector would pick them too")
+        if self.placement in (Placement.OWNED, Placement.MODULE) and self.name == AGENT_NAME:
+            raise Problem("name", f"'{AGENT_NAME}' is reserved for placement {self.placement}: the agents' own pods "
+                                  f"carry app.kubernetes.io/name={AGENT_NAME}, and the agent's container has that name")
         if self.placement == Placement.OWNED and self.image is None:
             raise Problem("image", "is required for placement owned (the app's container image)")
+        if self.placement == Placement.MODULE:
+            self._module_rules()
         if self.placement == Placement.PATCH:
             for key in ("deployment", "service"):
                 if getattr(self, key) is None:
@@ -129,6 +150,48 @@ class AppSpec(Model):
                 raise Problem("upstreamService", "must differ from name: the agents' Service is named after the "
                                                  "app and cannot replace the app's own Service")
         return self
+
+    def _module_rules(self) -> None:
+        if self.deployment is None:
+            if self.image is None:
+                raise Problem("image", "is required for placement module without deployment (the app's container "
+                                       "image, with the Fastly module), or give deployment: an existing Deployment")
+            if self.container is not None:
+                raise Problem("container", "applies only with deployment (the existing Deployment's app container); "
+                                           "the stack names the container of an app it creates after the app")
+        else:
+            given = [key for key in _OWNED_DEPLOYMENT_KEYS if getattr(self, key) is not None]
+            if given:
+                raise Problem(to_camel(given[0]), "is for an app whose Deployment the stack creates: with deployment "
+                                                  "(placement module on an existing Deployment) the Deployment and "
+                                                  "its Service stay their owner's, and the patch only adds the agent")
+            if self.effective_container() == AGENT_NAME:
+                raise Problem("container", f"'{AGENT_NAME}' is the agent's container; name the app's container")
+        env_name = self.effective_rpc_address_env()
+        if self.env and env_name in self.env:
+            raise Problem("env", f"sets {env_name}, which tells the module where the agent is (rpcAddressEnv); "
+                                 "leave it out, or name another variable with rpcAddressEnv")
+        if self.rpc_port is not None and self.rpc_port == self.port:
+            raise Problem("rpcPort", f"must differ from port ({self.port}): the agent listens for the module on its "
+                                     "own localhost port")
+
+    def effective_listener_port(self) -> int | None:
+        """The reverse proxy's listener; None for placement module (no listener: the module calls the agent)."""
+        if self.placement == Placement.MODULE:
+            return None
+        return self.listener_port if self.listener_port is not None else DEFAULT_LISTENER_PORT
+
+    def effective_container(self) -> str:
+        """placement module: the app's container, the one the module runs in."""
+        return self.container if self.container is not None else self.name
+
+    def effective_rpc_address_env(self) -> str:
+        return self.rpc_address_env if self.rpc_address_env is not None else DEFAULT_RPC_ADDRESS_ENV
+
+    @property
+    def creates_deployment(self) -> bool:
+        """The stack creates the app's Deployment (owned, service, and module without `deployment`)."""
+        return self.deployment is None
 
     def effective_service_port(self) -> int:
         return self.service_port if self.service_port is not None else self.port

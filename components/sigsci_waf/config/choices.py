@@ -17,6 +17,9 @@ class Placement(StrEnum):
     """The agent is added to an existing Deployment; the existing Service's targetPort moves to it."""
     SERVICE = "service"
     """The agents run as their own Deployment and Service in front of the app's Service."""
+    MODULE = "module"
+    """The app's image carries a Fastly module: the agent runs beside it as a native sidecar, reached over a
+    socket (or localhost TCP); the app's own Deployment (created, or an existing one given by `deployment`)."""
 
 
 class PullPolicy(StrEnum):

@@ -26,3 +26,11 @@ ROTATION = Ref("the key rotation token")
 # The controller of an existing Gateway, read from the cluster and checked against the implementation: the
 # objects that rely on it carry it, so none is created before the check passes.
 GATEWAY_CONTROLLER = Ref("the existing Gateway's checked controller")
+
+# placement module on an existing Deployment: its app container, read from the cluster and found there; the
+# patch carries it, so the agent is not added to a Deployment without that container.
+MODULE_CONTAINER = Ref("the existing Deployment's checked app container")
+
+# Injection by label: the cluster's version, read through the provider and found to serve the admission API the
+# policies need; they carry it, so none is created before the check passes.
+ADMISSION_API = Ref("the cluster's checked admission API")

@@ -16,7 +16,7 @@ from .sensitive import scrub, scrub_path, secret_words
 
 NAMESPACE = "sigsci"
 KNOWN_KEYS = ("site", "accessKeyId", "secretAccessKey", "existingSecret", "existingNamespaces", "agent", "apps",
-              "ingress", "gateway")
+              "ingress", "gateway", "injection")
 
 
 @dataclass(frozen=True)
@@ -32,6 +32,7 @@ class StackInput:
     apps: list | None = None
     ingress: dict | None = None
     gateway: dict | None = None
+    injection: dict | None = None
     secret_keys: frozenset[str] = field(default_factory=frozenset)
 
 
@@ -89,6 +90,8 @@ def read_stack() -> StackInput:
         ingress=_object(config, "ingress", dict, "an object describing the ingress controller (see "
                                                  "docs/configuration.md)"),
         gateway=_object(config, "gateway", dict, "an object describing the gateway (see docs/gateway.md)"),
+        injection=_object(config, "injection", dict, "an object such as {namespaces: [shop]} (see "
+                                                     "docs/injection.md)"),
         secret_keys=frozenset(key for key in KNOWN_KEYS if _is_secret(key)),
     )
 

@@ -3,11 +3,10 @@ agent beside the controller (or its address as a Service), the class and the con
 
 from __future__ import annotations
 
-import dataclasses
 from typing import TYPE_CHECKING, Any, Mapping
 
 from ..agent import workloads
-from ..agent.container import AgentParts, Rpc, build_agent, rpc_address
+from ..agent.container import AgentParts, Rpc, beside, build_agent, rpc_address, socket_mount
 from ..config.choices import AgentLifetime, ServiceType
 from ..config.ingress import CONTROLLER_RESOURCES
 from ..config.model import deep_merge
@@ -54,15 +53,11 @@ def controller_agent(ing: ResolvedIngress, secret_name: str) -> AgentParts:
         settings = settings.model_copy(
             update={"pre_stop_sleep_seconds": ing.spec.controller.termination_grace_period_seconds})
     parts = build_agent(settings, secret_name, agent_mode(ing), secret=ing.secret)
-    container = parts.container
-    if lifetime != AgentLifetime.SERVICE:
-        # nginx connects to the agent's socket; as nginx's own user, the agent creates it as theirs.
-        container = {**container, "securityContext": {**container["securityContext"],
-                                                       "runAsUser": ing.flavour.nginx_uid,
-                                                       "runAsGroup": ing.flavour.nginx_gid}}
-    if lifetime == AgentLifetime.NATIVE_SIDECAR:
-        container = {**container, "restartPolicy": "Always"}
-    return dataclasses.replace(parts, container=container)
+    if lifetime == AgentLifetime.SERVICE:
+        return parts
+    # nginx connects to the agent's socket.
+    return beside(parts, ing.flavour.nginx_uid, ing.flavour.nginx_gid,
+                  native=lifetime == AgentLifetime.NATIVE_SIDECAR)
 
 
 def _nest(path: tuple[str, ...], value: Any) -> dict[str, Any]:
@@ -126,7 +121,7 @@ def helm_values(ing: ResolvedIngress, agent: AgentParts, credentials_hash: Any |
         controller = values["controller"]
         controller[list_key] = [agent.container]
         controller[flavour.volumes] = [agent.volume]
-        controller[flavour.volume_mounts] = [{"name": agent.volume["name"], "mountPath": ing.agent.tmp_mount_path}]
+        controller[flavour.volume_mounts] = [socket_mount(ing.agent)]
         # The shared temp volume belongs to nginx's group, and every container in the pod is in it.
         controller["podSecurityContext"] = {"fsGroup": flavour.nginx_gid}
     if credentials_hash is not None and spec.agent_lifetime != AgentLifetime.SERVICE:

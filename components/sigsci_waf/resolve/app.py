@@ -40,14 +40,21 @@ class ResolvedApp(Keyed):
     manifests: Manifests = field(default_factory=lambda: Manifests([], [], []))
 
     @property
-    def service_name(self) -> str:
-        """The Service clients use: the app's own when patched, else the one named after the app."""
-        return self.spec.service if self.spec.placement == Placement.PATCH else self.spec.name  # type: ignore
+    def service_name(self) -> str | None:
+        """The Service clients use: the app's own when patched, none the stack knows for a module in an existing
+        Deployment (its owner's Service leads straight to the module), else the one named after the app."""
+        if self.spec.placement == Placement.PATCH:
+            return self.spec.service
+        return self.spec.name if self.spec.creates_deployment else None
 
     @property
     def app_pre_stop(self) -> int:
         if self.spec.pre_stop_sleep_seconds is not None:
             return self.spec.pre_stop_sleep_seconds
+        if self.spec.placement == Placement.MODULE:
+            # The app serves the traffic itself (its agent, a native sidecar, outlives it): it drains as long
+            # as the agent would.
+            return self.agent.pre_stop_sleep_seconds
         return self.agent.pre_stop_sleep_seconds + APP_OUTLIVES_AGENT_SECONDS if self.agent.pre_stop_sleep_seconds else 0
 
     @property
@@ -58,7 +65,10 @@ class ResolvedApp(Keyed):
 
     @property
     def longest_pre_stop(self) -> int:
-        """The longest preStop sleep in the pod: the agent's, and an owned app's own."""
+        """The longest preStop sleep in the pod: the agent's, and an owned app's own (a module's agent, a native
+        sidecar, has none: Kubernetes stops it after the app)."""
+        if self.spec.placement == Placement.MODULE:
+            return self.app_pre_stop
         return max(self.agent.pre_stop_sleep_seconds,
                    self.app_pre_stop if self.spec.placement == Placement.OWNED else 0)
 
@@ -81,13 +91,20 @@ def _check_pod(app: ResolvedApp) -> None:
     """The app's entry and its agent share a pod (or a shutdown): ports and drain times must fit together."""
     spec, agent = app.spec, app.agent
     probe = agent.startup_probe
-    if probe.enabled:
-        taken = {spec.listener_port: join_path("", ("listenerPort",), snake=app.snake)}
-        if spec.placement in (Placement.OWNED, Placement.PATCH):  # the app's container shares the agent's pod
-            taken[spec.port] = "port"
-        if probe.port in taken:
-            raise ConfigError(app.field_key("agent.startupProbe.port"),
-                              f"{probe.port} is already used by {taken[probe.port]}; pick another port")
+    taken: dict[int, str] = {}
+    if (listener := spec.effective_listener_port()) is not None:
+        taken[listener] = join_path("", ("listenerPort",), snake=app.snake)
+    if spec.placement != Placement.SERVICE:  # the app's container shares the agent's pod
+        taken[spec.port] = "port"
+    if spec.rpc_port is not None:
+        taken[spec.rpc_port] = join_path("", ("rpcPort",), snake=app.snake)
+    if probe.enabled and probe.port in taken:
+        raise ConfigError(app.field_key("agent.startupProbe.port"),
+                          f"{probe.port} is already used by {taken[probe.port]}; pick another port")
+    if spec.placement == Placement.MODULE and agent.tmp_mount_path in (spec.writable_paths or ()):
+        raise ConfigError(app.field_key("writablePaths"),
+                          f"{agent.tmp_mount_path} is where the agent's socket volume is mounted in the app's "
+                          "container (agent.tmpMountPath); leave it out, or move the agent's with tmpMountPath")
     if (spec.placement == Placement.OWNED and spec.pre_stop_sleep_seconds is not None
             and spec.pre_stop_sleep_seconds < agent.pre_stop_sleep_seconds):
         raise ConfigError(app.field_key("preStopSleepSeconds"),

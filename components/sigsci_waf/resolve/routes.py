@@ -28,6 +28,8 @@ def route_targets(apps: Iterable[ResolvedApp]) -> dict[str, list[RouteTarget]]:
     its own agent."""
     targets: dict[str, list[RouteTarget]] = {}
     for app in apps:
+        if app.service_name is None:  # a module in an existing Deployment: its owner's Service is not ours to name
+            continue
         targets.setdefault(app.spec.name, []).append(RouteTarget(
             namespace=app.spec.namespace, service=app.service_name, port=app.spec.effective_service_port()))
     return targets

@@ -1,4 +1,4 @@
-"""The whole stack, resolved: apps, ingress and Secret, with the rules between them, and the namespaces the
+"""The whole stack, resolved: apps, ingress, gateway, injection and Secret, with the rules between them, and the namespaces the
 stack owns. Everything is checked here, before the stack program declares the first resource."""
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ from .secret import ResolvedSecret, resolve_secret
 if TYPE_CHECKING:  # the ingress's modules load only for a stack that has one
     from .gateway import ResolvedGateway
     from .ingress import ResolvedIngress
+    from .injection import ResolvedInjection
 
 # Namespaces the cluster itself keeps: a stack never declares them (deleting the stack would try to delete them).
 SHARED_AGENT = f"{NAMESPACE}:agent"
@@ -31,6 +32,7 @@ class ResolvedStack:
     apps: tuple[ResolvedApp, ...]
     ingress: ResolvedIngress | None
     gateway: ResolvedGateway | None
+    injection: ResolvedInjection | None
     secret: ResolvedSecret
     # The namespaces the stack creates, first, before the Secret and the pods in them.
     own_namespaces: tuple[str, ...]
@@ -42,9 +44,9 @@ def resolve_stack(config: StackInput) -> ResolvedStack:
     shared_agent: AgentSettings = parse(AgentSettings, config.agent or {}, SHARED_AGENT, partial=True)
     agent_secret = "agent" in secret_keys
     rotation = config.existing_secret is None
-    if not config.apps and config.ingress is None and config.gateway is None:
-        raise ConfigError(f"{NAMESPACE}:apps", "is required unless sigsci:ingress or sigsci:gateway is set: a list "
-                                               "of apps to protect, each at least {name, image, port}")
+    if not config.apps and config.ingress is None and config.gateway is None and config.injection is None:
+        raise ConfigError(f"{NAMESPACE}:apps", "is required unless sigsci:ingress, sigsci:gateway or sigsci:injection "
+                                               "is set: a list of apps to protect, each at least {name, image, port}")
     apps = resolve_apps(config.apps or [], shared_agent, secret=agent_secret or "apps" in secret_keys,
                         rotation=rotation)
     ingress = None
@@ -66,14 +68,21 @@ def resolve_stack(config: StackInput) -> ResolvedStack:
                                   secret=agent_secret or "gateway" in secret_keys, rotation=rotation,
                                   shared_key=SHARED_AGENT, ingress_routes=shared_routes)
         check_gateway_names(gateway, apps)
+    injection = None
+    if config.injection is not None:
+        from .injection import resolve_injection
+
+        injection = resolve_injection(config.injection, shared_agent, f"{NAMESPACE}:injection",
+                                      secret=agent_secret or "injection" in secret_keys, shared_key=SHARED_AGENT)
     namespaces = {app.spec.namespace for app in apps} | ({ingress.spec.namespace} if ingress else set()) \
-        | ({gateway.spec.namespace} if gateway else set())
+        | ({gateway.spec.namespace} if gateway else set()) | set(injection.spec.namespaces if injection else ())
     secret = resolve_secret(f"{NAMESPACE}:", site=config.site, existing_secret=config.existing_secret,
                             access_key_id=config.access_key_id, secret_access_key=config.secret_access_key,
                             namespaces=sorted(namespaces), name_is_secret="site" in secret_keys)
     existing = read_existing_namespaces(config.existing_namespaces)
-    return ResolvedStack(apps=tuple(apps), ingress=ingress, gateway=gateway, secret=secret,
-                         own_namespaces=tuple(sorted(namespaces_to_create(apps, ingress, gateway, existing))))
+    return ResolvedStack(apps=tuple(apps), ingress=ingress, gateway=gateway, injection=injection, secret=secret,
+                         own_namespaces=tuple(sorted(namespaces_to_create(apps, ingress, gateway, injection,
+                                                                          existing))))
 
 
 def resolve_apps(entries: list, shared_agent: AgentSettings, *, secret: bool, rotation: bool) -> list[ResolvedApp]:
@@ -87,8 +96,9 @@ def resolve_apps(entries: list, shared_agent: AgentSettings, *, secret: bool, ro
         app = resolve_app(raw, shared_agent, key, secret=secret, rotation=rotation, shared_key=SHARED_AGENT)
         spec = app.spec
         # The component is named <name>.<namespace>: two apps of one name in a namespace would collide.
-        claims = [("app name", spec.namespace, spec.name), ("Service", spec.namespace, app.service_name),
-                  ("Deployment", spec.namespace, spec.deployment if spec.placement == Placement.PATCH else spec.name)]
+        claims = [("app name", spec.namespace, spec.name), ("Deployment", spec.namespace, spec.deployment or spec.name)]
+        if app.service_name is not None:
+            claims.append(("Service", spec.namespace, app.service_name))
         for claim in claims:
             if claim in seen:
                 raise ConfigError(f"{key}.name", f"{claim[0]} {claim[1]}/{claim[2]} is already used by "
@@ -113,7 +123,8 @@ def check_shared_names(ingress: ResolvedIngress, apps: list[ResolvedApp]) -> Non
             raise ConfigError(ingress.field_key("releaseName"), f"the ingress agents' Deployment and Service "
                                                                 f"{namespace}/{agents} would take a name {app.key} "
                                                                 "uses; choose another releaseName or namespace")
-        if spec.placement == Placement.OWNED and spec.name == chart_name(ingress):
+        if spec.placement in (Placement.OWNED, Placement.MODULE) and spec.creates_deployment \
+                and spec.name == chart_name(ingress):
             raise ConfigError(f"{app.key}.name", f"{spec.name!r} in namespace {namespace}: the app's selector "
                                                  f"app.kubernetes.io/name={spec.name} would also pick the "
                                                  "ingress controller's pods; rename the app or move it")
@@ -122,7 +133,7 @@ def check_shared_names(ingress: ResolvedIngress, apps: list[ResolvedApp]) -> Non
 def taken_names(app: ResolvedApp) -> set[str]:
     """The Deployment and Service names an app's objects take in its namespace."""
     spec = app.spec
-    return {spec.name} | ({spec.service, spec.deployment} if spec.placement == Placement.PATCH else set())
+    return {spec.name} | {name for name in (spec.service, spec.deployment) if name is not None}
 
 
 def check_gateway_names(gateway: ResolvedGateway, apps: list[ResolvedApp]) -> None:
@@ -147,17 +158,22 @@ def read_existing_namespaces(names: list | None) -> set[str]:
 
 
 def namespaces_to_create(apps: list[ResolvedApp], ingress: ResolvedIngress | None,
-                         gateway: ResolvedGateway | None, existing: set[str]) -> set[str]:
+                         gateway: ResolvedGateway | None, injection: ResolvedInjection | None,
+                         existing: set[str]) -> set[str]:
     """The namespaces the stack owns: where it runs pods of its own (owned and service placements, and the
     ingress controller unless createNamespace is false). Never the cluster's own, one listed as existing,
     or one a patched app lives in: that app's Deployment proves the namespace is someone else's, and
-    deleting the stack would delete it with everything in it."""
-    wanted = {app.spec.namespace for app in apps if app.spec.placement != Placement.PATCH}
+    deleting the stack would delete it with everything in it (a module's existing Deployment, likewise). The
+    namespaces opted in to injection are created only for another reason (others create the pods there);
+    injection's parameters get theirs."""
+    wanted = {app.spec.namespace for app in apps if app.spec.creates_deployment}
     if ingress is not None and ingress.spec.create_namespace:
         wanted.add(ingress.spec.namespace)
     if gateway is not None and gateway.spec.create_namespace:
         wanted.add(gateway.spec.namespace)
     if gateway is not None and gateway.spec.installs_envoy_gateway:
         wanted.add(gateway.spec.envoy_gateway.namespace)
-    patched = {app.spec.namespace for app in apps if app.spec.placement == Placement.PATCH}
+    if injection is not None:
+        wanted.add(injection.spec.params_namespace)
+    patched = {app.spec.namespace for app in apps if not app.spec.creates_deployment}
     return wanted - SYSTEM_NAMESPACES - patched - existing

@@ -102,10 +102,22 @@ def test_the_injected_agent_is_the_module_placements_agent(objects):
 @pytest.mark.parametrize("case, candidate, namespace", [
     ("unlabelled", pod(), SHOP),
     ("labelled for something else", pod(labels={"sigsci.fastly.com/agent": "revproxy"}), SHOP),
-    ("labelled, in a namespace not opted in", pod(labels=LABEL, namespace="other"), OTHER),
+    ("unlabelled, in a namespace not opted in", pod(namespace="other"), OTHER),
 ])
-def test_pods_that_did_not_ask_in_an_opted_in_namespace_are_left_alone(objects, case, candidate, namespace):
+def test_pods_that_did_not_ask_are_left_alone(objects, case, candidate, namespace):
     assert admit(objects, candidate, namespace) == candidate
+
+
+def test_a_labelled_pod_in_a_namespace_not_opted_in_is_refused_not_started_bare(objects):
+    candidate = pod(labels=LABEL, namespace="other")
+    assert admission.mutate(objects["MutatingAdmissionPolicy"], objects["MutatingAdmissionPolicyBinding"],
+                            copy.deepcopy(candidate), namespace=OTHER, params=objects["ConfigMap"]) == candidate
+    with pytest.raises(admission.Refused, match="namespaces opted in"):
+        admit(objects, candidate, OTHER)
+    # One that brings its own agent is its own business.
+    own = pod({"name": "api", "image": "a:1"}, {"name": "sigsci-agent", "image": "x:1"}, labels=LABEL,
+              namespace="other")
+    assert admit(objects, own, OTHER) == own
 
 
 def test_a_pod_that_already_runs_an_agent_is_left_alone(objects):

@@ -111,6 +111,10 @@ def test_the_wheel_ships_py_typed_and_the_license(wheel):
     assert "sigsci_waf/py.typed" in names
     assert "sigsci_waf/_version.py" in names
     assert f"pulumi_sigsci_waf-{VERSION}.dist-info/licenses/LICENSE" in names
+    # The chart injection reads the cluster's capabilities with: every file of it, as in the source tree.
+    chart = sorted(p.relative_to(ROOT / "components").as_posix()
+                   for p in (ROOT / "components" / "sigsci_waf" / "injection" / "capabilities").rglob("*") if p.is_file())
+    assert chart and set(chart) <= set(names), chart
 
 
 def test_the_wheel_metadata(wheel):

@@ -32,7 +32,8 @@ def test_dev_first_app_is_the_vendor_example(stack_runs):
 
 def test_stacks_exercise_every_placement(stack_runs):
     placements = {app["placement"] for run in stack_runs.values() for app in run.outputs["apps"].values()}
-    assert placements == {"owned", "patch", "service"}
+    assert placements == {"owned", "patch", "service", "module"}
+    assert any(r.type == "sigsci:index:SigsciInjection" for run in stack_runs.values() for r in run.resources)
 
 
 def test_environments_differ_like_real_ones(stack_runs):

@@ -3,8 +3,9 @@
 - A parameter ConfigMap: the agent's image, pull policy, resources and every environment variable but the keys'
   references (options included). Changing the agent version, options or resources changes this one object;
   the policy reads it for each new pod.
-- A ValidatingAdmissionPolicy and its binding: a labelled pod in an opted-in namespace must come out of
-  admission with exactly one agent (and the agent's socket volume an emptyDir), or it is refused. This is what
+- A ValidatingAdmissionPolicy and its binding: a labelled pod, in any namespace, must come out of admission
+  with exactly one agent (and the agent's socket volume an emptyDir), or it is refused: in a namespace that is
+  not opted in, the label asks for an agent nothing adds. This is what
   keeps a pod that asked for an agent from starting without one, whatever happened to the mutating policy.
 - The MutatingAdmissionPolicy and its binding: for a labelled pod without an agent, a JSONPatch appends the
   agent as a native sidecar (`add` of `[]` first when the pod has no init containers: the shape that works on a
@@ -83,12 +84,14 @@ def _uid(default: int) -> str:
             f"(has({pod}) && has({pod}.runAsUser) ? {pod}.runAsUser : {default})")
 
 
+_LABELLED = {"objectSelector": {"matchLabels": {INJECTION_LABEL: MODULE_VALUE}}}
+
+
 def _match(injection: ResolvedInjection) -> dict[str, Any]:
-    """Labelled pods in the opted-in namespaces: the same for the policy that adds the agent and the one that
-    requires it."""
+    """Labelled pods in the opted-in namespaces: where the agent is added."""
     return {"namespaceSelector": {"matchExpressions": [{"key": "kubernetes.io/metadata.name", "operator": "In",
                                                         "values": sorted(injection.spec.namespaces)}]},
-            "objectSelector": {"matchLabels": {INJECTION_LABEL: MODULE_VALUE}}}
+            **_LABELLED}
 
 
 _POD_CREATE = {"resourceRules": [{"apiGroups": [""], "apiVersions": ["v1"], "operations": ["CREATE"],
@@ -130,11 +133,13 @@ def build_injection(injection: ResolvedInjection) -> list[dict[str, Any]]:
                              f"{INJECTION_LABEL}={MODULE_VALUE}: rename the pod's own volume of that name"},
                  {"expression": f"{_AGENT_COUNT} == 1", "reason": "Invalid",
                   "message": f"a pod labelled {INJECTION_LABEL}={MODULE_VALUE} runs exactly one {AGENT_CONTAINER} "
-                             f"container, which the admission policy {POLICY_NAME} adds: is it installed and bound "
-                             "to this namespace, and does the pod run no agent of its own besides?"}]}}
+                             f"container, which the admission policy {POLICY_NAME} adds in the namespaces opted "
+                             "in to it: is this one of them, and does the pod run no agent of its own besides?"}]}}
     guard_binding = {"apiVersion": ADMISSION, "kind": "ValidatingAdmissionPolicyBinding",
                      "metadata": _metadata(GUARD_NAME),
-                     "spec": {"policyName": GUARD_NAME, "validationActions": ["Deny"], "matchResources": match}}
+                     # Every namespace: a pod that asks for an agent where none is added is refused, not started
+                     # bare.
+                     "spec": {"policyName": GUARD_NAME, "validationActions": ["Deny"], "matchResources": _LABELLED}}
     policy = {"apiVersion": ADMISSION, "kind": "MutatingAdmissionPolicy", "metadata": _metadata(POLICY_NAME),
               "spec": {"paramKind": {"apiVersion": "v1", "kind": "ConfigMap"},
                        "matchConstraints": _POD_CREATE,

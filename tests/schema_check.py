@@ -89,6 +89,12 @@ def _numeric(version: str) -> tuple[int, ...]:
     return tuple(int(part) for part in version.split("."))
 
 
+def served_at(obj: dict, version: str) -> str:
+    """The version to validate `obj` at for `version`: the first that serves its kind, if it came later."""
+    since = SINCE.get(obj.get("kind", ""))
+    return max(version, since, key=_numeric) if since else version
+
+
 def validate(obj: dict, version: str) -> None:
     """Raise kubernetes_validate.ValidationError when `obj` is not valid for `version`, unknown fields included."""
     kubernetes_validate.validate(obj, version, strict=True)
@@ -143,5 +149,4 @@ def validate_run(run: "harness.Run", *, custom: bool = True) -> None:
             validate_envoy_filter(unwrap_secrets(obj))
             continue
         for version in versions():
-            since = SINCE.get(obj.get("kind"))
-            validate(as_applied(resource_type, obj), max(version, since, key=_numeric) if since else version)
+            validate(as_applied(resource_type, obj), served_at(obj, version))

@@ -6,7 +6,7 @@ import pytest
 import harness
 from ingress_configs import INGRESS_CONFIGS
 from harness import clean
-from schema_check import CUSTOM_GROUPS, as_applied, validate, validate_custom, versions
+from schema_check import CUSTOM_GROUPS, as_applied, served_at, validate, validate_custom, versions
 
 EXTRA_CONFIGS = {
     # Shapes the stack files do not cover.
@@ -47,7 +47,7 @@ def test_there_is_something_to_validate():
 @pytest.mark.parametrize("version", versions())
 @pytest.mark.parametrize("name,resource_type,obj", OBJECTS, ids=[o[0] for o in OBJECTS])
 def test_valid_in_strict_mode(name, resource_type, obj, version):
-    validate(as_applied(resource_type, obj), version)
+    validate(as_applied(resource_type, obj), served_at(obj, version))
 
 
 @pytest.mark.parametrize("name,resource_type,obj", CUSTOM, ids=[o[0] for o in CUSTOM])

@@ -26,14 +26,19 @@ def _closure(run, name: str) -> set[str]:
 
 
 def _existing(config: dict) -> set[str]:
-    """What must exist already: the cluster's own, patched apps' namespaces, the ones the config lists, the
+    """What must exist already: the cluster's own, patched apps' namespaces (a module's existing Deployment too),
+    injection's opted-in namespaces, the ones the config lists, the
     namespaces of Services routes name (they are someone's), and the ingress's with createNamespace false."""
     import json
     apps = config.get("sigsci:apps") or []
     apps = json.loads(apps) if isinstance(apps, str) else apps
     ingress = config.get("sigsci:ingress") or {}
     given = set(config.get("sigsci:existingNamespaces") or [])
-    given |= {a.get("namespace", "default") for a in apps if a.get("placement") == "patch"}
+    # A Deployment the stack patches proves its namespace is someone's, as do the namespaces opted in to
+    # injection, where others create the pods.
+    given |= {a.get("namespace", "default") for a in apps if a.get("placement") in ("patch", "module")
+              and "deployment" in a}
+    given |= set((config.get("sigsci:injection") or {}).get("namespaces", []))
     given |= {r.get("namespace", "default") for r in ingress.get("routes", []) if "service" in r}
     if ingress and ingress.get("createNamespace") is False:
         given.add(ingress.get("namespace", "sigsci-ingress"))
@@ -72,6 +77,10 @@ CASES = {
                           "sigsci:ingress": {"namespace": "default"}},
     "listed-as-existing": {"sigsci:apps": [{**APP, "namespace": "shop"}], "sigsci:existingNamespaces": ["shop"]},
     "ingress-namespace-not-created": {"sigsci:ingress": {"namespace": "edge", "createNamespace": False}},
+    "module-apps": {"sigsci:apps": [{**APP, "placement": "module", "namespace": "api"},
+                                    {"name": "legacy", "placement": "module", "deployment": "legacy", "port": 8080,
+                                     "namespace": "legacy"}]},
+    "injection-params-namespace-is-the-stacks": {"sigsci:injection": {"namespaces": ["shop", "team-b"]}},
 }
 
 

@@ -18,6 +18,14 @@ def shown(value: Any, limit: int = 60) -> str:
     return f"{text[:limit // 2]}...{text[-10:]} ({len(str(value))} characters)"
 
 
+def one_line(text: str) -> str:
+    """`text` on one line: every character that is not printable (a newline, a tab, a line separator...) as its
+    escape, so a key or value that holds one cannot split an error or a warning."""
+    if text.isprintable():
+        return text
+    return "".join(c if c.isprintable() else c.encode("unicode_escape").decode("ascii") for c in text)
+
+
 class Problem(ValueError):
     """A rule broken inside a settings model: which field (a path below the model, camelCase, as in stack
     config) and what is wrong. Raised from pydantic validators; `from_validation_error` reads the object
@@ -41,9 +49,10 @@ class ConfigError(pulumi.RunError):
         # A safety net for values repeated whole: one line stays readable.
         if len(problem) > 1000:
             problem = f"{problem[:480]} ... {problem[-480:]}"
-        self.key = key
-        self.problem = problem
-        super().__init__(f"{key}: {problem}")
+        # One line, whatever the key or the problem holds (a map key of the user's may hold a newline).
+        self.key = one_line(key)
+        self.problem = one_line(problem)
+        super().__init__(f"{self.key}: {self.problem}")
 
 
 def report_once() -> None:
@@ -80,9 +89,17 @@ def join_path(prefix: str, loc: Iterable[Any], *, snake: bool = False) -> str:
         if isinstance(part, int):
             path += f"[{part}]"
         else:
-            text = to_snake(part) if snake else str(part)
+            # Python args spell the schema's own fields in snake_case; a key of the user's (an env name, an
+            # option) stays as typed.
+            text = one_line(to_snake(part) if snake and _is_field(part) else str(part))
             path += f".{text}" if path and not path.endswith(":") else text
     return path
+
+
+def _is_field(part: str) -> bool:
+    from .sensitive import schema_fields
+
+    return part in schema_fields()
 
 
 def _describe(error: dict) -> str:

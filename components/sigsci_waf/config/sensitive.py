@@ -86,7 +86,7 @@ def scrub(text: str, words: Iterable[str]) -> str:
     schema's own field names are never secret (a map key `name` is ours, not the user's).
     """
     forms: set[str] = set()
-    for word in set(words) - _schema_fields():
+    for word in set(words) - schema_fields():
         forms.add(word)
         forms.add(repr(word)[1:-1])
     for form in sorted(forms, key=len, reverse=True):
@@ -97,7 +97,7 @@ def scrub(text: str, words: Iterable[str]) -> str:
 
 
 @functools.cache
-def _schema_fields() -> frozenset[str]:
+def schema_fields() -> frozenset[str]:
     """Every field name of the config schema, camelCase and snake_case: these are ours, never secret."""
     from pydantic.alias_generators import to_camel
 
@@ -116,6 +116,10 @@ def _schema_fields() -> frozenset[str]:
 def scrub_path(key: str, words: Iterable[str]) -> str:
     """A key path with every segment that is a map key or value of secret config (not a schema field)
     redacted. Segments are matched whole, longest first, since a user's key may itself hold a '.'."""
-    for word in sorted(set(words) - _schema_fields(), key=len, reverse=True):
-        key = re.sub(rf"(?<=[.:]){re.escape(word)}(?=[.\[]|$)", REDACTED, key)
+    from .errors import one_line
+
+    # A key is shown on one line (config/errors.py): a word with a newline is matched as it is shown too.
+    forms = {form for word in set(words) - schema_fields() for form in (word, one_line(word))}
+    for form in sorted(forms, key=len, reverse=True):
+        key = re.sub(rf"(?<=[.:]){re.escape(form)}(?=[.\[]|$)", REDACTED, key)
     return key

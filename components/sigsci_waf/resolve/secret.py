@@ -39,6 +39,7 @@ class ResolvedSecret:
     access_key_id: Any = None  # the keys (an Input, secret), when the Secret is created from them
     secret_access_key: Any = None
     name_is_secret: bool = False  # the site came from secret config, so the Secret's name is one too
+    key_names: tuple[str, str] = ("accessKeyId", "secretAccessKey")  # how errors name the two keys
 
     @property
     def creates(self) -> bool:
@@ -77,7 +78,8 @@ def resolve_secret(prefix: str, *, site: Any, existing_secret: Any, access_key_i
                                                                         "label: lower-case letters, digits and "
                                                                         "'-', at most 63)")
     return ResolvedSecret(spec=spec, namespaces=tuple(sorted(set(namespaces))), access_key_id=access_key_id,
-                          secret_access_key=secret_access_key, name_is_secret=name_is_secret)
+                          secret_access_key=secret_access_key, name_is_secret=name_is_secret,
+                          key_names=(_key(prefix, key_id_name), _key(prefix, secret_key_name)))
 
 
 def _key(prefix: str, name: str) -> str:
@@ -85,7 +87,7 @@ def _key(prefix: str, name: str) -> str:
 
 
 def check_key(value: Any, key: str) -> None:
-    """A plain key must be a non-empty string; an Output is checked when known (SigsciSecret)."""
+    """A plain key must be a non-empty string; an Output is checked when known (`known_key`)."""
     import pulumi
 
     if isinstance(value, pulumi.Output):
@@ -94,6 +96,31 @@ def check_key(value: Any, key: str) -> None:
         raise ConfigError(key, f"must be a string or a pulumi Output of one, not {type(value).__name__}")
     if not value.strip():
         raise ConfigError(key, "is empty: the agent does not start without both keys")
+
+
+def known_key(value: Any, key: str) -> Any:
+    """A key as the Secret takes it, a secret Output: one given as an Output is checked when its value is known
+    (during the update at the latest), before the Secret that carries it, and so before any pod that reads it,
+    is created or changed. The error never repeats the value."""
+    import pulumi
+
+    from ..config.errors import report_once
+
+    def known(resolved: Any) -> Any:
+        if resolved is None:
+            raise ConfigError(key, "resolved to nothing (None): the agent does not start without both keys; "
+                                   "pass an output that holds the key")
+        if not isinstance(resolved, str):
+            raise ConfigError(key, f"resolved to a {type(resolved).__name__}, not a string: the agent does not "
+                                   "start without both keys")
+        if not resolved.strip():
+            raise ConfigError(key, "resolved to an empty string: the agent does not start without both keys")
+        return resolved
+
+    if isinstance(value, pulumi.Output):
+        report_once()
+        value = value.apply(known)
+    return pulumi.Output.secret(value)
 
 
 def check_secret_name(value: Any, key: str) -> Any:

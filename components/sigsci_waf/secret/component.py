@@ -11,7 +11,7 @@ from ..agent.workloads import PART_OF
 from ..config.errors import check_call
 from ..declare import registered
 from ..config.sensitive import mark, reveal
-from ..resolve.secret import ResolvedSecret, resolve_secret, secret_args
+from ..resolve.secret import ResolvedSecret, known_key, resolve_secret, secret_args
 
 
 class SigsciSecretArgs(TypedDict, total=False):
@@ -71,8 +71,8 @@ class SigsciSecret(pulumi.ComponentResource):
         # one per namespace of the stack).
         self.secrets: dict[str, k8s.core.v1.Secret] = {}
         if resolved.creates:
-            key_id = pulumi.Output.secret(resolved.access_key_id)
-            secret_key = pulumi.Output.secret(resolved.secret_access_key)
+            key_id = known_key(resolved.access_key_id, resolved.key_names[0])
+            secret_key = known_key(resolved.secret_access_key, resolved.key_names[1])
             name_value = reveal(mark(resolved.spec.secret_name, resolved.name_is_secret))
             for namespace in resolved.namespaces:
                 manifest = secret_manifest(name_value, namespace, key_id, secret_key)

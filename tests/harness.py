@@ -181,6 +181,7 @@ def run(program: Callable[[], Any], config: dict[str, Any] | None = None,
     Pass `mocks` to see what was registered even when the program raises.
     """
     mocks = mocks if mocks is not None else CaptureMocks()
+    fill_live(config or {}, mocks)
     warnings: list[str] = []
     # A fresh root stack per run: otherwise the outputs of earlier runs in this process leak into this one.
     pulumi.runtime.settings.set_root_resource(None)
@@ -272,24 +273,59 @@ def run_config(config: dict[str, Any], stack: str = "test", mocks: CaptureMocks 
             isinstance(existing.get("name"), str) and f"{existing['namespace']}/{existing['name']}" not in mocks.live:
         controller = GATEWAY_CONTROLLERS.get(gateway.get("implementation", "envoyGateway"), "unknown")
         mocks.live.update(existing_gateway(existing["namespace"], existing["name"], controller))
-    for app in config.get("sigsci:apps") or []:
-        # A module's existing Deployment is, unless `mocks` says otherwise, one with the app container, running
-        # as the user the agent will run as.
-        if isinstance(app, dict) and app.get("placement") == "module" and isinstance(app.get("deployment"), str):
-            live_id = f"{app.get('namespace', 'default')}/{app['deployment']}"
-            if live_id not in mocks.live:
-                mocks.live[live_id] = existing_deployment(app.get("container") or app.get("name"))
     keys = secret_keys if secret_keys is not None else [k for k in SECRET_KEYS if k in config]
     return run(main, config, keys, stack=stack, mocks=mocks)
 
 
-def existing_deployment(*containers: Any, run_as_user: int | None = None) -> dict[str, dict]:
-    """What the cluster holds for an existing Deployment with these containers (by name), as a read returns it."""
+def fill_live(config: dict[str, Any], mocks: CaptureMocks) -> None:
+    """What the cluster holds for the objects the stack's apps patch, unless `mocks` says otherwise: a module's
+    existing Deployment with the app container, running as the user the agent will run as; a patched app's
+    Service and Deployment as its config describes them."""
+    apps = config.get("sigsci:apps")
+    for app in apps if isinstance(apps, list) else []:
+        if not isinstance(app, dict) or not isinstance(app.get("deployment"), str):
+            continue
+        namespace = app.get("namespace", "default")
+        if not isinstance(namespace, str):
+            continue
+        if app.get("placement") == "module":
+            mocks.live.setdefault(f"{namespace}/{app['deployment']}",
+                                  existing_deployment(app.get("container") or app.get("name")))
+        elif app.get("placement") == "patch" and isinstance(app.get("service"), str):
+            # The mocks answer reads by id: a Service and a Deployment of one name share a state holding both
+            # specs, each read taking its own fields.
+            live_service, live_deployment = patched_service(app), existing_deployment(
+                "app", labels={"app": app["deployment"]}, port=app.get("port"))
+            service_id, deployment_id = f"{namespace}/{app['service']}", f"{namespace}/{app['deployment']}"
+            if service_id == deployment_id:
+                mocks.live.setdefault(service_id, {"spec": {**live_service["spec"], **live_deployment["spec"]}})
+            else:
+                mocks.live.setdefault(service_id, live_service)
+                mocks.live.setdefault(deployment_id, live_deployment)
+
+
+def existing_deployment(*containers: Any, run_as_user: int | None = None, labels: dict | None = None,
+                        port: Any = None) -> dict[str, dict]:
+    """What the cluster holds for an existing Deployment with these containers (by name), as a read returns it:
+    pods labelled `labels`, the first container declaring `port`."""
     pod: dict[str, Any] = {"containers": [{"name": name, "image": "registry.example.com/app:1"}
                                           for name in containers]}
+    if isinstance(port, int) and not isinstance(port, bool):
+        pod["containers"][0]["ports"] = [{"containerPort": port, "protocol": "TCP", "name": "http"}]
     if run_as_user is not None:
         pod["securityContext"] = {"runAsUser": run_as_user}
-    return {"spec": {"template": {"spec": pod}}}
+    return {"spec": {"template": {"metadata": {"labels": dict(labels or {})}, "spec": pod}}}
+
+
+def patched_service(app: dict) -> dict[str, dict]:
+    """The existing Service of a patched app as its config describes it, before the patch: its port clients use,
+    targeting the owner's targetPort, selecting the Deployment's pods (labelled app=<deployment>)."""
+    port = app.get("servicePort", app.get("port"))
+    target = app.get("ownerTargetPort", app.get("port"))
+    if isinstance(target, str) and target.isdigit():
+        target = int(target)
+    return {"spec": {"selector": {"app": app["deployment"]},
+                     "ports": [{"name": "http", "port": port, "protocol": "TCP", "targetPort": target}]}}
 
 
 def run_stack(stack: str) -> Run:

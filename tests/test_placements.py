@@ -61,14 +61,17 @@ def test_patch_adds_only_the_agent():
            "service": "checkout", "port": 8080, "servicePort": 80, "listenerPort": 8081,
            "takeOver": ["service.targetPort"]}
     run = harness.run_config(config(app))
-    assert not run.of_type("kubernetes:apps/v1:Deployment")
-    # The one Service is a read of the live one (to see its owner taking the field back), not a declared one.
+    # The one Deployment and Service are reads of the live ones (to check what the patch assumes of them, and
+    # see the Service's owner taking the field back), not declared ones.
+    assert [(r.name, r.read) for r in run.of_type("kubernetes:apps/v1:Deployment")] == [
+        ("checkout.shop-deployment-live", True)]
     assert [(r.name, r.read) for r in run.of_type("kubernetes:core/v1:Service")] == [
         ("checkout.shop-service-live", True)]
     patch = clean(run.named("checkout.shop-deployment-patch").inputs)
     assert run.named("checkout.shop-deployment-patch").type == "kubernetes:apps/v1:DeploymentPatch"
     # Not forced: it only adds a container, a volume and an annotation, and takes nothing from the owner.
-    assert patch["metadata"] == {"name": "checkout-v2", "namespace": "shop"}
+    assert patch["metadata"] == {"name": "checkout-v2", "namespace": "shop",
+                                 "annotations": {"sigsci.fastly.com/checked-live": "checkout:80 checkout-v2"}}
     pod = patch["spec"]["template"]["spec"]
     assert set(patch["spec"]) == {"template"}
     assert set(pod) == {"containers", "volumes"}
@@ -82,7 +85,8 @@ def test_patch_adds_only_the_agent():
     # By name: each pod resolves the agent's port itself, so a listener change rolls out without a gap.
     assert service["spec"] == {"ports": [{"port": 80, "protocol": "TCP", "targetPort": "sigsci-http"}]}
     assert service["metadata"]["annotations"] == {"pulumi.com/patchForce": "true",
-                                                  "sigsci.fastly.com/owner-target-port": "8080"}
+                                                  "sigsci.fastly.com/owner-target-port": "8080",
+                                                  "sigsci.fastly.com/checked-live": "checkout:80 checkout-v2"}
     # The Service moves only after the agents are rolled out, and is given back before they go.
     assert "checkout.shop-deployment-patch" in run.options["checkout.shop-service-patch"]["dependsOn"]
     assert "checkout.shop-service-patch" not in run.options["checkout.shop-deployment-patch"]["dependsOn"]
@@ -181,7 +185,11 @@ def test_network_policy_admits_only_the_listener():
 
 
 def _live_service(target):
-    return {"shop/checkout": {"spec": {"ports": [{"port": 80, "protocol": "TCP", "targetPort": target}]}}}
+    """The live Service (and, under the same id, the Deployment's template: the mocks answer reads by id)."""
+    return {"shop/checkout": {"spec": {"ports": [{"port": 80, "protocol": "TCP", "targetPort": target}],
+                                       "selector": {"app": "checkout"},
+                                       "template": {"metadata": {"labels": {"app": "checkout"}},
+                                                    "spec": {"containers": [{"name": "app", "image": "a:1"}]}}}}}
 
 
 def test_preview_says_when_the_owner_took_the_target_port_back():

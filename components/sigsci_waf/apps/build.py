@@ -18,7 +18,7 @@ from ..config.app import (DEFAULT_NETWORK_POLICY, DEFAULT_READ_ONLY_ROOT, DEFAUL
                           DEFAULT_WRITABLE_PATHS)
 from ..config.choices import Placement, PullPolicy
 from ..config.kube import DEFAULT_UID
-from ..config.refs import MODULE_CONTAINER
+from ..config.refs import MODULE_CONTAINER, PATCH_CHECKED
 from ..config.sensitive import mark
 from .restore import OWNER_TARGET_PORT_ANNOTATION
 
@@ -26,6 +26,8 @@ if TYPE_CHECKING:
     from ..resolve.app import ResolvedApp
 
 PATCH_FORCE_ANNOTATION = "pulumi.com/patchForce"
+# On placement patch's patches: the live Service and Deployment were found to be what the patch assumes.
+CHECKED_LIVE_ANNOTATION = "sigsci.fastly.com/checked-live"
 # On a module's DeploymentPatch: the app container found in the live Deployment (the check passed).
 CHECKED_CONTAINER_ANNOTATION = "sigsci.fastly.com/module-container"
 
@@ -166,14 +168,16 @@ def build_patch(app: ResolvedApp, secret_name: str, credentials_hash: Any | None
     if credentials_hash is not None:
         template["metadata"] = {"annotations": {CREDENTIALS_ANNOTATION: credentials_hash}}
     deployment_patch = {"apiVersion": "apps/v1", "kind": "Deployment",
-                        "metadata": {"name": app.spec.deployment, "namespace": app.spec.namespace},
+                        "metadata": {"name": app.spec.deployment, "namespace": app.spec.namespace,
+                                     "annotations": {CHECKED_LIVE_ANNOTATION: PATCH_CHECKED}},
                         "spec": {"template": template}}
     service_patch = {
         "apiVersion": "v1",
         "kind": "Service",
         "metadata": {"name": app.spec.service, "namespace": app.spec.namespace,
                      "annotations": {PATCH_FORCE_ANNOTATION: "true",
-                                     OWNER_TARGET_PORT_ANNOTATION: str(app.spec.effective_owner_target_port())}},
+                                     OWNER_TARGET_PORT_ANNOTATION: str(app.spec.effective_owner_target_port()),
+                                     CHECKED_LIVE_ANNOTATION: PATCH_CHECKED}},
         "spec": {"ports": [{"port": app.spec.effective_service_port(), "protocol": "TCP",
                             "targetPort": LISTENER_PORT_NAME}]},
     }

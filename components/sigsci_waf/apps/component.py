@@ -12,13 +12,13 @@ from ..config.choices import Placement, ServiceType, TakeOver
 from ..config.app import AppSpec
 from ..config.errors import ConfigError, check_call, report_once
 from ..config.kube import DEFAULT_UID
-from ..config.refs import MODULE_CONTAINER, ROTATION, SECRET_NAME
+from ..config.refs import MODULE_CONTAINER, PATCH_CHECKED, ROTATION, SECRET_NAME
 from ..declare import declare, registered
 from ..resolve.app import Manifests, ResolvedApp, resolve_app
 from ..resolve.deferred import Deferred, defer, field_check
 from ..resolve.secret import NOT_SETTINGS, check_namespace_reached, check_secret_name, namespace_check
 from ..declare import field_of
-from .live import bypass_problems, module_container_problem, target_port_owners
+from .live import bypass_problems, module_container_problem, patch_problems, target_port_owners
 from .restore import restore_hook
 
 class SigsciRevProxyAppArgs(TypedDict, total=False):
@@ -151,6 +151,8 @@ class SigsciRevProxyApp(pulumi.ComponentResource):
         bindings = {SECRET_NAME: secret_name, ROTATION: credentials_hash}
         if app.spec.placement == Placement.MODULE and not app.spec.creates_deployment:
             bindings[MODULE_CONTAINER] = self._check_live_deployment(name, app, deferred, opts)
+        if app.spec.placement == Placement.PATCH:
+            bindings[PATCH_CHECKED] = self._watch_live_patch(name, prefix, app, deferred)
         manifests = app.manifests if not deferred else Manifests(
             owned=deferred.substitute(app.manifests.owned), patches=deferred.substitute(app.manifests.patches),
             warnings=[deferred.shown(w) for w in app.manifests.warnings])
@@ -166,8 +168,6 @@ class SigsciRevProxyApp(pulumi.ComponentResource):
             ordered = pulumi.ResourceOptions.merge(child_opts, pulumi.ResourceOptions(depends_on=list(earlier),
                                                                                       hooks=hooks))
             earlier.append(declare(f"{name}-{_suffix(obj['kind'], True)}", obj, ordered, bindings, patch=True))
-        if app.spec.placement == Placement.PATCH:
-            self._watch_live_service(name, prefix, deferred)
         for warning in manifests.warnings:
             pulumi.log.warn(f"{prefix}: {warning}", resource=self)
         self.namespace = deferred.value("namespace", app.spec.namespace)
@@ -199,12 +199,17 @@ class SigsciRevProxyApp(pulumi.ComponentResource):
         report_once()
         return live.spec.apply(check)
 
-    def _watch_live_service(self, name: str, prefix: str, deferred: Deferred) -> None:
-        """Read the patched Service as it is in the cluster, every preview: when its owner's deploy has put
-        its own targetPort back (around the WAF), the preview says so, and the policy pack sees it."""
-        spec = self.resolved.spec
+    def _watch_live_patch(self, name: str, prefix: str, app: ResolvedApp, deferred: Deferred) -> pulumi.Output[str]:
+        """Read the patched Service and Deployment as they are in the cluster, every preview. What the patch
+        assumes of them is checked before either patch is applied (both carry the result); and when the
+        Service's owner has put its own targetPort back (around the WAF), the preview says so, and the policy
+        pack sees it."""
+        spec = app.spec
+        read = pulumi.ResourceOptions(parent=self)
         live = k8s.core.v1.Service.get(f"{name}-service-live", deferred.substitute(f"{spec.namespace}/{spec.service}"),
-                                       opts=pulumi.ResourceOptions(parent=self))
+                                       opts=read)
+        live_deployment = k8s.apps.v1.Deployment.get(
+            f"{name}-deployment-live", deferred.substitute(f"{spec.namespace}/{spec.deployment}"), opts=read)
 
         where = deferred.shown(f"{prefix}: Service {spec.namespace}/{spec.service}")
         port = spec.effective_service_port()
@@ -221,6 +226,15 @@ class SigsciRevProxyApp(pulumi.ComponentResource):
                 pulumi.log.warn(f"{where}: the patch takes targetPort of port {port} from {', '.join(owners)} "
                                 "(takeOver)", resource=self)
 
+        def check(specs: list) -> str:
+            problems = patch_problems(specs[0], specs[1], spec)
+            if problems:
+                field, problem = problems[0]
+                raise ConfigError(app.field_key(field), deferred.shown(problem))
+            return f"{spec.service}:{port} {spec.deployment}"
+
         # Each on its own: an output a read does not return would hold the other back.
         live.spec.apply(check_targets)
         live.metadata.apply(name_owners)
+        report_once()
+        return pulumi.Output.all(live.spec, live_deployment.spec).apply(check)

@@ -1,12 +1,14 @@
-"""The objects a patch changes, as the cluster has them, read every preview: a patched Service the WAF was taken
-out of shows up, and a Deployment without the container a module's agent is added for is refused."""
+"""The objects a patch changes, as the cluster has them, read every preview: what the patch assumes of them is
+checked before anything is applied (a Service port that is not there, a selector that misses the Deployment's
+pods, a targetPort the removal would not give back, a Deployment without the container a module's agent is
+added for), and a patched Service the WAF was taken out of shows up."""
 
 from __future__ import annotations
 
 import json
 from typing import Any
 
-from ..agent.container import LISTENER_PORT_NAME
+from ..agent.container import AGENT_CONTAINER, LISTENER_PORT_NAME
 from ..declare import field_of
 
 
@@ -63,3 +65,69 @@ def module_container_problem(live_spec: Any, container: str, uid: int | None) ->
 
 def _run_as_user(context: Any) -> int | None:
     return field_of(context, "runAsUser", "run_as_user") if context else None
+
+
+def _ports_text(ports: Any) -> str:
+    shown = []
+    for port in ports or []:
+        name = field_of(port, "name", "name")
+        shown.append(f"{field_of(port, 'port', 'port')}/{field_of(port, 'protocol', 'protocol') or 'TCP'}"
+                     + (f" {name!r}" if name else ""))
+    return ", ".join(shown) or "none"
+
+
+def _same_target(live: Any, owner: int | str) -> bool:
+    return str(live) == str(owner)
+
+
+def patch_problems(service_spec: Any, deployment_spec: Any, spec: Any) -> list[tuple[str, str]]:
+    """What placement patch assumes of the live Service and Deployment, checked (their specs, as read): each
+    problem as (the key to change, what is wrong). A spec the read did not return is not checked."""
+    problems: list[tuple[str, str]] = []
+    port_number, owner = spec.effective_service_port(), spec.effective_owner_target_port()
+    ports = field_of(service_spec, "ports", "ports") if service_spec else None
+    if service_spec is not None:
+        found = [p for p in ports or [] if field_of(p, "port", "port") == port_number]
+        if not found:
+            problems.append(("servicePort",
+                             f"Service {spec.namespace}/{spec.service} has no port {port_number} (it has "
+                             f"{_ports_text(ports)}): set servicePort to the port clients use; the patch would "
+                             "add a second port instead of moving that one to the agent"))
+        elif (field_of(found[0], "protocol", "protocol") or "TCP") != "TCP":
+            problems.append(("servicePort", f"Service {spec.namespace}/{spec.service} port {port_number} is "
+                                            f"{field_of(found[0], 'protocol', 'protocol')}, not TCP: the agent "
+                                            "proxies HTTP"))
+        else:
+            target = field_of(found[0], "targetPort", "target_port")
+            target = port_number if target is None else target
+            if target != LISTENER_PORT_NAME and not _same_target(target, owner):
+                problems.append(("ownerTargetPort", f"Service {spec.namespace}/{spec.service} port {port_number} "
+                                                    f"targets {target!r} now, and removing the WAF would give back "
+                                                    f"{owner!r}: set ownerTargetPort: {target!r}"))
+    if service_spec is not None and deployment_spec is not None:
+        selector = field_of(service_spec, "selector", "selector") or {}
+        template = field_of(deployment_spec, "template", "template")
+        metadata = field_of(template, "metadata", "metadata") if template else None
+        labels = (field_of(metadata, "labels", "labels") if metadata else None) or {}
+        if not selector or any(labels.get(k) != v for k, v in dict(selector).items()):
+            problems.append(("service", f"Service {spec.namespace}/{spec.service} (selector {dict(selector)}) does "
+                                        f"not select the pods of Deployment {spec.namespace}/{spec.deployment} "
+                                        f"(labels {dict(labels)}): its clients would reach no agent"))
+    if deployment_spec is not None:
+        template = field_of(deployment_spec, "template", "template")
+        pod = field_of(template, "spec", "spec") if template else None
+        listener = spec.effective_listener_port()
+        for container in (field_of(pod, "containers", "containers") if pod else None) or []:
+            who = field_of(container, "name", "name")
+            if who == AGENT_CONTAINER:  # ours, from an earlier update
+                continue
+            for declared in field_of(container, "ports", "ports") or []:
+                if field_of(declared, "containerPort", "container_port") == listener:
+                    problems.append(("listenerPort", f"{listener} is already a port of container {who!r} in "
+                                                     f"Deployment {spec.namespace}/{spec.deployment}: pick another "
+                                                     "listenerPort"))
+                if field_of(declared, "name", "name") == LISTENER_PORT_NAME:
+                    problems.append(("deployment", f"container {who!r} of Deployment {spec.namespace}/"
+                                                   f"{spec.deployment} already names a port {LISTENER_PORT_NAME!r}, "
+                                                   "the agent's listener's name"))
+    return problems

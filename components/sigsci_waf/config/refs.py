@@ -34,3 +34,7 @@ MODULE_CONTAINER = Ref("the existing Deployment's checked app container")
 # Injection by label: the cluster's version, read through the provider and found to serve the admission API the
 # policies need; they carry it, so none is created before the check passes.
 ADMISSION_API = Ref("the cluster's checked admission API")
+
+# placement patch: the live Service and Deployment, read and found to be what the patch assumes; both patches
+# carry it, so neither is applied before the check passes.
+PATCH_CHECKED = Ref("the patched objects' checked live state")

@@ -1,6 +1,7 @@
 # Set-up and operation of the stacks. `make test` needs only Python 3.11+;
 # `make preview|up|destroy|keys STACK=<name>` also need the Pulumi CLI and a kube context, and say what is
-# missing first (scripts/preflight.py).
+# missing first (scripts/preflight.py). `make verify STACK=<name>` (after `make up`) needs them too, but not the
+# virtual environment: scripts/verify.py uses only the standard library.
 
 PYTHON ?= python3
 VENV ?= .venv
@@ -45,6 +46,12 @@ preview: select
 
 up: select
 	pulumi up --stack $(STACK)
+
+# Proof that every entry of the stack inspects a marked request (docs/operations.md#proving-inspection): one row
+# each, non-zero unless all are inspected. VERIFY_ARGS passes more options, e.g. VERIFY_ARGS="--route ingress=URL".
+.PHONY: verify
+verify:
+	$(PYTHON) scripts/verify.py --stack $(STACK) $(VERIFY_ARGS)
 
 # --run-program: the delete hooks give patched Services their targetPort back (docs/patched-apps.md).
 destroy: select

@@ -3,10 +3,10 @@
 from pulumi_policy import (EnforcementLevel, PolicyConfigSchema, PolicyPack, ResourceValidationPolicy,
                            StackValidationPolicy)
 
-from sigsci_policies import (validate_agent_hardened, validate_controller_module, validate_extproc_fail_closed,
-                             validate_gateway_covered, validate_image_digests, validate_no_bypass,
-                             validate_no_bypass_ingress, validate_no_bypass_route, validate_no_unprotected_pods,
-                             validate_pinned_versions)
+from sigsci_policies import (validate_agent_hardened, validate_controller_module, validate_controller_reaches_agents,
+                             validate_extproc_fail_closed, validate_gateway_covered, validate_image_digests,
+                             validate_no_bypass, validate_no_bypass_ingress, validate_no_bypass_network_policy,
+                             validate_no_bypass_route, validate_no_unprotected_pods, validate_pinned_versions)
 
 PolicyPack(
     name="sigsci-waf-coverage",
@@ -23,6 +23,12 @@ PolicyPack(
             description="No pods without the agent carry the labels a WAF-protected Service or agent workload "
                         "selects.",
             validate=validate_no_unprotected_pods,
+        ),
+        StackValidationPolicy(
+            name="sigsci-no-bypass-network-policy",
+            description="No NetworkPolicy admits traffic from anywhere to the app's own port of pods whose agent "
+                        "proxies to an app beside it, undoing the listener-only policy on them.",
+            validate=validate_no_bypass_network_policy,
         ),
         StackValidationPolicy(
             name="sigsci-no-bypass-ingress",
@@ -53,6 +59,12 @@ PolicyPack(
             config_schema=PolicyConfigSchema(properties={
                 "allowFailOpen": {"type": "boolean", "default": False},
             }),
+        ),
+        StackValidationPolicy(
+            name="sigsci-controller-reaches-agents",
+            description="No egress NetworkPolicy on the pods of a WAF ingress controller whose agents run as their "
+                        "own Service leaves them without a way to the agents' port (the module fails open).",
+            validate=validate_controller_reaches_agents,
         ),
         ResourceValidationPolicy(
             name="sigsci-agent-hardened",

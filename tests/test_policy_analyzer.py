@@ -12,14 +12,16 @@ from pulumi.runtime import proto
 import harness
 from test_policy_coverage import PROBES, _probe, _service
 from test_policy_pack import STACK_CONFIG, _resources
-from sigsci_policies import (validate_agent_hardened, validate_controller_module, validate_extproc_fail_closed,
-                             validate_gateway_covered, validate_image_digests, validate_no_bypass,
-                             validate_no_bypass_ingress, validate_no_bypass_route, validate_no_unprotected_pods,
-                             validate_pinned_versions)
+from sigsci_policies import (validate_agent_hardened, validate_controller_module, validate_controller_reaches_agents,
+                             validate_extproc_fail_closed, validate_gateway_covered, validate_image_digests,
+                             validate_no_bypass, validate_no_bypass_ingress, validate_no_bypass_network_policy,
+                             validate_no_bypass_route, validate_no_unprotected_pods, validate_pinned_versions)
 
 POLICY_OF = {
     validate_no_bypass: "sigsci-no-bypass-service",
     validate_no_unprotected_pods: "sigsci-no-unprotected-pods",
+    validate_no_bypass_network_policy: "sigsci-no-bypass-network-policy",
+    validate_controller_reaches_agents: "sigsci-controller-reaches-agents",
     validate_no_bypass_ingress: "sigsci-no-bypass-ingress",
     validate_no_bypass_route: "sigsci-no-bypass-route",
     validate_gateway_covered: "sigsci-gateway-covered",
@@ -93,7 +95,7 @@ def run_pack(pack, resources, config=None, providers=None, pack_config=None):
     return [(d.policyName, d.message, d.enforcementLevel) for d in diagnostics]
 
 
-def test_the_pack_declares_ten_mandatory_policies(pack):
+def test_the_pack_declares_twelve_mandatory_policies(pack):
     info = _analyzer(pack).GetAnalyzerInfo(None, None)
     assert info.name == "sigsci-waf-coverage"
     assert {p.name for p in info.policies} == set(POLICY_OF.values())
@@ -122,7 +124,7 @@ def test_each_policy_module_holds_one_policy_and_the_pack_wires_every_one():
         wired[kwargs["validate"]] = kwargs["name"]
 
     _declare(PolicyPack=lambda **kwargs: None, StackValidationPolicy=record, ResourceValidationPolicy=record)
-    assert len(defined) == 10 and wired == defined
+    assert len(defined) == 12 and wired == defined
     assert {getattr(sigsci_policies, name) for name in sigsci_policies.__all__} == set(defined)
 
 

@@ -49,11 +49,47 @@ def test_the_pack_knows_every_chart_and_no_other():
     assert set(constants._LAYOUTS) == {chart for chart, _ in CHARTS}
 
 
+def test_the_owner_target_port_annotation():
+    from sigsci_waf.apps.restore import OWNER_TARGET_PORT_ANNOTATION
+
+    assert constants.OWNER_TARGET_PORT_ANNOTATION == OWNER_TARGET_PORT_ANNOTATION
+
+
 @pytest.mark.parametrize("chart,flavour", CHARTS, ids=[chart for chart, _ in CHARTS])
 def test_the_chart_layouts(chart, flavour):
     layout = constants._LAYOUTS[chart]
     assert (layout["config"], layout["main"], layout["http"], layout["mounts"]) == \
         (flavour.config_path, flavour.main_snippet, flavour.http_snippet, flavour.volume_mounts)
+    override = flavour.selector_labels_override
+    assert layout["selector_labels"] == (tuple(override.split(".")) if override else None)
+    assert layout["component_label"] is flavour.component_label
+
+
+@pytest.mark.parametrize("ingress", [
+    {"agentLifetime": "service"},
+    {"agentLifetime": "service", "flavour": "nginx-ingress"},
+    {"agentLifetime": "service", "flavour": "ingress-nginx-chainguard", "releaseName": "edge",
+     "extraValues": {"nameOverride": "waf-"}},
+    {"agentLifetime": "service", "flavour": "nginx-ingress", "releaseName": "edge",
+     "extraValues": {"nameOverride": "a" * 62 + "-" + "b" * 5}},
+    {"agentLifetime": "service", "flavour": "nginx-ingress",
+     "extraValues": {"controller": {"selectorLabels": {"app": "edge", "tier": "front"}}}},
+], ids=["ingress-nginx", "nginx-ingress", "name-override", "long-name-override", "selector-labels"])
+def test_the_pack_labels_the_controller_pods_as_the_package_does(ingress):
+    """The labels the pack expects on the controller pods (from the release alone) are those the package's agents'
+    NetworkPolicy admits, which it derives as the charts' selectorLabels helpers do."""
+    from ingress_configs import ingress_config
+    from test_policy_pack import _resources
+    from sigsci_policies.controller_reaches_agents import _controller_pod_labels
+    from sigsci_policies.stack import _Resource
+
+    resources = _resources(harness.run_config(ingress_config(**ingress)))
+    release = next(props for _, name, props in resources if name == "ingress-release")
+    policy = next(props for _, name, props in resources if name == "ingress-agent-networkpolicy")
+    admitted = policy["spec"]["ingress"][0]["from"][0]["podSelector"]["matchLabels"]
+    pack = _controller_pod_labels(_Resource(constants.RELEASE, "ingress-release", None, release,
+                                            release["namespace"], "", False))
+    assert pack == admitted
 
 
 def _package_accepts(digest: str) -> bool:

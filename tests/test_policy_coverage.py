@@ -14,11 +14,12 @@ from pulumi_policy import PolicyProviderResource, PolicyResource, StackValidatio
 import harness
 from ingress_configs import INGRESS_CONFIGS
 from gateway_objects import OTHER_EXT_PROC, PUBLIC, agents_ext_proc, backend, eep, parent, ref, route
+from policy_probes import DNS, PROD_AGENTS, PROD_CONTROLLER, egress_policy, live_deployment, network_policy, to_agents
 from test_policy_pack import (OPTIONS, RESOURCE_POLICIES, STACK_CONFIG, STACK_POLICIES, _resources, violations,
-                              validate_agent_hardened, validate_controller_module, validate_extproc_fail_closed,
-                              validate_gateway_covered, validate_image_digests, validate_no_bypass,
-                              validate_no_bypass_ingress, validate_no_bypass_route, validate_no_unprotected_pods,
-                              validate_pinned_versions)
+                              validate_agent_hardened, validate_controller_module, validate_controller_reaches_agents,
+                              validate_extproc_fail_closed, validate_gateway_covered, validate_image_digests,
+                              validate_no_bypass, validate_no_bypass_ingress, validate_no_bypass_network_policy,
+                              validate_no_bypass_route, validate_no_unprotected_pods, validate_pinned_versions)
 
 DEPLOYMENT = "kubernetes:apps/v1:Deployment"
 DEPLOYMENT_PATCH = "kubernetes:apps/v1:DeploymentPatch"
@@ -454,6 +455,309 @@ def test_moved_temp_volume_passes_when_both_ends_move():
         assert violations(validate, _resources(run)) == []
 
 
+# -- 9. NetworkPolicies that reopen the app's port ----------------------------------------------------------------
+
+STOREFRONT = {"matchLabels": {"app.kubernetes.io/name": "storefront"}}
+
+
+@pytest.mark.parametrize("selector, rule, types", [
+    ({}, {}, None),
+    (STOREFRONT, {"ports": [{"port": 8080}]}, ["Ingress"]),
+    (STOREFRONT, {"ports": [{"port": "http", "protocol": "TCP"}]}, None),
+    (STOREFRONT, {"ports": [{"port": 8000, "endPort": 8100}]}, ["Ingress", "Egress"]),
+    (STOREFRONT, {"ports": [{"protocol": "TCP"}]}, None),
+    ({"matchExpressions": [{"key": "app.kubernetes.io/name", "operator": "In", "values": ["storefront", "x"]}]},
+     {"ports": [{"port": 8080}]}, None),
+    ({"matchExpressions": [{"key": "app.kubernetes.io/part-of", "operator": "Exists"}]}, {}, None),
+    (STOREFRONT, {"from": [{"namespaceSelector": {}}], "ports": [{"port": 8080}]}, None),
+    (STOREFRONT, {"from": [{"namespaceSelector": {}, "podSelector": {}}]}, None),
+    (STOREFRONT, {"from": [{"ipBlock": {"cidr": "0.0.0.0/0", "except": ["169.254.169.254/32"]}}]}, None),
+    (STOREFRONT, {"from": [], "ports": [{"port": "8080"}]}, None),
+], ids=["empty-selector-every-port", "app-port", "app-port-name", "port-range", "every-tcp-port", "in-expression",
+        "exists-expression", "every-namespace", "every-pod-of-every-namespace", "every-address", "port-as-digits"])
+def test_a_network_policy_reopening_the_app_port_is_reported(stacks, selector, rule, types):
+    staging = stacks["staging"]
+    probe = network_policy("storefront-open", "storefront-open", "shop", selector, ingress=[rule], types=types)
+    found = violations(validate_no_bypass_network_policy, [*staging, probe])
+    assert len(found) == 1, found
+    assert found[0].startswith("storefront-open (NetworkPolicy shop/storefront-open): ingress rule 0 admits traffic "
+                               "from anywhere to the app's port 8080 ('http') of storefront.shop-deployment "
+                               "(Deployment shop/storefront), whose WAF agent listens on 8001 ('sigsci-http')")
+    assert "around the WAF agent" in found[0] and "admit only the agent's listener port" in found[0]
+
+
+def test_a_patch_of_the_stacks_listener_policy_is_read_over_it(stacks):
+    staging = stacks["staging"]
+    reopen = network_policy("storefront-np-patch", "storefront", "shop", ingress=[{}], patch=True)
+    found = violations(validate_no_bypass_network_policy, [*staging, reopen])
+    assert len(found) == 1 and "storefront-np-patch (NetworkPolicyPatch shop/storefront)" in found[0]
+    # The patch keeps the policy's podSelector; one that narrows it to other pods reopens nothing of the app's.
+    elsewhere = network_policy("storefront-np-patch", "storefront", "shop", {"matchLabels": {"app": "other"}},
+                               ingress=[{}], patch=True)
+    assert violations(validate_no_bypass_network_policy, [*staging, elsewhere]) == []
+    listener = network_policy("storefront-np-patch", "storefront", "shop", ingress=[{"ports": [{"port": 8001}]}],
+                              patch=True)
+    assert violations(validate_no_bypass_network_policy, [*staging, listener]) == []
+
+
+@pytest.mark.parametrize("selector, rule, types, namespace", [
+    (STOREFRONT, {"ports": [{"port": 8001, "protocol": "TCP"}]}, None, "shop"),
+    ({}, {"ports": [{"port": "sigsci-http"}, {"port": 2024}]}, None, "shop"),
+    ({"matchLabels": {"app.kubernetes.io/name": "legacy-web"}}, {}, None, "shop"),
+    ({"matchExpressions": [{"key": "app.kubernetes.io/name", "operator": "NotIn", "values": ["storefront"]}]}, {},
+     None, "shop"),
+    ({"matchExpressions": [{"key": "tier", "operator": "Exists"}]}, {}, None, "shop"),
+    (STOREFRONT, {}, ["Egress"], "shop"),
+    (STOREFRONT, {"from": [{"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "sigsci-ingress"}}}],
+                  "ports": [{"port": 8080}]}, None, "shop"),
+    (STOREFRONT, {"from": [{"podSelector": {}}]}, None, "shop"),
+    (STOREFRONT, {"from": [{"ipBlock": {"cidr": "10.0.0.0/8"}}]}, None, "shop"),
+    (STOREFRONT, {"ports": [{"port": 8080, "protocol": "UDP"}]}, None, "shop"),
+    (STOREFRONT, {"ports": [{"port": 8081, "endPort": 9000}]}, None, "shop"),
+    ({}, {}, None, "shop-preview"),
+    ({"matchLabels": {"app.kubernetes.io/name": "search"}}, {}, None, "shop"),
+], ids=["listener-port", "listener-name-and-startup-port", "other-pods", "not-in-expression", "label-they-lack",
+        "egress-only", "from-one-namespace", "from-the-namespaces-pods", "from-a-cidr", "udp", "range-above",
+        "other-namespace", "module-app"])
+def test_a_network_policy_that_does_not_reopen_the_app_port_is_not_reported(stacks, selector, rule, types,
+                                                                             namespace):
+    probe = network_policy("np-probe", "np-probe", namespace, selector, ingress=[rule], types=types)
+    assert violations(validate_no_bypass_network_policy, [*stacks["staging"], probe]) == []
+
+
+def test_a_network_policy_reopening_a_patched_apps_port(stacks):
+    """A patched app's pods carry their owner's labels: an empty podSelector selects them, and so does one the
+    stack's read of the Deployment decides; one the pack cannot decide is not matched."""
+    prod = stacks["prod"]
+    every_pod = network_policy("shop-open", "shop-open", "shop", {}, ingress=[{}])
+    found = violations(validate_no_bypass_network_policy, [*prod, every_pod])
+    assert len(found) == 1 and "shop-open" in found[0]
+    assert "checkout.shop-deployment-patch (DeploymentPatch shop/checkout), whose WAF agent listens on 8081" in found[0]
+    assert "storefront.shop-deployment" in found[0]
+    by_labels = network_policy("checkout-open", "checkout-open", "shop", {"matchLabels": {"app": "checkout"}},
+                               ingress=[{"ports": [{"port": "http"}]}])
+    assert violations(validate_no_bypass_network_policy, [*prod, by_labels]) == []
+    live = live_deployment("checkout.shop-deployment-live", "checkout", "shop", {"app": "checkout"})
+    assert violations(validate_no_bypass_network_policy, [*prod, live]) == []
+    found = violations(validate_no_bypass_network_policy, [*prod, live, by_labels])
+    assert len(found) == 1 and "checkout-open" in found[0] and "port 8080 ('http') of checkout" in found[0]
+    other = live_deployment("checkout.shop-deployment-live", "checkout", "shop", {"app": "checkout-v2"})
+    assert violations(validate_no_bypass_network_policy, [*prod, other, by_labels]) == []
+
+
+# -- 10. an egress policy that cuts the controller off from its agents ---------------------------------------------
+
+@pytest.mark.parametrize("probe", [
+    egress_policy("controller-egress", DNS),
+    network_policy("controller-egress", "controller-egress", "sigsci-ingress", {}, types=["Egress"]),
+    network_policy("controller-egress", "controller-egress", "sigsci-ingress", {}, egress=[DNS]),
+    network_policy("controller-egress", "controller-egress", "sigsci-ingress",
+                   {"matchLabels": {"app.kubernetes.io/name": "nginx-ingress"}}, egress=[],
+                   types=["Ingress", "Egress"]),
+    egress_policy("controller-egress", DNS, to_agents(port=9998)),
+    egress_policy("controller-egress", to_agents(protocol="UDP")),
+    egress_policy("controller-egress", to_agents(port="sigsci-startup")),
+    egress_policy("controller-egress", to_agents(port=80)),  # the Service's port is not the pods'
+    egress_policy("controller-egress", to_agents(peer={"podSelector": {"matchLabels": {"app": "agents"}}})),
+    egress_policy("controller-egress", to_agents(peer={"namespaceSelector": {"matchLabels": {
+        "kubernetes.io/metadata.name": "payments"}}})),
+    egress_policy("controller-egress", to_agents(peer={"namespaceSelector": {"matchLabels": {
+        "kubernetes.io/metadata.name": "payments"}}, "podSelector": {"matchLabels": PROD_AGENTS}})),
+], ids=["dns-only", "deny-all", "egress-implied-by-rules", "no-egress-rules", "other-port", "udp", "other-port-name",
+        "service-port", "other-pods", "other-namespace", "agents-labels-in-other-namespace"])
+def test_an_egress_policy_without_the_agents_port_is_reported(stacks, probe):
+    prod = stacks["prod"]
+    if probe[2]["spec"].get("egress") and to_agents(port=80)["ports"] == probe[2]["spec"]["egress"][0]["ports"]:
+        service = _props(prod, "ingress-agent-service")
+        service["spec"]["ports"][0]["port"] = 80  # the Service's port, 80, sends to the pods' 9999
+        release = _props(prod, "ingress-release")
+        entries = release["values"]["controller"]["config"]["entries"]
+        entries["http-snippets"] = entries["http-snippets"].replace(":9999;", ":80;")
+        prod = _replace(_replace(prod, "ingress-agent-service", service), "ingress-release", release)
+    assert violations(validate_controller_reaches_agents, prod) == []
+    found = violations(validate_controller_reaches_agents, [*prod, probe])
+    assert len(found) == 1, found
+    assert found[0].startswith("controller-egress (NetworkPolicy sigsci-ingress/controller-egress): limits the egress "
+                               "of the controller pods of ingress-release (Helm release "
+                               "sigsci-ingress/sigsci-nginx-ingress)")
+    assert "port 9999 of the WAF agents' pods behind Service sigsci-ingress/sigsci-nginx-ingress-sigsci-agent" \
+        in found[0]
+    assert "fails open" in found[0]
+
+
+@pytest.mark.parametrize("rules", [
+    [DNS, to_agents()],
+    [to_agents(port="sigsci-rpc")],
+    [to_agents(peer={"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "sigsci-ingress"}}})],
+    [to_agents(peer={"namespaceSelector": {"matchLabels": {"pod-security.kubernetes.io/enforce": "baseline"}},
+                     "podSelector": {"matchLabels": {"app.kubernetes.io/component": "ingress-agent"}}})],
+    [to_agents(peer={"ipBlock": {"cidr": "0.0.0.0/0"}})],
+    [to_agents(peer={"ipBlock": {"cidr": "10.0.0.0/8"}})],  # the pods' addresses are not known: may be
+    [{"ports": [{"port": 9000, "endPort": 10000}]}],
+    [{"to": [{"podSelector": {"matchLabels": {"app.kubernetes.io/name": "sigsci-agent"}}}]}],
+    [{}],
+], ids=["to-the-agents", "by-port-name", "to-their-namespace", "namespace-and-pod-labels", "every-address",
+        "a-cidr", "port-range", "every-port-of-the-agents", "everything"])
+def test_an_egress_policy_that_lets_the_controller_reach_its_agents_is_not_reported(stacks, rules):
+    probe = egress_policy("controller-egress", *rules)
+    assert violations(validate_controller_reaches_agents, [*stacks["prod"], probe]) == []
+
+
+def test_egress_policies_add_up_and_only_those_on_the_controller_count(stacks):
+    prod = stacks["prod"]
+    deny = network_policy("deny-egress", "deny-egress", "sigsci-ingress", {}, types=["Egress"])
+    allow = egress_policy("controller-to-agents", to_agents())
+    assert violations(validate_controller_reaches_agents, [*prod, deny, allow]) == []
+    # An allowing policy on other pods, or in another namespace, does not help the controller.
+    for other in (egress_policy("controller-to-agents", to_agents(), pod_selector={"matchLabels": {
+                      "app.kubernetes.io/name": "sigsci-agent"}}),
+                  egress_policy("controller-to-agents", to_agents(), namespace="payments")):
+        found = violations(validate_controller_reaches_agents, [*prod, deny, other])
+        assert len(found) == 1 and "deny-egress" in found[0]
+    # Two policies on the controller that allow nothing: each is named.
+    dns = egress_policy("controller-dns", DNS)
+    found = violations(validate_controller_reaches_agents, [*prod, deny, dns])
+    assert len(found) == 2 and "deny-egress" in found[0] and "controller-dns" in found[1]
+    assert all("nor does any other egress policy on them" in f for f in found)
+
+
+def test_egress_policies_the_pack_cannot_place_on_the_controller_are_not_reported(stacks):
+    """Not on the controller pods: other pods, an Ingress-only policy, another namespace; and a selector on labels
+    the chart's selector labels do not decide (podLabels, the chart's version) is given the benefit of the doubt."""
+    prod = stacks["prod"]
+    for probe in (egress_policy("np", DNS, pod_selector={"matchLabels": {"app.kubernetes.io/name": "sigsci-agent"}}),
+                  network_policy("np", "np", "sigsci-ingress", {}, ingress=[{}], types=["Ingress"]),
+                  egress_policy("np", DNS, namespace="shop", pod_selector={}),
+                  egress_policy("np", DNS, pod_selector={"matchLabels": {"team": "edge"}}),
+                  egress_policy("np", DNS, pod_selector={"matchLabels": {**PROD_CONTROLLER,
+                                                                         "app.kubernetes.io/component": "x"}})):
+        assert violations(validate_controller_reaches_agents, [*prod, probe]) == [], probe
+
+
+def test_a_peer_without_namespace_selector_is_in_the_policys_namespace(stacks):
+    """With the agents in a namespace of their own, a rule to their pods' labels alone stays in the controller's."""
+    prod = stacks["prod"]
+    moved = []
+    for name in ("ingress-agent-service", "ingress-agent-deployment"):
+        props = _props(prod, name)
+        props["metadata"]["namespace"] = "waf-agents"
+        moved.append((name, props))
+    release = _props(prod, "ingress-release")
+    entries = release["values"]["controller"]["config"]["entries"]
+    entries["http-snippets"] = entries["http-snippets"].replace(".sigsci-ingress.svc", ".waf-agents.svc")
+    for name, props in [*moved, ("ingress-release", release)]:
+        prod = _replace(prod, name, props)
+    same_namespace = egress_policy("controller-egress", to_agents())
+    found = violations(validate_controller_reaches_agents, [*prod, same_namespace])
+    assert len(found) == 1 and "Service waf-agents/sigsci-nginx-ingress-sigsci-agent" in found[0]
+    their_namespace = egress_policy("controller-egress", to_agents(peer={
+        "namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "waf-agents"}},
+        "podSelector": {"matchLabels": PROD_AGENTS}}))
+    assert violations(validate_controller_reaches_agents, [*prod, their_namespace]) == []
+
+
+def test_sidecar_agents_need_no_egress(stacks):
+    """Beside nginx (dev, staging) the module reaches its agent over a Unix socket: egress policies do not matter."""
+    for stack in ("dev", "staging"):
+        deny = network_policy("deny-egress", "deny-egress", "sigsci-ingress", {}, types=["Egress"])
+        assert violations(validate_controller_reaches_agents, [*stacks[stack], deny]) == []
+
+
+def test_an_egress_policy_on_ingress_nginx_controller_pods_is_reported():
+    """ingress-nginx's controller pods also carry app.kubernetes.io/component=controller."""
+    resources = _resources(harness.run_config(INGRESS_CONFIGS["ingress-nginx-service"]))
+    controller = {"app.kubernetes.io/name": "ingress-nginx", "app.kubernetes.io/instance": "sigsci-ingress-nginx",
+                  "app.kubernetes.io/component": "controller"}
+    agents = {"app.kubernetes.io/name": "sigsci-agent", "app.kubernetes.io/instance": "sigsci-ingress-nginx"}
+    cut = egress_policy("controller-egress", DNS, pod_selector={"matchLabels": controller})
+    found = violations(validate_controller_reaches_agents, [*resources, cut])
+    assert len(found) == 1 and "sigsci-ingress-nginx-sigsci-agent" in found[0]
+    fixed = egress_policy("controller-egress", DNS, to_agents(peer={"podSelector": {"matchLabels": agents}}),
+                          pod_selector={"matchLabels": controller})
+    assert violations(validate_controller_reaches_agents, [*resources, fixed]) == []
+    webhook = egress_policy("controller-egress", DNS, pod_selector={"matchLabels": {
+        **controller, "app.kubernetes.io/component": "admission-webhook"}})
+    assert violations(validate_controller_reaches_agents, [*resources, webhook]) == []
+
+
+# -- 11. a second Service to a patched app's port -------------------------------------------------------------------
+
+@pytest.mark.parametrize("probe", [
+    _service("second", "checkout-direct", "shop", {"app": "checkout"}, [{"port": 80, "targetPort": 8080}]),
+    _service("second", "checkout-direct", "shop", {"app": "checkout"}, [{"port": 8080}]),
+    _service("second", "checkout-direct", "shop", {"app": "checkout"},
+             [{"port": 80, "targetPort": "sigsci-http"}, {"port": 81, "targetPort": "8080"}]),
+    _service("second", "checkout-direct", None, {"app.kubernetes.io/name": "checkout"},
+             [{"port": 80, "targetPort": 8080}]),
+    _service_patch("second", "checkout-internal", "shop", [{"port": 80, "targetPort": 8080}]),
+], ids=["app-port", "port-without-target", "second-port", "without-namespace", "patch-of-another-service"])
+def test_a_second_service_to_a_patched_apps_port_is_reported(stacks, probe):
+    prod = stacks["prod"]
+    found = violations(validate_no_bypass, [*prod, probe])
+    assert len(found) == 1, found
+    assert found[0].startswith("second (Service")
+    assert "targets the app's port 8080 of the patched checkout.shop-deployment-patch (DeploymentPatch " \
+           "shop/checkout) and may select its pods" in found[0]
+    assert "checkout.shop-service-patch (ServicePatch shop/checkout)" in found[0]
+    assert "target the agent's listener port 8081 ('sigsci-http') instead" in found[0]
+
+
+def test_a_second_service_is_matched_by_the_labels_the_stack_reads():
+    """The stack's read of the patched Deployment (or of its Service) says which pods the app has: a Service that
+    selects them is reported on the app's port by number or name, one that does not is not."""
+    config = placement_config({"name": "checkout", "placement": "patch", "takeOver": ["service.targetPort"],
+                               "deployment": "checkout", "service": "checkout", "port": 8080, "namespace": "shop"})
+    resources = _resources(harness.run_config(config))
+    live = live_deployment("checkout.shop-deployment-live", "checkout", "shop", {"app": "checkout", "tier": "web"})
+    by_name = _service("second", "checkout-direct", "shop", {"app": "checkout"}, [{"port": 80, "targetPort": "http"}])
+    found = violations(validate_no_bypass, [*resources, live, by_name])
+    assert len(found) == 1 and "targets the app's port 'http'" in found[0] and "and selects its pods" in found[0]
+    other = _service("second", "checkout-v2", "shop", {"app": "checkout-v2"}, [{"port": 80, "targetPort": 8080}])
+    assert violations(validate_no_bypass, [*resources, live, other]) == []
+    # Without the Deployment, the Service's read selector tells one label of the pods.
+    service_read = _live_checkout("sigsci-http")
+    assert violations(validate_no_bypass, [*resources, service_read, other]) == []
+    found = violations(validate_no_bypass, [*resources, service_read, _service(
+        "second", "checkout-direct", "shop", {"app": "checkout"}, [{"port": 80, "targetPort": 8080}])])
+    assert len(found) == 1 and "and selects its pods" in found[0]
+
+
+def test_a_second_service_to_the_owners_named_target_port_is_reported():
+    """The owner's targetPort (recorded on the stack's ServicePatch to give it back) may be the app port's name."""
+    config = placement_config({"name": "checkout", "placement": "patch", "takeOver": ["service.targetPort"],
+                               "deployment": "checkout", "service": "checkout", "port": 8080, "namespace": "shop",
+                               "ownerTargetPort": "web"})
+    resources = _resources(harness.run_config(config))
+    assert violations(validate_no_bypass, resources) == []
+    probe = _service("second", "checkout-direct", "shop", {"app": "checkout"}, [{"port": 80, "targetPort": "web"}])
+    found = violations(validate_no_bypass, [*resources, probe])
+    assert len(found) == 1 and "targets the app's port 'web'" in found[0]
+
+
+@pytest.mark.parametrize("probe", [
+    _service("second", "checkout-direct", "shop", {"app": "checkout"}, [{"port": 80, "targetPort": 8081}]),
+    _service("second", "checkout-direct", "shop", {"app": "checkout"}, [{"port": 80, "targetPort": "sigsci-http"}]),
+    _service("second", "checkout-direct", "shop", {"app": "checkout"}, [{"port": 2024, "targetPort": 2024}]),
+    _service("second", "checkout-direct", "shop-preview", {"app": "checkout"}, [{"port": 80, "targetPort": 8080}]),
+    _service("second", "checkout-direct", "shop", {}, [{"port": 80, "targetPort": 8080}]),
+    _service_patch("second", "checkout-internal", "shop", [{"port": 80, "targetPort": "sigsci-http"}]),
+], ids=["listener-port", "listener-name", "startup-port", "other-namespace", "no-selector", "patch-to-the-listener"])
+def test_a_second_service_to_the_listener_is_not_reported(stacks, probe):
+    assert violations(validate_no_bypass, [*stacks["prod"], probe]) == []
+
+
+def test_a_service_of_another_workload_on_the_same_port_is_not_reported(stacks):
+    """In the patched app's namespace, a Service that selects the pods of another workload the stack declares is
+    that workload's, even on the same port number."""
+    prod = stacks["prod"]
+    reports = _workload("Deployment", "reports", "shop", {"metadata": {"labels": {"app": "reports"}}, "spec": {
+        "containers": [{"name": "reports", "image": "registry.example.com/shop/reports:1.0",
+                        "ports": [{"containerPort": 8080}]}]}})
+    service = _service("reports", "reports", "shop", {"app": "reports"}, [{"port": 80, "targetPort": 8080}])
+    assert violations(validate_no_bypass, [*prod, reports, service]) == []
+    assert len(violations(validate_no_bypass, [*prod, service])) == 1  # without it, the pack cannot tell
+
+
 # -- negative: what the product emits passes the whole pack --------------------------------------------------
 
 @pytest.mark.parametrize("name", sorted(INGRESS_CONFIGS))
@@ -667,6 +971,24 @@ PROBES = {
     "extproc-route-level-short-timeout": (validate_extproc_fail_closed, lambda s: ("dev", [eep(
         "p-eep-timeout", refs=[ref("HTTPRoute", "helloworld")],
         ext_proc=[agents_ext_proc(messageTimeout="200ms")])])),
+    # 10. NetworkPolicies: one more reopening the app's port, an egress policy cutting the controller off.
+    "networkpolicy-admitting-all-to-waf-pods": (validate_no_bypass_network_policy, lambda s: ("staging", [
+        network_policy("p-np-open", "allow-all", "shop", {}, ingress=[{}])])),
+    "networkpolicy-app-port-from-every-namespace": (validate_no_bypass_network_policy, lambda s: ("prod", [
+        network_policy("p-np-namespaces", "storefront-metrics", "shop", STOREFRONT,
+                       ingress=[{"from": [{"namespaceSelector": {}}], "ports": [{"port": "http"}]}])])),
+    "networkpolicypatch-reopening-app-port": (validate_no_bypass_network_policy, lambda s: ("prod", [
+        network_policy("p-np-patch", "storefront", "shop", ingress=[{"ports": [{"port": 8001}, {"port": 8080}]}],
+                       patch=True)])),
+    "default-deny-egress-on-controller": (validate_controller_reaches_agents, lambda s: ("prod", [
+        network_policy("p-egress-deny", "default-deny-egress", "sigsci-ingress", {}, types=["Egress"])])),
+    "controller-egress-dns-only": (validate_controller_reaches_agents, lambda s: ("prod", [
+        egress_policy("p-egress-dns", DNS)])),
+    # 11. A second Service to a patched app's port.
+    "second-service-to-patched-app-port": (validate_no_bypass, lambda s: ("prod", [_service(
+        "p-svc-second", "checkout-direct", "shop", {"app": "checkout"}, [{"port": 80, "targetPort": 8080}])])),
+    "servicepatch-of-another-service-to-patched-app-port": (validate_no_bypass, lambda s: ("staging", [
+        _service_patch("p-sp-other", "checkout-internal", "shop", [{"port": 8080}])])),
 }
 
 
@@ -759,6 +1081,27 @@ def test_values_unknown_during_preview_neither_crash_nor_pass_a_literal(stacks):
     found = _engine_violations(validate_agent_hardened, [(DEPLOYMENT, "storefront", deployment)])
     assert len(found) == 1 and "SIGSCI_ACCESSKEYID as a literal" in found[0]
 
+
+
+def test_network_policies_and_selectors_computed_during_the_update(stacks):
+    """A selector or peer unknown during a preview decides nothing: no report that the update could prove wrong; a
+    Service whose selector is unknown is matched by its port, as one the pack cannot decide."""
+    from pulumi_policy.proxy import UNKNOWN_STRING_VALUE
+
+    staging, prod = stacks["staging"], stacks["prod"]
+    unknown = {"matchLabels": {"app.kubernetes.io/name": UNKNOWN_STRING_VALUE}}
+    assert _engine_violations(validate_no_bypass_network_policy, [
+        *staging, network_policy("np", "np", "shop", unknown, ingress=[{}])]) == []
+    assert len(_engine_violations(validate_no_bypass_network_policy, [
+        *staging, network_policy("np", "np", "shop", STOREFRONT, ingress=[{}])])) == 1
+    assert _engine_violations(validate_controller_reaches_agents, [
+        *prod, egress_policy("np", DNS, to_agents(peer={"podSelector": unknown}))]) == []
+    assert len(_engine_violations(validate_controller_reaches_agents, [
+        *prod, egress_policy("np", DNS, to_agents(peer={"podSelector": {"matchLabels": {"app": "x"}}}))])) == 1
+    service = _service("second", "checkout-direct", "shop", {"app": UNKNOWN_STRING_VALUE},
+                       [{"port": 80, "targetPort": 8080}])
+    found = _engine_violations(validate_no_bypass, [*prod, service])
+    assert len(found) == 1 and "may select its pods" in found[0]
 
 
 # -- the owner took the field back -----------------------------------------------------------------------------

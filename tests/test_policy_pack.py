@@ -13,8 +13,9 @@ from ingress_configs import ingress_config
 
 sys.path.insert(0, str(harness.ROOT / "policy"))
 from sigsci_policies import (validate_agent_hardened, validate_controller_module,  # noqa: E402
-                             validate_extproc_fail_closed, validate_gateway_covered, validate_image_digests,
-                             validate_no_bypass, validate_no_bypass_ingress, validate_no_bypass_route,
+                             validate_controller_reaches_agents, validate_extproc_fail_closed,
+                             validate_gateway_covered, validate_image_digests, validate_no_bypass,
+                             validate_no_bypass_ingress, validate_no_bypass_network_policy, validate_no_bypass_route,
                              validate_no_unprotected_pods, validate_pinned_versions)
 
 OPTIONS = PolicyResourceOptions(protect=False, ignore_changes=[], delete_before_replace=None, aliases=[],
@@ -34,8 +35,9 @@ def _stack_args(resources):
                                 for t, n, p in resources])
 
 
-STACK_POLICIES = (validate_no_bypass, validate_no_unprotected_pods, validate_no_bypass_ingress,
-                  validate_no_bypass_route, validate_gateway_covered, validate_extproc_fail_closed)
+STACK_POLICIES = (validate_no_bypass, validate_no_unprotected_pods, validate_no_bypass_network_policy,
+                  validate_no_bypass_ingress, validate_no_bypass_route, validate_gateway_covered,
+                  validate_extproc_fail_closed, validate_controller_reaches_agents)
 RESOURCE_POLICIES = (validate_agent_hardened, validate_pinned_versions, validate_image_digests,
                      validate_controller_module)
 # The pack's config per stack: dev follows the vendor's latest agent on purpose (README).
@@ -144,7 +146,8 @@ def test_the_pack_declares_its_policies():
     assert names == {"sigsci-waf-coverage", "sigsci-no-bypass-service", "sigsci-agent-hardened",
                      "sigsci-pinned-versions", "sigsci-no-unprotected-pods", "sigsci-no-bypass-ingress",
                      "sigsci-valid-image-digests", "sigsci-controller-module", "sigsci-no-bypass-route",
-                     "sigsci-gateway-covered", "sigsci-extproc-fail-closed"}
+                     "sigsci-gateway-covered", "sigsci-extproc-fail-closed", "sigsci-no-bypass-network-policy",
+                     "sigsci-controller-reaches-agents"}
 
 
 def test_the_pack_wires_each_policy_to_its_function():
@@ -159,6 +162,8 @@ def test_the_pack_wires_each_policy_to_its_function():
     assert wired == {
         "sigsci-no-bypass-service": ("StackValidationPolicy", "validate_no_bypass"),
         "sigsci-no-unprotected-pods": ("StackValidationPolicy", "validate_no_unprotected_pods"),
+        "sigsci-no-bypass-network-policy": ("StackValidationPolicy", "validate_no_bypass_network_policy"),
+        "sigsci-controller-reaches-agents": ("StackValidationPolicy", "validate_controller_reaches_agents"),
         "sigsci-no-bypass-ingress": ("StackValidationPolicy", "validate_no_bypass_ingress"),
         "sigsci-no-bypass-route": ("StackValidationPolicy", "validate_no_bypass_route"),
         "sigsci-gateway-covered": ("StackValidationPolicy", "validate_gateway_covered"),

@@ -299,6 +299,17 @@ def _env_value(container: Mapping[str, Any], name: str) -> str | None:
 
 # -- ingress charts ------------------------------------------------------------------------------------------
 
+_LOAD_MODULE = re.compile(r"\bload_module\s+(\S+?)\s*;")
+_AGENT_HOST = re.compile(r"\bsigsci_agent_host\s+(\S+?)\s*;")
+
+
+def _directives(snippet: Any, pattern: re.Pattern) -> list[str]:
+    """The arguments of every uncommented directive matching `pattern` in an nginx snippet."""
+    if not isinstance(snippet, str):
+        return []
+    return [m.group(1) for line in snippet.splitlines() for m in pattern.finditer(line.split("#", 1)[0])]
+
+
 def _chart_name(props: Mapping[str, Any]) -> str:
     chart = props.get("chart")
     return str(chart).rstrip("/").rsplit("/", 1)[-1].lower() if isinstance(chart, str) else ""

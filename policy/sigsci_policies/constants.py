@@ -19,13 +19,18 @@ RELEASE = "kubernetes:helm.sh/v3:Release"
 RELEASES = {RELEASE, "kubernetes:helm.sh/v4:Chart"}
 SERVICE = "kubernetes:core/v1:Service"
 SERVICE_PATCH = "kubernetes:core/v1:ServicePatch"
+# Where a patched app's ServicePatch records the owner's targetPort (to give it back): the app's port, or its name.
+OWNER_TARGET_PORT_ANNOTATION = "sigsci.fastly.com/owner-target-port"
 
-# The two ingress charts: where each keeps the module's snippets, the controller's mounts and its class.
+# The two ingress charts: where each keeps the module's snippets and the controller's mounts, and how it labels the
+# controller pods (its selectorLabels helper: the chart's name or nameOverride, the release, ingress-nginx's component
+# label; nginx-ingress's controller.selectorLabels replaces them all).
 _LAYOUTS: dict[str, dict[str, Any]] = {
     "ingress-nginx": {"config": ("controller", "config"), "main": "main-snippet", "http": "http-snippet",
-                      "mounts": "extraVolumeMounts"},
+                      "mounts": "extraVolumeMounts", "selector_labels": None, "component_label": True},
     "nginx-ingress": {"config": ("controller", "config", "entries"), "main": "main-snippets",
-                      "http": "http-snippets", "mounts": "volumeMounts"},
+                      "http": "http-snippets", "mounts": "volumeMounts",
+                      "selector_labels": ("controller", "selectorLabels"), "component_label": False},
 }
 # Both charts' default class name when the values do not set one.
 _DEFAULT_CLASS = "nginx"

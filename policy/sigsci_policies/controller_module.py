@@ -5,19 +5,10 @@ from __future__ import annotations
 import re
 from typing import Any, Iterable, Mapping
 
-from .common import (UNKNOWN, Report, _containers, _env, _env_value, _get, _image_text, _is_waf_controller, _layout,
-                     _list, _maps, _plain, _who, is_agent, is_fastly_controller_image)
+from .common import (_AGENT_HOST, _LOAD_MODULE, UNKNOWN, Report, _containers, _directives, _env, _env_value, _get,
+                     _image_text, _is_waf_controller, _layout, _list, _maps, _plain, _who, is_agent,
+                     is_fastly_controller_image)
 from .constants import _LAYOUTS, AGENT, DEFAULT_RPC_ADDRESS, MODULE_FILE, MODULE_PATH, RELEASES
-
-_LOAD_MODULE = re.compile(r"\bload_module\s+(\S+?)\s*;")
-_AGENT_HOST = re.compile(r"\bsigsci_agent_host\s+(\S+?)\s*;")
-
-
-def _directives(snippet: Any, pattern: re.Pattern) -> list[str]:
-    """The arguments of every uncommented directive matching `pattern` in an nginx snippet."""
-    if not isinstance(snippet, str):
-        return []
-    return [m.group(1) for line in snippet.splitlines() for m in pattern.finditer(line.split("#", 1)[0])]
 
 
 def _rpc_address(container: Mapping[str, Any]) -> str | None:

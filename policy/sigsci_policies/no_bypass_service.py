@@ -3,21 +3,12 @@ exposes the agents' upstream outside the cluster."""
 
 from __future__ import annotations
 
-from typing import Any, Mapping
+from typing import Mapping
 
-from .common import Report, _get, _maps, _ns, _pod_containers, _same_namespace, is_agent
-from .stack import (_protected_pods, _protected_services, _Resource, _resources, _selects, _service_kind, _targets,
-                    _targets_listener, _upstream_services)
-
-
-def _named_port(spec: Mapping[str, Any], name: str) -> int | None:
-    for container in _pod_containers(spec):
-        if is_agent(container):
-            continue
-        for port in _maps(container.get("ports")):
-            if port.get("name") == name:
-                return port.get("containerPort")
-    return None
+from .common import Report, _get, _maps, _ns, _pods, _same_namespace
+from .stack import (_app_ports, _guards, _known_labels, _named_port, _Protected, _protected_pods,
+                    _protected_services, _Resource, _resources, _selects, _service_kind, _service_selector,
+                    _shown_ports, _targets, _targets_listener, _upstream_services)
 
 
 def validate_no_bypass(args, report_violation: Report) -> None:
@@ -76,7 +67,58 @@ def validate_no_bypass(args, report_violation: Report) -> None:
                 report_violation(f"{resource.who}: sets the selector {dict(selector)} on the Service the WAF agent of "
                                  f"{workload} guards, so it may send traffic to pods without the agent, around the "
                                  "WAF agent; leave the protected Service's selector alone", resource.urn)
+    _report_around_patched_apps(resources, pods, protected, reported, report_violation)
     _report_exposed_upstreams(resources, report_violation)
+
+
+def _report_around_patched_apps(resources: list[_Resource], pods: list[_Protected],
+                                protected: list[tuple[_Resource, _Protected]], reported: set[tuple[int, int]],
+                                report_violation: Report) -> None:
+    """No second Service reaches a patched app's port: clients reach the app through its owner's Service, whose
+    targetPort the stack moves to the agent's listener, and any other Service (or ServicePatch) of the stack in that
+    namespace that picks the app's pods and sends a port to the app's own port goes around the agent. The pods'
+    labels are their owner's: a Service whose selector the known ones (stack._known_labels) decide is matched by it;
+    one they cannot decide is matched by the port it targets, the app's number or the owner's targetPort (a name of
+    the app container's port); one whose selector picks the pods of another workload of the stack is that one's."""
+    for pod in (p for p in pods if p.resource.patch):
+        guards = _guards(protected, pod)
+        if not guards:
+            continue
+        labels, complete = _known_labels(resources, pod, protected)
+        app_ports, app_names, _ = _app_ports(resources, pod, guards)
+        for resource in resources:
+            if not _service_kind(resource) or not _same_namespace(resource.namespace, pod.namespace) \
+                    or any(g.object_name == resource.object_name for g in guards):
+                continue  # a guard, or the stack's read of one, is judged with the app's Service above
+            selects = _service_selector(resource, labels, complete)
+            if selects is False or (selects is None and _selects_another_workload(resources, resource, pod)):
+                continue
+            for index, port in enumerate(_maps(_get(resource.props, "spec", "ports"))):
+                target = _targets(port)
+                target = port.get("port") if target is None else target
+                if (id(resource), index) in reported or not (target in app_ports or target in app_names):
+                    continue
+                reported.add((id(resource), index))
+                how = "selects its pods" if selects else (
+                    "may select its pods (their labels are its owner's, which the pack does not know: it matches "
+                    "the app's port in the namespace)")
+                listener = _shown_ports(pod.listener_ports, pod.listener_names)
+                report_violation(f"{resource.who}: Service port {port.get('port')} targets the app's port {target!r} "
+                                 f"of the patched {pod.resource.who} and {how}, so it reaches the app around the WAF "
+                                 f"agent that its Service {', '.join(sorted({g.who for g in guards}))} sends clients "
+                                 f"to (it listens on {listener} and proxies to {_shown_ports(pod.app_ports)}); target "
+                                 f"the agent's listener port {listener} instead, or remove it", resource.urn)
+
+
+def _selects_another_workload(resources: list[_Resource], service: _Resource, pod: _Protected) -> bool:
+    """The Service picks the pods of a workload the stack declares in full (not the patched app's, nor the stack's
+    read of it)."""
+    return any(not workload.patch and not (workload.kind == pod.resource.kind
+                                           and workload.object_name == pod.resource.object_name)
+               and _same_namespace(workload.namespace, service.namespace)
+               and any(_service_selector(service, p.labels or {}) for p in _pods(workload.resource_type,
+                                                                                   workload.props))
+               for workload in resources)
 
 
 def _report_exposed_upstreams(resources: list[_Resource], report_violation: Report) -> None:

@@ -1,5 +1,6 @@
-"""What a stack protects, as the three stack policies see it: its resources, the pods whose agent proxies to
-an app beside it, the Services in front of them, and the in-cluster upstreams that agents proxy to.
+"""What a stack protects, as the stack policies see it: its resources, the pods whose agent proxies to an app
+beside it (and the labels they are known to carry), the Services in front of them, and the in-cluster upstreams
+that agents proxy to.
 
 A namespace the pack cannot know (no `metadata.namespace` and no namespace on the resource's provider:
 the kubeconfig context decides) matches every namespace in the bypass checks.
@@ -12,9 +13,9 @@ from dataclasses import dataclass
 from typing import Any, Iterable, Mapping
 from urllib.parse import urlsplit
 
-from .common import (_env_value, _get, _kind, _maps, _namespace, _plain, _pod_containers, _pods, _same_namespace,
-                     _who, is_agent)
-from .constants import RELEASES, SERVICE, SERVICE_PATCH
+from .common import (UNKNOWN, _env_value, _get, _kind, _list, _maps, _namespace, _plain, _Pod, _pod_containers,
+                     _pods, _same_namespace, _walk, _who, is_agent)
+from .constants import OWNER_TARGET_PORT_ANNOTATION, RELEASES, SERVICE, SERVICE_PATCH
 
 _LOCAL_HOSTS = {"127.0.0.1", "localhost", "::1", "0.0.0.0"}
 
@@ -157,6 +158,75 @@ def _selects(selector: Any, labels: Mapping[str, Any] | None) -> bool:
         and all(labels.get(k) == v for k, v in selector.items())
 
 
+def _named_port(spec: Mapping[str, Any], name: str) -> int | None:
+    """The number of an app container's port of that name (the agent's own ports left out)."""
+    for container in _pod_containers(spec):
+        if is_agent(container):
+            continue
+        for port in _maps(container.get("ports")):
+            if port.get("name") == name:
+                return port.get("containerPort")
+    return None
+
+
+# -- selectors on labels the pack may know only in part ------------------------------------------------------
+# True: selects; False: does not; None: turns on a label the pack does not know (the pods of a patched app carry
+# their owner's labels, of which the pack knows at most a few).
+
+def _all(results: Iterable[bool | None]) -> bool | None:
+    results = list(results)
+    return False if False in results else None if None in results else True
+
+
+def _any(results: Iterable[bool | None]) -> bool | None:
+    results = list(results)
+    return True if True in results else None if None in results else False
+
+
+def _computed(value: Any) -> bool:
+    """Some of it is computed during the update (unknown during a preview)."""
+    return any(v is UNKNOWN for _, v in _walk(value))
+
+
+def _requirement(key: Any, operator: Any, values: list, labels: Mapping[str, Any], complete: bool) -> bool | None:
+    if not isinstance(key, str) or not isinstance(operator, str):
+        return None
+    if key in labels:
+        value = labels[key]
+        return {"In": value in values, "NotIn": value not in values, "Exists": True, "DoesNotExist": False
+                }.get(operator)
+    if not complete:
+        return None
+    return {"In": False, "NotIn": True, "Exists": False, "DoesNotExist": True}.get(operator)
+
+
+def _label_selector(selector: Any, labels: Mapping[str, Any], complete: bool = True) -> bool | None:
+    """Whether a LabelSelector (`matchLabels`, `matchExpressions`; a NetworkPolicy's podSelector or
+    namespaceSelector) selects what carries `labels` (all its labels when `complete`). Empty or absent: all."""
+    if _computed(selector):
+        return None
+    if not isinstance(selector, Mapping):
+        return True
+    match, expressions = selector.get("matchLabels"), selector.get("matchExpressions")
+    requirements = [_requirement(k, "In", [v], labels, complete)
+                    for k, v in (match.items() if isinstance(match, Mapping) else ())]
+    requirements += [_requirement(e.get("key"), e.get("operator"), _list(e.get("values")), labels, complete)
+                     for e in _maps(expressions)]
+    return _all(requirements)
+
+
+def _service_selector(resource: _Resource, labels: Mapping[str, Any], complete: bool = True) -> bool | None:
+    """Whether a Service's selector (a plain map) picks pods with `labels`. A Service without one picks no pods
+    (its Endpoints are written by hand); a ServicePatch without one keeps its owner's, which the pack does not
+    know."""
+    selector = _get(resource.props, "spec", "selector")
+    if _computed(selector) or (resource.patch and not selector):
+        return None
+    if not isinstance(selector, Mapping) or not selector:
+        return False
+    return _all(_requirement(k, "In", [v], labels, complete) for k, v in selector.items())
+
+
 def _service_kind(resource: _Resource) -> bool:
     return resource.resource_type in (SERVICE, SERVICE_PATCH)
 
@@ -192,6 +262,84 @@ def _protected_services(resources: list[_Resource], pods: list[_Protected]
             if any(_targets_listener(p, pod) for p in _maps(_get(resource.props, "spec", "ports"))):
                 found.append((resource, pod))
     return found
+
+
+def _guards(protected: list[tuple[_Resource, _Protected]], pod: _Protected) -> list[_Resource]:
+    """The Services (and ServicePatches) that send clients to the agent's listener of `pod`."""
+    return [s for s, p in protected if p is pod]
+
+
+def _live_pod(resources: Iterable[_Resource], pod: _Protected) -> _Pod | None:
+    """A patched app's pod template as its owner declares it, where the stack reads the object it patches (a
+    workload of the stack of the same kind, name and namespace, e.g. `<app>-deployment-live`)."""
+    if not pod.resource.patch:
+        return None
+    for resource in resources:
+        if not resource.patch and resource.kind == pod.resource.kind and resource.object_name is not None \
+                and resource.object_name == pod.resource.object_name \
+                and resource.namespace == pod.resource.namespace:
+            found = _pods(resource.resource_type, resource.props)
+            if found:
+                return found[0]
+    return None
+
+
+def _known_labels(resources: list[_Resource], pod: _Protected, protected: list[tuple[_Resource, _Protected]]
+                  ) -> tuple[dict[str, Any], bool]:
+    """The labels the protected pods are known to carry, and whether they are all of them. A pod template the stack
+    declares has all its labels. A patched app's pods are its owner's: all of them are known where the stack reads
+    the patched workload (see _live_pod); otherwise they carry what its DeploymentPatch sets, and what the
+    selector of its Service selects, when the stack reads that Service (`<app>-service-live`: a Service of the stack
+    with the name of the ServicePatch that guards the app), and others the pack does not know."""
+    labels = dict(pod.labels or {})
+    if not pod.resource.patch:
+        return labels, True
+    live = _live_pod(resources, pod)
+    if live is not None and live.labels is not None and UNKNOWN not in live.labels.values():
+        return {**live.labels, **labels}, True
+    names = {s.object_name for s in _guards(protected, pod)}
+    for resource in resources:
+        selector = _get(resource.props, "spec", "selector")
+        if resource.resource_type == SERVICE and resource.object_name in names \
+                and _same_namespace(resource.namespace, pod.namespace) and isinstance(selector, Mapping) \
+                and UNKNOWN not in selector.values():
+            labels.update(selector)
+    return labels, False
+
+
+def _owner_target_ports(guards: Iterable[_Resource]) -> set[int | str]:
+    """The owner's targetPort of a patched Service, as the stack's ServicePatch records it to give it back (the
+    app's port, or the name of the app container's port)."""
+    found: set[int | str] = set()
+    for guard in guards:
+        value = _get(guard.props, "metadata", "annotations", OWNER_TARGET_PORT_ANNOTATION)
+        if isinstance(value, str) and value:
+            found.add(int(value) if value.isdigit() else value)
+    return found
+
+
+def _app_ports(resources: list[_Resource], pod: _Protected, guards: list[_Resource]
+               ) -> tuple[set[int], set[str], bool]:
+    """The numbers and names of the app's ports in a protected pod, and whether the names are all of them: the app
+    containers' named ports where the pack sees them (the pod template the stack declares, or its read of a patched
+    app's workload), and for a patched app the owner's targetPort that its ServicePatch records."""
+    owner = _owner_target_ports(guards) if pod.resource.patch else set()
+    numbers = set(pod.app_ports) | {t for t in owner if isinstance(t, int)}
+    names = {t for t in owner if isinstance(t, str)} - pod.listener_names
+    live = _live_pod(resources, pod)
+    spec = pod.spec if pod.spec is not None else live.spec if live is not None else None
+    if spec is None:
+        return numbers, names, False
+    names |= {str(p.get("name")) for c in _pod_containers(spec) if not is_agent(c) for p in _maps(c.get("ports"))
+              if p.get("name") and p.get("containerPort") in numbers}
+    return numbers, names, True
+
+
+def _shown_ports(numbers: Iterable[int], names: Iterable[str] = ()) -> str:
+    """`8080`, `8080 ('http')`: ports for a message."""
+    shown = ", ".join(str(n) for n in sorted(numbers))
+    named = ", ".join(repr(n) for n in sorted(names))
+    return f"{shown} ({named})" if shown and named else shown or named
 
 
 def _upstream_services(resources: Iterable[_Resource]) -> dict[tuple[str | None, str], _Resource]:

@@ -169,8 +169,21 @@ def test_documented_options_cover_the_vendor_examples():
 
     for name in ("max-procs", "server-hostname", "log-out", "rpc-address", "shared-cache-dir", "waf-data-log",
                  "upload-interval", "inspect-websocket", "client-ip-header", "debug-log-web-inputs",
-                 "startup-probe-listener", "startup-probe-filepath", "revproxy-listener"):
+                 "startup-probe-listener", "startup-probe-filepath", "revproxy-listener",
+                 # the vendor's Envoy, Envoy Gateway, HAProxy, gRPC and StatsD guides
+                 "envoy-grpc-address", "envoy-grpc-cert", "envoy-grpc-key", "envoy-extproc-enabled",
+                 "server-flavor", "haproxy-spoa-enabled", "inspection-max-content-length", "statsd-type"):
         assert name in KNOWN_OPTIONS
+
+
+def test_option_values_reach_the_env_as_the_agent_reads_them():
+    env = env_of(agent({"options": {"max-procs": "3", "debug-log-blocked-requests": "true",
+                                    "debug-log-web-inputs": 2, "context-expiration": 500}}).container)
+    assert env["SIGSCI_MAX_PROCS"] == "3" and env["SIGSCI_DEBUG_LOG_BLOCKED_REQUESTS"] == "true"
+    assert env["SIGSCI_DEBUG_LOG_WEB_INPUTS"] == "2" and env["SIGSCI_CONTEXT_EXPIRATION"] == "500"
+    with pytest.raises(ConfigError) as err:
+        agent({"options": {"max-procs": -5}})
+    assert err.value.key == "sigsci:agent.options.max-procs" and "1 or more" in str(err.value)
 
 
 def test_env_order_does_not_depend_on_option_order():

@@ -151,13 +151,13 @@ def test_existing_secret_creates_nothing_and_is_referenced():
 
 
 def test_per_app_agent_settings_override_the_shared_ones():
-    cfg = config(SEED_APP, {**SEED_APP, "name": "other", "agent": {"version": "4.69.0", "options": {"log-out": "x"}}},
+    cfg = config(SEED_APP, {**SEED_APP, "name": "other", "agent": {"version": "4.69.0", "options": {"log-out": "/dev/stderr"}}},
                  **{"sigsci:agent": {"version": "4.70.0", "options": {"max-procs": 2}}})
     run = harness.run_config(cfg)
     first = containers(run.named("helloworld.default-deployment"))["sigsci-agent"]
     second = containers(run.named("other.default-deployment"))["sigsci-agent"]
     assert first["image"].endswith(":4.70.0") and second["image"].endswith(":4.69.0")
-    assert env_of(second)["SIGSCI_MAX_PROCS"] == "2" and env_of(second)["SIGSCI_LOG_OUT"] == "x"
+    assert env_of(second)["SIGSCI_MAX_PROCS"] == "2" and env_of(second)["SIGSCI_LOG_OUT"] == "/dev/stderr"
     assert "SIGSCI_LOG_OUT" not in env_of(first)
 
 

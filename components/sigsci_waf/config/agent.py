@@ -138,9 +138,13 @@ class AgentSettings(Model):
     @field_validator("options", "unlisted_options")
     @classmethod
     def _option_names(cls, options: dict[str, OptionValue], info: ValidationInfo) -> dict[str, OptionValue]:
-        from ..agent.options import KNOWN_OPTIONS, check_option_name
+        """Names first (the derived ones refused, the spelling checked), then, under `options`, each value by the
+        kind the catalogue gives its option, kept as the agent reads it (`'4'` -> 4, `'true'` -> True).
+        `unlistedOptions` values pass as written."""
+        from ..agent.options import KNOWN_OPTIONS, check_option_name, check_option_value
 
-        for name in options:
+        read: dict[str, OptionValue] = {}
+        for name, value in options.items():
             if name in OWNED_OPTIONS:
                 raise Problem((name,), f"cannot be set: {OWNED_OPTIONS[name]}")
             if not _OPTION_NAME.fullmatch(name):
@@ -150,9 +154,13 @@ class AgentSettings(Model):
                 problem = check_option_name(name)
                 if problem:
                     raise Problem((name,), problem)
+                value, problem = check_option_value(name, value)
+                if problem:
+                    raise Problem((name,), problem)
             elif name in KNOWN_OPTIONS:
                 raise Problem((name,), "is a known agent option: set it under options, where it is checked")
-        return options
+            read[name] = value
+        return read
 
     @model_validator(mode="after")
     def _resources_with_defaults(self, info: ValidationInfo) -> "AgentSettings":

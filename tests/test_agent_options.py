@@ -1,0 +1,213 @@
+"""Agent option values are checked by the kind the catalogue gives each option, not only their names: every
+option takes a good value of its kind (and the agent's variable carries it as the agent reads it) and refuses a
+bad one with a sentence naming the key; `unlistedOptions` stay unchecked, with their warning."""
+
+import pytest
+
+import harness
+from harness import env_of
+
+from sigsci_waf.agent.container import RevProxy, build_agent, option_env_name
+from sigsci_waf.agent.option_catalogue import (CATALOGUE, Address, Boolean, Choice, Duration, Integer, Path, Size,
+                                               Text)
+from sigsci_waf.agent.options import KNOWN_OPTIONS, check_option_name, check_option_value, describe
+from sigsci_waf.config.agent import OWNED_OPTIONS, AgentSettings
+from sigsci_waf.config.errors import ConfigError
+from sigsci_waf.config.model import parse
+
+REVPROXY = RevProxy(listener_port=8001, upstream="http://127.0.0.1:8000")
+
+
+def agent(raw):
+    return build_agent(parse(AgentSettings, raw, "sigsci:agent"), "sigsci.site", REVPROXY)
+
+
+def good(kind):
+    """(value as written, the variable's value as the agent reads it) for each kind."""
+    if isinstance(kind, Boolean):
+        return [(True, "true"), (False, "false"), ("true", "true"), ("false", "false")]
+    if isinstance(kind, Integer):
+        low = kind.low if kind.low is not None else -3
+        high = kind.high if kind.high is not None else 2 ** 63 - 1
+        return [(low, str(low)), (str(low + 1), str(low + 1)), (high, str(high))]
+    if isinstance(kind, Choice):
+        return [v for value, _ in kind.values for v in ((value, str(value)), (str(value), str(value)))]
+    if isinstance(kind, Duration):
+        return [("10s", "10s"), ("250ms", "250ms"), ("1m30s", "1m30s"), ("1.5h", "1.5h"), ("2us", "2us"),
+                ("3\u00b5s", "3\u00b5s"), (250, "250"), ("100", "100")]
+    if isinstance(kind, Size):
+        return [(kind.low, str(kind.low)), ("307200", "307200"), (10 ** 9, str(10 ** 9))]
+    if isinstance(kind, Address):
+        plain = [("0.0.0.0:8125", "0.0.0.0:8125"), ("statsd.monitoring.svc:8125", "statsd.monitoring.svc:8125"),
+                 ("[::1]:8125", "[::1]:8125"), (":2024", ":2024"), ("localhost:65535", "localhost:65535")]
+        unix = [("/sigsci/tmp/sigsci.sock", "/sigsci/tmp/sigsci.sock"), ("unix:/var/run/x.sock", "unix:/var/run/x.sock")]
+        return plain + (unix if kind.unix else [])
+    if isinstance(kind, Path):
+        return [("/dev/stdout", "/dev/stdout"), ("/sigsci/tmp/waf.log", "/sigsci/tmp/waf.log")]
+    if isinstance(kind, Text):
+        return [("anything at all", "anything at all"), (7, "7"), (True, "true")]
+    raise AssertionError(f"no good values for {kind!r}: add them here")
+
+
+def bad(kind):
+    """Values of the wrong shape, or out of the documented range, for each kind."""
+    if isinstance(kind, Boolean):
+        return ["yes", "True", "1", 1, 0, ""]
+    if isinstance(kind, Integer):
+        out = ["lots", "1.5", " 4", "", True, "0x10"]
+        out += [kind.low - 1, str(kind.low - 1)] if kind.low is not None else []
+        out += [kind.high + 1] if kind.high is not None else [2 ** 63]
+        return out
+    if isinstance(kind, Choice):
+        values = [value for value, _ in kind.values]
+        return [max(values) + 1, min(values) - 1, str(max(values) + 1), "high", True, "1.0"]
+    if isinstance(kind, Duration):
+        return ["10x", "-1s", "0", 0, "0s", "", "s", ".s", "10 s", "1h-5m", "3000000h", -250, True, "+5s"]
+    if isinstance(kind, Size):
+        return ["300KB", "1e6", kind.low - 1, -1, "-1", True, "1.5"]
+    if isinstance(kind, Address):
+        return ["localhost", "host:0", "host:70000", "host:http", "a b:1", "under_score:1", "::1:8125",
+                "[nope]:1", 8125, True, "unix:relative", "relative/x.sock"]
+    if isinstance(kind, Path):
+        return ["x", "relative/path", "/a/../b", "/a\nb", 5, True, ""]
+    if isinstance(kind, Text):
+        return []
+    raise AssertionError(f"no bad values for {kind!r}: add them here")
+
+
+CHECKED = sorted(n for n in CATALOGUE if n not in OWNED_OPTIONS)
+GOOD = [(name, value, seen) for name in CHECKED for value, seen in good(CATALOGUE[name])]
+BAD = [(name, value) for name in CHECKED for value in bad(CATALOGUE[name])]
+
+
+@pytest.mark.parametrize("name,value,seen", GOOD, ids=[f"{n}={v!r}" for n, v, _ in GOOD])
+def test_every_option_takes_a_good_value_and_the_agent_reads_it(name, value, seen):
+    env = env_of(agent({"options": {name: value}}).container)
+    assert env[option_env_name(name)] == seen
+
+
+@pytest.mark.parametrize("name,value", BAD, ids=[f"{n}={v!r}" for n, v in BAD])
+def test_every_option_refuses_a_bad_value_naming_the_key(name, value):
+    with pytest.raises(ConfigError) as err:
+        agent({"options": {name: value}})
+    assert err.value.key == f"sigsci:agent.options.{name}"
+    message = str(err.value)
+    assert message.endswith(f": it takes {describe(CATALOGUE[name])}")
+    assert "\n" not in message
+
+
+def test_every_kind_has_both_good_and_bad_values():
+    kinds = {type(kind) for kind in CATALOGUE.values()}
+    assert kinds == {Text, Boolean, Integer, Choice, Duration, Size, Address, Path}
+    for kind in CATALOGUE.values():
+        assert good(kind)
+        assert bad(kind) or isinstance(kind, Text)
+
+
+def test_derived_options_are_refused_before_their_values_are_read():
+    for name in OWNED_OPTIONS:
+        assert name in CATALOGUE, name
+        [(value, _)] = good(CATALOGUE[name])[:1]
+        with pytest.raises(ConfigError) as err:
+            agent({"options": {name: value}})
+        assert err.value.key == f"sigsci:agent.options.{name}" and "cannot be set" in str(err.value)
+
+
+def test_max_procs_is_a_whole_number_of_cpus():
+    for value in (-5, "lots", 0, "0", "-1", 2.5, "2.5", True):
+        with pytest.raises(ConfigError) as err:
+            agent({"options": {"max-procs": value}})
+        assert err.value.key == "sigsci:agent.options.max-procs"
+    assert env_of(agent({"options": {"max-procs": "4"}}).container)["SIGSCI_MAX_PROCS"] == "4"
+
+
+def test_values_are_kept_as_the_agent_reads_them():
+    settings = parse(AgentSettings, {"options": {"max-procs": "4", "inspect-websocket": "yes please",
+                                                 "debug-log-blocked-requests": "true", "cleaner-interval": 250}},
+                     "sigsci:agent")
+    assert settings.options == {"max-procs": 4, "inspect-websocket": "yes please",
+                                "debug-log-blocked-requests": True, "cleaner-interval": 250}
+    # Read again (the layers of settings are merged from what each level set), they stay the same.
+    assert parse(AgentSettings, settings.given(), "sigsci:agent").options == settings.options
+
+
+def test_unlisted_options_stay_unchecked_with_their_warning():
+    parts = agent({"unlistedOptions": {"brand-new-interval": "lots", "brand-new-count": -5}})
+    env = env_of(parts.container)
+    assert env["SIGSCI_BRAND_NEW_INTERVAL"] == "lots" and env["SIGSCI_BRAND_NEW_COUNT"] == "-5"
+    assert sum("unlistedOptions" in w for w in parts.warnings) == 2
+
+
+def test_a_known_option_under_unlisted_options_is_still_sent_to_options():
+    with pytest.raises(ConfigError) as err:
+        agent({"unlistedOptions": {"envoy-expect-response-data": 1}})
+    assert err.value.key == "sigsci:agent.unlistedOptions.envoy-expect-response-data"
+    assert "set it under options" in str(err.value)
+
+
+def test_names_keep_their_did_you_mean():
+    assert check_option_name("max-procs") is None
+    assert "Did you mean 'max-procs'" in check_option_name("max-proc")
+    assert "Did you mean 'statsd-address'" in check_option_name("statsd-adress")
+
+
+def test_the_catalogue_keeps_every_confirmed_name_and_the_gateway_options():
+    confirmed = {"accesskeyid", "secretaccesskey", "anonymous-ip-secret-key", "server-hostname", "rpc-address",
+                 "revproxy-listener", "bypass-egress-proxy-for-upstreams", "client-ip-header", "inspect-websocket",
+                 "startup-probe-listener", "startup-probe-filepath", "config", "shared-cache-dir",
+                 "cleaner-interval", "context-expiration", "upload-interval", "max-procs",
+                 "custom-request-headers", "log-out", "waf-data-log", "debug-log-all-the-things",
+                 "debug-log-blocked-requests", "debug-log-config-updates", "debug-log-connection-errors",
+                 "debug-log-web-inputs", "debug-log-web-outputs", "statsd-address", "statsd-metrics"}
+    gateway = {"envoy-grpc-address", "envoy-grpc-cert", "envoy-grpc-key", "envoy-extproc-enabled", "server-flavor"}
+    assert confirmed | gateway <= KNOWN_OPTIONS
+    assert set(OWNED_OPTIONS) <= KNOWN_OPTIONS
+
+
+def test_durations_follow_go_and_the_bare_milliseconds_rule():
+    for value in ("1h", "1.5s", ".5s", "1.s", "1h2m3s4ms5us6ns", "1\u03bcs", "9223372036854ms", 9223372036854):
+        assert check_option_value("context-expiration", value)[1] is None, value
+    for value in ("9223372036855ms", 9223372036855, "2562048h", "1d", "1H", "1.5", "h1"):
+        assert check_option_value("context-expiration", value)[1] is not None, value
+
+
+def test_an_unlisted_name_passes_the_value_check_as_written():
+    assert check_option_value("brand-new-option", "lots") == ("lots", None)
+
+
+def test_a_bad_value_in_the_shared_settings_is_reported_there():
+    config = {"sigsci:site": "demo", **harness.KEY_CONFIG, "sigsci:agent": {"options": {"max-procs": "lots"}},
+              "sigsci:apps": [{"name": "web", "image": "nginxinc/nginx-unprivileged:1.27", "port": 8080,
+                               "agent": {"version": "4.69.0"}}]}
+    with pytest.raises(ConfigError) as err:
+        harness.run_config(config)
+    assert err.value.key == "sigsci:agent.options.max-procs"
+
+
+def test_a_bad_value_from_secret_config_is_not_repeated():
+    from sigsci_waf.program import main
+
+    planted = "PLANTEDmaxPROCSvalue"
+    config = {"sigsci:site": "demo", **harness.KEY_CONFIG, "sigsci:agent": {"options": {"max-procs": planted}},
+              "sigsci:apps": [{"name": "web", "image": "nginxinc/nginx-unprivileged:1.27", "port": 8080}]}
+    with pytest.raises(ConfigError) as err:
+        harness.run(main, config, secret_keys=[*harness.SECRET_KEYS, "sigsci:agent"])
+    # Map keys of secret config are redacted in the key too (sensitive.py): the place is still named.
+    assert err.value.key.startswith("sigsci:agent.options.")
+    assert planted not in str(err.value) and "is not a whole number" in str(err.value)
+
+
+def test_the_configuration_docs_list_every_checked_option_under_its_kind():
+    import re
+
+    labels = {"true/false": Boolean, "whole number": Integer, "level": Choice, "duration": Duration, "size": Size,
+              "address": Address, "path": Path, "text": Text}
+    text = (harness.ROOT / "docs" / "configuration.md").read_text()
+    section = text.split("### Agent options", 1)[1].split("\n## ", 1)[0]
+    listed = {}
+    for row in section.splitlines():
+        cells = [c.strip() for c in row.strip().strip("|").split("|")]
+        if len(cells) == 4 and cells[0] in labels:
+            for name in re.findall(r"`([a-z0-9-]+)`", cells[3]):
+                listed[name] = labels[cells[0]]
+    assert listed == {name: type(CATALOGUE[name]) for name in CHECKED}

@@ -1,7 +1,8 @@
 """Hypothesis strategies for whole stack configs: valid ones, and hostile variations that must each be refused.
 
-Valid configs draw every key of the schema (apps in all three placements, the ingress in every flavour and agent
-lifetime, the gateway alone or beside them, credentials either way), with values near the edges that matter:
+Valid configs draw every key of the schema (apps in all four placements, module in both its forms, the ingress in
+every flavour and agent lifetime, the gateway alone or beside them, injection by label, credentials either way),
+with values near the edges that matter:
 ports that collide, names at the length limits, versions around the startup probe's minimum, body limits and
 timeouts at the rule between them. They are drawn freely, then fitted to the rules between keys that
 docs/configuration.md states (the `_fit_*` functions). Those rules and the defaults they use are written out here
@@ -11,7 +12,8 @@ documented there that GATEWAY_KEYS does not know fails every run that draws a ga
 
 Hostile configs break one thing of a valid config and know which key the error must name: a value of the wrong
 type or outside its documented range, a required key removed, an unknown key, structured config that is not
-JSON, the keys left in plain text, a checked value with whitespace around it, or one rule between keys broken.
+JSON, the keys left in plain text, a checked value with whitespace around it, or one rule between keys broken;
+for what only the cluster shows (an existing Gateway, a module's existing Deployment), what the cluster holds.
 """
 
 from __future__ import annotations
@@ -60,6 +62,12 @@ LISTENER_PORT = 8001
 AGENT_PRE_STOP = 30
 AGENT_RPC_PORT = 9999  # agentService.port
 APP_PRE_STOP_OVER_AGENT = 5  # an owned app's preStopSleepSeconds: "agent's + 5"
+TMP_MOUNT_PATH = "/sigsci/tmp"  # agent.tmpMountPath
+RPC_ADDRESS_ENV = "SIGSCI_RPC_ADDRESS"  # rpcAddressEnv, of a module app and of sigsci:injection
+AGENT_CONTAINER = "sigsci-agent"  # the agent's container: no app (owned, module) nor module container of that name
+DEFAULT_UID = 10001  # runAsUser, of an app and of sigsci:injection
+INJECTION_PARAMS_NAMESPACE = "sigsci-injection"  # sigsci:injection.paramsNamespace
+INJECTION_NAMESPACES_MAX = 256  # sigsci:injection.namespaces: 1–256
 # requests and limits by kind; the controller has no CPU limit by default.
 AGENT_RESOURCES = {"requests": {"cpu": "100m", "memory": "256Mi"}, "limits": {"cpu": "1", "memory": "512Mi"}}
 APP_RESOURCES = {"requests": {"cpu": "100m", "memory": "128Mi"}, "limits": {"cpu": "500m", "memory": "256Mi"}}
@@ -142,6 +150,9 @@ image = st.sampled_from(["nginxinc/nginx-unprivileged:1.27", "example/api:1.2.3"
                          "registry.example.com:5000/team/app:v2", "example/web@sha256:" + "a" * 64,
                          "example/web:latest"])
 short_text = st.text(string.ascii_letters + string.digits + " -_./:=", max_size=20)
+# An environment variable's name (rpcAddressEnv): a C identifier, or with Kubernetes' '-' and '.' too.
+env_name = st.one_of(st.sampled_from([RPC_ADDRESS_ENV, "SIGSCI_AGENT", "AGENT_ADDR", "_X", "sigsci.rpc-address"]),
+                     st.from_regex(r"\A[A-Za-z_][A-Za-z0-9_]{0,20}\Z", fullmatch=True))
 
 
 @st.composite
@@ -155,10 +166,33 @@ def resources(draw) -> dict:
     return result
 
 
-known_options = st.sampled_from(["log-out", "inspect-websocket", "client-ip-header", "max-procs", "upload-interval",
-                                 "debug-log-web-inputs", "statsd-address", "server-hostname"])
-# Option values: text, whole numbers or booleans (docs/configuration.md).
+# Option values: text, whole numbers or booleans (docs/configuration.md), unchecked under unlistedOptions.
 option_value = st.one_of(short_text, st.booleans(), st.integers(0, 10_000))
+# Catalogued options of each kind of docs/configuration.md's "Agent options", with values of that kind: under
+# `options` a value of another kind is refused (_rule_option_of_another_kind).
+whole = st.integers(1, 64)
+OPTION_VALUES: dict[str, st.SearchStrategy] = {
+    "debug-log-all-the-things": st.one_of(st.booleans(), st.sampled_from(["true", "false"])),  # true/false
+    "max-procs": st.one_of(whole, whole.map(str)),  # whole number, 1 or more
+    "debug-log-uploads": st.one_of(st.integers(0, 10), st.just("0")),  # whole number, 0 or more
+    "debug-log-web-inputs": st.sampled_from([0, 1, 2]),  # level
+    "cleaner-interval": st.one_of(st.sampled_from(["10s", "250ms", "1m30s", "1h"]), whole),  # duration, or ms
+    "inspection-max-content-length": st.integers(1, 100_000_000),  # size: whole bytes
+    "statsd-address": st.sampled_from(["0.0.0.0:8125", "statsd.monitoring:8125", ":8125", "[::1]:8125",
+                                       "10.0.0.1:65535"]),  # address
+    "log-out": st.one_of(st.sampled_from(["/dev/stdout", "/sigsci/tmp/waf.log"]), abs_path),  # path
+    **{name: option_value for name in ("inspect-websocket", "client-ip-header", "upload-interval",
+                                       "server-hostname")},  # text
+}
+# Per catalogued option, values of other kinds (the docs' example among them).
+OPTION_MISFITS = {
+    "debug-log-all-the-things": ["yes", 1, "on"], "max-procs": [-5, 0, "lots", True, "1.5"],
+    "debug-log-uploads": [-1, "x", False], "debug-log-web-inputs": [3, -1, True, "verbose"],
+    "cleaner-interval": ["-1s", "1d", "0s", True, "ten seconds"], "inspection-max-content-length": ["1Mi", -1, True],
+    "statsd-address": ["statsd", "host:0", "host:65536", True, 8125], "log-out": ["relative.log", "", 5, True],
+}
+options = st.lists(st.sampled_from(sorted(OPTION_VALUES)), max_size=3, unique=True).flatmap(
+    lambda names: st.fixed_dictionaries({name: OPTION_VALUES[name] for name in names}))
 
 
 @functools.cache
@@ -169,7 +203,7 @@ def _agent_fields(pre_stop: bool, run_as_user: bool) -> st.SearchStrategy[dict]:
         digest=digest,
         imagePullPolicy=st.sampled_from(PULL_POLICIES),
         resources=resources(),
-        options=st.dictionaries(known_options, option_value, max_size=3),
+        options=options,
         # Names the agent's documented options do not have: a known one belongs under options.
         unlistedOptions=st.dictionaries(st.sampled_from(["future-flag", "new-thing"]), option_value, max_size=2),
         tmpMountPath=tmp_mount_path,
@@ -202,32 +236,60 @@ def _common_app(grace: bool = True) -> dict[str, st.SearchStrategy]:
     return {**common, "terminationGracePeriodSeconds": st.integers(1, 7200)} if grace else common
 
 
+# The keys of an app whose Deployment the stack creates (owned, and module without deployment).
+_OWN_DEPLOYMENT = dict(
+    args=st.lists(short_text, max_size=3), command=st.lists(short_text, min_size=1, max_size=2),
+    env=st.dictionaries(st.from_regex(r"\A[A-Z_][A-Z0-9_]{0,10}\Z", fullmatch=True), short_text, max_size=3),
+    resources=resources(), healthPath=st.sampled_from(["/", "/healthz", "/ready?full=1"]),
+    readOnlyRootFilesystem=st.booleans(), writablePaths=st.lists(abs_path, max_size=3, unique=True),
+    runAsUser=st.integers(1, 65535), preStopSleepSeconds=seconds, replicas=st.integers(0, 10),
+    serviceType=st.sampled_from(["ClusterIP", "NodePort", "LoadBalancer"]), networkPolicy=st.booleans())
+# A module's own keys: where its app container finds the agent. rpcPort sometimes on the ports that matter.
+_MODULE = dict(rpcAddressEnv=env_name,
+               rpcPort=st.one_of(st.sampled_from([1024, 2024, 8001, 8080, 9999, 65535]), unprivileged_port))
+# A module's app container in an existing Deployment: any container name but the agent's.
+container_name = st.one_of(st.sampled_from(["app", "web", "main", "a" * 63]), dns_label).filter(
+    lambda n: n != AGENT_CONTAINER)
+
 APP_KEYS = {
-    "owned": _opt(**_common_app(), args=st.lists(short_text, max_size=3),
-                  command=st.lists(short_text, min_size=1, max_size=2),
-                  env=st.dictionaries(st.from_regex(r"\A[A-Z_][A-Z0-9_]{0,10}\Z", fullmatch=True), short_text,
-                                      max_size=3),
-                  resources=resources(), healthPath=st.sampled_from(["/", "/healthz", "/ready?full=1"]),
-                  readOnlyRootFilesystem=st.booleans(), writablePaths=st.lists(abs_path, max_size=3, unique=True),
-                  runAsUser=st.integers(1, 65535), preStopSleepSeconds=seconds, replicas=st.integers(0, 10),
-                  serviceType=st.sampled_from(["ClusterIP", "NodePort", "LoadBalancer"]),
-                  networkPolicy=st.booleans()),
+    "owned": _opt(**_common_app(), **_OWN_DEPLOYMENT),
     # The grace period stays the Deployment owner's: placement patch refuses it.
     "patch": _opt(**_common_app(grace=False), ownerTargetPort=st.one_of(port, st.sampled_from(["http", "web"]))),
     "service": _opt(**_common_app(), replicas=st.integers(0, 10), networkPolicy=st.booleans(),
                     serviceType=st.sampled_from(["ClusterIP", "NodePort", "LoadBalancer"])),
+    # module: as owned but for the listener (the module calls the agent, which listens for nobody else).
+    "module": _opt(**{k: v for k, v in _common_app().items() if k != "listenerPort"}, **_OWN_DEPLOYMENT,
+                   **_MODULE),
+    # module with deployment: the Deployment and its Service are their owner's; only where the agent goes.
+    "module-existing": _opt(namespace=_common_app()["namespace"], agent=agent_settings(), container=container_name,
+                            runAsUser=st.integers(1, 65535), **_MODULE),
 }
+
+
+def is_module(entry: dict) -> bool:
+    return entry.get("placement") == "module"
+
+
+def creates_deployment(entry: dict) -> bool:
+    """The stack creates the app's Deployment: all but patch and module with deployment."""
+    return entry.get("placement", "owned") != "patch" and not (is_module(entry) and "deployment" in entry)
 
 
 @st.composite
 def app(draw, name: st.SearchStrategy[str] = dns_1035) -> dict:
     name = draw(name)
-    # 'sigsci-agent' is not a name for placement owned (the app's selector would pick the agents' pods).
-    placement = draw(st.sampled_from(["owned", "owned", "patch", "service"] if name != "sigsci-agent"
-                                     else ["patch", "service"]))
+    # 'sigsci-agent' is not a name for placement owned or module (the app's selector would pick the agents' pods,
+    # and the app's container would share the agent's name).
+    placement = draw(st.sampled_from(["owned", "owned", "patch", "service", "module", "module-existing"]
+                                     if name != AGENT_CONTAINER else ["patch", "service"]))
     base: dict[str, Any] = {"name": name, "port": draw(port)}
     if placement == "owned":
         base["image"] = draw(image)
+    elif placement == "module":
+        base.update(placement="module", image=draw(image))
+    elif placement == "module-existing":
+        # The harness has the cluster hold that Deployment, with the app's container (harness.fill_live).
+        base.update(placement="module", deployment=draw(dns_subdomain))
     elif placement == "patch":
         base.update(placement="patch", deployment=draw(dns_subdomain), service=draw(dns_1035),
                     takeOver=["service.targetPort"])
@@ -400,22 +462,46 @@ def agent_pre_stop(config: dict, own: dict) -> int:
 
 
 def longest_pre_stop(config: dict, app_entry: dict) -> int:
-    """The longest preStop sleep of an app's pod: the agent's, and an owned app's own (default agent's + 5)."""
+    """The longest preStop sleep of an app's pod: the agent's, and an owned app's own (default agent's + 5); a
+    module's app's own only (default the agent's): its agent, a native sidecar, has no sleep of its own."""
     agent = agent_pre_stop(config, app_entry.get("agent", {}))
+    if is_module(app_entry):
+        return app_entry.get("preStopSleepSeconds", agent)
     if app_entry.get("placement", "owned") != "owned":
         return agent
     return max(agent, app_entry.get("preStopSleepSeconds", agent + APP_PRE_STOP_OVER_AGENT))
 
 
+def socket_directory(config: dict, own: dict) -> str:
+    return deep_merge(config.get("sigsci:agent") or {}, own).get("tmpMountPath", TMP_MOUNT_PATH)
+
+
+def _fit_module(entry: dict, config: dict) -> None:
+    """placement module: rpcPort "must differ from port"; env may not set rpcAddressEnv; writablePaths may not
+    hold the agent's tmpMountPath (the socket volume's place in the app container)."""
+    if entry.get("rpcPort") == entry["port"]:
+        entry["rpcPort"] = 9999 if entry["port"] != 9999 else 9998
+    env_var = entry.get("rpcAddressEnv", RPC_ADDRESS_ENV)
+    if env_var in entry.get("env", {}):
+        del entry["env"][env_var]
+    socket_dir = socket_directory(config, entry.get("agent", {}))
+    if socket_dir in entry.get("writablePaths", []):
+        entry["writablePaths"].remove(socket_dir)
+
+
 def _fit_app(entry: dict, config: dict) -> None:
     placement = entry.get("placement", "owned")
-    # listenerPort "must differ from port".
-    if entry.get("listenerPort", LISTENER_PORT) == entry["port"]:
+    # listenerPort "must differ from port" (a module has none).
+    if placement != "module" and entry.get("listenerPort", LISTENER_PORT) == entry["port"]:
         entry["listenerPort"] = 8002 if entry["port"] != 8002 else 8003
     if "resources" in entry:
         _fit_resources(entry["resources"], {}, APP_RESOURCES)
-    # The probe shares the pod with the listener and, for owned and patch, with the app.
-    taken = {entry.get("listenerPort", LISTENER_PORT)} | ({entry["port"]} if placement != "service" else set())
+    if placement == "module":
+        _fit_module(entry, config)
+    # The probe shares the pod with the listener (a module's with rpcPort) and, but for service, with the app.
+    taken = {entry["rpcPort"]} if "rpcPort" in entry else set()
+    taken |= {entry["port"]} if placement != "service" else set()
+    taken |= {entry.get("listenerPort", LISTENER_PORT)} if placement != "module" else set()
     own = entry.get("agent", {})
     _fit_agent(own, config.get("sigsci:agent") or {}, taken)
     if own:
@@ -431,11 +517,12 @@ def _fit_app(entry: dict, config: dict) -> None:
 
 
 def _claims(entry: dict) -> set[tuple[str, str, str]]:
-    """The names an app takes in its namespace: its name, the Service and the Deployment it makes or patches."""
+    """The names an app takes in its namespace: its name, the Service and the Deployment it makes or patches (a
+    module in an existing Deployment has no Service of ours)."""
     namespace, name = entry.get("namespace", "default"), entry["name"]
-    patch = entry.get("placement", "owned") == "patch"
-    return {("app", namespace, name), ("Service", namespace, entry["service"] if patch else name),
-            ("Deployment", namespace, entry["deployment"] if patch else name)}
+    claims = {("app", namespace, name), ("Deployment", namespace, entry.get("deployment", name))}
+    service = gateway_docs.app_service(entry)
+    return claims | ({("Service", namespace, service)} if service is not None else set())
 
 
 def _fit_namespaces(apps: list[dict], ingress: dict | None, gateway: dict | None = None) -> None:
@@ -459,10 +546,13 @@ def _fit_namespaces(apps: list[dict], ingress: dict | None, gateway: dict | None
             if entry.get("namespace", "default") != ingress_namespace:
                 continue
             names = {name for kind, _, name in _claims(entry)}
-            if (entry.get("placement", "owned") == "owned" and entry["name"] == chart) or agents in names:
+            # The app's selector app.kubernetes.io/name=<name>: of an owned app, and of a module's own Deployment.
+            selects = entry.get("placement", "owned") in ("owned", "module") and creates_deployment(entry)
+            if (selects and entry["name"] == chart) or agents in names:
                 move(entry)
-    # configuration.md: in the gateway's namespace an app takes neither the gateway agents' Deployment nor Service.
-    seen: set = {(kind, gateway_namespace, gateway_docs.AGENTS_NAME) for kind in ("Service", "Deployment")
+    # configuration.md: in the gateway's namespace no app is named `sigsci-extproc` (the gateway agents' name),
+    # nor is a Deployment or Service it takes.
+    seen: set = {(kind, gateway_namespace, gateway_docs.AGENTS_NAME) for kind in ("app", "Service", "Deployment")
                  if gateway is not None}
     for entry in apps:
         if _claims(entry) & seen:
@@ -471,11 +561,13 @@ def _fit_namespaces(apps: list[dict], ingress: dict | None, gateway: dict | None
 
 
 def _targets(apps: list[dict]) -> dict[str, list[tuple[str, str]]]:
-    """What a route to an app reaches: per app name, (namespace, the app's Service)."""
+    """What a route to an app reaches: per app name, (namespace, the app's Service); a module in an existing
+    Deployment has none of ours ("service: null" in the apps output), so no route reaches it."""
     targets: dict[str, list[tuple[str, str]]] = {}
     for entry in apps:
-        targets.setdefault(entry["name"], []).append((entry.get("namespace", "default"),
-                                                      gateway_docs.app_service(entry)))
+        service = gateway_docs.app_service(entry)
+        if service is not None:
+            targets.setdefault(entry["name"], []).append((entry.get("namespace", "default"), service))
     return targets
 
 
@@ -543,12 +635,17 @@ def _within(settings: dict, keys: list[str], make: bool = False) -> dict:
 
 
 def _implementation(gateway: dict, implementation: str) -> None:
-    """`gateway` on `implementation`, without the keys of the other one."""
+    """`gateway` on `implementation`, without the keys of the other one, and with a name it takes."""
     gateway["implementation"] = implementation
     for dotted, only in gateway_docs.ONLY_FOR.items():
         *parents, key = dotted.split(".")
         if only != implementation:
             _within(gateway, parents).pop(key, None)
+    # name, existingGateway.name: "with implementation istio, at most 63 characters".
+    if implementation == "istio":
+        named = gateway.get("existingGateway", gateway)
+        if len(named.get("name", "")) > NAME_MAX:
+            named["name"] = named["name"][:NAME_MAX].rstrip(".-")
 
 
 def _fit_gateway(draw, gateway: dict, config: dict) -> None:
@@ -559,11 +656,6 @@ def _fit_gateway(draw, gateway: dict, config: dict) -> None:
             gateway.pop(key, None)
     # The keys of the other implementation.
     _implementation(gateway, gateway.get("implementation", gateway_docs.IMPLEMENTATIONS[0]))
-    # name, existingGateway.name: "with implementation istio, at most 63 characters".
-    if gateway.get("implementation") == "istio":
-        named = gateway.get("existingGateway", gateway)
-        if len(named.get("name", "")) > NAME_MAX:
-            named["name"] = named["name"][:NAME_MAX].rstrip(".-")
     # ingressRoutes: "also serve every route of sigsci:ingress".
     if not config.get("sigsci:ingress"):
         gateway.pop("ingressRoutes", None)
@@ -596,11 +688,38 @@ def _fit_gateway_routes(gateway: dict, ingress: dict | None, targets: dict[str, 
     _fit_routes(shared + gateway.get("routes", []), targets, home=gateway_docs.home(gateway)[0])
 
 
+# -- sigsci:injection ----------------------------------------------------------------------------------------
+
+opted_in = st.one_of(st.sampled_from(["default", "shop", "team-a", "sigsci-ingress", gateway_docs.NAMESPACE,
+                                      INJECTION_PARAMS_NAMESPACE, "kube-system", "x" * 63]), dns_label)
+
+
 @st.composite
-def stack_config(draw, gateway: bool = False) -> dict:
-    """A valid `sigsci:*` config: apps, an ingress, a gateway, or several side by side; credentials from keys or
-    an existing Secret. `gateway`: with a gateway always."""
-    shape = draw(st.sampled_from(["apps", "ingress", "both", "gateway"]))
+def injection_settings(draw) -> dict:
+    """`sigsci:injection`, every key of its table drawn, fitted: paramsNamespace "not one of namespaces". Its
+    agent is fitted with the others' (stack_config), over sigsci:agent."""
+    # As many as there may be, now and then: a Secret each makes it slow. (A draw's lowest value comes often: the
+    # rare case is a value in the middle.)
+    if draw(st.integers(0, 29)) == 14:
+        namespaces = [f"opted-{n}" for n in range(INJECTION_NAMESPACES_MAX)]
+    else:
+        namespaces = draw(st.lists(opted_in, min_size=1, max_size=4, unique=True))
+    settings: dict[str, Any] = {"namespaces": namespaces, **draw(_opt(
+        paramsNamespace=st.one_of(st.sampled_from([INJECTION_PARAMS_NAMESPACE, "default", "platform",
+                                                   "sigsci-ingress"]), dns_label),
+        agent=agent_settings(), rpcAddressEnv=env_name,
+        runAsUser=st.one_of(st.sampled_from([1, DEFAULT_UID, 2**31 - 1]), st.integers(1, 2**31 - 1))))}
+    if settings.get("paramsNamespace", INJECTION_PARAMS_NAMESPACE) in namespaces:
+        settings["paramsNamespace"] = next(f"params-{n}" for n in range(len(namespaces) + 1)
+                                           if f"params-{n}" not in namespaces)
+    return settings
+
+
+@st.composite
+def stack_config(draw, gateway: bool = False, injection: bool = False) -> dict:
+    """A valid `sigsci:*` config: apps, an ingress, a gateway, injection, or several side by side; credentials
+    from keys or an existing Secret. `gateway`, `injection`: with a gateway, with injection always."""
+    shape = draw(st.sampled_from(["apps", "ingress", "both", "gateway", "injection"]))
     with_gateway = draw(st.integers(0, 3)) == 0 or gateway or shape == "gateway"
     config: dict[str, Any] = {}
     if draw(st.integers(0, 3)) == 0:
@@ -609,7 +728,7 @@ def stack_config(draw, gateway: bool = False) -> dict:
         _fit_agent(shared, {}, set())
         config["sigsci:agent"] = shared
     apps: list[dict] = []
-    if shape in ("apps", "both") or (shape == "gateway" and draw(st.booleans())):
+    if shape in ("apps", "both") or (shape in ("gateway", "injection") and draw(st.booleans())):
         # Now and then a name some other workload's labels or objects also use.
         pool = ["web", "api", "shop", "legacy"] + (
             ["sigsci-agent", "ingress-nginx", "nginx-ingress", "edge-sigsci-agent", gateway_docs.AGENTS_NAME]
@@ -638,6 +757,13 @@ def stack_config(draw, gateway: bool = False) -> dict:
             gateway_entry["routes"] = draw(st.lists(route(targets, gateway=True), max_size=3))
         _fit_gateway_routes(gateway_entry, ingress, targets)
         config["sigsci:gateway"] = gateway_entry
+    if injection or shape == "injection" or draw(st.integers(0, 5)) == 3:
+        injection_entry = draw(injection_settings())
+        own = injection_entry.get("agent", {})
+        _fit_agent(own, config.get("sigsci:agent") or {}, set())
+        if own:
+            injection_entry["agent"] = own
+        config["sigsci:injection"] = injection_entry
     if draw(st.integers(0, 4)) == 0:
         config["sigsci:existingSecret"] = draw(dns_subdomain)
     else:
@@ -693,7 +819,8 @@ APP = Obj({
     "runAsUser": Leaf("int"), "preStopSleepSeconds": Leaf("int"), "replicas": Leaf("int"),
     "serviceType": Leaf("service-type"), "networkPolicy": Leaf("bool"), "deployment": Leaf("subdomain"),
     "service": Leaf("name"), "takeOver": ListOf(Leaf("take-over")), "ownerTargetPort": Leaf("target-port"),
-    "upstreamService": Leaf("name"),
+    "upstreamService": Leaf("name"), "container": Leaf("label"), "rpcAddressEnv": Leaf("env-name"),
+    "rpcPort": Leaf("unprivileged-port"),
 })
 ROUTE = Obj({
     "name": Leaf("subdomain"), "host": Leaf("host"), "path": Leaf("http-path"), "pathType": Leaf("path-type"),
@@ -715,6 +842,10 @@ INGRESS = Obj({
                     "annotations": MapOf(Leaf("text"))}),
     "routes": ListOf(ROUTE), "extraValues": MapOf(OPEN),
 })
+
+
+INJECTION = Obj({"namespaces": ListOf(Leaf("label")), "paramsNamespace": Leaf("label"), "agent": AGENT,
+                 "rpcAddressEnv": Leaf("env-name"), "runAsUser": Leaf("uid")})
 
 
 # -- sigsci:gateway: every key of its table in docs/configuration.md -------------------------------------------
@@ -838,6 +969,37 @@ def check_gateway_keys() -> None:
                              "_fit_gateway and RULES")
 
 
+# The other tables whose keys the fuzzing must know, with their schema nodes (what hostile values break); their
+# valid values are APP_KEYS', app()'s and injection_settings'. Keys of the table that are objects of their own
+# (`agent`, `resources`) count as one.
+SCHEMA_TABLES = {"## `sigsci:apps[]`": "APP", "## `sigsci:injection`": "INJECTION"}
+
+
+@functools.cache
+def schema_drift() -> tuple[str, ...]:
+    """Where the sigsci:apps[] and sigsci:injection tables of docs/configuration.md and the schema nodes (APP,
+    INJECTION) disagree: a key the one has and the other lacks."""
+    from test_readme_config import _documented_rows, _table
+
+    problems = []
+    for heading, node in SCHEMA_TABLES.items():
+        documented = set(_documented_rows(_table(heading)))
+        known = set(globals()[node].fields)
+        if documented - known:
+            problems.append(f"{heading}: documented keys the fuzzing does not know: {sorted(documented - known)}")
+        if known - documented:
+            problems.append(f"{heading}: keys the docs no longer have: {sorted(known - documented)}")
+    return tuple(problems)
+
+
+def check_schema_keys() -> None:
+    """Fail loudly where the fuzzing does not know sigsci:apps[] or sigsci:injection as the docs document them."""
+    if schema_drift():
+        raise AssertionError("tests/fuzz_configs.py and docs/configuration.md disagree: " + "; ".join(schema_drift())
+                             + ". Give each new key its schema node (APP, INJECTION), its valid values (APP_KEYS, "
+                             "app(), injection_settings) and its rules (the _fit_* functions and RULES)")
+
+
 # Objects drawn apart from the other keys, now and then: deep in the tree, or tied to one implementation, they
 # would be rare; existingGateway makes others moot.
 _DRAWN_APART = ("existingGateway", "agents.tls", "istio")
@@ -876,7 +1038,7 @@ def gateway_settings(draw) -> dict:
 SCHEMA = Obj({
     "sigsci:site": Leaf("site"), "sigsci:existingSecret": Leaf("top-subdomain"), "sigsci:accessKeyId": Leaf("key"),
     "sigsci:secretAccessKey": Leaf("key"), "sigsci:agent": AGENT, "sigsci:apps": ListOf(APP), "sigsci:ingress": INGRESS,
-    "sigsci:gateway": GATEWAY,
+    "sigsci:gateway": GATEWAY, "sigsci:injection": INJECTION,
 })
 
 _NOT_TEXT = [5, True, [], {}]
@@ -908,6 +1070,9 @@ INVALID: dict[str, list] = {
     "memory": ["", "lots", "1K", "-1Gi", "2Pi", True, [], {}],
     "bool": ["yes", "true", "off", 1, 0, "", []],
     "int": _NOT_INT,
+    "uid": [0, -1, 2**31, *_NOT_INT],  # a user id of 1–2147483647: not root
+    # An environment variable's name: not empty, no '='.
+    "env-name": ["", "=", "A=B", *_NOT_TEXT],
     "probe-int": _NOT_INT,
     "port": [0, 65536, -1, *_NOT_INT],
     "unprivileged-port": [1023, 80, 65536, *_NOT_INT],
@@ -917,7 +1082,7 @@ INVALID: dict[str, list] = {
     "target-port": [0, 65536, "Bad_Name", "http--x", "a-very-long-name", "", True, [], {}],
     "take-over": ["service.port", "targetPort", "", 5],
     "pull-policy": ["always", "Sometimes", "", *_NOT_TEXT],
-    "placement": ["Owned", "sidecar", "", *_NOT_TEXT],
+    "placement": ["Owned", "Module", "sidecar", "", *_NOT_TEXT],
     "service-type": ["clusterip", "ExternalName", "", *_NOT_TEXT],
     "flavour": ["nginx", "Ingress-Nginx", "", *_NOT_TEXT],
     "lifetime": ["sidecar", "NativeSidecar", "", *_NOT_TEXT],
@@ -1027,7 +1192,9 @@ def _required(config: dict) -> dict[tuple, tuple[str, ...]]:
     required: dict[tuple, tuple[str, ...]] = {}
     for index, entry in enumerate(config.get("sigsci:apps") or []):
         here = ("sigsci:apps", index)
-        keys = {"owned": ["image"], "patch": ["deployment", "service", "takeOver"], "service": ["upstreamService"]}
+        keys = {"owned": ["image"], "patch": ["deployment", "service", "takeOver"], "service": ["upstreamService"],
+                # image "not with deployment": a module in an existing Deployment requires nothing more.
+                "module": [] if "deployment" in entry else ["image"]}
         for key in ["name", "port", *keys[entry.get("placement", "owned")]]:
             required[(*here, key)] = (key_of((*here, key)),)
     for entry_key in ("sigsci:ingress", "sigsci:gateway"):
@@ -1052,8 +1219,10 @@ def _required(config: dict) -> dict[tuple, tuple[str, ...]]:
     else:
         for key in ("sigsci:site", "sigsci:accessKeyId", "sigsci:secretAccessKey"):
             required[(key,)] = (key,)
-    # sigsci:apps: "required unless sigsci:ingress or sigsci:gateway is set".
-    entries = [key for key in ("sigsci:apps", "sigsci:ingress", "sigsci:gateway")
+    if isinstance(config.get("sigsci:injection"), dict):
+        required[("sigsci:injection", "namespaces")] = ("sigsci:injection.namespaces",)
+    # sigsci:apps: "required unless sigsci:ingress, sigsci:gateway or sigsci:injection is set".
+    entries = [key for key in ("sigsci:apps", "sigsci:ingress", "sigsci:gateway", "sigsci:injection")
                if key in config and (key != "sigsci:apps" or config[key])]
     if len(entries) == 1:
         required[(entries[0],)] = (entries[0], "sigsci:apps")
@@ -1092,11 +1261,11 @@ def _pick(draw, items: list) -> int:
 
 
 def _rule_listener_on_the_app_port(draw, config):
-    apps = config.get("sigsci:apps") or []
+    apps = [i for i, a in enumerate(config.get("sigsci:apps") or []) if not is_module(a)]  # a module has none
     if not apps:
         return None
-    index = _pick(draw, apps)
-    entry = apps[index]
+    index = apps[_pick(draw, apps)]
+    entry = config["sigsci:apps"][index]
     if entry["port"] >= 1024:
         entry["listenerPort"] = entry["port"]
     else:
@@ -1107,7 +1276,8 @@ def _rule_listener_on_the_app_port(draw, config):
 def _agent_levels(config: dict, entry: str | None = None) -> list[tuple]:
     """Where agent settings go: sigsci:agent, and each entry's own `agent` (only `entry`'s, when given)."""
     levels = [("sigsci:agent",)] + [("sigsci:apps", i, "agent") for i in range(len(config.get("sigsci:apps") or []))]
-    levels += [(key, "agent") for key in ("sigsci:ingress", "sigsci:gateway") if isinstance(config.get(key), dict)]
+    levels += [(key, "agent") for key in ("sigsci:ingress", "sigsci:gateway", "sigsci:injection")
+               if isinstance(config.get(key), dict)]
     return [level for level in levels if entry is None or level[0] == entry]
 
 
@@ -1123,6 +1293,18 @@ def _rule_known_option_unlisted(draw, config, entry=None):
     level = levels[_pick(draw, levels)]
     _agent_at(config, level).setdefault("unlistedOptions", {})["log-out"] = "x"
     return f"{key_of(level)}: a known option under unlistedOptions", (key_of((*level, "unlistedOptions", "log-out")),)
+
+
+def _rule_option_of_another_kind(draw, config, entry=None):
+    """Under options, "a value of another kind stops the preview with the key"."""
+    levels = _agent_levels(config, entry)
+    if not levels:
+        return None
+    level = levels[_pick(draw, levels)]
+    name = draw(st.sampled_from(sorted(OPTION_MISFITS)))
+    value = draw(st.sampled_from(OPTION_MISFITS[name]))
+    _agent_at(config, level).setdefault("options", {})[name] = value
+    return f"{key_of(level)}: options.{name} {value!r}", (key_of((*level, "options", name)),)
 
 
 def _rule_old_agent_with_probe(draw, config, entry=None):
@@ -1170,9 +1352,10 @@ def _rule_custom_tag_without_pull_policy(draw, config, entry=None):
 
 def _rule_probe_on_the_listener(draw, config):
     apps = config.get("sigsci:apps") or []
-    if not apps:
+    listening = [i for i, a in enumerate(apps) if not is_module(a)]
+    if not listening:
         return None
-    index = _pick(draw, apps)
+    index = listening[_pick(draw, listening)]
     agent = apps[index].setdefault("agent", {})
     agent.update(version=AGENT_VERSION, startupProbe={"enabled": True,
                                                       "port": apps[index].get("listenerPort", LISTENER_PORT)})
@@ -1181,7 +1364,8 @@ def _rule_probe_on_the_listener(draw, config):
 
 def _rule_grace_within_the_drain(draw, config):
     # Not an owned app with no drain of its own beside an agent without one: its drain is 0 then (docs).
-    apps = [i for i, a in enumerate(config.get("sigsci:apps") or []) if a.get("placement", "owned") != "patch"
+    # Nor an app whose Deployment is its owner's (patch, module with deployment): the grace period is theirs.
+    apps = [i for i, a in enumerate(config.get("sigsci:apps") or []) if creates_deployment(a)
             and not (a.get("placement", "owned") == "owned" and "preStopSleepSeconds" not in a
                      and agent_pre_stop(config, a.get("agent", {})) == 0)]
     if not apps:
@@ -1278,9 +1462,14 @@ def _apps_of(config: dict) -> list[dict]:
     return config.get("sigsci:apps") or []
 
 
+def _routable(config: dict) -> list[dict]:
+    """The apps a route can name: those with a Service of ours."""
+    return [a for a in _apps_of(config) if gateway_docs.app_service(a) is not None]
+
+
 def _rule_route_to_an_app_elsewhere(draw, config, entry="sigsci:ingress"):
     """A route's namespace picks the app of that name in it; there is none."""
-    routes, apps = _routes(config, entry), _apps_of(config)
+    routes, apps = _routes(config, entry), _routable(config)
     if routes is None or not apps:
         return None
     routes.append({"app": apps[_pick(draw, apps)]["name"], "namespace": "no-app-here"})
@@ -1291,11 +1480,11 @@ def _rule_route_to_an_app_elsewhere(draw, config, entry="sigsci:ingress"):
 def _rule_route_to_an_ambiguous_app(draw, config, entry="sigsci:ingress"):
     """"a route to an app name used in several namespaces without namespace" is refused: the app gets a twin in
     another namespace, the routes that reached it name its namespace, a new one does not."""
-    routes, apps = _routes(config, entry), _apps_of(config)
+    routes, apps = _routes(config, entry), _routable(config)
     if routes is None or not apps:
         return None
     original = apps[_pick(draw, apps)]
-    apps.append({**copy.deepcopy(original), "namespace": "twin-here"})
+    _apps_of(config).append({**copy.deepcopy(original), "namespace": "twin-here"})
     for key in ("sigsci:ingress", "sigsci:gateway"):
         for other in _routes(config, key) or []:
             if other.get("app") == original["name"]:
@@ -1324,6 +1513,208 @@ def _rule_tls_without_host(draw, config):
     routes[index].pop("host", None)
     routes[index]["tlsSecret"] = "tls"
     return f"routes[{index}]: tlsSecret without host", (key_of(("sigsci:ingress", "routes", index, "tlsSecret")),)
+
+
+# -- placement module's rules -----------------------------------------------------------------------------------
+
+def _module_app(draw, config: dict, existing: bool | None = None) -> int:
+    """The index of a module app of sigsci:apps (in an existing Deployment when `existing`, not when False,
+    either when None); one is added, fitted, in a namespace of its own when the config has none."""
+    apps = config.setdefault("sigsci:apps", [])
+    found = [i for i, a in enumerate(apps) if is_module(a) and existing in (None, "deployment" in a)]
+    if found:
+        return found[_pick(draw, found)]
+    entry: dict[str, Any] = {"name": "module-app", "port": 8080, "placement": "module", "namespace": "module-here"}
+    entry.update({"deployment": "module-app"} if existing else {"image": "example/api:1.2.3"})
+    _fit_app(entry, config)
+    apps.append(entry)
+    return len(apps) - 1
+
+
+def _rule_listener_with_module(draw, config):
+    """listenerPort: placements "owned, patch, service"; a module calls the agent, which listens for no one."""
+    index = _module_app(draw, config)
+    config["sigsci:apps"][index]["listenerPort"] = draw(st.sampled_from([LISTENER_PORT, 9000]))
+    return f"apps[{index}]: listenerPort with module", (f"sigsci:apps[{index}].listenerPort",)
+
+
+# What describes a Deployment the stack creates, each with a valid value: refused with `deployment` (image "not with
+# deployment", servicePort "all but module with deployment", and the rest of what owned and module share).
+OWNED_DEPLOYMENT_VALUES = {
+    "image": "example/web:1.0", "args": ["--serve"], "command": ["/app"], "env": {"MODE": "prod"},
+    "resources": {"requests": {"cpu": "100m"}}, "healthPath": "/healthz", "readOnlyRootFilesystem": True,
+    "writablePaths": ["/data"], "preStopSleepSeconds": 30, "replicas": 2, "serviceType": "ClusterIP",
+    "networkPolicy": True, "terminationGracePeriodSeconds": 60, "servicePort": 80,
+}
+
+
+def _rule_own_deployment_key_with_deployment(draw, config):
+    index = _module_app(draw, config, existing=True)
+    key = draw(st.sampled_from(sorted(OWNED_DEPLOYMENT_VALUES)))
+    config["sigsci:apps"][index][key] = copy.deepcopy(OWNED_DEPLOYMENT_VALUES[key])
+    return f"apps[{index}]: {key} with module in an existing Deployment", (f"sigsci:apps[{index}].{key}",)
+
+
+def _rule_rpc_port_on_the_app_port(draw, config):
+    """rpcPort "must differ from port"."""
+    index = _module_app(draw, config)
+    entry = config["sigsci:apps"][index]
+    if entry["port"] >= 1024:
+        entry["rpcPort"] = entry["port"]
+    else:
+        entry["port"] = entry.setdefault("rpcPort", 9999)
+    return f"apps[{index}]: rpcPort = port", (f"sigsci:apps[{index}].rpcPort",)
+
+
+def _rule_env_sets_the_rpc_address(draw, config):
+    """env: "with module, not rpcAddressEnv"."""
+    index = _module_app(draw, config, existing=False)
+    entry = config["sigsci:apps"][index]
+    entry.setdefault("env", {})[entry.get("rpcAddressEnv", RPC_ADDRESS_ENV)] = draw(st.sampled_from(
+        ["/sigsci/tmp/sigsci.sock", "127.0.0.1:9999", ""]))
+    return f"apps[{index}]: env sets rpcAddressEnv", (f"sigsci:apps[{index}].env",)
+
+
+def _rule_container_without_deployment(draw, config):
+    """container: "module with deployment"; the stack names the container of an app it creates."""
+    index = _module_app(draw, config, existing=False)
+    config["sigsci:apps"][index]["container"] = draw(container_name)
+    return f"apps[{index}]: container without deployment", (f"sigsci:apps[{index}].container",)
+
+
+def _rule_container_named_like_the_agent(draw, config):
+    index = _module_app(draw, config, existing=True)
+    config["sigsci:apps"][index]["container"] = AGENT_CONTAINER
+    return f"apps[{index}]: container {AGENT_CONTAINER}", (f"sigsci:apps[{index}].container",)
+
+
+def _rule_module_named_like_the_agent(draw, config):
+    """name: "with owned or module, not sigsci-agent"."""
+    index = _module_app(draw, config)
+    config["sigsci:apps"][index]["name"] = AGENT_CONTAINER
+    return f"apps[{index}]: a module named {AGENT_CONTAINER}", (f"sigsci:apps[{index}].name",)
+
+
+def _rule_writable_path_over_the_socket(draw, config):
+    """writablePaths: "with module, not the agent's tmpMountPath"."""
+    index = _module_app(draw, config, existing=False)
+    entry = config["sigsci:apps"][index]
+    paths = entry.setdefault("writablePaths", [])
+    paths.insert(draw(st.integers(0, len(paths))), socket_directory(config, entry.get("agent", {})))
+    return f"apps[{index}]: writablePaths over the socket volume", (f"sigsci:apps[{index}].writablePaths",)
+
+
+def _rule_probe_on_the_rpc_port(draw, config):
+    """startupProbe.port: "it shares the pod, so it must differ from" what listens there: a module's rpcPort."""
+    index = _module_app(draw, config)
+    entry = config["sigsci:apps"][index]
+    rpc_port = entry.setdefault("rpcPort", 9999 if entry["port"] != 9999 else 9998)
+    entry.setdefault("agent", {}).update(version=AGENT_VERSION, startupProbe={"enabled": True, "port": rpc_port})
+    return f"apps[{index}]: startup probe on rpcPort", (f"sigsci:apps[{index}].agent.startupProbe.port",)
+
+
+def _rule_route_to_a_module_in_an_existing_deployment(draw, config, entry="sigsci:ingress"):
+    """A module in an existing Deployment has no Service of ours ("`null` for a module in an existing
+    Deployment"): a route cannot name it."""
+    routes = _routes(config, entry)
+    if routes is None:
+        return None
+    targets = _targets(_apps_of(config))
+    unreachable = [a["name"] for a in _apps_of(config) if gateway_docs.app_service(a) is None
+                   and a["name"] not in targets]
+    if unreachable:
+        name = draw(st.sampled_from(unreachable))
+    else:
+        index = _module_app(draw, config, existing=True)
+        name = config["sigsci:apps"][index]["name"]
+    if name in _targets(_apps_of(config)):  # the added one's name is another app's
+        return None
+    routes.append({"app": name, "path": "/module"})
+    return f"{entry}: a route to {name}, a module in an existing Deployment", \
+        (key_of((entry, "routes", len(routes) - 1, "app")),)
+
+
+def _module_in_an_existing_deployment(draw, config: dict) -> tuple[int, dict, str, str]:
+    index = _module_app(draw, config, existing=True)
+    entry = config["sigsci:apps"][index]
+    live_id = f"{entry.get('namespace', 'default')}/{entry['deployment']}"
+    return index, entry, live_id, entry.get("container", entry["name"])
+
+
+def _rule_existing_deployment_without_the_container(draw, config):
+    """container: "read from the cluster at preview, and refused if missing" (by default the app's name)."""
+    index, entry, live_id, container = _module_in_an_existing_deployment(draw, config)
+    others = draw(st.lists(st.sampled_from(["app", "logs", "istio-proxy", "main"]).filter(lambda c: c != container),
+                           max_size=2, unique=True))
+    key = "container" if "container" in entry else "name"
+    return f"apps[{index}]: Deployment {live_id} runs {others}, not {container}", \
+        (f"sigsci:apps[{index}].{key}",), {live_id: harness.existing_deployment(*others)}
+
+
+def _rule_existing_deployment_of_another_user(draw, config):
+    """runAsUser: "with deployment it must be the user the live container runs as" (the socket is the app's)."""
+    index, entry, live_id, container = _module_in_an_existing_deployment(draw, config)
+    # Docs (architecture.md) refuse any other user; the package exempts a TCP module (rpcPort): a socket here.
+    entry.pop("rpcPort", None)
+    uid = entry.get("runAsUser", DEFAULT_UID)
+    other = draw(st.sampled_from([1000, 0, uid + 1]).filter(lambda u: u != uid))
+    return f"apps[{index}]: Deployment {live_id} runs {container} as {other}, the agent as {uid}", \
+        (f"sigsci:apps[{index}].runAsUser",), {live_id: harness.existing_deployment(container, run_as_user=other)}
+
+
+# -- sigsci:injection's rules ---------------------------------------------------------------------------------
+
+def _on_injection(rule):
+    """A rule that breaks sigsci:injection: given its settings, with nothing to break where there are none."""
+    @functools.wraps(rule)
+    def breaks(draw, config):
+        injection = config.get("sigsci:injection")
+        return rule(draw, config, injection) if isinstance(injection, dict) else None
+
+    return breaks
+
+
+@_on_injection
+def _rule_no_namespaces(draw, config, injection):
+    """namespaces: "1–256"."""
+    injection["namespaces"] = []
+    return "injection: no namespaces", ("sigsci:injection.namespaces",)
+
+
+@_on_injection
+def _rule_too_many_namespaces(draw, config, injection):
+    injection["namespaces"] = [f"opted-{n}" for n in range(INJECTION_NAMESPACES_MAX + 1)]
+    injection.pop("paramsNamespace", None)
+    return f"injection: {INJECTION_NAMESPACES_MAX + 1} namespaces", ("sigsci:injection.namespaces",)
+
+
+@_on_injection
+def _rule_namespace_twice(draw, config, injection):
+    namespaces = injection["namespaces"]
+    namespaces.insert(draw(st.integers(0, len(namespaces))), namespaces[_pick(draw, namespaces)])
+    return "injection: a namespace twice", ("sigsci:injection.namespaces",)
+
+
+@_on_injection
+def _rule_params_namespace_opted_in(draw, config, injection):
+    """paramsNamespace: "not one of namespaces"."""
+    namespaces = injection["namespaces"]
+    injection["paramsNamespace"] = namespaces[_pick(draw, namespaces)]
+    return f"injection: paramsNamespace {injection['paramsNamespace']} opted in", \
+        ("sigsci:injection.paramsNamespace",)
+
+
+@_on_injection
+def _rule_root_user(draw, config, injection):
+    injection["runAsUser"] = draw(st.sampled_from([0, -1]))
+    return f"injection: runAsUser {injection['runAsUser']}", ("sigsci:injection.runAsUser",)
+
+
+@_on_injection
+def _rule_unknown_injection_key(draw, config, injection):
+    key = draw(st.sampled_from(["namespace", "params", "agents", "rpcAddress", "runAsGroup", "label", "rpcPort"]))
+    injection[key] = draw(st.sampled_from(["shop", ["shop"], 1, True]))
+    return f"injection: unknown key {key}", (f"sigsci:injection.{key}",)
 
 
 # -- sigsci:gateway's own rules ---------------------------------------------------------------------------------
@@ -1512,27 +1903,42 @@ def _rules(rules: list, prefix: str = "", **bound) -> dict[str, Rule]:
 
 # Rules an entry's routes or its agent can break, tried on the ingress (or any level) and on the gateway.
 ROUTE_RULES = [_rule_route_twice, _rule_route_to_no_app, _rule_route_with_two_backends,
-               _rule_route_to_an_app_elsewhere, _rule_route_to_an_ambiguous_app, _rule_unnormalised_path]
+               _rule_route_to_an_app_elsewhere, _rule_route_to_an_ambiguous_app, _rule_unnormalised_path,
+               _rule_route_to_a_module_in_an_existing_deployment]
 AGENT_RULES = [_rule_known_option_unlisted, _rule_old_agent_with_probe, _rule_derived_option,
-               _rule_custom_tag_without_pull_policy]
+               _rule_custom_tag_without_pull_policy, _rule_option_of_another_kind]
+MODULE_RULES = [_rule_listener_with_module, _rule_own_deployment_key_with_deployment, _rule_rpc_port_on_the_app_port,
+                _rule_env_sets_the_rpc_address, _rule_container_without_deployment,
+                _rule_container_named_like_the_agent, _rule_module_named_like_the_agent,
+                _rule_writable_path_over_the_socket, _rule_probe_on_the_rpc_port,
+                _rule_existing_deployment_without_the_container, _rule_existing_deployment_of_another_user]
 GATEWAY_KIND = "gateway_"  # the kinds that break sigsci:gateway; their configs always have one
+INJECTION_KIND = "injection_"  # the kinds that break sigsci:injection; their configs always have it
+# Where the kinds of each prefix break: their configs always have that entry.
+SCOPED_KINDS = {GATEWAY_KIND: "sigsci:gateway", INJECTION_KIND: "sigsci:injection"}
 RULES: dict[str, Rule] = {
     **_rules([_rule_listener_on_the_app_port, *AGENT_RULES, _rule_probe_on_the_listener, _rule_grace_within_the_drain,
               _rule_app_drains_before_its_agent, _rule_sidecar_user, _rule_agent_service_for_a_sidecar,
-              _rule_policy_without_external_service, _rule_extra_value_of_ours, *ROUTE_RULES, _rule_tls_without_host]),
+              _rule_policy_without_external_service, _rule_extra_value_of_ours, *ROUTE_RULES, _rule_tls_without_host,
+              *MODULE_RULES]),
     **_rules(ROUTE_RULES + AGENT_RULES, GATEWAY_KIND, entry="sigsci:gateway"),
     **_rules([_rule_timeout_too_short, _rule_body_limit_out_of_range, _rule_existing_gateway_with_its_own_keys,
               _rule_https_on_the_http_port, _rule_probe_on_the_grpc_port, _rule_implementation_specific,
               _rule_wildcard_agents_hostname, _rule_ingress_only_key, _rule_keys_of_the_other_implementation,
               _rule_ingress_routes_without_an_ingress, _rule_shared_route_implementation_specific,
               _rule_shared_route_twice, _rule_existing_gateway_it_does_not_serve], GATEWAY_KIND),
+    **_rules(AGENT_RULES, INJECTION_KIND, entry="sigsci:injection"),
+    **_rules([_rule_no_namespaces, _rule_too_many_namespaces, _rule_namespace_twice, _rule_params_namespace_opted_in,
+              _rule_root_user, _rule_unknown_injection_key], INJECTION_KIND),
 }
 # The kinds of break, each with its share of the hostile examples; `gateway_` ones break sigsci:gateway (its
-# values replaced, dressed, removed or joined by an unknown key, and its rules).
+# values replaced, dressed, removed or joined by an unknown key, and its rules), `injection_` ones sigsci:injection.
 HOSTILE_KINDS: dict[str, int] = {"replace": 8, "dress": 3, "remove": 3, "unknown-key": 3, "not-json": 1,
                                  "plain-text": 1, "unknown-top-key": 1, f"{GATEWAY_KIND}replace": 4,
                                  f"{GATEWAY_KIND}dress": 1, f"{GATEWAY_KIND}remove": 1,
-                                 f"{GATEWAY_KIND}unknown-key": 1, **{name: 1 for name in RULES}}
+                                 f"{GATEWAY_KIND}unknown-key": 1, f"{INJECTION_KIND}replace": 2,
+                                 f"{INJECTION_KIND}dress": 1, f"{INJECTION_KIND}remove": 1,
+                                 **{name: 1 for name in RULES}}
 
 
 # What an object needs beside the key a replacement breaks, so that the break is the only thing wrong with it.
@@ -1565,14 +1971,16 @@ def _documented_path(draw, config: dict) -> tuple:
 def _mutate(draw, config: dict, kind: str) -> tuple | None:
     """Break one thing of `config` in place: what was done and the keys the error may name; None when the
     config has nothing of that kind to break."""
-    scope = "sigsci:gateway" if kind.startswith(GATEWAY_KIND) else None
-    base = kind.removeprefix(GATEWAY_KIND)
+    prefix = next((p for p in SCOPED_KINDS if kind.startswith(p)), "")
+    scope = SCOPED_KINDS.get(prefix)
+    base = kind.removeprefix(prefix)
 
     def inside(paths):
         return [p for p in paths if scope is None or p[0] == scope]
 
     if base == "replace":
-        path = _documented_path(draw, config) if scope else draw(st.sampled_from(_replaceable(config)))
+        path = _documented_path(draw, config) if scope == "sigsci:gateway" else \
+            draw(st.sampled_from(inside(_replaceable(config))))
         value = draw(st.sampled_from(_invalid_values(path)))
         _set(config, path, copy.deepcopy(value))
         return f"replace {key_of(path)} with {value!r:.60}", _expected(path)
@@ -1603,11 +2011,13 @@ def _mutate(draw, config: dict, kind: str) -> tuple | None:
         _set(config, unknown, draw(hostile_value))
         return f"unknown key {key_of(unknown)}", (key_of(unknown),)
     if kind == "not-json":
-        key = draw(st.sampled_from(["sigsci:apps", "sigsci:ingress", "sigsci:agent", "sigsci:gateway"]))
+        key = draw(st.sampled_from(["sigsci:apps", "sigsci:ingress", "sigsci:agent", "sigsci:gateway",
+                                    "sigsci:injection"]))
         config[key] = draw(st.sampled_from(["{not json", "[1, 2", "web", ""]))
         return f"{key} is not JSON", (key,)
     if kind == "unknown-top-key":
-        key = draw(st.sampled_from(["sigsci:app", "sigsci:Agent", "sigsci:ingres", "sigsci:gateways", "sigsci:foo"]))
+        key = draw(st.sampled_from(["sigsci:app", "sigsci:Agent", "sigsci:ingres", "sigsci:gateways", "sigsci:foo",
+                                    "sigsci:injections", "sigsci:inject"]))
         config[key] = draw(hostile_value)
         return f"unknown key {key}", (key,)
     return RULES[kind](draw, config)
@@ -1616,7 +2026,7 @@ def _mutate(draw, config: dict, kind: str) -> tuple | None:
 @st.composite
 def hostile_config(draw, kind: str) -> Hostile:
     """A valid config with one thing of `kind` (one of HOSTILE_KINDS) broken."""
-    config = draw(stack_config(gateway=kind.startswith(GATEWAY_KIND)))
+    config = draw(stack_config(gateway=kind.startswith(GATEWAY_KIND), injection=kind.startswith(INJECTION_KIND)))
     secret_keys = [k for k in harness.SECRET_KEYS if k in config]
     if kind == "plain-text":
         assume(secret_keys)

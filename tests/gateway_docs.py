@@ -84,10 +84,10 @@ def home(gateway: dict) -> tuple[str, str]:
 def app_backend(route: dict, apps: list[dict]) -> tuple[str, str, int] | None:
     """(namespace, Service, port) a route reaches: an app's own Service on the port clients use (`servicePort`,
     default `port`; a patched app's existing Service), or the named Service (namespace default `default`).
-    None for a route to an app that no (or more than one) app of `apps` is."""
+    None for a route to an app that no (or more than one) app of `apps` with a Service is."""
     if "service" in route:
         return route.get("namespace", "default"), route["service"]["name"], route["service"]["port"]
-    found = [a for a in apps if a.get("name") == route.get("app")
+    found = [a for a in apps if a.get("name") == route.get("app") and app_service(a) is not None
              and route.get("namespace") in (None, a.get("namespace", "default"))]
     if len(found) != 1:
         return None
@@ -95,6 +95,10 @@ def app_backend(route: dict, apps: list[dict]) -> tuple[str, str, int] | None:
     return app.get("namespace", "default"), app_service(app), app.get("servicePort", app["port"])
 
 
-def app_service(app: dict) -> str:
-    """The Service clients use to reach an app: a patched app's existing one, else the app's own, its name."""
+def app_service(app: dict) -> str | None:
+    """The Service clients use to reach an app: a patched app's existing one, none of ours for a module in an
+    existing Deployment (docs/configuration.md's apps output: "`null` for a module in an existing Deployment"),
+    else the app's own, its name."""
+    if app.get("placement") == "module" and "deployment" in app:
+        return None
     return app["service"] if app.get("placement") == "patch" else app["name"]

@@ -282,6 +282,16 @@ def fill_live(config: dict[str, Any], mocks: CaptureMocks) -> None:
     existing Deployment with the app container, running as the user the agent will run as; a patched app's
     Service and Deployment as its config describes them."""
     apps = config.get("sigsci:apps")
+    filled: dict[str, dict] = {}
+
+    def put(live_id: str, state: dict) -> None:
+        """A state for a read of `live_id`, unless the test gave one; the mocks answer reads by id, so objects of
+        one name (a Service and a Deployment, of one app or of two) share a state holding both specs."""
+        if live_id in mocks.live and live_id not in filled:
+            return
+        merged = {"spec": {**filled.get(live_id, {}).get("spec", {}), **state["spec"]}}
+        filled[live_id] = mocks.live[live_id] = merged
+
     for app in apps if isinstance(apps, list) else []:
         if not isinstance(app, dict) or not isinstance(app.get("deployment"), str):
             continue
@@ -289,19 +299,11 @@ def fill_live(config: dict[str, Any], mocks: CaptureMocks) -> None:
         if not isinstance(namespace, str):
             continue
         if app.get("placement") == "module":
-            mocks.live.setdefault(f"{namespace}/{app['deployment']}",
-                                  existing_deployment(app.get("container") or app.get("name")))
+            put(f"{namespace}/{app['deployment']}", existing_deployment(app.get("container") or app.get("name")))
         elif app.get("placement") == "patch" and isinstance(app.get("service"), str):
-            # The mocks answer reads by id: a Service and a Deployment of one name share a state holding both
-            # specs, each read taking its own fields.
-            live_service, live_deployment = patched_service(app), existing_deployment(
-                "app", labels={"app": app["deployment"]}, port=app.get("port"))
-            service_id, deployment_id = f"{namespace}/{app['service']}", f"{namespace}/{app['deployment']}"
-            if service_id == deployment_id:
-                mocks.live.setdefault(service_id, {"spec": {**live_service["spec"], **live_deployment["spec"]}})
-            else:
-                mocks.live.setdefault(service_id, live_service)
-                mocks.live.setdefault(deployment_id, live_deployment)
+            put(f"{namespace}/{app['service']}", patched_service(app))
+            put(f"{namespace}/{app['deployment']}", existing_deployment(
+                "app", labels={"app": app["deployment"]}, port=app.get("port")))
 
 
 def existing_deployment(*containers: Any, run_as_user: int | None = None, labels: dict | None = None,

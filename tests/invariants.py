@@ -18,6 +18,14 @@ from harness import PLANTED_KEY_ID, PLANTED_SECRET, SECRET_MARKER, Run, clean, e
 
 AGENT = "sigsci-agent"
 SECRET_FIELDS = {"accesskeyid", "secretaccesskey"}
+CREDENTIALS = {"SIGSCI_ACCESSKEYID": "accesskeyid", "SIGSCI_SECRETACCESSKEY": "secretaccesskey"}
+# What docs/configuration.md and docs/architecture.md say about placement module and injection.
+RPC_ADDRESS_ENV = "SIGSCI_RPC_ADDRESS"  # rpcAddressEnv
+DEFAULT_UID = 10001  # runAsUser
+AGENT_PRE_STOP = 30  # agent.preStopSleepSeconds
+SHUTDOWN_MARGIN = 15  # terminationGracePeriodSeconds: "the longest preStop sleep + 15"
+INJECTION_LABEL = {"sigsci.fastly.com/agent": "module"}  # the label a pod asks for its agent with
+PARAMS_NAMESPACE = "sigsci-injection"  # sigsci:injection.paramsNamespace
 
 # Kubernetes' own name rules (apimachinery validation), which the JSON schemas do not carry.
 _DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
@@ -220,9 +228,11 @@ def _selects(service: dict, namespace: str, labels: dict) -> bool:
 
 
 def _app_for(config: dict, namespace: str, deployment: str) -> dict | None:
-    """The app of sigsci:apps whose agent runs in (or is patched into) this Deployment."""
+    """The app of sigsci:apps whose agent runs in (or is patched into) this Deployment: a patched app's or a
+    module's existing `deployment`, else the one named after the app."""
     for app in _apps(config):
-        name = app.get("deployment") if app.get("placement") == "patch" else app.get("name")
+        name = app.get("deployment") if app.get("placement") in ("patch", "module") else None
+        name = name or app.get("name")
         if name == deployment and app.get("namespace", "default") == namespace:
             return app
     return None
@@ -270,6 +280,140 @@ def _revproxy_problems(where: str, namespace: str, labels: dict, spec: dict, obj
         if targets != {port}:
             problems.append(f"{where}: Service {service['metadata']['name']} targets {sorted(map(str, targets))}, "
                             f"the agent listens on {port}")
+    return problems
+
+
+def _agent_problems(where: str, spec: dict) -> list[str]:
+    """Every agent, in any pod and wherever in it (a native sidecar is an init container), is hardened as
+    docs/architecture.md says ("read-only root filesystem, non-root, no privilege escalation, all capabilities
+    dropped, seccomp RuntimeDefault, requests and limits set"), reads its keys from a Secret, and, as an init
+    container, is a native sidecar (restartPolicy Always): an init container that never ends holds the pod."""
+    problems = []
+    pod_context = spec.get("securityContext") or {}
+    for kind in ("initContainers", "containers"):
+        for agent in [c for c in spec.get(kind, []) if c["name"] == AGENT]:
+            here = f"{where}: the agent ({kind})"
+            context = agent.get("securityContext") or {}
+            if context.get("readOnlyRootFilesystem") is not True:
+                problems.append(f"{here} has a writable root filesystem")
+            if context.get("allowPrivilegeEscalation") is not False or context.get("privileged"):
+                problems.append(f"{here} may escalate its privileges")
+            if "ALL" not in (context.get("capabilities") or {}).get("drop", []):
+                problems.append(f"{here} keeps capabilities: {context.get('capabilities')}")
+            user = context.get("runAsUser", pod_context.get("runAsUser"))
+            if user == 0 or (user is None and not context.get("runAsNonRoot", pod_context.get("runAsNonRoot"))):
+                problems.append(f"{here} may run as root (runAsUser {user})")
+            seccomp = context.get("seccompProfile", pod_context.get("seccompProfile")) or {}
+            if seccomp.get("type") != "RuntimeDefault":
+                problems.append(f"{here} runs with seccomp profile {seccomp}")
+            resources = agent.get("resources") or {}
+            if any(not set(resources.get(part) or {}) >= {"cpu", "memory"} for part in ("requests", "limits")):
+                problems.append(f"{here} has resources {resources}, not requests and limits of cpu and memory")
+            env = env_of(agent)
+            from_env = {(ref.get("secretRef") or {}).get("name") for ref in agent.get("envFrom", [])} - {None}
+            for var in CREDENTIALS:
+                if not ((env.get(var) or {}).get("secretKeyRef") if isinstance(env.get(var), dict) else from_env):
+                    problems.append(f"{here} does not read {var} from a Secret: {env.get(var)!r}")
+            if kind == "initContainers" and agent.get("restartPolicy") != "Always":
+                problems.append(f"{here} has restartPolicy {agent.get('restartPolicy')!r}, not a native sidecar's "
+                                "Always: the pod would wait for it forever")
+    return problems
+
+
+def _merged_agent(config: dict, app: dict) -> dict:
+    """An app's agent settings over sigsci:agent, key by key."""
+    def merge(base: dict, over: dict) -> dict:
+        result = dict(base)
+        for key, value in over.items():
+            both = isinstance(value, dict) and isinstance(result.get(key), dict)
+            result[key] = merge(result[key], value) if both else value
+        return result
+
+    return merge(config.get("sigsci:agent") or {}, app.get("agent") or {})
+
+
+def _module_app_problems(where: str, namespace: str, deployment: str, labels: dict, spec: dict,
+                         objects: list[dict], config: dict) -> list[str]:
+    """A module's pod (docs/architecture.md, "Placements" 4): one agent, a native sidecar with no drain of its
+    own, as the app's user; every app container that names the agent (`rpcAddressEnv`) names where it listens,
+    and for the socket mounts the agent's volume where the agent does; the module's own container is one of
+    them. Of a Deployment the stack creates: the Service and the NetworkPolicy keep the app's port, the app
+    drains (by default as long as the agent would) and the grace period is that plus 15 s."""
+    agents = [c for c in spec.get("initContainers", []) if c["name"] == AGENT]
+    beside = [c for c in spec["containers"] if c["name"] == AGENT]
+    if len(agents) != 1 or beside:
+        return [(f"{where}: {len(agents)} agents among the init containers and {len(beside)} among the containers, "
+                 "not one native sidecar")]
+    agent = agents[0]
+    problems = []
+    if (agent.get("lifecycle") or {}).get("preStop"):
+        problems.append(f"{where}: the agent, a native sidecar stopped after the app, has a preStop of its own")
+    app = _app_for(config, namespace, deployment)
+    if app is None or app.get("placement") != "module":
+        return problems + [f"{where}: an agent beside a module, and no module app of sigsci:apps runs here"]
+    address = env_of(agent).get("SIGSCI_RPC_ADDRESS")
+    variable = app.get("rpcAddressEnv", RPC_ADDRESS_ENV)
+    module = app.get("container", app["name"])
+    containers = {c["name"]: c for c in spec["containers"]}
+    if variable not in env_of(containers.get(module, {})):
+        problems.append(f"{where}: the module's container {module} has no {variable} (it has "
+                        f"{sorted(env_of(containers.get(module, {})))}, containers {sorted(containers)})")
+    linked = [c for c in spec["containers"] if variable in env_of(c)]
+    for c in linked:
+        if env_of(c)[variable] != address:
+            problems.append(f"{where}: {c['name']}'s {variable} is {env_of(c)[variable]!r}, the agent listens on "
+                            f"{address!r}")
+    if isinstance(address, str) and address.startswith("/"):
+        if "rpcPort" in app:
+            problems.append(f"{where}: the agent listens on the socket {address}, rpcPort is {app['rpcPort']}")
+        mounts = {m["mountPath"]: m["name"] for m in agent.get("volumeMounts", [])}
+        holding = max((p for p in mounts if address.startswith(p.rstrip("/") + "/")), key=len, default=None)
+        volumes = {v["name"]: v for v in spec.get("volumes", [])}
+        if holding is None or "emptyDir" not in volumes.get(mounts[holding], {}):
+            problems.append(f"{where}: the agent's socket {address} is on no emptyDir it mounts ({mounts})")
+        else:
+            for c in linked:
+                if {"name": mounts[holding], "mountPath": holding} not in [
+                        {"name": m["name"], "mountPath": m["mountPath"]} for m in c.get("volumeMounts", [])]:
+                    problems.append(f"{where}: {c['name']} does not mount {mounts[holding]} at {holding}, where the "
+                                    f"agent creates its socket {address}")
+    elif address != f"127.0.0.1:{app.get('rpcPort')}" or app.get("rpcPort") in _container_ports(agent):
+        problems.append(f"{where}: the agent listens on {address!r} (ports {sorted(_container_ports(agent))}), "
+                        f"rpcPort is {app.get('rpcPort')}: on localhost only")
+    user = app.get("runAsUser", DEFAULT_UID)
+    if (agent.get("securityContext") or {}).get("runAsUser") != user:
+        problems.append(f"{where}: the agent runs as {(agent.get('securityContext') or {}).get('runAsUser')}, "
+                        f"the app as {user}: the module could not open its socket")
+    if "deployment" in app:
+        if "terminationGracePeriodSeconds" in spec:
+            problems.append(f"{where}: the patch sets the grace period, the Deployment owner's")
+        return problems
+    container = containers.get(module, {})
+    if (container.get("securityContext") or {}).get("runAsUser") != user:
+        shown = (container.get("securityContext") or {}).get("runAsUser")
+        problems.append(f"{where}: the app container runs as {shown}, runAsUser is {user}")
+    drain = app.get("preStopSleepSeconds", _merged_agent(config, app).get("preStopSleepSeconds", AGENT_PRE_STOP))
+    sleep = (((container.get("lifecycle") or {}).get("preStop") or {}).get("exec") or {}).get("command")
+    if drain and sleep != ["sleep", str(drain)]:
+        problems.append(f"{where}: the app's preStop is {sleep}, its drain is {drain} s")
+    grace = app.get("terminationGracePeriodSeconds", drain + SHUTDOWN_MARGIN)
+    if spec.get("terminationGracePeriodSeconds") != grace:
+        problems.append(f"{where}: a grace period of {spec.get('terminationGracePeriodSeconds')} s, not {grace}")
+    services = [s for s in _services(objects) if _selects(s, namespace, labels)]
+    shown = [(s["metadata"]["name"], [(p["port"], _named_port(p.get("targetPort", p["port"]), container))
+                                      for p in s["spec"]["ports"]]) for s in services]
+    wanted = [(app["name"], [(app.get("servicePort", app["port"]), app["port"])])]
+    if shown != wanted:
+        problems.append(f"{where}: Services {shown} send clients to it, not {wanted}: the module inspects on the "
+                        "app's port")
+    policies = [o for o in objects if o["kind"] == "NetworkPolicy" and o["metadata"]["namespace"] == namespace
+                and _matches(o["spec"]["podSelector"].get("matchLabels", {}), labels)]
+    admitted = {_named_port(p.get("port"), container) for o in policies for rule in o["spec"].get("ingress", [])
+                for p in rule.get("ports", [])}
+    if (app.get("networkPolicy", True) and admitted != {app["port"]}) or (not app.get("networkPolicy", True)
+                                                                          and policies):
+        problems.append(f"{where}: NetworkPolicies admit {sorted(admitted)} with networkPolicy "
+                        f"{app.get('networkPolicy', True)}, the app's port is {app['port']}")
     return problems
 
 
@@ -834,6 +978,132 @@ def _gateway_problems(run: Run, objects: list[dict], config: dict, secret_name: 
     return problems
 
 
+def _apps_output_problems(outputs: dict, config: dict) -> list[str]:
+    """The stack output `apps`: per `<namespace>/<name>`, its namespace, placement and the Service clients use
+    (`null` for a module in an existing Deployment)."""
+    wanted = {f"{app.get('namespace', 'default')}/{app['name']}": {
+        "namespace": app.get("namespace", "default"), "placement": app.get("placement", "owned"),
+        "service": gateway_docs.app_service(app)} for app in _apps(config)}
+    shown = outputs.get("apps", {})
+    if shown != wanted:
+        return [f"stack output apps is {shown}, not {wanted}"]
+    return []
+
+
+# -- injection by label ---------------------------------------------------------------------------------------
+# Judged from the raw `sigsci:injection` config with docs/injection.md's words.
+
+INJECTION_KINDS = {"MutatingAdmissionPolicy", "MutatingAdmissionPolicyBinding", "ValidatingAdmissionPolicy",
+                   "ValidatingAdmissionPolicyBinding"}
+
+
+def selects(selector: Any, labels: dict) -> bool:
+    """A LabelSelector (matchLabels and matchExpressions) picks an object with these labels; an absent or empty
+    one picks every object."""
+    selector = selector or {}
+    if not _matches(selector.get("matchLabels") or {}, labels):
+        return False
+    for expression in selector.get("matchExpressions") or []:
+        key, operator, values = expression["key"], expression["operator"], expression.get("values") or []
+        if operator in ("In", "NotIn"):
+            chosen = (labels.get(key) in values) is (operator == "In")
+        else:
+            chosen = (key in labels) is (operator == "Exists")
+        if not chosen:
+            return False
+    return True
+
+
+def _namespace_labels(name: str) -> dict:
+    return {"kubernetes.io/metadata.name": name}
+
+
+def _admission_problems(objects: list[dict], kind: str, name_hint: str) -> tuple[list[str], dict | None, dict | None]:
+    """The one policy of `kind`, failing closed, on pod creation, and the one binding to it."""
+    policies, bindings = _of_kind(objects, kind), _of_kind(objects, f"{kind}Binding")
+    if len(policies) != 1 or len(bindings) != 1:
+        return [f"{len(policies)} {kind}s and {len(bindings)} bindings for {name_hint}, not one each"], None, None
+    policy, binding = policies[0], bindings[0]
+    problems = []
+    if policy["spec"].get("failurePolicy") != "Fail":
+        problems.append(f"{_where(policy)}: failurePolicy {policy['spec'].get('failurePolicy')!r}, not Fail: a pod "
+                        "that asked for an agent would start without one")
+    rules = (policy["spec"].get("matchConstraints") or {}).get("resourceRules") or []
+    if not any("pods" in r.get("resources", []) and "CREATE" in r.get("operations", [])
+               and "" in r.get("apiGroups", []) for r in rules):
+        problems.append(f"{_where(policy)}: matches {rules}, not the creation of pods")
+    if binding["spec"].get("policyName") != policy["metadata"]["name"]:
+        problems.append(f"{_where(binding)}: binds {binding['spec'].get('policyName')}, not "
+                        f"{policy['metadata']['name']}")
+    return problems, policy, binding
+
+
+def _injection_problems(objects: list[dict], outputs: dict, config: dict, secret_name: str | None,
+                        existing: str | None) -> list[str]:
+    """docs/injection.md: the parameters ConfigMap in paramsNamespace; the MutatingAdmissionPolicy that adds the
+    agent to labelled pods of the opted-in namespaces (failurePolicy Fail, parameterNotFoundAction Deny); the
+    ValidatingAdmissionPolicy that refuses a labelled pod without exactly one agent in any namespace
+    (failurePolicy Fail, validationActions [Deny]); the keys' Secret in every opted-in namespace; the stack
+    output `injection`."""
+    injection = config.get("sigsci:injection")
+    if not isinstance(injection, dict):
+        return [f"{_where(o)}: declared without sigsci:injection" for o in objects if o["kind"] in INJECTION_KINDS] + \
+            ([f"stack output injection is {outputs['injection']} without sigsci:injection"] if "injection" in outputs
+             else [])
+    namespaces = set(injection["namespaces"])
+    params_namespace = injection.get("paramsNamespace", PARAMS_NAMESPACE)
+    # Namespaces and pods to try the selectors on: the opted-in ones, and others.
+    elsewhere = {params_namespace, "default", "kube-system", "not-opted-in"} - namespaces
+    labelled, unlabelled = dict(INJECTION_LABEL), {"app": "web"}
+    problems, policy, binding = _admission_problems(objects, "MutatingAdmissionPolicy", "adding the agent")
+    if binding is not None:
+        where, spec = _where(binding), binding["spec"]
+        ref = spec.get("paramRef") or {}
+        if ref.get("parameterNotFoundAction") != "Deny":
+            problems.append(f"{where}: parameterNotFoundAction {ref.get('parameterNotFoundAction')!r}, not Deny")
+        params = [o for o in _of_kind(objects, "ConfigMap", params_namespace)
+                  if o["metadata"]["name"] == ref.get("name")]
+        if ref.get("namespace") != params_namespace or len(params) != 1:
+            problems.append(f"{where}: reads its parameters from {ref}, not a ConfigMap of the stack in "
+                            f"{params_namespace}")
+        elif params[0].get("data", {}).get("secretName") != secret_name:
+            shown = params[0].get("data", {}).get("secretName")
+            problems.append(f"{_where(params[0])}: the keys' Secret is {shown!r}, not {secret_name!r}")
+        if (policy["spec"].get("paramKind") or {}) != {"apiVersion": "v1", "kind": "ConfigMap"}:
+            problems.append(f"{_where(policy)}: parameters of kind {policy['spec'].get('paramKind')}, not a ConfigMap")
+        match = spec.get("matchResources") or {}
+        chosen = {ns for ns in namespaces | elsewhere if selects(match.get("namespaceSelector"), _namespace_labels(ns))}
+        if chosen != namespaces:
+            problems.append(f"{where}: adds the agent in {sorted(chosen)}, the opted-in namespaces are "
+                            f"{sorted(namespaces)}")
+        if not selects(match.get("objectSelector"), labelled) or selects(match.get("objectSelector"), unlabelled):
+            problems.append(f"{where}: selects pods by {match.get('objectSelector')}, not the label {INJECTION_LABEL}")
+    guard_problems, _, guard_binding = _admission_problems(objects, "ValidatingAdmissionPolicy",
+                                                           "requiring the agent")
+    problems += guard_problems
+    if guard_binding is not None:
+        where, spec = _where(guard_binding), guard_binding["spec"]
+        if spec.get("validationActions") != ["Deny"]:
+            problems.append(f"{where}: validationActions {spec.get('validationActions')}, not [Deny]")
+        match = spec.get("matchResources") or {}
+        # "refuses a labelled pod, in any namespace".
+        chosen = {ns for ns in namespaces | elsewhere if selects(match.get("namespaceSelector"), _namespace_labels(ns))}
+        if chosen != namespaces | elsewhere:
+            problems.append(f"{where}: requires the agent in {sorted(chosen)} only, not in every namespace")
+        if not selects(match.get("objectSelector"), labelled) or selects(match.get("objectSelector"), unlabelled):
+            problems.append(f"{where}: selects pods by {match.get('objectSelector')}, not the label {INJECTION_LABEL}")
+    if existing is None:
+        have = {o["metadata"]["namespace"] for o in objects if o["kind"] == "Secret"
+                and o["metadata"]["name"] == secret_name}
+        if namespaces - have:
+            problems.append(f"sigsci:injection: no Secret {secret_name} in {sorted(namespaces - have)}, where "
+                            "injected agents read their keys")
+    output = {"policyName": policy and policy["metadata"]["name"], "paramsNamespace": params_namespace}
+    if outputs.get("injection") != output:
+        problems.append(f"stack output injection is {outputs.get('injection')}, not {output}")
+    return problems
+
+
 # -- all of them ---------------------------------------------------------------------------------------------
 
 def objects_of(run: Run) -> list[dict]:
@@ -859,14 +1129,19 @@ def violations(run: Run, config: dict) -> list[str]:
     problems = _credential_problems(run) + _release_problems(run) + _module_problems(run, objects, chart_pods)
     problems += _collision_problems(run, objects) + _grant_problems(objects)
     site = config.get("sigsci:site")
-    problems += _gateway_problems(run, objects, config, existing if existing is not None else
-                                  site and f"sigsci.{site}", existing)
+    secret_name = existing if existing is not None else site and f"sigsci.{site}"
+    problems += _gateway_problems(run, objects, config, secret_name, existing)
+    problems += _injection_problems(objects, clean(run.outputs), config, secret_name, existing)
+    problems += _apps_output_problems(clean(run.outputs), config)
     for obj in objects:
         problems += _metadata_problems(obj) + _shape_problems(obj)
     for where, namespace, deployment, labels, spec in pods(run, config, chart_pods):
-        problems += _pod_problems(where, spec)
+        problems += _pod_problems(where, spec) + _agent_problems(where, spec)
         problems += _secret_problems(where, namespace, spec, secrets, existing)
         agent = next((c for c in spec["containers"] if c["name"] == AGENT), None)
         if agent is not None and "SIGSCI_REVPROXY_LISTENER" in env_of(agent):
             problems += _revproxy_problems(where, namespace, labels, spec, objects, config, deployment)
+        sidecar = any(c["name"] == AGENT for c in spec.get("initContainers", []))
+        if sidecar and not where.startswith("release "):  # an app's pod: a module's (the ingress's are judged above)
+            problems += _module_app_problems(where, namespace, deployment, labels, spec, objects, config)
     return problems

@@ -5,8 +5,8 @@ resource is declared.
 A refused valid config, an accepted hostile one, an error naming another key, any other exception, an invalid
 object or a broken invariant fails, and hypothesis shrinks the config to a small one that shows it. Generation is
 seeded: `SIGSCI_FUZZ_SEED=<n>` explores other configs, `SIGSCI_FUZZ_EXAMPLES=<n>` sets how many valid configs
-are built (twice as many hostile ones are tried, shared among the kinds of break, and the gateway's kinds more at
-the same rate: they stop before any resource), and a failure replays with the same seed.
+are built (twice as many hostile ones are tried, shared among the kinds of break, and the gateway's and injection's
+kinds more at the same rate: they stop before any resource), and a failure replays with the same seed.
 """
 
 from __future__ import annotations
@@ -24,8 +24,8 @@ from hypothesis.control import currently_in_test_context
 import crd_schema
 import harness
 import invariants
-from fuzz_configs import (GATEWAY_KEYS, GATEWAY_KIND, HOSTILE_KINDS, check_gateway_keys, hostile_config,
-                          names_the_key, stack_config)
+from fuzz_configs import (GATEWAY_KEYS, HOSTILE_KINDS, SCOPED_KINDS, check_gateway_keys, check_schema_keys,
+                          hostile_config, names_the_key, stack_config)
 from schema_check import validate_run
 from sigsci_waf.config.errors import ConfigError
 
@@ -64,11 +64,26 @@ def _note(text: str) -> None:
 CRDS_MISSING = crd_schema.missing()
 
 
+def _cluster(config: dict) -> harness.CaptureMocks:
+    """Mocks holding what harness.fill_live makes up for each app's live objects, merged where two apps' objects of
+    different kinds share a namespace and name (one app's Service `a`, another's Deployment `a`): the mocks answer a
+    read by id alone, and fill_live keeps only the first object of an id, so the other app's read would get a
+    Service for its Deployment."""
+    mocks = harness.CaptureMocks()
+    for app in config.get("sigsci:apps") or []:
+        alone = harness.CaptureMocks()
+        harness.fill_live({"sigsci:apps": [app]}, alone)
+        for live_id, held in alone.live.items():
+            merged = mocks.live.setdefault(live_id, {"spec": {}})
+            merged["spec"] = {**merged["spec"], **held["spec"]}
+    return mocks
+
+
 def builds(config: dict, secret_keys: list[str]) -> harness.Run:
     """The stack `config` declares, which must keep every invariant and pass the Kubernetes schemas (and the
     CRDs' own, custom resources)."""
     try:
-        run = harness.run_config(config, secret_keys=secret_keys)
+        run = harness.run_config(config, mocks=_cluster(config), secret_keys=secret_keys)
     except ConfigError as err:
         raise AssertionError(f"a valid config was refused: {err}\n{json.dumps(config)}") from None
     problems = invariants.violations(run, config)
@@ -84,7 +99,10 @@ RELIES_ON_THE_GATEWAY = {"EnvoyExtensionPolicy", "ClientTrafficPolicy", "EnvoyFi
 def refused(config: dict, secret_keys: list[str], expected: tuple[str, ...], live: dict | None = None) -> ConfigError:
     """The ConfigError `config` must stop with: naming one of `expected` (or a key inside it), in one line,
     without the keys, before any resource is declared; or, for what only the cluster (`live`) shows, before
-    anything that relies on it."""
+    anything that relies on it: what relies on an existing Gateway, the patch of an existing Deployment."""
+    # What the case says the cluster holds (run_config adds what it makes up for the rest to the same dict).
+    read = set(live or ())
+    gateway_read = any("gatewayClassName" in (held.get("spec") or {}) for held in (live or {}).values())
     mocks = harness.CaptureMocks(live=live)
     try:
         harness.run_config(config, mocks=mocks, secret_keys=secret_keys)
@@ -99,14 +117,22 @@ def refused(config: dict, secret_keys: list[str], expected: tuple[str, ...], liv
             assert mocks.resources == [], "resources were declared before the config error"
         else:
             declared = {harness.clean(r.inputs).get("kind") for r in mocks.resources if not r.read}
-            assert not declared & RELIES_ON_THE_GATEWAY, f"{declared & RELIES_ON_THE_GATEWAY} declared before the check"
+            if gateway_read:
+                assert not declared & RELIES_ON_THE_GATEWAY, \
+                    f"{declared & RELIES_ON_THE_GATEWAY} declared before the check"
+            patched = [f"{meta.get('namespace')}/{meta.get('name')}" for r in mocks.resources
+                       if r.type.endswith("DeploymentPatch") and not r.read
+                       for meta in [harness.clean(r.inputs).get("metadata") or {}]]
+            assert not read & set(patched), f"the patch of {read & set(patched)} declared before the check"
         return err
     raise AssertionError(f"accepted; expected a ConfigError naming {' or '.join(expected)}")
 
 
 def _coverage(config: dict, outcomes: Counter) -> None:
     for app in config.get("sigsci:apps", []):
-        outcomes[f"placement {app.get('placement', 'owned')}"] += 1
+        placement = app.get("placement", "owned")
+        outcomes[f"placement {placement}{' existing' if placement == 'module' and 'deployment' in app else ''}"] += 1
+        outcomes["module rpcPort"] += "rpcPort" in app
     ingress = config.get("sigsci:ingress")
     if ingress:
         outcomes[f"flavour {ingress['flavour']}"] += 1
@@ -114,6 +140,11 @@ def _coverage(config: dict, outcomes: Counter) -> None:
         outcomes["routes"] += bool(ingress.get("routes"))
     outcomes["shared agent"] += "sigsci:agent" in config
     outcomes["existing secret" if "sigsci:existingSecret" in config else "created secret"] += 1
+    injection = config.get("sigsci:injection")
+    if injection is not None:
+        outcomes["injection"] += 1
+        outcomes["injection without apps"] += "sigsci:apps" not in config  # "sigsci:apps: required unless ..."
+        outcomes["injection agent"] += "agent" in injection
     gateway = config.get("sigsci:gateway")
     if gateway is not None:
         outcomes["gateway"] += 1
@@ -142,7 +173,9 @@ def _documented_keys(settings: dict, prefix: str = "") -> set[str]:
     return keys
 
 
-COVERAGE = {"placement owned", "placement patch", "placement service", "flavour ingress-nginx",
+COVERAGE = {"placement owned", "placement patch", "placement service", "placement module",
+            "placement module existing", "module rpcPort", "injection", "injection without apps", "injection agent",
+            "flavour ingress-nginx",
             "flavour ingress-nginx-chainguard", "flavour nginx-ingress", "lifetime nativeSidecar",
             "lifetime classicSidecar", "lifetime service", "routes", "shared agent", "existing secret",
             "created secret", "gateway", "gateway beside the ingress", "gateway without the ingress",
@@ -181,9 +214,14 @@ def test_the_fuzzing_knows_every_documented_gateway_key():
     check_gateway_keys()
 
 
+def test_the_fuzzing_knows_every_documented_app_and_injection_key():
+    """Likewise for the sigsci:apps[] and sigsci:injection tables."""
+    check_schema_keys()
+
+
 # Twice as many hostile configs as valid ones for the kinds of break of the apps, the ingress and the shared keys,
-# shared among them by weight; the gateway's kinds get theirs at the same rate, on top.
-STACK_WEIGHT = sum(weight for kind, weight in HOSTILE_KINDS.items() if not kind.startswith(GATEWAY_KIND))
+# shared among them by weight; the gateway's and injection's kinds get theirs at the same rate, on top.
+STACK_WEIGHT = sum(weight for kind, weight in HOSTILE_KINDS.items() if not kind.startswith(tuple(SCOPED_KINDS)))
 
 
 @pytest.mark.parametrize("kind", list(HOSTILE_KINDS))

@@ -99,6 +99,29 @@ CASES = [
      {"sigsci:apps": None, "sigsci:ingress": {"flavour": "ingress-nginx", "agentLifetime": "nativeSidecar"},
       **EXISTING},
      None),
+    # tests/harness.py walked sigsci:apps for modules' existing Deployments and crashed (a TypeError) on a number.
+    ("apps-a-number", {"sigsci:apps": 5, **EXISTING}, "sigsci:apps"),
+    # One patched app's Service and another's Deployment of one name in a namespace: the mocks answer reads by
+    # id, and the made-up Service answered the Deployment's read (test_fuzz.builds merges them).
+    ("a-service-and-another-apps-deployment-of-one-name",
+     {"sigsci:apps": [{"name": "web", "port": 1210, "placement": "patch", "deployment": "web-deploy", "service": "a",
+                       "takeOver": ["service.targetPort"]},
+                      {"name": "shop", "port": 130, "placement": "patch", "deployment": "a", "service": "shop",
+                       "takeOver": ["service.targetPort"]}], **EXISTING},
+     None),
+    # Placement module and injection side by side, in every form the fuzzing draws: valid, every invariant kept.
+    ("module-and-injection",
+     {"sigsci:apps": [{"name": "api", "port": 8080, "placement": "module", "image": "example/api:1.2.3",
+                       "rpcAddressEnv": "SIGSCI_AGENT", "writablePaths": ["/tmp", "/data"],
+                       "agent": {"tmpMountPath": "/var/run/sigsci"}},
+                      {"name": "legacy", "port": 8080, "placement": "module", "deployment": "legacy-web",
+                       "container": "web", "rpcPort": 9000, "runAsUser": 1000},
+                      {"name": "search", "port": 2024, "placement": "module", "image": "example/search:1",
+                       "agent": {"startupProbe": {"enabled": True, "port": 2025}}}],
+      "sigsci:injection": {"namespaces": ["shop", "default"], "paramsNamespace": "platform",
+                           "rpcAddressEnv": "AGENT", "runAsUser": 2147483647,
+                           "agent": {"options": {"max-procs": 2}}}, **KEYS, "sigsci:site": "demo"},
+     None),
 ]
 
 

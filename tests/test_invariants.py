@@ -100,6 +100,16 @@ CONFIGS = {
     "existing-gateway": {"sigsci:existingSecret": "keys", "sigsci:gateway": {
         "existingGateway": {"namespace": "edge", "name": "public"}, "envoyGateway": {"enabled": False}}},
     # Istio on an existing Gateway, serving the ingress's routes too.
+    # Placement module in both forms, on the socket and on TCP, beside injection by label.
+    "module": {"sigsci:site": "demo", **harness.KEY_CONFIG,
+               "sigsci:apps": [{"name": "api", "image": "example/api:1.0", "port": 8080, "placement": "module",
+                                "namespace": "shop"},
+                               {"name": "legacy", "port": 8080, "placement": "module", "namespace": "shop",
+                                "deployment": "legacy-web", "container": "web"},
+                               {"name": "search", "image": "example/search:3.2.0", "port": 8080,
+                                "placement": "module", "namespace": "search", "rpcPort": 9000,
+                                "rpcAddressEnv": "SIGSCI_AGENT"}],
+               "sigsci:injection": {"namespaces": ["shop", "reviews"]}},
     "istio": {"sigsci:existingSecret": "keys",
               "sigsci:apps": [{"name": "web", "image": "example/web:1.0", "port": 8080}],
               "sigsci:ingress": {"routes": [{"app": "web", "host": "shop.example.com"}]},
@@ -119,7 +129,7 @@ def _config(name: str) -> dict:
 
 
 @pytest.mark.parametrize("name", list(CONFIGS))
-def test_the_gateways_keep_every_invariant(name, runs):
+def test_the_configs_keep_every_invariant(name, runs):
     assert invariants.violations(runs[name], CONFIGS[name]) == []
 
 
@@ -219,12 +229,128 @@ def _typed_config(inputs):
     return inputs["spec"]["configPatches"][0]["patch"]["value"]["typed_config"]
 
 
+def _sidecar(inputs):
+    return next(c for c in _pod(inputs)["initContainers"] if c["name"] == "sigsci-agent")
 
-@pytest.mark.parametrize("stack,name,edit,fragment", BREAKS + GATEWAY_BREAKS,
-                         ids=[f"{b[0]}-{b[3]}" for b in BREAKS + GATEWAY_BREAKS])
+
+def _mount(container, name):
+    return next(m for m in container["volumeMounts"] if m["name"] == name)
+
+
+def _selector(inputs):
+    return inputs["spec"]["matchResources"]
+
+
+MODULE_BREAKS = [
+    # Every agent, of every shape: hardened, its keys from a Secret.
+    ("dev", "helloworld.default-deployment",
+     lambda i: _agent(i)["securityContext"].update(allowPrivilegeEscalation=True), "may escalate its privileges"),
+    ("dev", "helloworld.default-deployment", lambda i: _agent(i)["securityContext"].pop("capabilities"),
+     "keeps capabilities"),
+    ("module", "legacy.shop-deployment-patch",
+     lambda i: _sidecar(i)["securityContext"].update(readOnlyRootFilesystem=False), "writable root filesystem"),
+    ("dev", "ingress-release", lambda i: _controller_values(i)["extraInitContainers"][0].pop("restartPolicy"),
+     "release ingress-release: the agent (initContainers) has restartPolicy None"),
+    ("dev", "ingress-release",
+     lambda i: _controller_values(i)["extraInitContainers"][0]["securityContext"].update(
+         seccompProfile={"type": "Unconfined"}), "runs with seccomp profile {'type': 'Unconfined'}"),
+    ("module", "api.shop-deployment", lambda i: _sidecar(i)["securityContext"].update(runAsUser=0),
+     "may run as root"),
+    ("module", "api.shop-deployment", lambda i: _sidecar(i)["resources"].pop("limits"),
+     "not requests and limits of cpu and memory"),
+    ("module", "api.shop-deployment",
+     lambda i: _sidecar(i)["env"].__setitem__(0, {"name": "SIGSCI_ACCESSKEYID", "value": "plain"}),
+     "does not read SIGSCI_ACCESSKEYID from a Secret"),
+    # A module's pod: one native sidecar, linked to the app's containers.
+    ("module", "api.shop-deployment", lambda i: _sidecar(i).pop("restartPolicy"), "not a native sidecar's Always"),
+    ("module", "api.shop-deployment",
+     lambda i: _pod(i)["containers"].append({**_sidecar(i), "restartPolicy": None}), "not one native sidecar"),
+    ("module", "api.shop-deployment",
+     lambda i: _sidecar(i).update(lifecycle={"preStop": {"exec": {"command": ["sleep", "30"]}}}),
+     "has a preStop of its own"),
+    ("module", "api.shop-deployment",
+     lambda i: _env(_pod(i)["containers"][0], "SIGSCI_RPC_ADDRESS", "/elsewhere/sigsci.sock"),
+     "api's SIGSCI_RPC_ADDRESS is '/elsewhere/sigsci.sock', the agent listens on '/sigsci/tmp/sigsci.sock'"),
+    ("module", "api.shop-deployment", lambda i: _mount(_pod(i)["containers"][0], "sigsci-tmp").update(
+        mountPath="/other"), "api does not mount sigsci-tmp at /sigsci/tmp"),
+    ("module", "legacy.shop-deployment-patch", lambda i: _pod(i)["containers"][0].update(env=[]),
+     "the module's container web has no SIGSCI_RPC_ADDRESS"),
+    ("module", "api.shop-deployment", lambda i: _sidecar(i)["securityContext"].update(runAsUser=1000),
+     "the module could not open its socket"),
+    ("module", "search.search-deployment", lambda i: _env(_sidecar(i), "SIGSCI_RPC_ADDRESS", "0.0.0.0:9000"),
+     "on localhost only"),
+    ("module", "search.search-deployment", lambda i: _env(_pod(i)["containers"][0], "SIGSCI_AGENT", "127.0.0.1:9999"),
+     "search's SIGSCI_AGENT is '127.0.0.1:9999'"),
+    ("module", "api.shop-service", lambda i: i["spec"]["ports"][0].update(targetPort=8001),
+     "the module inspects on the app's port"),
+    ("module", "api.shop-networkpolicy", lambda i: i["spec"]["ingress"][0]["ports"][0].update(port=8001),
+     "NetworkPolicies admit [8001]"),
+    ("module", "api.shop-deployment", lambda i: _pod(i).update(terminationGracePeriodSeconds=30),
+     "a grace period of 30 s, not 45"),
+    ("module", "legacy.shop-deployment-patch", lambda i: _pod(i).update(terminationGracePeriodSeconds=30),
+     "the patch sets the grace period"),
+    # Injection: fail-closed on both sides, the agent added in the opted-in namespaces, required in all.
+    ("module", "injection-mutatingadmissionpolicy", lambda i: i["spec"].update(failurePolicy="Ignore"),
+     "MutatingAdmissionPolicy /sigsci-agent-injection: failurePolicy 'Ignore', not Fail"),
+    ("module", "injection-mutatingadmissionpolicybinding",
+     lambda i: i["spec"]["paramRef"].update(parameterNotFoundAction="Allow"), "parameterNotFoundAction 'Allow'"),
+    ("module", "injection-mutatingadmissionpolicybinding",
+     lambda i: _selector(i)["namespaceSelector"]["matchExpressions"][0].update(values=["shop"]),
+     "adds the agent in ['shop'], the opted-in namespaces are ['reviews', 'shop']"),
+    ("module", "injection-mutatingadmissionpolicybinding", lambda i: _selector(i).pop("objectSelector"),
+     "not the label"),
+    ("module", "injection-validatingadmissionpolicy", lambda i: i["spec"].update(failurePolicy="Ignore"),
+     "ValidatingAdmissionPolicy /sigsci-agent-required: failurePolicy 'Ignore', not Fail"),
+    ("module", "injection-validatingadmissionpolicybinding", lambda i: i["spec"].update(validationActions=["Warn"]),
+     "validationActions ['Warn'], not [Deny]"),
+    ("module", "injection-validatingadmissionpolicybinding", lambda i: _selector(i).update(namespaceSelector={
+        "matchLabels": {"kubernetes.io/metadata.name": "shop"}}), "not in every namespace"),
+    ("module", "injection-configmap", lambda i: i["metadata"].update(namespace="shop"),
+     "not a ConfigMap of the stack in sigsci-injection"),
+    ("module", "injection-configmap", lambda i: i["data"].update(secretName="other"),
+     "the keys' Secret is 'other'"),
+    ("module", "sigsci.reviews", lambda i: i["metadata"].update(namespace="elsewhere"),
+     "no Secret sigsci.demo in ['reviews']"),
+]
+
+
+
+@pytest.mark.parametrize("stack,name,edit,fragment", BREAKS + GATEWAY_BREAKS + MODULE_BREAKS,
+                         ids=[f"{b[0]}-{b[3]}" for b in BREAKS + GATEWAY_BREAKS + MODULE_BREAKS])
 def test_each_check_reports_a_planted_break(stack, name, edit, fragment, runs):
     problems = invariants.violations(_broken(runs[stack], name, edit), _config(stack))
     assert any(fragment in p for p in problems), problems
+
+
+@pytest.mark.parametrize("output,edit,fragment", [
+    ("apps", lambda o: o["shop/legacy"].update(service="legacy"), "stack output apps"),
+    ("injection", lambda o: o.update(paramsNamespace="shop"), "stack output injection"),
+])
+def test_the_outputs_are_checked(output, edit, fragment, runs):
+    run = runs["module"]
+    outputs = {**run.outputs, output: copy.deepcopy(harness.clean(run.outputs[output]))}
+    edit(outputs[output])
+    broken = Run(resources=run.resources, outputs=outputs, warnings=run.warnings, options=run.options)
+    assert any(fragment in p for p in invariants.violations(broken, CONFIGS["module"]))
+
+
+def test_injection_objects_without_injection_are_reported(runs):
+    policy = next(r for r in runs["module"].resources if r.name == "injection-mutatingadmissionpolicy")
+    alone = Run(resources=[*copy.deepcopy(runs["dev"].resources), copy.deepcopy(policy)],
+                outputs=runs["dev"].outputs, warnings=[], options={})
+    assert any("declared without sigsci:injection" in p for p in invariants.violations(alone, _config("dev")))
+
+
+@pytest.mark.parametrize("selector,labels,chosen", [
+    (None, {"a": "b"}, True), ({}, {}, True), ({"matchLabels": {"a": "b"}}, {"a": "b", "c": "d"}, True),
+    ({"matchLabels": {"a": "b"}}, {"a": "c"}, False),
+    ({"matchExpressions": [{"key": "a", "operator": "In", "values": ["b", "c"]}]}, {"a": "c"}, True),
+    ({"matchExpressions": [{"key": "a", "operator": "NotIn", "values": ["b"]}]}, {"a": "b"}, False),
+    ({"matchExpressions": [{"key": "a", "operator": "Exists"}]}, {}, False),
+    ({"matchExpressions": [{"key": "a", "operator": "DoesNotExist"}]}, {}, True),
+])
+def test_label_selectors(selector, labels, chosen):
+    assert invariants.selects(selector, labels) is chosen
 
 
 def test_gateway_objects_without_a_gateway_are_reported(runs):

@@ -204,14 +204,14 @@ def test_fail_closed_by_construction(objects):
 def test_the_agent_version_options_and_resources_change_one_object():
     before = _declared({"sigsci:injection": INJECTION})
     after = _declared({"sigsci:injection": {**INJECTION, "agent": {
-        "version": "4.71.0", "options": {"debug-log-web-inputs": True},
+        "version": "4.71.0", "options": {"debug-log-web-inputs": 1},
         "resources": {"limits": {"cpu": "2", "memory": "1Gi"}}}}})
     changed = {kind for kind in before if before[kind] != after[kind]}
     assert changed == {"ConfigMap"}, changed
     [agent] = agents(admit(after, pod(labels=LABEL)))
     assert agent["image"] == "signalsciences/sigsci-agent:4.71.0"
     assert agent["resources"]["limits"] == {"cpu": "2", "memory": "1Gi"}
-    assert env(agent)["SIGSCI_DEBUG_LOG_WEB_INPUTS"] == "true"
+    assert env(agent)["SIGSCI_DEBUG_LOG_WEB_INPUTS"] == "1"
 
 
 def test_the_objects_pass_kubernetes_136_schemas(objects):

@@ -1,6 +1,7 @@
 """SigsciRevProxyApp: one app behind the agent as a reverse proxy, or with its Fastly module beside an agent
 sidecar, in the placement the team needs."""
 
+from dataclasses import replace
 from typing import Any, Optional, Required, TypedDict
 
 import pulumi
@@ -110,6 +111,8 @@ def _suffix(kind: str, patch: bool) -> str:
 
 
 _TYPE = "sigsci:index:SigsciRevProxyApp"
+# What a component keeps of its app's built objects once it has declared them.
+_DECLARED = Manifests([], [], [])
 
 
 class SigsciRevProxyApp(pulumi.ComponentResource):
@@ -147,7 +150,9 @@ class SigsciRevProxyApp(pulumi.ComponentResource):
 
     def _declare(self, name: str, prefix: str, app: ResolvedApp, secret_name: Any, credentials_hash: Any,
                  opts: Optional[pulumi.ResourceOptions], deferred: Deferred = Deferred()) -> None:
-        self.resolved = app
+        # Routes name the app by what it is (entry.py), not by its built objects: those are the resources'
+        # inputs from here on, and go once the engine has them (a stack of hundreds of apps, BENCHMARKS.md).
+        self.resolved = replace(app, manifests=_DECLARED)
         bindings = {SECRET_NAME: secret_name, ROTATION: credentials_hash}
         if app.spec.placement == Placement.MODULE and not app.spec.creates_deployment:
             bindings[MODULE_CONTAINER] = self._check_live_deployment(name, app, deferred, opts)

@@ -45,18 +45,34 @@ def mark_leaves(value: Any, secret: bool) -> Any:
 
 def reveal(value: Any, bindings: Mapping[Any, Any] | None = None) -> Any:
     """The structure for the engine, in one walk: each `Sensitive` becomes a Pulumi secret of the same text,
-    and each placeholder of the resolve stage (a `Ref`) its value in `bindings`."""
+    and each placeholder of the resolve stage (a `Ref`) its value in `bindings`.
+
+    Only the maps and lists on the way to such a value are copied; the rest is passed on as it is, shared by
+    the built object and the resource declared from it (which only reads it): a stack of hundreds of apps
+    would otherwise hold each object twice until the engine has it (BENCHMARKS.md)."""
     import pulumi
 
     if isinstance(value, Sensitive):
         return pulumi.Output.secret(str(value))
     if isinstance(value, Mapping):
-        return {k: reveal(v, bindings) for k, v in value.items()}
+        return _copied_on_write(value, value.items(), dict, bindings)
     if isinstance(value, list):
-        return [reveal(v, bindings) for v in value]
+        return _copied_on_write(value, enumerate(value), list, bindings)
     if isinstance(value, Ref):  # its value may itself be Sensitive
         return reveal((bindings or {})[value])
     return value
+
+
+def _copied_on_write(value: Any, items: Iterable[tuple[Any, Any]], kind: type, bindings: Any) -> Any:
+    """`value` with each item revealed: itself when no item changes (and it is a plain `kind`), else a copy."""
+    copy = None if type(value) is kind else kind(value)
+    for key, item in items:
+        bound = reveal(item, bindings)
+        if bound is not item:
+            if copy is None:
+                copy = kind(value)
+            copy[key] = bound
+    return value if copy is None else copy
 
 
 def secret_words(value: Any) -> set[str]:

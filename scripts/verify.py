@@ -11,11 +11,14 @@ proof that an agent decided on that very request:
   200 is an allow, 301 and above a block; both are inspected. The marker echoed without them: not inspected.
 - access log: for reverse-proxy apps (placements owned, patch, service), an access line holding the marker in
   the `sigsci-agent` container's log of the pods behind the Service (the agent writes them to stdout unless
-  `accessLog: false`). Module apps, the ingress controller and the Gateway have echo evidence only.
+  `accessLog: false`). Module apps, the ingress controller and the Gateway have echo evidence only. With
+  `sigsci:verify` `echo: true` the stack routes `/sigsci-verify` on a host of its own to an echo backend on the
+  ingress controller and the Gateway (the `verify` output names it), and their requests are sent to that host.
 
 One row per entry: the entry, how it was reached, the verdict (inspected, not inspected, unknown) and why. An
 unknown entry is tried again (`--attempts`); not inspected stands at once, as the finding it is. Exits
-0 only when every entry is inspected, 1 otherwise (unknown is not proven), 2 when it cannot run; what it cannot
+0 only when every entry is inspected (or unknown and named by `--allow-unknown`: nothing can prove it), 1
+otherwise (unknown is not proven), 2 when it cannot run; what it cannot
 run without is said one line each, `missing <what>: <what to do>`, as scripts/preflight.py does. Only the
 standard library: it runs with any Python 3.11+, without the project's virtual environment.
 """
@@ -37,7 +40,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Protocol
 from urllib.parse import urlsplit
 
@@ -62,6 +65,15 @@ BODY_LIMIT = 1 << 20
 # -- the functional core: what to check, and what a response or a log proves ---------------------------------------
 
 @dataclass(frozen=True)
+class Echo:
+    """The stack's echo backend (`sigsci:verify`), which the ingress controller and the Gateway route
+    `/sigsci-verify` on `host` to."""
+    host: str
+    namespace: str
+    service: str
+
+
+@dataclass(frozen=True)
 class Entry:
     """One thing the stack declares that must inspect its requests."""
     key: str                          # as --route names it: `<namespace>/<name>`, `ingress` or `gateway`
@@ -72,6 +84,7 @@ class Entry:
     address: str | None = None        # the ingress controller's loadBalancerAddress
     gateway: str | None = None        # the Gateway's name
     problem: str | None = None        # why it cannot be checked at all, from the outputs alone
+    echo: Echo | None = None          # the stack's echo, which this entry routes to (ingress, gateway)
 
     @property
     def label(self) -> str:
@@ -89,10 +102,24 @@ def _text(value: Any) -> str | None:
     return value if isinstance(value, str) and value and value != "[secret]" else None
 
 
+def echo_of(outputs: dict[str, Any]) -> tuple[Echo | None, str]:
+    """The stack's echo backend from the `verify` output, and a note where the output is there but unusable."""
+    verify = outputs.get("verify")
+    if verify is None:
+        return None, ""
+    echo = verify.get("echo") if isinstance(verify, dict) else None
+    fields = [_text(echo.get(k)) for k in ("host", "path", "namespace", "service")] if isinstance(echo, dict) else []
+    if len(fields) == 4 and all(fields) and fields[1] == MARKER_PATH.rstrip("/"):
+        return Echo(fields[0], fields[2], fields[3]), ""
+    return None, (f"verify: the output is {verify!r}, not an echo's host, path {MARKER_PATH.rstrip('/')}, namespace "
+                  "and service: the ingress controller and the Gateway are sent requests without its host")
+
+
 def plan(outputs: dict[str, Any]) -> tuple[list[Entry], list[str]]:
     """The entries to check, from `pulumi stack output --json`, and notes on what is not checked."""
     entries: list[Entry] = []
-    notes: list[str] = []
+    echo, note = echo_of(outputs)
+    notes: list[str] = [note] if note else []
     apps = outputs.get("apps") or {}
     if not isinstance(apps, dict):
         notes.append(f"apps: the output is {apps!r}, not a map of apps: no app checked")
@@ -112,13 +139,13 @@ def plan(outputs: dict[str, Any]) -> tuple[list[Entry], list[str]]:
     if isinstance(ingress, dict):
         namespace, service = _text(ingress.get("namespace")), _text(ingress.get("serviceName"))
         address = _text(ingress.get("loadBalancerAddress"))
-        entries.append(Entry("ingress", "ingress", namespace, service, address=address,
+        entries.append(Entry("ingress", "ingress", namespace, service, address=address, echo=echo,
                              problem=None if namespace and service else
                              f"its outputs name no namespace or serviceName ({ingress!r})"))
     gateway = outputs.get("gateway")
     if isinstance(gateway, dict):
         namespace, name = _text(gateway.get("gatewayNamespace")), _text(gateway.get("gatewayName"))
-        entries.append(Entry("gateway", "gateway", namespace, gateway=name,
+        entries.append(Entry("gateway", "gateway", namespace, gateway=name, echo=echo,
                              problem=None if namespace and name else
                              f"its outputs name no gatewayNamespace or gatewayName ({gateway!r})"))
     injection = outputs.get("injection")
@@ -357,6 +384,7 @@ class Row:
     reached: str
     verdict: str
     why: str
+    allowed: bool = False  # an unknown verdict that --allow-unknown lets pass
 
 
 def table(rows: list[Row]) -> str:
@@ -503,6 +531,7 @@ class Settings:
     log_wait: float = 10
     timeout: float = 10
     cafile: str | None = None
+    allow_unknown: frozenset[str] = frozenset()
 
 
 class Verifier:
@@ -563,20 +592,21 @@ class Verifier:
         if entry.problem:
             return Row(entry.label, "not reached", UNKNOWN, entry.problem)
         row = None
-        for attempt in range(max(1, self.settings.attempts)):
+        # An entry allowed to stay unknown (nothing can prove it) is tried once: waiting would not prove it.
+        tries = 1 if entry.key in self.settings.allow_unknown else max(1, self.settings.attempts)
+        for attempt in range(tries):
             if attempt:
                 self.sleep(self.settings.interval)
             row = self.attempt(entry)
             # Only the unproven is tried again: a request that passed uninspected is a finding, not a hiccup.
             if row.verdict != UNKNOWN:
                 break
-        tries = max(1, self.settings.attempts)
         if row.verdict == UNKNOWN and tries > 1:
             row = Row(row.entry, row.reached, row.verdict, f"{row.why} (the last of {tries} tries)")
         return row
 
     def attempt(self, entry: Entry) -> Row:
-        route = self.settings.routes.get(entry.key, Route())
+        route = self.settings.routes.get(entry.key) or (Route(host=entry.echo.host) if entry.echo else Route())
         if entry.kind == "app":
             return self.app(entry, route)
         if entry.kind == "ingress":
@@ -693,21 +723,41 @@ class Verifier:
             where = f"port-forward service/{name}:{port} in {namespace}"
             answer = self.forward_and_send(namespace, f"service/{name}", port, path, token, route)
         context = _join([note, "only echo evidence applies (the agents write no access line for it)"])
-        if answer.status is not None and echo_evidence(answer, token).outcome is None and not route.prefix \
-                and not route.host:
-            hint = (f"route {MARKER_PATH.rstrip('/')} to a Service that echoes request headers, or pass --route "
-                    f"{entry.key}=URL (docs/operations.md#proving-inspection)")
-            context = _join([context, hint])
-        return Row(entry.label, where + _host(route), *_cells(decide([echo_evidence(answer, token)], context)))
+        found = echo_evidence(answer, token)
+        if answer.status is not None and found.outcome is None:
+            context = _join([context, no_echo_hint(entry, route)])
+        return Row(entry.label, where + _host(route), *_cells(decide([found], context)))
 
     # -- all of it
 
     def run(self, outputs: dict[str, Any]) -> tuple[list[Row], list[str]]:
         entries, notes = plan(outputs)
-        unknown = sorted(set(self.settings.routes) - {e.key for e in entries})
-        if unknown:
-            notes.append(f"--route names no entry of the stack: {', '.join(unknown)}")
-        return [self.check(entry) for entry in entries], notes
+        keys = {e.key for e in entries}
+        for option, named in (("--route", self.settings.routes), ("--allow-unknown", self.settings.allow_unknown)):
+            unknown = sorted(set(named) - keys)
+            if unknown:
+                notes.append(f"{option} names no entry of the stack: {', '.join(unknown)}")
+        rows = []
+        for entry in entries:
+            row = self.check(entry)
+            if row.verdict == UNKNOWN and entry.key in self.settings.allow_unknown:
+                row = replace(row, why=f"{row.why}; allowed to stay unknown (--allow-unknown)", allowed=True)
+            rows.append(row)
+        return rows, notes
+
+
+def no_echo_hint(entry: Entry, route: Route) -> str:
+    """What to look at when the ingress controller or the Gateway answered without an echo of the request."""
+    path = MARKER_PATH.rstrip("/")
+    echo = entry.echo
+    if echo is not None and route == Route(host=echo.host):
+        return (f"the stack routes {path} on host {echo.host} to its echo {echo.namespace}/{echo.service}, which did "
+                "not answer: the route is not served yet, or the echo is not ready (kubectl get pods --namespace "
+                f"{echo.namespace})")
+    if route.prefix or route.host:
+        return ""
+    return (f"set sigsci:verify echo: true, or route {path} to a Service that echoes request headers, or pass "
+            f"--route {entry.key}=URL (docs/operations.md#proving-inspection)")
 
 
 def _host(route: Route) -> str:
@@ -734,6 +784,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--log-wait", type=float, default=10, help="seconds to wait for the agent's access line")
     parser.add_argument("--timeout", type=float, default=10, help="seconds to wait for each HTTP answer")
     parser.add_argument("--cafile", help="CA certificates for https:// routes (default: the system's)")
+    parser.add_argument("--allow-unknown", action="append", default=[], metavar="ENTRY[,ENTRY...]",
+                        help="these entries may stay unknown without failing the run: entries nothing can prove, such "
+                             "as a module app whose app does not echo request headers (not inspected still fails)")
     return parser.parse_args(argv)
 
 
@@ -747,8 +800,9 @@ def main(argv: list[str] | None = None, runner: Runner | None = None, **verifier
         except ValueError as error:
             print(f"--route {item}: {error}", file=sys.stderr)
             return 2
+    allowed = frozenset(key for item in args.allow_unknown for key in item.split(",") if key)
     settings = Settings(args.stack, routes, args.context, args.envoy_gateway_namespace, args.attempts,
-                        args.interval, args.log_wait, args.timeout, args.cafile)
+                        args.interval, args.log_wait, args.timeout, args.cafile, allowed)
     check = Verifier(settings, runner or SubprocessRunner(), **verifier)
     found = check.missing(need_pulumi=args.outputs is None)
     if found:
@@ -777,8 +831,10 @@ def main(argv: list[str] | None = None, runner: Runner | None = None, **verifier
     for note in notes:
         print(f"note: {note}")
     proven = sum(r.verdict == INSPECTED for r in rows)
-    print(f"{proven} of {len(rows)} entries of stack '{args.stack}' proven inspected")
-    return 0 if proven == len(rows) else 1
+    allowed_rows = [r.entry for r in rows if r.allowed]
+    also = f"; {len(allowed_rows)} allowed to stay unknown ({', '.join(allowed_rows)})" if allowed_rows else ""
+    print(f"{proven} of {len(rows)} entries of stack '{args.stack}' proven inspected{also}")
+    return 0 if proven + len(allowed_rows) == len(rows) else 1
 
 
 if __name__ == "__main__":

@@ -172,7 +172,7 @@ option_value = st.one_of(short_text, st.booleans(), st.integers(0, 10_000))
 # `options` a value of another kind is refused (_rule_option_of_another_kind).
 whole = st.integers(1, 64)
 OPTION_VALUES: dict[str, st.SearchStrategy] = {
-    "debug-log-all-the-things": st.one_of(st.booleans(), st.sampled_from(["true", "false"])),  # true/false
+    "debug-log-all-the-things": st.one_of(st.booleans(), st.sampled_from(["true", "false", "1", "0", "TRUE", "f"])),  # true/false
     "max-procs": st.one_of(whole, whole.map(str)),  # whole number, 1 or more
     "debug-log-uploads": st.one_of(st.integers(0, 10), st.just("0")),  # whole number, 0 or more
     "debug-log-web-inputs": st.sampled_from([0, 1, 2]),  # level
@@ -186,7 +186,7 @@ OPTION_VALUES: dict[str, st.SearchStrategy] = {
 }
 # Per catalogued option, values of other kinds (the docs' example among them).
 OPTION_MISFITS = {
-    "debug-log-all-the-things": ["yes", 1, "on"], "max-procs": [-5, 0, "lots", True, "1.5"],
+    "debug-log-all-the-things": ["yes", 2, "on"], "max-procs": [-5, 0, "lots", True, "1.5"],
     "debug-log-uploads": [-1, "x", False], "debug-log-web-inputs": [3, -1, True, "verbose"],
     "cleaner-interval": ["-1s", "1d", "0s", True, "ten seconds"], "inspection-max-content-length": ["1Mi", -1, True],
     "statsd-address": ["statsd", "host:0", "host:65536", True, 8125], "log-out": ["relative.log", "", 5, True],

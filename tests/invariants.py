@@ -878,7 +878,7 @@ def _gateway_route_problems(objects: list[dict], config: dict, gateway: dict) ->
     by_name = {route["metadata"].get("name"): route for route in routes}
     # ingressRoutes: "also serve every route of sigsci:ingress on the Gateway, from the same list".
     shared = ((config.get("sigsci:ingress") or {}).get("routes") or []) if gateway.get("ingressRoutes") else []
-    configured = shared + (gateway.get("routes") or [])
+    configured = echo_routes(config) + shared + (gateway.get("routes") or [])
     if len(routes) != len(configured):
         problems.append(f"{len(routes)} HTTPRoutes for {len(configured)} routes")
     for index, entry in enumerate(configured):
@@ -988,6 +988,78 @@ def _apps_output_problems(outputs: dict, config: dict) -> list[str]:
     if shown != wanted:
         return [f"stack output apps is {shown}, not {wanted}"]
     return []
+
+
+# -- the echo of sigsci:verify ---------------------------------------------------------------------------------
+# Judged from the raw `sigsci:verify` config with docs/configuration.md's and docs/operations.md's words: "routes
+# the path prefix /sigsci-verify on `host` of every entry to an echo backend in `namespace`".
+
+ECHO_DEFAULTS = {"namespace": "sigsci-verify", "host": "sigsci-verify.invalid"}
+ECHO_PATH, ECHO_SERVICE, ECHO_PORT, ECHO_ROUTE = "/sigsci-verify", "sigsci-echo", 80, "sigsci-verify"
+ECHO_COMPONENT = {"app.kubernetes.io/component": "verify-echo"}
+
+
+def _echo(config: dict) -> dict | None:
+    verify = config.get("sigsci:verify")
+    if not isinstance(verify, dict) or verify.get("echo") is not True:
+        return None
+    return {**ECHO_DEFAULTS, **{k: verify[k] for k in ECHO_DEFAULTS if k in verify}}
+
+
+def echo_routes(config: dict) -> list[dict]:
+    """The echo's route as a route of an entry says it: every entry serves it."""
+    echo = _echo(config)
+    return [] if echo is None else [{"name": ECHO_ROUTE, "host": echo["host"], "path": ECHO_PATH,
+                                     "service": {"name": ECHO_SERVICE, "port": ECHO_PORT},
+                                     "namespace": echo["namespace"]}]
+
+
+def _echo_problems(objects: list[dict], outputs: dict, config: dict) -> list[str]:
+    """The echo runs alone in its namespace, hardened like every pod of ours and without an agent, behind a
+    Service on port 80; its NetworkPolicy admits named peers only; the ingress controller's class routes the echo
+    path on its host to it; the `verify` output says where."""
+    echo = _echo(config)
+    ours = [o for o in objects if _matches(ECHO_COMPONENT, (o["metadata"].get("labels") or {}))]
+    if echo is None:
+        return [f"{_where(o)}: declared without sigsci:verify echo" for o in ours] + \
+            ([f"stack output verify is {outputs['verify']} without sigsci:verify echo"] if "verify" in outputs else [])
+    problems = []
+    wanted = {"host": echo["host"], "path": ECHO_PATH, "namespace": echo["namespace"], "service": ECHO_SERVICE}
+    if outputs.get("verify") != {"echo": wanted}:
+        problems.append(f"stack output verify is {outputs.get('verify')}, not {{'echo': {wanted}}}")
+    if sorted(o["kind"] for o in ours) != ["Deployment", "NetworkPolicy", "Service"] \
+            or any(o["metadata"]["namespace"] != echo["namespace"] for o in ours):
+        problems.append(f"the echo's objects are {[_where(o) for o in ours]}, not a Deployment, Service and "
+                        f"NetworkPolicy in {echo['namespace']}")
+    for deployment in _of_kind(ours, "Deployment"):
+        pod = deployment["spec"]["template"]["spec"]
+        for container in _containers(pod):
+            context = container.get("securityContext") or {}
+            if container["name"] == AGENT or context.get("readOnlyRootFilesystem") is not True \
+                    or context.get("runAsNonRoot") is not True or context.get("capabilities") != {"drop": ["ALL"]} \
+                    or (context.get("seccompProfile") or {}).get("type") != "RuntimeDefault" \
+                    or not all(set((container.get("resources") or {}).get(p) or {}) >= {"cpu", "memory"}
+                               for p in ("requests", "limits")) \
+                    or not {"readinessProbe", "livenessProbe"} <= set(container) \
+                    or container.get("imagePullPolicy") != "IfNotPresent":
+                problems.append(f"{_where(deployment)}: container {container['name']} is not a hardened echo")
+    for service in _of_kind(ours, "Service"):
+        if [p["port"] for p in service["spec"]["ports"]] != [ECHO_PORT] or service["spec"].get("type") != "ClusterIP":
+            problems.append(f"{_where(service)}: not a ClusterIP Service on port {ECHO_PORT}")
+    for policy in _of_kind(ours, "NetworkPolicy"):
+        rules = policy["spec"].get("ingress") or []
+        if not rules or any(not rule.get("from") or any(not peer.get("podSelector", {}).get("matchLabels")
+                                                        for peer in rule["from"]) for rule in rules):
+            problems.append(f"{_where(policy)}: admits traffic from pods it does not name: {rules}")
+    ingress = config.get("sigsci:ingress")
+    if isinstance(ingress, dict):
+        cls = (ingress.get("ingressClass") or {}).get("name", "sigsci-nginx")
+        found = [o for o in _of_kind(objects, "Ingress", echo["namespace"]) if o["metadata"]["name"] == ECHO_ROUTE]
+        rule = {"host": echo["host"], "http": {"paths": [{"path": ECHO_PATH, "pathType": "Prefix", "backend": {
+            "service": {"name": ECHO_SERVICE, "port": {"number": ECHO_PORT}}}}]}}
+        if [(o["spec"].get("ingressClassName"), o["spec"].get("rules")) for o in found] != [(cls, [rule])]:
+            problems.append(f"the echo's Ingress is {found}, not of class {cls} with {rule}")
+    return problems
 
 
 # -- injection by label ---------------------------------------------------------------------------------------
@@ -1133,6 +1205,7 @@ def violations(run: Run, config: dict) -> list[str]:
     problems += _gateway_problems(run, objects, config, secret_name, existing)
     problems += _injection_problems(objects, clean(run.outputs), config, secret_name, existing)
     problems += _apps_output_problems(clean(run.outputs), config)
+    problems += _echo_problems(objects, clean(run.outputs), config)
     for obj in objects:
         problems += _metadata_problems(obj) + _shape_problems(obj)
     for where, namespace, deployment, labels, spec in pods(run, config, chart_pods):

@@ -25,7 +25,9 @@ def agent(raw):
 def good(kind):
     """(value as written, the variable's value as the agent reads it) for each kind."""
     if isinstance(kind, Boolean):
-        return [(True, "true"), (False, "false"), ("true", "true"), ("false", "false")]
+        # Go's strconv.ParseBool's spellings, as the agent reads them, written as true or false.
+        return [(True, "true"), (False, "false"), ("true", "true"), ("false", "false"), ("1", "true"), (0, "false"),
+                ("True", "true"), ("F", "false"), ("FALSE", "false")]
     if isinstance(kind, Integer):
         low = kind.low if kind.low is not None else -3
         high = kind.high if kind.high is not None else 2 ** 63 - 1
@@ -52,7 +54,7 @@ def good(kind):
 def bad(kind):
     """Values of the wrong shape, or out of the documented range, for each kind."""
     if isinstance(kind, Boolean):
-        return ["yes", "True", "1", 1, 0, ""]
+        return ["yes", "on", "tRUE", "2", 2, -1, "", " true"]
     if isinstance(kind, Integer):
         out = ["lots", "1.5", " 4", "", True, "0x10"]
         out += [kind.low - 1, str(kind.low - 1)] if kind.low is not None else []
@@ -160,8 +162,44 @@ def test_the_catalogue_keeps_every_confirmed_name_and_the_gateway_options():
                  "debug-log-blocked-requests", "debug-log-config-updates", "debug-log-connection-errors",
                  "debug-log-web-inputs", "debug-log-web-outputs", "statsd-address", "statsd-metrics"}
     gateway = {"envoy-grpc-address", "envoy-grpc-cert", "envoy-grpc-key", "envoy-extproc-enabled", "server-flavor"}
-    assert confirmed | gateway <= KNOWN_OPTIONS
+    examples = set(VENDOR_EXAMPLES)
+    assert confirmed | gateway | examples <= KNOWN_OPTIONS
     assert set(OWNED_OPTIONS) <= KNOWN_OPTIONS
+
+
+# Each option the vendor's example configurations name, with the value they give it (the catalogue's sources).
+VENDOR_EXAMPLES = {
+    "debug-log-engine-errors": "2", "debug-log-proxy-requests": "true", "debug-log-rpc-data": "true",
+    "debug-log-verbosity": 3, "debug-rpc-test-harness": True, "debug-standalone": "3",
+    "download-interval": "5s", "inspection-timeout": "1ms", "rpc-version": 1,
+    "haproxy-spoa-address": "unix:/sigsci/tmp/sigsci-ha.sock",
+    "open-api-spec-file": "https://petstore3.swagger.io/api/v3/openapi.json",
+    "upload-interval": "5s", "inspect-websocket": "true",
+}
+
+
+@pytest.mark.parametrize("name,value", sorted(VENDOR_EXAMPLES.items()))
+def test_the_vendor_examples_pass_as_written(name, value):
+    env = env_of(agent({"options": {name: value}}).container)
+    assert env[option_env_name(name)] == (str(value).lower() if isinstance(value, bool) else str(value))
+
+
+@pytest.mark.parametrize("name,value", [
+    ("debug-log-engine-errors", -1), ("debug-log-verbosity", "loud"), ("debug-standalone", True),
+    ("rpc-version", -1), ("rpc-version", "v1"), ("debug-log-proxy-requests", "yes"),
+    ("debug-rpc-test-harness", ""), ("download-interval", "0s"), ("download-interval", "5 seconds"),
+])
+def test_the_vendor_example_options_refuse_values_of_another_kind(name, value):
+    with pytest.raises(ConfigError) as err:
+        agent({"options": {name: value}})
+    assert err.value.key == f"sigsci:agent.options.{name}"
+
+
+def test_the_changelog_counts_the_catalogue():
+    import re
+
+    text = (harness.ROOT / "CHANGELOG.md").read_text()
+    assert [int(n) for n in re.findall(r"a catalogue of (\d+) options", text)] == [len(CATALOGUE)]
 
 
 def test_durations_follow_go_and_the_bare_milliseconds_rule():

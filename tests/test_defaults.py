@@ -35,6 +35,7 @@ from sigsci_waf.config.choices import Flavour, PullPolicy
 from sigsci_waf.config.ingress import (CONTROLLER_RESOURCES, AgentService, Chart, ControllerImage, ControllerService,
                                        ControllerSpec, IngressClass, IngressSpec, Route)
 from sigsci_waf.config.kube import DEFAULT_UID, KUBERNETES_DEFAULT_NAMESPACE
+from sigsci_waf.config.verify import ECHO_RESOURCES, VerifySpec
 from sigsci_waf.ingress.flavours import FLAVOURS
 from sigsci_waf.resolve.app import APP_OUTLIVES_AGENT_SECONDS
 from test_typed_schema import ALL_ARGS
@@ -62,6 +63,7 @@ DERIVED: dict[tuple[type[BaseModel], str], str | Resources] = {
     (AgentSettings, "resources"): AGENT_RESOURCES,
     (AppSpec, "resources"): APP_RESOURCES,
     (ControllerSpec, "resources"): CONTROLLER_RESOURCES,
+    (VerifySpec, "resources"): ECHO_RESOURCES,
     (AppSpec, "service_port"): "`port`",
     (AppSpec, "owner_target_port"): "`port`",
     # The app keeps serving APP_OUTLIVES_AGENT_SECONDS after the agent's drain (resolve/app.py) ...

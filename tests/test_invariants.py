@@ -115,7 +115,9 @@ CONFIGS = {
               "sigsci:ingress": {"routes": [{"app": "web", "host": "shop.example.com"}]},
               "sigsci:gateway": {"implementation": "istio", "namespace": "agents", "ingressRoutes": True,
                                  "existingGateway": {"namespace": "edge", "name": "public"},
-                                 "routes": [{"service": {"name": "docs", "port": 80}, "namespace": "docs"}]}},
+                                 "routes": [{"service": {"name": "docs", "port": 80}, "namespace": "docs"}]},
+              # The echo of sigsci:verify on a host and in a namespace of its own choosing.
+              "sigsci:verify": {"echo": True, "namespace": "verify", "host": "verify.example.com"}},
 }
 
 
@@ -315,8 +317,30 @@ MODULE_BREAKS = [
 
 
 
-@pytest.mark.parametrize("stack,name,edit,fragment", BREAKS + GATEWAY_BREAKS + MODULE_BREAKS,
-                         ids=[f"{b[0]}-{b[3]}" for b in BREAKS + GATEWAY_BREAKS + MODULE_BREAKS])
+ECHO_BREAKS = [
+    # The echo of sigsci:verify: reached only by the entries, hardened, routed on the controller's class.
+    ("dev", "verify-echo-networkpolicy", lambda i: i["spec"]["ingress"][0].pop("from"),
+     "admits traffic from pods it does not name"),
+    ("istio", "verify-echo-networkpolicy", lambda i: i["spec"]["ingress"][0]["from"].append({}),
+     "admits traffic from pods it does not name"),
+    ("dev", "verify-echo-deployment",
+     lambda i: _pod(i)["containers"][0]["securityContext"].update(readOnlyRootFilesystem=False), "not a hardened echo"),
+    ("dev", "verify-echo-deployment", lambda i: _pod(i)["containers"][0].pop("livenessProbe"), "not a hardened echo"),
+    ("dev", "verify-echo-service", lambda i: i["spec"].update(type="LoadBalancer"), "not a ClusterIP Service"),
+    ("dev", "verify-echo-service", lambda i: i["metadata"].update(namespace="default"), "the echo's objects are"),
+    ("dev", "ingress-route-sigsci-verify.sigsci-verify", lambda i: i["spec"].update(ingressClassName="nginx"),
+     "the echo's Ingress is"),
+    ("istio", "ingress-route-verify.sigsci-verify", lambda i: i["spec"]["rules"][0].pop("host"),
+     "the echo's Ingress is"),
+    ("dev", "gateway-httproute.sigsci-gateway.sigsci-verify",
+     lambda i: i["spec"].update(hostnames=["shop.example.com"]), "sigsci-gateway/sigsci-verify: hostnames"),
+    ("istio", "gateway-httproute.edge.sigsci-verify", lambda i: i["spec"]["rules"][0]["matches"][0]["path"].update(
+        value="/"), "edge/sigsci-verify: hostnames"),
+]
+
+
+@pytest.mark.parametrize("stack,name,edit,fragment", BREAKS + GATEWAY_BREAKS + MODULE_BREAKS + ECHO_BREAKS,
+                         ids=[f"{b[0]}-{b[3]}" for b in BREAKS + GATEWAY_BREAKS + MODULE_BREAKS + ECHO_BREAKS])
 def test_each_check_reports_a_planted_break(stack, name, edit, fragment, runs):
     problems = invariants.violations(_broken(runs[stack], name, edit), _config(stack))
     assert any(fragment in p for p in problems), problems
@@ -332,6 +356,22 @@ def test_the_outputs_are_checked(output, edit, fragment, runs):
     edit(outputs[output])
     broken = Run(resources=run.resources, outputs=outputs, warnings=run.warnings, options=run.options)
     assert any(fragment in p for p in invariants.violations(broken, CONFIGS["module"]))
+
+
+def test_the_verify_output_is_checked(runs):
+    run = runs["dev"]
+    outputs = {**run.outputs, "verify": {"echo": {**harness.clean(run.outputs["verify"])["echo"], "host": "x.io"}}}
+    broken = Run(resources=run.resources, outputs=outputs, warnings=run.warnings, options=run.options)
+    assert any("stack output verify" in p for p in invariants.violations(broken, _config("dev")))
+
+
+def test_echo_objects_without_the_echo_are_reported(runs):
+    echo = [r for r in runs["dev"].resources if r.name.startswith("verify-echo-")]
+    config = {k: v for k, v in _config("dev").items() if k != "sigsci:verify"}
+    problems = invariants.violations(Run(resources=[*copy.deepcopy(runs["dev"].resources)], outputs=runs["dev"].outputs,
+                                         warnings=[], options={}), config)
+    assert len([p for p in problems if "declared without sigsci:verify echo" in p]) == len(echo) == 3
+    assert any(p.startswith("stack output verify is") for p in problems)
 
 
 def test_injection_objects_without_injection_are_reported(runs):

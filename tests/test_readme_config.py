@@ -14,6 +14,7 @@ import harness
 from test_defaults import agrees, expectation, shown_value
 from sigsci_waf.config.ingress import IngressSpec
 from sigsci_waf.config.injection import InjectionSpec
+from sigsci_waf.config.verify import VerifySpec
 from sigsci_waf.config.gateway import GatewaySpec
 from sigsci_waf.config.stack import KNOWN_KEYS
 from sigsci_waf.config.agent import AgentSettings
@@ -87,6 +88,7 @@ SECTIONS = [
     ("## `sigsci:ingress`", IngressSpec),
     ("## `sigsci:gateway`", GatewaySpec),
     ("## `sigsci:injection`", InjectionSpec),
+    ("## `sigsci:verify`", VerifySpec),
 ]
 
 

@@ -5,6 +5,8 @@ runner, and every request goes to HTTP servers of the test on 127.0.0.1: echo up
 request they received (as JSON, as text lines, or not at all), and stand-ins for the WAF in front of them that
 add `X-SigSci-RequestID` and `X-SigSci-AgentResponse` (in whatever case) and, like a reverse-proxy agent, write
 an access line the fake `kubectl logs` returns. A stand-in that adds nothing is a request passed uninspected.
+The stack's echo backend (`sigsci:verify`) is an upstream that answers in the shape of its image's JSON
+(tests/verify_fixtures/echo/).
 """
 
 from __future__ import annotations
@@ -107,7 +109,7 @@ class Waf:
 
         class Proxy(_Quiet):
             def do_GET(self):
-                headers = {k: v for k, v in self.headers.items() if k.lower() != "host"}
+                headers = dict(self.headers.items())  # Host too, as the controllers pass it upstream
                 if waf.inspect:
                     headers[waf.names[0]] = "6cdb3ad0-ac5e-4a5c-8a0f-0f7a0f5e3b1d"
                     headers[waf.names[1]] = waf.response
@@ -401,11 +403,15 @@ def test_a_failed_port_forward_is_unknown_with_kubectl_s_reason(servers):
 
 
 def test_a_front_without_an_echo_says_how_to_get_one(servers):
+    """A stack without sigsci:verify's echo: the row says how to get one."""
+    outputs = _outputs()
+    del outputs["verify"]
     forwards, logs = _cluster(servers, gateway=Waf(servers(echo("plain"))))
-    code, out, _ = _main(FakeRunner(forwards, logs))
+    code, out, _ = _main(FakeRunner(forwards, logs, outputs=outputs))
     row = _rows(out)["gateway"]
     assert code == 1 and _verdict(row) == verify.UNKNOWN
     assert "HTTP 200 without an echo of the request" in row and "--route gateway=URL" in row
+    assert "set sigsci:verify echo: true" in row
 
 
 def test_a_gateway_without_a_service(servers):
@@ -484,6 +490,136 @@ def test_recorded_outputs_from_a_file(servers, tmp_path):
     code, out, err = _main(runner, outputs=OUTPUTS)
     assert code == 0, out + err
     assert not [c for c in runner.calls if c[0] == "pulumi"]
+
+
+# -- the stack's echo backend (sigsci:verify) ------------------------------------------------------------------------
+
+ECHO_FIXTURE = FIXTURES / "echo" / "http-https-echo-41.json"
+ECHO_HOST = "sigsci-verify.invalid"
+
+
+def echo_image(seen: list | None = None):
+    """An upstream that answers as the stack's echo image does (tests/verify_fixtures/echo/: its JSON, with
+    `headers` the request's headers by lower-case name, as Node keeps them), noting each request's Host and path."""
+
+    class EchoImage(_Quiet):
+        def do_GET(self):
+            if seen is not None:
+                seen.append((self.headers["Host"], self.path))
+            answer = json.loads(ECHO_FIXTURE.read_text())
+            answer.update(path=self.path, headers={k.lower(): v for k, v in self.headers.items()},
+                          hostname=(self.headers["Host"] or "").split(":")[0])
+            self.reply(200, json.dumps(answer, indent=2).encode(), "application/json; charset=utf-8")
+    return EchoImage
+
+
+def test_echoed_headers_of_the_echo_image():
+    """The image's answer, as recorded in tests/verify_fixtures/echo/: the module's headers and the marker."""
+    body = ECHO_FIXTURE.read_bytes()
+    assert verify.echoed_headers(body) == {
+        "x-sigsci-requestid": ["6cdb3ad0-ac5e-4a5c-8a0f-0f7a0f5e3b1d"], "x-sigsci-agentresponse": ["200"],
+        verify.MARKER_HEADER: ["5c2e9d1f0a7b3e64"]}
+    found = verify.echo_evidence(verify.Http(200, body), "5c2e9d1f0a7b3e64")
+    assert found.outcome == verify.INSPECTED and "X-SigSci-AgentResponse 200 (allow)" in found.why
+    uninspected = json.loads(body)
+    for name in ("x-sigsci-requestid", "x-sigsci-agentresponse"):
+        del uninspected["headers"][name]
+    assert verify.echo_evidence(verify.Http(200, json.dumps(uninspected).encode()), "5c2e9d1f0a7b3e64").outcome \
+        == verify.NOT_INSPECTED
+
+
+def test_plan_reads_the_echo():
+    entries, notes = verify.plan(_outputs())
+    echo = verify.Echo(ECHO_HOST, "sigsci-verify", "sigsci-echo")
+    assert [(e.key, e.echo) for e in entries if e.kind != "app"] == [("ingress", echo), ("gateway", echo)]
+    assert all(e.echo is None for e in entries if e.kind == "app")  # an app is reached on its own Service
+    assert notes == [notes[0]] and notes[0].startswith("injection")
+
+
+@pytest.mark.parametrize("output", [{"echo": {"host": ECHO_HOST}}, {"echo": None}, "[secret]",
+                                    {"echo": {"host": ECHO_HOST, "path": "/other", "namespace": "v",
+                                              "service": "e"}}])
+def test_an_unusable_echo_output_is_a_note(output):
+    outputs = {**_outputs(), "verify": output}
+    entries, notes = verify.plan(outputs)
+    assert all(e.echo is None for e in entries)
+    assert any(n.startswith("verify: the output is") for n in notes)
+
+
+def test_the_echo_proves_the_ingress_controller_and_the_gateway(servers):
+    """Both fronts are sent the marked request on the echo's host; the echo image's answer carries the proof."""
+    seen: list = []
+    forwards, logs = _cluster(servers, ingress=Waf(servers(echo_image(seen))),
+                              gateway=Waf(servers(echo_image(seen)), case="title"))
+    code, out, err = _main(FakeRunner(forwards, logs))
+    assert code == 0, out + err
+    rows = _rows(out)
+    for name in ("ingress", "gateway"):
+        assert _verdict(rows[name]) == verify.INSPECTED and f", Host {ECHO_HOST}" in rows[name]
+    assert len(seen) == 2 and all(host == ECHO_HOST and path.startswith("/sigsci-verify/") for host, path in seen)
+
+
+def test_an_echo_reached_around_the_agent_is_not_inspected(servers):
+    """The fail-open case the echo exists for: the request reaches the echo without the module's headers."""
+    forwards, logs = _cluster(servers, ingress=Waf(servers(echo_image()), inspect=False))
+    code, out, _ = _main(FakeRunner(forwards, logs))
+    row = _rows(out)["ingress"]
+    assert code == 1 and _verdict(row) == verify.NOT_INSPECTED
+    assert "echoed the request without X-SigSci-RequestID or X-SigSci-AgentResponse" in row
+
+
+def test_an_echo_that_does_not_answer_says_where_it_runs(servers):
+    class NotFound(_Quiet):
+        def do_GET(self):
+            self.reply(404, b"<html><body>404 Not Found</body></html>", "text/html")
+
+    forwards, logs = _cluster(servers, ingress=servers(NotFound))
+    code, out, _ = _main(FakeRunner(forwards, logs))
+    row = _rows(out)["ingress"]
+    assert code == 1 and _verdict(row) == verify.UNKNOWN
+    assert "HTTP 404 without an echo of the request" in row
+    assert (f"the stack routes /sigsci-verify on host {ECHO_HOST} to its echo sigsci-verify/sigsci-echo, which did "
+            "not answer") in row
+    assert "kubectl get pods --namespace sigsci-verify" in row and "--route ingress=URL" not in row
+
+
+def test_a_route_overrides_the_echo_host(servers):
+    seen: list = []
+    forwards, logs = _cluster(servers, ingress=Waf(servers(echo_image(seen))))
+    code, out, _ = _main(FakeRunner(forwards, logs), "--route", "ingress=http://shop.example.com/catalog")
+    assert code == 0, out
+    assert seen == [("shop.example.com", seen[0][1])] and seen[0][1].startswith("/catalog/sigsci-verify/")
+
+
+def test_allow_unknown_lets_an_unprovable_entry_pass(servers):
+    """staging's module app does not echo request headers: nothing can prove it, and the run may say so."""
+    forwards, logs = _cluster(servers, search=Waf(servers(echo("plain"))))
+    code, out, _ = _main(FakeRunner(forwards, logs))
+    assert code == 1 and _verdict(_rows(out)["app shop/search"]) == verify.UNKNOWN
+    code, out, _ = _main(FakeRunner(forwards, logs), "--allow-unknown", "shop/search,nowhere/x", "--allow-unknown", "")
+    row = _rows(out)["app shop/search"]
+    assert code == 0, out
+    assert _verdict(row) == verify.UNKNOWN and row.endswith("; allowed to stay unknown (--allow-unknown)")
+    assert "note: --allow-unknown names no entry of the stack: nowhere/x" in out
+    assert out.rstrip().endswith("5 of 6 entries of stack 'staging' proven inspected; 1 allowed to stay unknown "
+                                 "(app shop/search (module))")
+
+
+def test_an_entry_allowed_to_stay_unknown_is_tried_once(servers):
+    forwards, logs = _cluster(servers, search=Waf(servers(echo("plain"))))
+    slept: list = []
+    out = io.StringIO()
+    with redirect_stdout(out), redirect_stderr(io.StringIO()):
+        code = verify.main(["--stack", "staging", "--attempts", "4", "--log-wait", "0", "--allow-unknown",
+                            "shop/search"], FakeRunner(forwards, logs), sleep=slept.append)
+    assert code == 0 and slept == [] and "tries" not in _rows(out.getvalue())["app shop/search"]
+
+
+def test_allow_unknown_never_lets_not_inspected_pass(servers):
+    forwards, logs = _cluster(servers, search=Waf(servers(echo("json")), inspect=False))
+    code, out, _ = _main(FakeRunner(forwards, logs), "--allow-unknown", "shop/search")
+    row = _rows(out)["app shop/search"]
+    assert code == 1 and _verdict(row) == verify.NOT_INSPECTED and "allowed" not in row
 
 
 # -- what it cannot run without --------------------------------------------------------------------------------------
@@ -585,11 +721,13 @@ def test_the_recorded_outputs_have_the_program_s_shape():
     """The fixture is what the stack program exports (the dev stack, under mocks), key for key."""
     exported = harness.unwrap_secrets(harness.clean(harness.run_stack("dev").outputs))
     recorded = _outputs()
-    for output in ("apps", "ingress", "gateway"):
+    for output in ("apps", "ingress", "gateway", "verify"):
         assert output in exported
     assert {frozenset(v) for v in exported["apps"].values()} == {frozenset(v) for v in recorded["apps"].values()}
     assert set(exported["ingress"]) == set(recorded["ingress"])
     assert set(exported["gateway"]) == set(recorded["gateway"])
+    assert exported["verify"] == recorded["verify"]  # the dev stack's echo, with every default
+    assert verify.echo_of(exported) == (verify.Echo("sigsci-verify.invalid", "sigsci-verify", "sigsci-echo"), "")
     app = next(iter(exported["apps"].values()))
     assert app["placement"] in verify.REVERSE_PROXY + ("module",)
 

@@ -172,6 +172,57 @@ def test_main_previews_every_stack_then_runs_up_stack_by_stack_in_its_environmen
     assert any("make test" in s.get("run", "") for s in _steps(workflow["jobs"]["test"]))
 
 
+def test_each_up_is_proven_by_make_verify_before_the_next_stack():
+    """After its `pulumi up`, each stack's entries are proven inspected (scripts/verify.py) in the same job, with
+    the job's kubeconfig and backend, and kubectl installed by a pinned action; no passphrase, no secret. A failed
+    proof fails the job, and the matrix's fail-fast, one stack at a time, stops the later stacks."""
+    import shlex
+
+    job = _workflow("deploy")["jobs"]["up"]
+    steps = _steps(job)
+    [(_, up)] = _pulumi_steps(_workflow("deploy"), "up")
+    [verify] = [i for i, s in enumerate(steps) if "scripts/verify.py" in s.get("run", "")]
+    [kubectl] = [i for i, s in enumerate(steps) if str(s.get("uses", "")).startswith("azure/setup-kubectl@")]
+    assert steps.index(up) < verify and kubectl < verify
+    assert re.fullmatch(r"v\d+\.\d+\.\d+", steps[kubectl]["with"]["version"])
+    step = steps[verify]
+    assert step["env"] == {"KUBECONFIG": "${{ runner.temp }}/kubeconfig",
+                           "PULUMI_BACKEND_URL": "${{ vars.PULUMI_BACKEND_URL }}",
+                           "STACK": "${{ matrix.stack }}", "ALLOW_UNKNOWN": "${{ matrix.allow-unknown }}"}
+    assert "secrets." not in json.dumps(step) and PASSPHRASE not in json.dumps(step)
+    assert job["strategy"]["fail-fast"] is True and job["strategy"]["max-parallel"] == 1
+    # The command runs as written: the script's own parser takes it.
+    argv = shlex.split(step["run"])
+    assert argv[:2] == ["python", "scripts/verify.py"] and argv[2:4] == ["--stack", "$STACK"]
+    parsed = _verify_script().parse_args([a.replace("$STACK", "dev").replace("$ALLOW_UNKNOWN", "") for a in argv[2:]])
+    assert parsed.stack == "dev" and parsed.attempts * parsed.interval >= 60
+
+
+def test_only_unprovable_entries_may_stay_unknown():
+    """The entries the workflow lets stay unknown are module apps of that stack: their agent writes no access
+    line, and their app does not echo request headers, so nothing can prove them."""
+    matrix = _workflow("deploy")["jobs"]["up"]["strategy"]["matrix"]
+    allowed = {item["stack"]: item["allow-unknown"] for item in matrix.get("include", [])}
+    assert set(allowed) <= set(matrix["stack"])
+    for stack, keys in allowed.items():
+        apps = {f"{a.get('namespace', 'default')}/{a['name']}": a for a in harness.stack_config(stack)["sigsci:apps"]}
+        for key in keys.split(","):
+            assert apps[key].get("placement") == "module", f"{stack}: {key}"
+    # Every stack routes the ingress controller and the Gateway to its echo: those rows are always provable.
+    for stack in matrix["stack"]:
+        assert harness.stack_config(stack)["sigsci:verify"] == {"echo": True}, stack
+
+
+def _verify_script():
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("verify_script", harness.ROOT / "scripts" / "verify.py")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules["verify_script"] = module  # dataclasses resolve their annotations through the module
+    spec.loader.exec_module(module)
+    return module
+
+
 def test_every_stack_is_previewed_with_the_policy_pack():
     previewed = set()
     for workflow in ("preview", "deploy"):

@@ -47,14 +47,12 @@ def declare(name: str, obj: dict[str, Any], opts: pulumi.ResourceOptions, bindin
             patch: bool = False):
     """The resource for `obj` (a server-side-apply patch when `patch`): its `Ref`s bound, the values marked
     sensitive made secrets."""
+    fields = reveal({k: v for k, v in obj.items() if k not in ("apiVersion", "kind")}, bindings)
     if obj["apiVersion"].startswith(_CUSTOM_GROUPS) and not patch:
         from pulumi_kubernetes.apiextensions import CustomResource
 
-        fields = reveal({k: v for k, v in obj.items() if k not in ("apiVersion", "kind")}, bindings)
         return CustomResource(name, api_version=obj["apiVersion"], kind=obj["kind"], opts=opts, **fields)
-    creator = _creator(obj["apiVersion"], obj["kind"], patch)
-    fields = reveal({k: v for k, v in obj.items() if k not in ("apiVersion", "kind")}, bindings)
-    return creator(name, **fields, opts=opts)
+    return _creator(obj["apiVersion"], obj["kind"], patch)(name, **fields, opts=opts)
 
 
 def field_of(value: Any, camel: str, snake: str) -> Any:

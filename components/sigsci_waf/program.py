@@ -42,11 +42,21 @@ def declare_stack(stack: ResolvedStack) -> None:
                                         opts=pulumi.ResourceOptions(depends_on=list(created.values())))
     secret_name = mark(secret.secret_name, stack.secret.name_is_secret)
 
-    def waits_for(namespace: str) -> pulumi.ResourceOptions:
+    def waits_for(namespace: str, *others: str) -> pulumi.ResourceOptions:
         """A workload waits for its namespace and the Secret in it: one or two dependencies, however many
-        namespaces the stack has (a dependency on the whole SigsciSecret would be one per namespace)."""
-        return pulumi.ResourceOptions(depends_on=[r for r in (created.get(namespace), secret.secrets.get(namespace))
-                                                  if r is not None])
+        namespaces the stack has (a dependency on the whole SigsciSecret would be one per namespace); `others`:
+        namespaces it creates objects in too (the echo's, for its route)."""
+        return pulumi.ResourceOptions(depends_on=[r for r in (created.get(namespace), secret.secrets.get(namespace),
+                                                              *(created.get(n) for n in others)) if r is not None])
+
+    # The echo of sigsci:verify: the entries create its route in (or grant it from) its namespace.
+    echo_namespaces = (stack.verify.spec.namespace,) if stack.verify is not None else ()
+    if stack.verify is not None:
+        from .declare import declare
+
+        for obj in stack.verify.objects:
+            declare(f"verify-echo-{obj['kind'].lower()}", obj, waits_for(stack.verify.spec.namespace), {})
+        pulumi.export("verify", {"echo": stack.verify.output})
 
     exported = {}
     for app in stack.apps:
@@ -65,7 +75,7 @@ def declare_stack(stack: ResolvedStack) -> None:
         from .gateway.component import SigsciGateway
 
         gateway = SigsciGateway.from_resolved("gateway", stack.gateway, secret_name, secret.credentials_hash,
-                                              opts=waits_for(stack.gateway.spec.namespace))
+                                              opts=waits_for(stack.gateway.spec.namespace, *echo_namespaces))
         pulumi.export("gateway", {"namespace": gateway.namespace, "gatewayNamespace": gateway.gateway_namespace,
                                   "gatewayName": gateway.gateway_name})
     if stack.injection is not None:
@@ -81,7 +91,8 @@ def declare_stack(stack: ResolvedStack) -> None:
 
         controller = SigsciIngressController.from_resolved("ingress", stack.ingress, secret_name,
                                                            secret.credentials_hash,
-                                                           opts=waits_for(stack.ingress.spec.namespace))
+                                                           opts=waits_for(stack.ingress.spec.namespace,
+                                                                          *echo_namespaces))
         pulumi.export("ingress", {
             "namespace": controller.namespace,
             "releaseName": controller.release_name,

@@ -14,7 +14,6 @@ from typing import Any
 from ..config.agent import AGENT_RESOURCES, AgentSettings
 from ..config.choices import PullPolicy
 from ..config.kube import quantity_value
-from ..config.sensitive import mark
 from .workloads import (container_resources, container_security_context, grpc_check, health_probes, http_check,
                         pre_stop_sleep, tcp_check)
 
@@ -151,12 +150,9 @@ def revproxy_listener(mode: RevProxy, access_log: bool) -> str:
     return "http:{" + ",".join(parts) + "}"
 
 
-def agent_env(settings: AgentSettings, secret_name: str, mode: RevProxy | Rpc | ExtProc, *,
-              secret: bool = False) -> list[dict[str, Any]]:
-    """The agent's environment: keys from the Secret first, then options and derived settings by name.
-
-    `secret`: the options came from secret stack config, so their values are marked sensitive.
-    """
+def agent_env(settings: AgentSettings, secret_name: str, mode: RevProxy | Rpc | ExtProc) -> list[dict[str, Any]]:
+    """The agent's environment: keys from the Secret first, then options and derived settings by name (option
+    values from secret config are found secret by the resolve stage, resolve/secret_flow.py)."""
     derived: dict[str, str] = {option_env_name("shared-cache-dir"): f"{settings.tmp_mount_path}/cache"}
     if isinstance(mode, Rpc):
         derived[option_env_name("rpc-address")] = rpc_address(settings, mode)
@@ -174,7 +170,7 @@ def agent_env(settings: AgentSettings, secret_name: str, mode: RevProxy | Rpc | 
     if settings.startup_probe.enabled:
         derived[option_env_name("startup-probe-listener")] = f"0.0.0.0:{settings.startup_probe.port}"
     chosen = {**settings.options, **settings.unlisted_options}
-    options = {option_env_name(k): mark(_option_value(v), secret) for k, v in chosen.items()}
+    options = {option_env_name(k): _option_value(v) for k, v in chosen.items()}
     if option_env_name("max-procs") not in options:
         options[option_env_name("max-procs")] = _max_procs(
             container_resources(settings.resources, AGENT_RESOURCES)["limits"]["cpu"])
@@ -184,13 +180,14 @@ def agent_env(settings: AgentSettings, secret_name: str, mode: RevProxy | Rpc | 
 
 def build_agent(settings: AgentSettings, secret_name: str, mode: RevProxy | Rpc | ExtProc, *,
                 secret: bool = False) -> AgentParts:
-    """The agent container and its temp volume for any pod shape (`secret`: see `agent_env`)."""
+    """The agent container and its temp volume for any pod shape (`secret`: the settings came from secret config,
+    so an unlisted option's name is not logged)."""
     policy, warnings = pull_policy(settings)
     container: dict[str, Any] = {
         "name": AGENT_CONTAINER,
         "image": image_reference(settings),
         "imagePullPolicy": policy,
-        "env": agent_env(settings, secret_name, mode, secret=secret),
+        "env": agent_env(settings, secret_name, mode),
         "resources": container_resources(settings.resources, AGENT_RESOURCES),
         "securityContext": container_security_context(settings.run_as_user),
         "volumeMounts": [socket_mount(settings)],

@@ -1,8 +1,9 @@
 """The agent options this package knows, each with the kind of value the agent takes: the one place this rule lives.
 
 The list follows Fastly's "Configuring the Next-Gen WAF agent" reference as of agent v4.75-v4.77 (the agent's
-`--usage`: `name=type` with types string, int, time-duration and true|false) and the vendor guides that set
-options, each group below naming where its entries come from. Only options a source names are here, and only
+`--usage`: `name=type` with types string, int, time-duration and true|false), the vendor guides that set
+options, and the vendor's own example configurations (its repositories' agent.conf files, manifests and test
+harnesses), each group below naming where its entries come from. Only options a source names are here, and only
 the constraints a source gives (or that any other value would make meaningless) are checked. An option the
 agent has and this list lacks goes under `unlistedOptions`: passed through unchecked, with a preview warning.
 
@@ -121,7 +122,9 @@ CATALOGUE: dict[str, Kind] = {
     "server-flavor": Text(),                          # derived here (the gateway's implementation)
 
     # -- Request handling: "Configuring gRPC proxy deployments" (inspection-max-content-length = 307200, the
-    #    largest message proxied, in bytes); WebSocket inspection (type not in what we could read).
+    #    largest message proxied, in bytes); WebSocket inspection, set to "true" in Fastly's examples
+    #    (fastly/security-use-cases on-prem-ngwaf-integrations/simple-container-only/Makefile:
+    #    SIGSCI_INSPECT_WEBSOCKET="true", and inspect-websocket=true on a revproxy listener), no type stated.
     "inspection-max-content-length": Size(),
     "inspect-websocket": Text(),
 
@@ -139,7 +142,43 @@ CATALOGUE: dict[str, Kind] = {
     "server-hostname": Text(),
 
     # -- Confirmed names whose rows we could not read: CPU use ("Performance & Reliability": 1 core -> 1,
-    #    2-3 -> 2, 4+ -> half the cores by default; a worker count, so at least 1) and the upload interval.
+    #    2-3 -> 2, 4+ -> half the cores by default; a worker count, so at least 1) and the upload interval
+    #    ("Performance & Reliability": every 30 seconds by default, set on the agent's command line; "5s" and "10s"
+    #    in Fastly's examples, fastly/security-use-cases .github/workflows/ngwaf-proxy-rate-limit.yaml and
+    #    on-prem-ngwaf-integrations/envoy-deployment.yaml; no type stated).
     "max-procs": Integer(low=1, unit="CPUs"),
     "upload-interval": Text(),
+
+    # -- Debug levels and switches set in the vendor's configurations. A vendor engineer's lab reverse-proxy
+    #    agent.conf (heshaam-sigsci/lab revproxy-apache-debian/agent.conf) sets debug-log-engine-errors = "2" beside
+    #    debug-log-connection-errors = "1" (an int in the reference), debug-log-proxy-requests and
+    #    debug-log-rpc-data = "true"; Fastly's Google Cloud Service Extensions post
+    #    (www.fastly.com/blog/deploying-fastly-next-gen-waf-google-cloud-service-extensions-secure-traffic) runs the
+    #    agent with SIGSCI_DEBUG_LOG_VERBOSITY=3; the Go module's test harness
+    #    (signalsciences/sigsci-module-golang scripts/test-golang117..119/docker-compose.yml) runs it with
+    #    `-debug-rpc-test-harness` as a bare flag (a true/false one) and `-debug-standalone 3`. No range given: a
+    #    level is not negative.
+    "debug-log-engine-errors": Integer(low=0),
+    "debug-log-proxy-requests": Boolean(),
+    "debug-log-rpc-data": Boolean(),
+    "debug-log-verbosity": Integer(low=0),
+    "debug-rpc-test-harness": Boolean(),
+    "debug-standalone": Integer(low=0),
+
+    # -- Timing, RPC and listeners from the same configurations: download-interval = "5s" (heshaam-sigsci/lab
+    #    revproxy-apache-debian/agent.conf; an interval, so positive); inspection-timeout = "1ms" (heshaam-sigsci/lab
+    #    nginx-centos7/agent.conf; a duration, but no source says whether 0 is taken, so not checked);
+    #    rpc-version = 1 beside a TCP rpc-address in vendor engineers' Azure App Service and IIS setups
+    #    (brectanus-sigsci/azure_appservice_example App_Data/jobs/continuous/sigsci-agent/agent.conf,
+    #    jeremy-cxf/sigsci-iis-agent-module-install install-sigsci-agent-module-iis.ps1; a version, not negative);
+    #    haproxy-spoa-address, HAProxy's SPOA listener, "unix:/sigsci/tmp/sigsci-ha.sock" in the Fastly training demos
+    #    (BrooksCunningham/Fastly-Training-Demos NGWAF-Deployment-Examples/haproxy-AgentSideCar/haproxy.tf; not
+    #    checked: the Go module's harness gives the agent's rpc-address as a bare port, "9090", a form Address
+    #    refuses); open-api-spec-file, the OpenAPI specification for API schema enforcement, a URL in Fastly's
+    #    examples (fastly/security-use-cases simple-container-only/Makefile, SIGSCI_OPEN_API_SPEC_FILE).
+    "download-interval": Duration(),
+    "inspection-timeout": Text(),
+    "rpc-version": Integer(low=0),
+    "haproxy-spoa-address": Text(),
+    "open-api-spec-file": Text(),
 }

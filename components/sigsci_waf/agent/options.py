@@ -41,10 +41,15 @@ def check_option_name(name: str) -> str | None:
             "put it under unlistedOptions instead (checked for spelling only, with a warning)")
 
 
+# What Go's strconv.ParseBool takes, and so the agent: Fastly's own manifests set debug switches to "1".
+GO_BOOLEANS = {**dict.fromkeys(("1", "t", "T", "TRUE", "true", "True"), True),
+               **dict.fromkeys(("0", "f", "F", "FALSE", "false", "False"), False)}
+
+
 def describe(kind: Kind) -> str:
     """What an option of this kind takes, as an error message says it."""
     if isinstance(kind, Boolean):
-        return "true or false"
+        return "true or false (or 1/0, t/f, as the agent reads them)"
     if isinstance(kind, Integer):
         what = f"a whole number{' of ' + kind.unit if kind.unit else ''}"
         if kind.low is not None and kind.high is not None:
@@ -84,8 +89,8 @@ def _read(kind: Kind, value: str | bool | int) -> tuple[str | bool | int, str | 
     if isinstance(kind, Boolean):
         if isinstance(value, bool):
             return value, None
-        if value in ("true", "false"):
-            return value == "true", None
+        if str(value) in GO_BOOLEANS:  # the agent is a Go program and reads them as Go's strconv.ParseBool does
+            return GO_BOOLEANS[str(value)], None
         return value, "is not true or false"
     if isinstance(kind, (Integer, Choice, Size)):
         return _read_whole(kind, value)

@@ -134,23 +134,33 @@ def service(name: str, namespace: str, labels: Mapping[str, str], selector: Mapp
     return {"apiVersion": "v1", "kind": "Service", "metadata": metadata(name, namespace, labels), "spec": spec}
 
 
+def pod_peer(namespace: str, pods: Mapping[str, str], *, any_namespace: bool = False,
+             from_namespace: str | None = None) -> dict[str, Any]:
+    """A NetworkPolicy peer: the pods labelled `pods` in the policy's `namespace`, in any namespace with
+    `any_namespace`, or in `from_namespace`."""
+    peer: dict[str, Any] = {"podSelector": {"matchLabels": dict(pods)}}
+    if any_namespace:
+        return {"namespaceSelector": {}, **peer}
+    if from_namespace is not None and from_namespace != namespace:
+        return {"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": from_namespace}}, **peer}
+    return peer
+
+
 def network_policy(name: str, namespace: str, labels: Mapping[str, str], selector: Mapping[str, str], *,
                    port: int, from_pods: Mapping[str, str] | None = None,
-                   any_namespace: bool = False, from_namespace: str | None = None) -> dict[str, Any]:
+                   any_namespace: bool = False, from_namespace: str | None = None,
+                   peers: list[dict[str, Any]] | None = None) -> dict[str, Any]:
     """Admit traffic to the selected pods only on `port` (and only from `from_pods` when given: in the same
-    namespace, in any namespace with `any_namespace`, or in `from_namespace`).
+    namespace, in any namespace with `any_namespace`, or in `from_namespace`; or only from `peers`).
 
     Effective where the cluster's network plugin enforces NetworkPolicy; egress stays open because
     the agent must reach the Fastly cloud.
     """
     rule: dict[str, Any] = {"ports": [{"port": port, "protocol": "TCP"}]}
     if from_pods is not None:
-        peer: dict[str, Any] = {"podSelector": {"matchLabels": dict(from_pods)}}
-        if any_namespace:
-            peer = {"namespaceSelector": {}, **peer}
-        elif from_namespace is not None and from_namespace != namespace:
-            peer = {"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": from_namespace}}, **peer}
-        rule["from"] = [peer]
+        peers = [pod_peer(namespace, from_pods, any_namespace=any_namespace, from_namespace=from_namespace)]
+    if peers is not None:
+        rule["from"] = list(peers)
     return {
         "apiVersion": "networking.k8s.io/v1",
         "kind": "NetworkPolicy",

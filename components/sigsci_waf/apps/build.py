@@ -19,7 +19,6 @@ from ..config.app import (DEFAULT_NETWORK_POLICY, DEFAULT_READ_ONLY_ROOT, DEFAUL
 from ..config.choices import Placement, PullPolicy
 from ..config.kube import DEFAULT_UID
 from ..config.refs import MODULE_CONTAINER, PATCH_CHECKED
-from ..config.sensitive import mark
 from .restore import OWNER_TARGET_PORT_ANNOTATION
 
 if TYPE_CHECKING:
@@ -81,7 +80,7 @@ def app_container(app: ResolvedApp) -> tuple[dict[str, Any], list[dict[str, Any]
         container["args"] = list(spec.args)
     if spec.env:
         # The app's own variables keep Kubernetes' $(VAR) expansion: it sees only this container's env.
-        container["env"] = [{"name": k, "value": mark(spec.env[k], app.secret)} for k in sorted(spec.env)]
+        container["env"] = [{"name": k, "value": spec.env[k]} for k in sorted(spec.env)]
     check = workloads.http_check(spec.health_path, spec.port) if spec.health_path else workloads.tcp_check(spec.port)
     container.update(workloads.health_probes(check))
     lifecycle = workloads.pre_stop_sleep(app.app_pre_stop)
@@ -150,13 +149,31 @@ def build_agent_service(app: ResolvedApp, secret_name: str, credentials_hash: An
                      warnings=agent.warnings)
 
 
+# The pod-template lists server-side apply merges by name: an item a patch adds alone goes whole on its removal.
+_MERGED_BY_NAME = frozenset({"containers", "initContainers", "volumes"})
+
+
+def _deployment_patch(app: ResolvedApp, pod: dict[str, list[dict[str, Any]]], annotations: dict[str, Any],
+                      credentials_hash: Any | None) -> dict[str, Any]:
+    """A DeploymentPatch of these pod-template additions to the app's existing Deployment.
+
+    It carries only new name-keyed list items and map keys, never forced: the patch's field manager owns each
+    alone, so deleting the patch removes exactly them and takes no field from the Deployment's owner.
+    `annotations` hold the patch back until the live Deployment was checked."""
+    assert set(pod) <= _MERGED_BY_NAME, f"a DeploymentPatch adds only items merged by name, not {sorted(pod)}"
+    template: dict[str, Any] = {"spec": pod}
+    if credentials_hash is not None:
+        template["metadata"] = {"annotations": {CREDENTIALS_ANNOTATION: credentials_hash}}
+    return {"apiVersion": "apps/v1", "kind": "Deployment",
+            "metadata": {"name": app.spec.deployment, "namespace": app.spec.namespace, "annotations": annotations},
+            "spec": {"template": template}}
+
+
 def build_patch(app: ResolvedApp, secret_name: str, credentials_hash: Any | None = None) -> Manifests:
     """Only what the agent adds to someone else's Deployment and Service, following server-side apply.
 
-    The Deployment patch only adds: the agent container, its temp volume, a pod annotation. Each is a new
-    list item or map key that the patch's field manager owns alone, so deleting the patch removes exactly
-    them and takes no field from the Deployment's owner (no force; the grace period stays theirs: the
-    agent's preStop sleep runs within it).
+    The Deployment patch only adds the agent container, its temp volume and a pod annotation
+    (`_deployment_patch`); the grace period stays the owner's: the agent's preStop sleep runs within it.
 
     The Service patch takes one field, the port's targetPort, with force (the user opts in by naming it in
     `takeOver`). It targets the agent's port by name, so while a listener port change rolls out every pod
@@ -164,13 +181,8 @@ def build_patch(app: ResolvedApp, secret_name: str, credentials_hash: Any | None
     deleted, a hook gives it back (see restore.py).
     """
     agent = _agent(app, secret_name, f"http://127.0.0.1:{app.spec.port}")
-    template: dict[str, Any] = {"spec": {"containers": [agent.container], "volumes": [agent.volume]}}
-    if credentials_hash is not None:
-        template["metadata"] = {"annotations": {CREDENTIALS_ANNOTATION: credentials_hash}}
-    deployment_patch = {"apiVersion": "apps/v1", "kind": "Deployment",
-                        "metadata": {"name": app.spec.deployment, "namespace": app.spec.namespace,
-                                     "annotations": {CHECKED_LIVE_ANNOTATION: PATCH_CHECKED}},
-                        "spec": {"template": template}}
+    deployment_patch = _deployment_patch(app, {"containers": [agent.container], "volumes": [agent.volume]},
+                                         {CHECKED_LIVE_ANNOTATION: PATCH_CHECKED}, credentials_hash)
     service_patch = {
         "apiVersion": "v1",
         "kind": "Service",
@@ -206,14 +218,9 @@ def build_module(app: ResolvedApp, secret_name: str, credentials_hash: Any | Non
     agent = module_agent(app, secret_name)
     link = module_link(app.agent, module_mode(app), app.spec.effective_rpc_address_env())
     if not app.spec.creates_deployment:
-        template: dict[str, Any] = {"spec": {"initContainers": [agent.container], "volumes": [agent.volume],
-                                             "containers": [{"name": app.spec.effective_container(), **link}]}}
-        if credentials_hash is not None:
-            template["metadata"] = {"annotations": {CREDENTIALS_ANNOTATION: credentials_hash}}
-        patch = {"apiVersion": "apps/v1", "kind": "Deployment",
-                 "metadata": {"name": app.spec.deployment, "namespace": app.spec.namespace,
-                              "annotations": {CHECKED_CONTAINER_ANNOTATION: MODULE_CONTAINER}},
-                 "spec": {"template": template}}
+        patch = _deployment_patch(app, {"initContainers": [agent.container], "volumes": [agent.volume],
+                                        "containers": [{"name": app.spec.effective_container(), **link}]},
+                                  {CHECKED_CONTAINER_ANNOTATION: MODULE_CONTAINER}, credentials_hash)
         return Manifests(owned=[], patches=[patch], warnings=agent.warnings)
     container, volumes = app_container(app)
     container["env"] = [*container.get("env", []), *link["env"]]

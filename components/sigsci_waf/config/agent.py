@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import re
 
+from typing import Annotated
+
 from pydantic import Field, StrictBool, ValidationInfo, field_validator, model_validator
 
 from .choices import PullPolicy
 from .errors import Problem
 from .model import Model, is_partial
+from .sensitive import STRUCTURE
 from .kube import DEFAULT_UID, absolute_path, Cpu, Digest, Memory, OptionValue, Repository, Tag, UnprivilegedPort, quantity_value
 
 DEFAULT_AGENT_REPOSITORY = "signalsciences/sigsci-agent"
@@ -115,7 +118,7 @@ class AgentSettings(Model):
     image_pull_policy: PullPolicy | None = None
     resources: Resources = Resources()
     options: dict[str, OptionValue] = {}
-    tmp_mount_path: str = DEFAULT_TMP_MOUNT
+    tmp_mount_path: Annotated[str, STRUCTURE] = DEFAULT_TMP_MOUNT
     pre_stop_sleep_seconds: int = Field(default=30, ge=0, le=3600, strict=True)
     startup_probe: StartupProbe = StartupProbe()
     run_as_user: int = Field(default=DEFAULT_UID, ge=1, le=2147483647, strict=True)

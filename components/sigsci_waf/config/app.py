@@ -12,6 +12,7 @@ from .agent import APP_RESOURCES, AgentSettings, Resources
 from .choices import Placement, ServiceType, TakeOver
 from .errors import Problem
 from .model import Model
+from .sensitive import STRUCTURE
 from .kube import (KUBERNETES_DEFAULT_NAMESPACE, DnsLabel, DnsSubdomain, EnvName, Image, Port, ServiceName, TargetPort,
                    UnprivilegedPort, absolute_path)
 
@@ -82,7 +83,7 @@ class AppSpec(Model):
     resources: Resources | None = None
     health_path: str | None = Field(default=None, pattern=r"^/[^\s]*$")
     read_only_root_filesystem: StrictBool | None = None
-    writable_paths: list[Annotated[str, AfterValidator(absolute_path)]] | None = None
+    writable_paths: list[Annotated[str, AfterValidator(absolute_path), STRUCTURE]] | None = None
     run_as_user: int | None = Field(default=None, ge=1, le=2147483647, strict=True)
     pre_stop_sleep_seconds: int | None = Field(default=None, ge=0, le=3600, strict=True)
     replicas: int | None = Field(default=None, ge=0, le=1000, strict=True)

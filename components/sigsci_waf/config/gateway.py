@@ -5,12 +5,15 @@ from __future__ import annotations
 import math
 import re
 
+from typing import Annotated
+
 from pydantic import Field, StrictBool, model_validator
 from pydantic.alias_generators import to_camel
 
 from .agent import AgentSettings
 from .choices import GatewayImplementation, PathType
 from .errors import Problem
+from .sensitive import STRUCTURE
 from .kube import DnsLabel, DnsSubdomain, Host, Port, UnprivilegedPort, _text, is_ip, is_label_value, quantity_value
 from .model import Model
 from .routes import RouteBase
@@ -91,8 +94,8 @@ class EnvoyGatewayInstall(Model):
 
     enabled: StrictBool = True
     namespace: DnsLabel = DEFAULT_ENVOY_GATEWAY_NAMESPACE
-    version: str = Field(default=ENVOY_GATEWAY_VERSION, pattern=r"^v?\d+\.\d+\.\d+(?:-[0-9A-Za-z.-]+)?$")
-    repository: str = Field(default=ENVOY_GATEWAY_REPOSITORY, pattern=r"^(https?|oci)://[^\s]+$")
+    version: Annotated[str, STRUCTURE] = Field(default=ENVOY_GATEWAY_VERSION, pattern=r"^v?\d+\.\d+\.\d+(?:-[0-9A-Za-z.-]+)?$")
+    repository: Annotated[str, STRUCTURE] = Field(default=ENVOY_GATEWAY_REPOSITORY, pattern=r"^(https?|oci)://[^\s]+$")
 
 
 class AgentTls(Model):

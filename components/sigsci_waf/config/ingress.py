@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from typing import Any
+from typing import Annotated, Any
 
 from pydantic import StrictBool, Field, field_validator, model_validator
 
@@ -11,6 +11,7 @@ from ..ingress.flavours import FLAVOURS
 from .agent import AgentSettings, Quantities, Resources
 from .choices import AgentLifetime, ExternalTrafficPolicy, Flavour, PathType, PullPolicy, ServiceType
 from .errors import Problem
+from .sensitive import STRUCTURE
 from .kube import (Annotations, Digest, DnsLabel, DnsSubdomain, ReleaseName, Repository, Tag, _text)
 from .model import Model
 from .routes import RouteBase
@@ -48,7 +49,7 @@ class Chart(Model):
     """Which chart release to install, and from where (a private mirror of the public repository works)."""
 
     version: ChartVersion | None = None
-    repository: str | None = Field(default=None, pattern=r"^(https?|oci)://[^\s]+$")
+    repository: Annotated[str, STRUCTURE] | None = Field(default=None, pattern=r"^(https?|oci)://[^\s]+$")
 
 
 class ControllerImage(Model):

@@ -9,6 +9,7 @@ from typing import Annotated
 from pydantic import AfterValidator, BeforeValidator, Field
 
 from .errors import shown
+from .sensitive import STRUCTURE
 
 _DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
 _DNS_1035 = re.compile(r"^[a-z]([-a-z0-9]*[a-z0-9])?$")
@@ -88,8 +89,9 @@ def _check(pattern: re.Pattern, max_len: int, what: str):
 
 
 def _text(pattern: re.Pattern, max_len: int, what: str):
-    """A string type that must match `pattern`; the error says what is allowed."""
-    return Annotated[str, AfterValidator(_check(pattern, max_len, what))]
+    """A string type that must match `pattern`; the error says what is allowed. Such names and references are
+    structure, never secret (config/sensitive.py)."""
+    return Annotated[str, AfterValidator(_check(pattern, max_len, what)), STRUCTURE]
 
 
 DnsLabel = _text(_DNS_LABEL, 63, "a DNS-1123 label (lower-case letters, digits and '-', starting and ending "
@@ -124,7 +126,7 @@ def _annotation_keys(annotations: dict[str, str]) -> dict[str, str]:
 
 # Annotations: keys are qualified names, as label keys are.
 Annotations = Annotated[dict[str, str], AfterValidator(_annotation_keys)]
-Port = Annotated[int, Field(ge=1, le=65535, strict=True)]
+Port = Annotated[int, Field(ge=1, le=65535, strict=True), STRUCTURE]
 # IANA_SVC_NAME, Kubernetes' rule for a named port: at most 15, lower case, a letter somewhere, no '--'.
 _PORT_NAME = re.compile(r"[a-z0-9]([a-z0-9-]*[a-z0-9])?")
 
@@ -150,8 +152,8 @@ def _target_port(value: object) -> int | str:
 
 
 # A Service port's targetPort: a number, or the name of a container port.
-TargetPort = Annotated[int | str, BeforeValidator(_target_port)]
-UnprivilegedPort = Annotated[int, Field(ge=1024, le=65535, strict=True)]
+TargetPort = Annotated[int | str, BeforeValidator(_target_port), STRUCTURE]
+UnprivilegedPort = Annotated[int, Field(ge=1024, le=65535, strict=True), STRUCTURE]
 
 
 def quantity_value(text: str) -> Decimal:
@@ -190,8 +192,8 @@ def _quantity(kind: str):
     return check
 
 
-Cpu = Annotated[str, BeforeValidator(_quantity("cpu"))]
-Memory = Annotated[str, BeforeValidator(_quantity("memory"))]
+Cpu = Annotated[str, BeforeValidator(_quantity("cpu")), STRUCTURE]
+Memory = Annotated[str, BeforeValidator(_quantity("memory")), STRUCTURE]
 
 
 def _scalar(value: object) -> object:

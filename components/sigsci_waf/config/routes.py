@@ -3,10 +3,13 @@ an app of `sigsci:apps` or to a named Service."""
 
 from __future__ import annotations
 
+from typing import Annotated
+
 from pydantic import Field, model_validator
 
 from .choices import PathType
 from .errors import Problem
+from .sensitive import STRUCTURE
 from .kube import DnsLabel, DnsSubdomain, Host, Port, ServiceName, is_ip
 from .model import Model
 
@@ -22,7 +25,7 @@ class RouteBase(Model):
 
     name: DnsSubdomain | None = None
     host: Host | None = None
-    path: str = Field(default="/", pattern=r"^/[^\s{};]*$")
+    path: Annotated[str, STRUCTURE] = Field(default="/", pattern=r"^/[^\s{};]*$")
     app: ServiceName | None = None
     service: ServiceBackend | None = None
     namespace: DnsLabel | None = None

@@ -2,12 +2,16 @@
 
 Stack config marks secrecy per top-level key (`pulumi config set --secret --path sigsci:apps[0].env.TOKEN`
 makes all of `sigsci:apps` secret), so the program cannot tell which leaf was meant. It treats every
-free-text value of a secret key as secret: env values, agent option values, annotation values, Helm
-extra values, the site. Structural values (names, namespaces, ports, images) cannot be secret: they
-name resources and objects.
+free-text value of a secret key as secret: any config value whose type is not marked `STRUCTURE`. Structure
+names, locates or routes something, and stays plain so that resources can be named by it and reviewers and the
+policy pack can read it: names and namespaces, images, hosts, ports, route paths and mount paths, chart sources
+and versions, quantities, numbers and choices. A new text field is free text, and so secret, unless its type
+says otherwise.
 
-The pure builders only mark such values with `Sensitive`, a `str` that compares and prints like any
-other; `reveal` turns each mark into a Pulumi secret where resources are declared.
+Where free text goes is not listed field by field: resolve/secret_flow.py finds it by building a secret entry
+twice. The builders' output marks such values with `Sensitive`, a `str` that compares and prints like any
+other (or a map or list as a whole, `SensitiveMap` / `SensitiveList`); `reveal` turns each mark into a Pulumi
+secret where resources are declared.
 """
 
 from __future__ import annotations
@@ -27,20 +31,43 @@ class Sensitive(str):
     __slots__ = ()
 
 
+class SensitiveMap(dict):
+    """A map a secret value shaped (its keys, or a number in it): secret as a whole."""
+
+    __slots__ = ()
+
+
+class SensitiveList(list):
+    """A list a secret value shaped (its length, or a number in it): secret as a whole."""
+
+    __slots__ = ()
+
+
+def sensitive_tree(value: Any) -> Any:
+    """`value` marked secret as a whole: text as `Sensitive`, a map or list as its sensitive kind."""
+    if isinstance(value, str):
+        return value if isinstance(value, Sensitive) else Sensitive(value)
+    if isinstance(value, Mapping):
+        return value if isinstance(value, SensitiveMap) else SensitiveMap(value)
+    if isinstance(value, list):
+        return value if isinstance(value, SensitiveList) else SensitiveList(value)
+    raise TypeError(f"a {type(value).__name__} cannot be marked secret on its own")
+
+
+class _Structure:
+    """The mark of a config type that is structure, not free text: see the module's docstring."""
+
+    def __repr__(self) -> str:
+        return "STRUCTURE"
+
+
+# In a field's `Annotated[...]`: values of this type are never secret (they name, locate or route something).
+STRUCTURE = _Structure()
+
+
 def mark(value: Any, secret: bool) -> Any:
     """`value` marked `Sensitive` when `secret` (strings only; other scalars pass through)."""
     return Sensitive(value) if secret and isinstance(value, str) else value
-
-
-def mark_leaves(value: Any, secret: bool) -> Any:
-    """Every string leaf of a nested structure marked (map keys stay plain: Kubernetes keys cannot be secret)."""
-    if not secret:
-        return value
-    if isinstance(value, Mapping):
-        return {k: mark_leaves(v, secret) for k, v in value.items()}
-    if isinstance(value, list):
-        return [mark_leaves(v, secret) for v in value]
-    return mark(value, secret)
 
 
 def reveal(value: Any, bindings: Mapping[Any, Any] | None = None) -> Any:
@@ -54,6 +81,10 @@ def reveal(value: Any, bindings: Mapping[Any, Any] | None = None) -> Any:
 
     if isinstance(value, Sensitive):
         return pulumi.Output.secret(str(value))
+    if isinstance(value, SensitiveMap):
+        return pulumi.Output.secret({k: reveal(v, bindings) for k, v in value.items()})
+    if isinstance(value, SensitiveList):
+        return pulumi.Output.secret([reveal(v, bindings) for v in value])
     if isinstance(value, Mapping):
         return _copied_on_write(value, value.items(), dict, bindings)
     if isinstance(value, list):

@@ -16,7 +16,7 @@ from .sensitive import scrub, scrub_path, secret_words
 
 NAMESPACE = "sigsci"
 KNOWN_KEYS = ("site", "accessKeyId", "secretAccessKey", "existingSecret", "existingNamespaces", "agent", "apps",
-              "ingress", "gateway", "injection")
+              "ingress", "gateway", "injection", "verify")
 
 
 @dataclass(frozen=True)
@@ -33,6 +33,7 @@ class StackInput:
     ingress: dict | None = None
     gateway: dict | None = None
     injection: dict | None = None
+    verify: dict | None = None
     secret_keys: frozenset[str] = field(default_factory=frozenset)
 
 
@@ -92,6 +93,7 @@ def read_stack() -> StackInput:
         gateway=_object(config, "gateway", dict, "an object describing the gateway (see docs/gateway.md)"),
         injection=_object(config, "injection", dict, "an object such as {namespaces: [shop]} (see "
                                                      "docs/injection.md)"),
+        verify=_object(config, "verify", dict, "an object such as {echo: true} (see docs/configuration.md)"),
         secret_keys=frozenset(key for key in KNOWN_KEYS if _is_secret(key)),
     )
 

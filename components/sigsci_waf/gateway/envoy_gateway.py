@@ -27,11 +27,17 @@ ENVOY_PROXY_LABELS = {"app.kubernetes.io/name": "envoy", "app.kubernetes.io/comp
                       "app.kubernetes.io/managed-by": "envoy-gateway"}
 
 
+def proxy_peer(gateway: ResolvedGateway, namespace: str) -> dict[str, Any]:
+    """Envoy Gateway's proxies, in whichever namespace its controller runs them, as a NetworkPolicy in
+    `namespace` names them."""
+    return workloads.pod_peer(namespace, ENVOY_PROXY_LABELS, any_namespace=True)
+
+
 def agents_network_policy(gateway: ResolvedGateway, labels: dict[str, str]) -> dict[str, Any]:
-    """The agents admit Envoy Gateway's proxies, in whichever namespace its controller runs them."""
+    """The agents admit Envoy Gateway's proxies only."""
     spec = gateway.spec
     return workloads.network_policy(AGENTS_NAME, spec.namespace, labels, labels, port=spec.agents.port,
-                                    from_pods=ENVOY_PROXY_LABELS, any_namespace=True)
+                                    peers=[proxy_peer(gateway, spec.namespace)])
 
 
 def inspection_objects(gateway: ResolvedGateway, created: list[dict[str, Any]]) -> list[dict[str, Any]]:

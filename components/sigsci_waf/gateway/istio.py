@@ -33,11 +33,16 @@ def proxy_labels(gateway: ResolvedGateway) -> dict[str, str]:
     return {GATEWAY_NAME_LABEL: gateway.spec.gateway_name}
 
 
+def proxy_peer(gateway: ResolvedGateway, namespace: str) -> dict[str, Any]:
+    """The Gateway's own proxies, in the Gateway's namespace, as a NetworkPolicy in `namespace` names them."""
+    return workloads.pod_peer(namespace, proxy_labels(gateway), from_namespace=gateway.spec.gateway_namespace)
+
+
 def agents_network_policy(gateway: ResolvedGateway, labels: dict[str, str]) -> dict[str, Any]:
-    """The agents admit the Gateway's own proxies, in the Gateway's namespace."""
+    """The agents admit the Gateway's own proxies only."""
     spec = gateway.spec
     return workloads.network_policy(AGENTS_NAME, spec.namespace, labels, labels, port=spec.agents.port,
-                                    from_pods=proxy_labels(gateway), from_namespace=spec.gateway_namespace)
+                                    peers=[proxy_peer(gateway, spec.namespace)])
 
 
 def agents_cluster(gateway: ResolvedGateway) -> str:

@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from ..agent import workloads
-from ..config.sensitive import mark_leaves
 
 if TYPE_CHECKING:
     from ..resolve.ingress import ResolvedIngress, ResolvedRoute
@@ -24,5 +23,5 @@ def ingress_manifest(ing: ResolvedIngress, route: ResolvedRoute) -> dict[str, An
         body["tls"] = [{"hosts": [spec.host], "secretName": spec.tls_secret}]
     metadata = workloads.metadata(route.name, route.namespace, {"app.kubernetes.io/name": route.service})
     if spec.annotations:
-        metadata["annotations"] = mark_leaves(dict(spec.annotations), ing.secret)
+        metadata["annotations"] = dict(spec.annotations)
     return {"apiVersion": "networking.k8s.io/v1", "kind": "Ingress", "metadata": metadata, "spec": body}

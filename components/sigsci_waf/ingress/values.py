@@ -10,7 +10,6 @@ from ..agent.container import AgentParts, Rpc, beside, build_agent, rpc_address,
 from ..config.choices import AgentLifetime, ServiceType
 from ..config.ingress import CONTROLLER_RESOURCES
 from ..config.model import deep_merge
-from ..config.sensitive import mark_leaves
 from .flavours import MODULE_PATH
 from .names import agent_service_name, agent_service_spec
 
@@ -80,7 +79,7 @@ def _image_values(ing: ResolvedIngress) -> dict[str, Any]:
 
 def _service_values(ing: ResolvedIngress) -> dict[str, Any]:
     service = ing.spec.service
-    values: dict[str, Any] = {"type": service.type, "annotations": mark_leaves(dict(service.annotations), ing.secret)}
+    values: dict[str, Any] = {"type": service.type, "annotations": dict(service.annotations)}
     if service.type != ServiceType.CLUSTER_IP:
         values["externalTrafficPolicy"] = service.external_traffic_policy
     return values
@@ -132,4 +131,4 @@ def helm_values(ing: ResolvedIngress, agent: AgentParts, credentials_hash: Any |
 
 def merge_extra_values(ing: ResolvedIngress, ours: Mapping[str, Any]) -> dict[str, Any]:
     """The user's extraValues deep-merged under ours (the resolve stage has checked them against ours)."""
-    return deep_merge(mark_leaves(ing.spec.extra_values, ing.secret), ours)
+    return deep_merge(ing.spec.extra_values, ours)

@@ -13,6 +13,7 @@ from ..config.choices import Placement
 from ..config.errors import ConfigError, Keyed, join_path
 from ..config.model import parse
 from ..config.refs import ROTATION, SECRET_NAME
+from .secret_flow import traced
 
 # The app keeps serving this much longer than the agent drains, so in-flight proxied requests complete.
 APP_OUTLIVES_AGENT_SECONDS = 5
@@ -84,7 +85,8 @@ def resolve_app(raw: Mapping[str, Any], shared_agent: AgentSettings, key: str, *
     agent = merge_agent(shared_agent, spec.agent, f"{key}.agent", snake=snake, shared_key=shared_key)
     app = ResolvedApp(spec=spec, agent=agent, key=key, secret=secret, snake=snake)
     _check_pod(app)
-    return replace(app, manifests=build_app(app, SECRET_NAME, ROTATION if rotation else None))
+    token = ROTATION if rotation else None
+    return replace(app, manifests=traced(lambda a: build_app(a, SECRET_NAME, token), app, secret, key))
 
 
 def _check_pod(app: ResolvedApp) -> None:

@@ -12,7 +12,8 @@ from ..config.choices import PathType
 from ..config.gateway import GatewayRoute, GatewaySpec
 from ..config.model import parse
 from ..config.refs import ROTATION, SECRET_NAME
-from .routes import ResolvedRoute, RouteTarget, resolve_routes
+from .secret_flow import traced
+from .routes import ResolvedRoute, RouteTarget, keyed_routes, resolve_routes
 
 if TYPE_CHECKING:
     from ..config.ingress import Route
@@ -44,10 +45,12 @@ class ResolvedGateway(Keyed):
 def resolve_gateway(raw: Mapping[str, Any], shared_agent: AgentSettings, key: str,
                     apps: Mapping[str, list[RouteTarget]], *, snake: bool = False, secret: bool = False,
                     rotation: bool = False, shared_key: str | None = None,
-                    ingress_routes: Sequence[tuple[str, Route]] | None = None) -> ResolvedGateway:
+                    ingress_routes: Sequence[tuple[str, Route]] | None = None,
+                    extra_routes: Sequence[tuple[str, Mapping[str, Any]]] = ()) -> ResolvedGateway:
     """`sigsci:gateway` (or the component's args) with the shared agent settings under its own, its routes
     found among `apps`, checked, and its objects built. `ingress_routes`: the routes of the stack's
-    `sigsci:ingress`, each with its key, which `ingressRoutes` serves on the Gateway too."""
+    `sigsci:ingress`, each with its key, which `ingressRoutes` serves on the Gateway too; `extra_routes`: routes
+    other keys add (`sigsci:verify`'s echo), each with its key, served first."""
     from ..gateway.build import build_gateway
 
     spec: GatewaySpec = parse(GatewaySpec, raw, key, snake=snake, partial=True)
@@ -56,13 +59,15 @@ def resolve_gateway(raw: Mapping[str, Any], shared_agent: AgentSettings, key: st
     _check_ports(gateway)
     shared, warnings = _shared_routes(gateway, ingress_routes)
     own_key = gateway.field_key("routes")
+    keyed = keyed_routes(GatewayRoute, extra_routes, spec.routes, own_key, shared)
     routes, route_warnings = resolve_routes(
-        [route for _, route in shared] + list(spec.routes), own_key, apps, kind="HTTPRoute", entry="gateway",
+        [route for _, route in keyed], own_key, apps, kind="HTTPRoute", entry="gateway",
         place=f"Gateway {spec.gateway_namespace}/{spec.gateway_name}", home=spec.gateway_namespace,
-        route_keys=[key for key, _ in shared] + [f"{own_key}[{i}]" for i in range(len(spec.routes))])
+        route_keys=[key for key, _ in keyed])
     warnings = [*warnings, *route_warnings]
     gateway = replace(gateway, routes=tuple(routes))
-    objects = build_gateway(gateway, SECRET_NAME, ROTATION if rotation else None)
+    token = ROTATION if rotation else None
+    objects = traced(lambda g: build_gateway(g, SECRET_NAME, token), gateway, secret, key)
     warnings = [*warnings, *objects.warnings]
     if spec.fail_open:
         warnings.append("failOpen is true: while the agents cannot answer (down, overloaded, or the policy "

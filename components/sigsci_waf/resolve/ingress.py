@@ -4,12 +4,12 @@ among the apps, its extraValues checked, and the objects it declares built."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
-from typing import TYPE_CHECKING, Any, Mapping
+from typing import TYPE_CHECKING, Any, Mapping, Sequence
 
 from ..config.agent import AgentSettings, merge_agent
 from ..config.choices import AgentLifetime
 from ..config.errors import ConfigError, Keyed
-from ..config.ingress import IngressSpec
+from ..config.ingress import IngressSpec, Route
 from ..config.kube import is_dns_1035, is_dns_subdomain, is_label_value, is_qualified_name
 from ..config.model import parse
 from ..config.refs import ROTATION, SECRET_NAME
@@ -20,7 +20,8 @@ from ..ingress.names import (agent_service_spec, chart_name, controller_fullname
 from ..ingress.routes import ingress_manifest
 from ..ingress.values import controller_agent, helm_values, merge_extra_values
 from .extra_values import check_extra_values
-from .routes import ResolvedRoute, RouteTarget, resolve_routes, route_targets  # noqa: F401 - route_targets: API
+from .secret_flow import traced
+from .routes import ResolvedRoute, RouteTarget, keyed_routes, resolve_routes, route_targets  # noqa: F401 - route_targets: API
 
 if TYPE_CHECKING:
     pass
@@ -54,26 +55,35 @@ class ResolvedIngress(Keyed):
 
 def resolve_ingress(raw: Mapping[str, Any], shared_agent: AgentSettings, key: str,
                     apps: Mapping[str, list[RouteTarget]], *, snake: bool = False, secret: bool = False,
-                    rotation: bool = False, shared_key: str | None = None) -> ResolvedIngress:
+                    rotation: bool = False, shared_key: str | None = None,
+                    extra_routes: Sequence[tuple[str, Mapping[str, Any]]] = ()) -> ResolvedIngress:
     """`sigsci:ingress` (or the component's args) with the shared agent settings under its own, its routes
-    found among `apps`, checked, and its objects built. `rotation`: the pods will carry the rotation token."""
+    found among `apps`, checked, and its objects built. `rotation`: the pods will carry the rotation token;
+    `extra_routes`: routes other keys add (`sigsci:verify`'s echo), each with its key, served before the own."""
     spec: IngressSpec = parse(IngressSpec, raw, key, snake=snake, partial=True)
     agent = merge_agent(shared_agent, spec.agent, f"{key}.agent", snake=snake, shared_key=shared_key)
     ing = ResolvedIngress(spec=spec, agent=agent, key=key, snake=snake, secret=secret)
     _check_ports(ing)
     _check_names(ing)
     _check_agent_user(ing)
-    routes, warnings = resolve_routes(ing.spec.routes, ing.field_key("routes"), apps, kind="Ingress",
-                                      place=f"IngressClass {ing.spec.ingress_class.name}", entry="controller")
-    controller_agent_parts = controller_agent(ing, SECRET_NAME)
+    own_key = ing.field_key("routes")
+    keyed = keyed_routes(Route, extra_routes, ing.spec.routes, own_key)
+    routes, warnings = resolve_routes([route for _, route in keyed], own_key, apps, kind="Ingress",
+                                      place=f"IngressClass {ing.spec.ingress_class.name}", entry="controller",
+                                      route_keys=[key for key, _ in keyed])
     token = ROTATION if rotation else None
-    ours = helm_values(ing, controller_agent_parts, token)
-    check_extra_values(ing, ours)
-    objects = IngressObjects(values=merge_extra_values(ing, ours),
-                             agent_objects=agent_service_manifests(ing, controller_agent_parts, token),
-                             ingresses=[(route, ingress_manifest(ing, route)) for route in routes],
-                             warnings=[*controller_agent_parts.warnings, *warnings])
-    return replace(ing, objects=objects)
+    check_extra_values(ing, helm_values(ing, controller_agent(ing, SECRET_NAME), token))
+
+    def build(resolved: tuple[ResolvedIngress, list]) -> IngressObjects:
+        ing, routes = resolved
+        parts = controller_agent(ing, SECRET_NAME)
+        return IngressObjects(values=merge_extra_values(ing, helm_values(ing, parts, token)),
+                              agent_objects=agent_service_manifests(ing, parts, token),
+                              ingresses=[(route, ingress_manifest(ing, route)) for route in routes],
+                              warnings=parts.warnings)
+
+    objects = traced(build, (ing, routes), secret, key)
+    return replace(ing, objects=replace(objects, warnings=[*objects.warnings, *warnings]))
 
 
 def _check_ports(ing: ResolvedIngress) -> None:

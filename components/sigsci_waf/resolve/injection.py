@@ -9,6 +9,7 @@ from ..config.agent import AgentSettings, merge_agent
 from ..config.errors import ConfigError, Keyed
 from ..config.injection import InjectionSpec
 from ..config.model import parse
+from .secret_flow import traced
 
 
 @dataclass(frozen=True)
@@ -37,4 +38,4 @@ def resolve_injection(raw: Mapping[str, Any], shared_agent: AgentSettings, key: 
                           f"{spec.params_namespace!r} is one of the opted-in namespaces; the parameter object "
                           "chooses the image of every injected agent, so it lives where only the platform team "
                           "writes")
-    return replace(injection, objects=build_injection(injection))
+    return replace(injection, objects=traced(build_injection, injection, secret, key))

@@ -4,10 +4,11 @@ or named, and no two routes that one entry could confuse."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Iterable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Iterable, Mapping, Sequence
 
 from ..config.errors import ConfigError
 from ..config.kube import KUBERNETES_DEFAULT_NAMESPACE
+from ..config.model import parse
 from ..config.routes import RouteBase
 
 if TYPE_CHECKING:
@@ -33,6 +34,15 @@ def route_targets(apps: Iterable[ResolvedApp]) -> dict[str, list[RouteTarget]]:
         targets.setdefault(app.spec.name, []).append(RouteTarget(
             namespace=app.spec.namespace, service=app.service_name, port=app.spec.effective_service_port()))
     return targets
+
+
+def keyed_routes(model: type[RouteBase], added: Sequence[tuple[str, Mapping[str, Any]]], own: Sequence[RouteBase],
+                 own_key: str, shared: Sequence[tuple[str, RouteBase]] = ()) -> list[tuple[str, RouteBase]]:
+    """The routes an entry serves, each with its key: those another key adds (`added`: its key and the route's
+    fields, read with the entry's route `model`) first, then those it shares with another entry (already read),
+    then its own (`own_key[i]`)."""
+    return [*((key, parse(model, fields, key)) for key, fields in added), *shared,
+            *((f"{own_key}[{i}]", route) for i, route in enumerate(own))]
 
 
 @dataclass(frozen=True)

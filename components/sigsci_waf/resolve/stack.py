@@ -19,6 +19,7 @@ if TYPE_CHECKING:  # the ingress's modules load only for a stack that has one
     from .gateway import ResolvedGateway
     from .ingress import ResolvedIngress
     from .injection import ResolvedInjection
+    from .verify import ResolvedVerify
 
 # Namespaces the cluster itself keeps: a stack never declares them (deleting the stack would try to delete them).
 SHARED_AGENT = f"{NAMESPACE}:agent"
@@ -34,6 +35,8 @@ class ResolvedStack:
     gateway: ResolvedGateway | None
     injection: ResolvedInjection | None
     secret: ResolvedSecret
+    # sigsci:verify with echo: the echo backend, whose route every entry serves.
+    verify: ResolvedVerify | None
     # The namespaces the stack creates, first, before the Secret and the pods in them.
     own_namespaces: tuple[str, ...]
 
@@ -49,13 +52,20 @@ def resolve_stack(config: StackInput) -> ResolvedStack:
                                                "is set: a list of apps to protect, each at least {name, image, port}")
     apps = resolve_apps(config.apps or [], shared_agent, secret=agent_secret or "apps" in secret_keys,
                         rotation=rotation)
+    verify = None
+    if config.verify is not None:
+        from .verify import read_verify
+
+        verify = read_verify(config.verify, f"{NAMESPACE}:verify")
+    # The echo's route, served by every entry among its own routes: each rule of routes holds for it.
+    echo_routes = [verify.route] if verify is not None else []
     ingress = None
     if config.ingress is not None:
         from .ingress import resolve_ingress, route_targets
 
         ingress = resolve_ingress(config.ingress, shared_agent, f"{NAMESPACE}:ingress", route_targets(apps),
                                   secret=agent_secret or "ingress" in secret_keys, rotation=rotation,
-                                  shared_key=SHARED_AGENT)
+                                  shared_key=SHARED_AGENT, extra_routes=echo_routes)
         check_shared_names(ingress, apps)
     gateway = None
     if config.gateway is not None:
@@ -66,7 +76,7 @@ def resolve_stack(config: StackInput) -> ResolvedStack:
             (f"{ingress.field_key('routes')}[{i}]", route) for i, route in enumerate(ingress.spec.routes)]
         gateway = resolve_gateway(config.gateway, shared_agent, f"{NAMESPACE}:gateway", route_targets(apps),
                                   secret=agent_secret or "gateway" in secret_keys, rotation=rotation,
-                                  shared_key=SHARED_AGENT, ingress_routes=shared_routes)
+                                  shared_key=SHARED_AGENT, ingress_routes=shared_routes, extra_routes=echo_routes)
         check_gateway_names(gateway, apps)
     injection = None
     if config.injection is not None:
@@ -80,9 +90,14 @@ def resolve_stack(config: StackInput) -> ResolvedStack:
                             access_key_id=config.access_key_id, secret_access_key=config.secret_access_key,
                             namespaces=sorted(namespaces), name_is_secret="site" in secret_keys)
     existing = read_existing_namespaces(config.existing_namespaces)
+    if verify is not None:
+        from .verify import resolve_verify
+
+        verify = resolve_verify(verify, apps, ingress, gateway)
     return ResolvedStack(apps=tuple(apps), ingress=ingress, gateway=gateway, injection=injection, secret=secret,
+                         verify=verify,
                          own_namespaces=tuple(sorted(namespaces_to_create(apps, ingress, gateway, injection,
-                                                                          existing))))
+                                                                          existing, verify))))
 
 
 def resolve_apps(entries: list, shared_agent: AgentSettings, *, secret: bool, rotation: bool) -> list[ResolvedApp]:
@@ -159,13 +174,13 @@ def read_existing_namespaces(names: list | None) -> set[str]:
 
 def namespaces_to_create(apps: list[ResolvedApp], ingress: ResolvedIngress | None,
                          gateway: ResolvedGateway | None, injection: ResolvedInjection | None,
-                         existing: set[str]) -> set[str]:
+                         existing: set[str], verify: ResolvedVerify | None = None) -> set[str]:
     """The namespaces the stack owns: where it runs pods of its own (owned and service placements, and the
     ingress controller unless createNamespace is false). Never the cluster's own, one listed as existing,
     or one a patched app lives in: that app's Deployment proves the namespace is someone else's, and
     deleting the stack would delete it with everything in it (a module's existing Deployment, likewise). The
     namespaces opted in to injection are created only for another reason (others create the pods there);
-    injection's parameters get theirs."""
+    injection's parameters get theirs, and so does the echo of sigsci:verify."""
     wanted = {app.spec.namespace for app in apps if app.spec.creates_deployment}
     if ingress is not None and ingress.spec.create_namespace:
         wanted.add(ingress.spec.namespace)
@@ -175,5 +190,7 @@ def namespaces_to_create(apps: list[ResolvedApp], ingress: ResolvedIngress | Non
         wanted.add(gateway.spec.envoy_gateway.namespace)
     if injection is not None:
         wanted.add(injection.spec.params_namespace)
+    if verify is not None:
+        wanted.add(verify.spec.namespace)
     patched = {app.spec.namespace for app in apps if not app.spec.creates_deployment}
     return wanted - SYSTEM_NAMESPACES - patched - existing

@@ -1,7 +1,8 @@
 """Hypothesis strategies for whole stack configs: valid ones, and hostile variations that must each be refused.
 
 Valid configs draw every key of the schema (apps in all four placements, module in both its forms, the ingress in
-every flavour and agent lifetime, the gateway alone or beside them, injection by label, credentials either way),
+every flavour and agent lifetime, the gateway alone or beside them, injection by label, the echo of sigsci:verify,
+credentials either way),
 with values near the edges that matter:
 ports that collide, names at the length limits, versions around the startup probe's minimum, body limits and
 timeouts at the rule between them. They are drawn freely, then fitted to the rules between keys that
@@ -30,6 +31,7 @@ from hypothesis import assume, strategies as st
 
 import gateway_docs
 import harness
+import invariants
 
 HEX64 = "0123456789abcdef"
 
@@ -70,6 +72,7 @@ INJECTION_PARAMS_NAMESPACE = "sigsci-injection"  # sigsci:injection.paramsNamesp
 INJECTION_NAMESPACES_MAX = 256  # sigsci:injection.namespaces: 1–256
 # requests and limits by kind; the controller has no CPU limit by default.
 AGENT_RESOURCES = {"requests": {"cpu": "100m", "memory": "256Mi"}, "limits": {"cpu": "1", "memory": "512Mi"}}
+ECHO_RESOURCES = {"requests": {"cpu": "10m", "memory": "64Mi"}, "limits": {"cpu": "200m", "memory": "128Mi"}}
 APP_RESOURCES = {"requests": {"cpu": "100m", "memory": "128Mi"}, "limits": {"cpu": "500m", "memory": "256Mi"}}
 CONTROLLER_RESOURCES = {"requests": {"cpu": "100m", "memory": "128Mi"}, "limits": {"memory": "512Mi"}}
 CHART = {"ingress-nginx": "ingress-nginx", "ingress-nginx-chainguard": "ingress-nginx",
@@ -81,6 +84,8 @@ CONTROLLER_PORTS = {"ingress-nginx": {8181, 8443, 10245, 10246, 10247, 10254},
                     "nginx-ingress": {8080, 8081, 9113, 9114}}
 # Each controller family reads its own annotations; the other family's are refused on routes.
 ANNOTATION_PREFIX = {"ingress-nginx": "nginx.ingress.kubernetes.io/", "nginx-ingress": "nginx.org/"}
+# routes[].host: "required with flavour nginx-ingress" (F5's controller serves only Ingress rules with a host).
+HOST_REQUIRED = {"nginx-ingress"}
 NGINX_UID = 101  # a sidecar agent runs as nginx's user, 101 in both charts
 SITE_MAX = 246  # the created Secret is sigsci.<site>, at most 253
 RELEASE_MAX, RELEASE_MAX_SERVICE = 53, 50
@@ -91,7 +96,7 @@ PULL_POLICIES = ["Always", "IfNotPresent", "Never"]
 _BAD_PATH_PARTS, _BAD_PATH_ENDS = ("//", "/./", "/../", "%2f", "%2F"), ("/..", "/.")
 
 # Each quantity drawn, valued by hand: millicores and bytes.
-CPU = {"10m": 10, "100m": 100, 0.5: 500, "500m": 500, "1": 1000, 1: 1000, "1.5": 1500, "2": 2000, 2: 2000,
+CPU = {"10m": 10, "100m": 100, "200m": 200, 0.5: 500, "500m": 500, "1": 1000, 1: 1000, "1.5": 1500, "2": 2000, 2: 2000,
        "4000m": 4000}
 MEMORY = {"64Mi": 64 << 20, "100M": 100_000_000, "128Mi": 128 << 20, 268435456: 256 << 20, "256Mi": 256 << 20,
           "512Mi": 512 << 20, "1Gi": 1 << 30, "2Gi": 2 << 30}
@@ -303,6 +308,7 @@ def app(draw, name: st.SearchStrategy[str] = dns_1035) -> dict:
 
 host = st.one_of(st.sampled_from(["shop.example.com", "*.example.com", "a.b", "x" * 63 + ".example.com"]),
                  st.from_regex(r"\A[a-z0-9]{1,10}(\.[a-z0-9]{1,10}){1,2}\Z", fullmatch=True))
+precise_host = host.filter(lambda h: not h.startswith("*"))  # one DNS name: no wildcard
 route_path = st.one_of(st.sampled_from(["/", "/api", "/api/v1", "/static/", "/a//b", "/a/./b", "/a/.."]),
                        st.from_regex(r"\A/[a-z0-9/._-]{0,12}\Z", fullmatch=True))
 annotation_key = st.sampled_from(["nginx.ingress.kubernetes.io/rewrite-target", "nginx.org/rewrites",
@@ -577,7 +583,8 @@ def _fit_routes(routes: list[dict], targets: dict[str, list[tuple[str, str]]], f
     unique among routes (the default is the backend Service's name, in the backend's namespace for an Ingress,
     in `home`, the Gateway's, for an HTTPRoute); one route per host and path; tlsSecret only with host; Prefix
     and Exact paths as Kubernetes takes them (an Ingress's turns ImplementationSpecific, an HTTPRoute's, which
-    has no such type, is normalised); annotations of the ingress `flavour`'s family only."""
+    has no such type, is normalised); annotations of the ingress `flavour`'s family only; a host on every route
+    where the `flavour` requires one."""
     explicit: set[str] = set()
     objects: set[tuple[str, str]] = set()
     rules: set[tuple[str | None, str]] = set()
@@ -597,6 +604,8 @@ def _fit_routes(routes: list[dict], targets: dict[str, list[tuple[str, str]]], f
         if "name" in entry:
             explicit.add(name)
         objects.add((namespace, name))
+        if flavour in HOST_REQUIRED and "host" not in entry:
+            entry["host"] = f"route-{index}.example.com"
         if "tlsSecret" in entry and "host" not in entry:
             del entry["tlsSecret"]
         if entry.get("pathType", "Prefix") != "ImplementationSpecific" and bad_prefix_path(entry.get("path", "/")):
@@ -676,16 +685,17 @@ def _fit_gateway(draw, gateway: dict, config: dict) -> None:
         gateway["agent"] = own
 
 
-def _fit_gateway_routes(gateway: dict, ingress: dict | None, targets: dict[str, list[tuple[str, str]]]) -> None:
+def _fit_gateway_routes(gateway: dict, ingress: dict | None, targets: dict[str, list[tuple[str, str]]],
+                        echo: list[dict]) -> None:
     """The gateway's routes, and the ingress's it serves too with ingressRoutes, as one list of HTTPRoutes in
-    the Gateway's namespace: "a route's pathType: ImplementationSpecific is refused", names and host and path
-    unique across both (docs/gateway.md: "two ingress routes to Services of the same name in different
-    namespaces need a name each")."""
+    the Gateway's namespace after the `echo`'s route (invariants.echo_routes): "a route's pathType:
+    ImplementationSpecific is refused", names and host and path unique across all (docs/gateway.md: "two ingress
+    routes to Services of the same name in different namespaces need a name each")."""
     shared = (ingress or {}).get("routes", []) if gateway.get("ingressRoutes") else []
     for entry in shared:
         if entry.get("pathType") == "ImplementationSpecific":
             del entry["pathType"]
-    _fit_routes(shared + gateway.get("routes", []), targets, home=gateway_docs.home(gateway)[0])
+    _fit_routes(copy.deepcopy(echo) + shared + gateway.get("routes", []), targets, home=gateway_docs.home(gateway)[0])
 
 
 # -- sigsci:injection ----------------------------------------------------------------------------------------
@@ -713,6 +723,53 @@ def injection_settings(draw) -> dict:
         settings["paramsNamespace"] = next(f"params-{n}" for n in range(len(namespaces) + 1)
                                            if f"params-{n}" not in namespaces)
     return settings
+
+
+# -- sigsci:verify ------------------------------------------------------------------------------------------------
+
+# image: "with a version tag or a digest (not latest)".
+echo_image = st.sampled_from(["mendhak/http-https-echo:41", "mendhak/http-https-echo@sha256:" + "b" * 64,
+                              "registry.example.com:5000/echo:1.0", "ghcr.io/example/echo:v2.3"])
+VERIFY_NAMESPACE = invariants.ECHO_DEFAULTS["namespace"]
+
+
+@st.composite
+def verify_settings(draw) -> dict:
+    """`sigsci:verify`: `echo: true` and every other key of its table drawn (they "apply only with it");
+    `_fit_verify` gives it a namespace of its own once the entries are fitted."""
+    settings: dict[str, Any] = {"echo": True, **draw(_opt(
+        namespace=st.one_of(st.sampled_from([VERIFY_NAMESPACE, "verify", "default", "sigsci-ingress",
+                                             gateway_docs.NAMESPACE, INJECTION_PARAMS_NAMESPACE]), dns_label),
+        host=precise_host, image=echo_image, resources=resources()))}
+    if "resources" in settings:
+        _fit_resources(settings["resources"], {}, ECHO_RESOURCES)
+    return settings
+
+
+def _echo_taken(config: dict) -> list[tuple[str, str]]:
+    """The namespaces the echo's may not be, each with its key: "not an app's, nor the ingress's, the gateway's or
+    Envoy Gateway's" (where the stack installs it)."""
+    taken = [(key_of(("sigsci:apps", i, "namespace")), a.get("namespace", "default"))
+             for i, a in enumerate(_apps_of(config))]
+    ingress = config.get("sigsci:ingress")
+    if isinstance(ingress, dict):
+        taken.append(("sigsci:ingress.namespace", ingress.get("namespace", "sigsci-ingress")))
+    gateway = _gateway(config)
+    if gateway is not None:
+        taken += [("sigsci:gateway.namespace", gateway.get("namespace", gateway_docs.NAMESPACE)),
+                  ("sigsci:gateway.existingGateway.namespace", gateway_docs.home(gateway)[0])]
+        envoy = gateway.get("envoyGateway", {})
+        if gateway.get("implementation", gateway_docs.ENVOY_GATEWAY) == gateway_docs.ENVOY_GATEWAY \
+                and envoy.get("enabled", True):
+            taken.append(("sigsci:gateway.envoyGateway.namespace",
+                          envoy.get("namespace", gateway_docs.ENVOY_GATEWAY_NAMESPACE)))
+    return taken
+
+
+def _fit_verify(verify: dict, config: dict) -> None:
+    taken = {namespace for _, namespace in _echo_taken(config)}
+    if verify.get("namespace", VERIFY_NAMESPACE) in taken:
+        verify["namespace"] = next(f"verify-{n}" for n in range(len(taken) + 1) if f"verify-{n}" not in taken)
 
 
 @st.composite
@@ -743,10 +800,13 @@ def stack_config(draw, gateway: bool = False, injection: bool = False) -> dict:
     if apps:
         config["sigsci:apps"] = apps
     targets = _targets(apps)
+    # The echo's route, which every entry serves before its own: theirs are fitted around it.
+    verify = draw(verify_settings()) if (ingress or gateway_entry) is not None and draw(st.booleans()) else None
+    echo = invariants.echo_routes({"sigsci:verify": verify})
     if ingress is not None:
         if draw(st.booleans()):
             ingress["routes"] = draw(st.lists(route(targets), max_size=3))
-            _fit_routes(ingress["routes"], targets, ingress["flavour"])
+            _fit_routes(copy.deepcopy(echo) + ingress["routes"], targets, ingress["flavour"])
         _fit_ingress_agent(ingress, config)
         config["sigsci:ingress"] = ingress
     if gateway_entry is not None:
@@ -755,8 +815,11 @@ def stack_config(draw, gateway: bool = False, injection: bool = False) -> dict:
         _fit_gateway(draw, gateway_entry, config)
         if draw(st.integers(0, 3)) > 0:
             gateway_entry["routes"] = draw(st.lists(route(targets, gateway=True), max_size=3))
-        _fit_gateway_routes(gateway_entry, ingress, targets)
+        _fit_gateway_routes(gateway_entry, ingress, targets, echo)
         config["sigsci:gateway"] = gateway_entry
+    if verify is not None:
+        _fit_verify(verify, config)
+        config["sigsci:verify"] = verify
     if injection or shape == "injection" or draw(st.integers(0, 5)) == 3:
         injection_entry = draw(injection_settings())
         own = injection_entry.get("agent", {})
@@ -846,6 +909,8 @@ INGRESS = Obj({
 
 INJECTION = Obj({"namespaces": ListOf(Leaf("label")), "paramsNamespace": Leaf("label"), "agent": AGENT,
                  "rpcAddressEnv": Leaf("env-name"), "runAsUser": Leaf("uid")})
+VERIFY = Obj({"echo": Leaf("bool"), "namespace": Leaf("label"), "host": Leaf("precise-host"),
+              "image": Leaf("pinned-image"), "resources": RESOURCES})
 
 
 # -- sigsci:gateway: every key of its table in docs/configuration.md -------------------------------------------
@@ -891,7 +956,7 @@ GATEWAY_KEYS: dict[str, tuple[Any, st.SearchStrategy | None]] = {
     "agents.port": (Leaf("unprivileged-port"), unprivileged_port),
     "agents.tls.secret": (Leaf("subdomain"), dns_subdomain),
     "agents.tls.caSecret": (Leaf("subdomain"), dns_subdomain),
-    "agents.tls.hostname": (Leaf("precise-host"), host.filter(lambda h: not h.startswith("*"))),
+    "agents.tls.hostname": (Leaf("precise-host"), precise_host),
     "agent": (AGENT, agent_settings()),
     "bodyLimit": (Leaf("body-limit"), body_limit),
     "messageTimeout": (Leaf("duration"), message_timeout),
@@ -970,15 +1035,15 @@ def check_gateway_keys() -> None:
 
 
 # The other tables whose keys the fuzzing must know, with their schema nodes (what hostile values break); their
-# valid values are APP_KEYS', app()'s and injection_settings'. Keys of the table that are objects of their own
-# (`agent`, `resources`) count as one.
-SCHEMA_TABLES = {"## `sigsci:apps[]`": "APP", "## `sigsci:injection`": "INJECTION"}
+# valid values are APP_KEYS', app()'s, injection_settings' and verify_settings'. Keys of the table that are objects
+# of their own (`agent`, `resources`) count as one.
+SCHEMA_TABLES = {"## `sigsci:apps[]`": "APP", "## `sigsci:injection`": "INJECTION", "## `sigsci:verify`": "VERIFY"}
 
 
 @functools.cache
 def schema_drift() -> tuple[str, ...]:
-    """Where the sigsci:apps[] and sigsci:injection tables of docs/configuration.md and the schema nodes (APP,
-    INJECTION) disagree: a key the one has and the other lacks."""
+    """Where the sigsci:apps[], sigsci:injection and sigsci:verify tables of docs/configuration.md and the schema
+    nodes (APP, INJECTION, VERIFY) disagree: a key the one has and the other lacks."""
     from test_readme_config import _documented_rows, _table
 
     problems = []
@@ -993,11 +1058,13 @@ def schema_drift() -> tuple[str, ...]:
 
 
 def check_schema_keys() -> None:
-    """Fail loudly where the fuzzing does not know sigsci:apps[] or sigsci:injection as the docs document them."""
+    """Fail loudly where the fuzzing does not know sigsci:apps[], sigsci:injection or sigsci:verify as the docs
+    document them."""
     if schema_drift():
         raise AssertionError("tests/fuzz_configs.py and docs/configuration.md disagree: " + "; ".join(schema_drift())
-                             + ". Give each new key its schema node (APP, INJECTION), its valid values (APP_KEYS, "
-                             "app(), injection_settings) and its rules (the _fit_* functions and RULES)")
+                             + ". Give each new key its schema node (APP, INJECTION, VERIFY), its valid values "
+                             "(APP_KEYS, app(), injection_settings, verify_settings) and its rules (the _fit_* "
+                             "functions and RULES)")
 
 
 # Objects drawn apart from the other keys, now and then: deep in the tree, or tied to one implementation, they
@@ -1032,6 +1099,9 @@ def gateway_settings(draw) -> dict:
             _within(settings, parents, make=True)[key] = draw(strategy)
     if draw(st.integers(0, 5)) == 0:  # failing open, which the preview warns about: rare among optional keys
         settings["failOpen"] = True
+    if draw(st.integers(0, 5)) == 0:  # an HTTPS listener: deep in the tree, and moot with existingGateway
+        _within(settings, ["listeners"], make=True)["tlsSecrets"] = draw(st.lists(dns_subdomain, min_size=1,
+                                                                                    max_size=3))
     return settings
 
 
@@ -1040,7 +1110,7 @@ def gateway_settings(draw) -> dict:
 SCHEMA = Obj({
     "sigsci:site": Leaf("site"), "sigsci:existingSecret": Leaf("top-subdomain"), "sigsci:accessKeyId": Leaf("key"),
     "sigsci:secretAccessKey": Leaf("key"), "sigsci:agent": AGENT, "sigsci:apps": ListOf(APP), "sigsci:ingress": INGRESS,
-    "sigsci:gateway": GATEWAY, "sigsci:injection": INJECTION,
+    "sigsci:gateway": GATEWAY, "sigsci:injection": INJECTION, "sigsci:verify": VERIFY,
 })
 
 _NOT_TEXT = [5, True, [], {}]
@@ -1058,6 +1128,9 @@ INVALID: dict[str, list] = {
     "site": ["", "Bad_Name", "-web", "a..b", "x" * 254, "a" * (SITE_MAX + 1)],
     "release": ["", "Bad_Name", "9lives", "web-", "r" * (RELEASE_MAX + 1), *_NOT_TEXT],
     "image": ["", "not an image", "web:", ":1.0", "web@sha256:zz", *_NOT_TEXT],
+    # An image "with a version tag or a digest (not latest)".
+    "pinned-image": ["", "not an image", "web@sha256:zz", "example/echo", "example/echo:latest",
+                     "registry.example.com:5000/echo", *_NOT_TEXT],
     "repository": ["", "UPPER", "web:1.0", "not a repo", "web@sha256:" + "a" * 64, *_NOT_TEXT],
     "tag": ["", "../x", ".x", "a b", "x" * 129, *_NOT_TEXT],
     "digest": ["", "sha256:zz", "sha256:" + "a" * 63, "md5:" + "a" * 32, "a" * 64, *_NOT_TEXT],
@@ -1208,6 +1281,9 @@ def _required(config: dict) -> dict[tuple, tuple[str, ...]]:
             if backend == "service":
                 for key in ("name", "port"):
                     required[(*here, "service", key)] = (key_of((*here, "service", key)),)
+            if entry_key == "sigsci:ingress" and config[entry_key]["flavour"] in HOST_REQUIRED:
+                # host: "required with flavour nginx-ingress"; a tlsSecret "needs host" too.
+                required[(*here, "host")] = (key_of((*here, "host")), key_of((*here, "tlsSecret")))
     for dotted in GATEWAY_REQUIRED:
         path = ("sigsci:gateway", *dotted.split("."))
         try:
@@ -1442,8 +1518,8 @@ def _rule_route_to_no_app(draw, config, entry="sigsci:ingress"):
     routes = _routes(config, entry)
     if routes is None:
         return None
-    routes.append({"app": "no-such-app"})
-    return f"{entry}: a route to no app", (key_of((entry, "routes", len(routes) - 1, "app")),)
+    index = _add_route(config, entry, {"app": "no-such-app"})
+    return f"{entry}: a route to no app", (key_of((entry, "routes", index, "app")),)
 
 
 def _rule_route_with_two_backends(draw, config, entry="sigsci:ingress"):
@@ -1460,6 +1536,16 @@ def _rule_route_with_two_backends(draw, config, entry="sigsci:ingress"):
     return f"{key_of(here)}: app and service", (key_of((*here, "app")), key_of((*here, "service")))
 
 
+def _add_route(config: dict, entry: str, route: dict) -> int:
+    """`route` added to `entry`'s routes, with a host where the ingress's flavour requires one (that is not the
+    rule broken); its index."""
+    routes = _routes(config, entry)
+    if entry == "sigsci:ingress" and config[entry].get("flavour") in HOST_REQUIRED:
+        route = {"host": "added.example.com", **route}
+    routes.append(route)
+    return len(routes) - 1
+
+
 def _apps_of(config: dict) -> list[dict]:
     return config.get("sigsci:apps") or []
 
@@ -1474,9 +1560,8 @@ def _rule_route_to_an_app_elsewhere(draw, config, entry="sigsci:ingress"):
     routes, apps = _routes(config, entry), _routable(config)
     if routes is None or not apps:
         return None
-    routes.append({"app": apps[_pick(draw, apps)]["name"], "namespace": "no-app-here"})
-    return f"{entry}: a route to an app in a namespace it is not in", \
-        (key_of((entry, "routes", len(routes) - 1, "namespace")),)
+    index = _add_route(config, entry, {"app": apps[_pick(draw, apps)]["name"], "namespace": "no-app-here"})
+    return f"{entry}: a route to an app in a namespace it is not in", (key_of((entry, "routes", index, "namespace")),)
 
 
 def _rule_route_to_an_ambiguous_app(draw, config, entry="sigsci:ingress"):
@@ -1491,9 +1576,8 @@ def _rule_route_to_an_ambiguous_app(draw, config, entry="sigsci:ingress"):
         for other in _routes(config, key) or []:
             if other.get("app") == original["name"]:
                 other.setdefault("namespace", original.get("namespace", "default"))
-    routes.append({"app": original["name"], "path": "/twin"})
-    return f"{entry}: a route to app {original['name']} of two namespaces", \
-        (key_of((entry, "routes", len(routes) - 1, "app")),)
+    index = _add_route(config, entry, {"app": original["name"], "path": "/twin"})
+    return f"{entry}: a route to app {original['name']} of two namespaces", (key_of((entry, "routes", index, "app")),)
 
 
 def _rule_unnormalised_path(draw, config, entry="sigsci:ingress"):
@@ -1515,6 +1599,23 @@ def _rule_tls_without_host(draw, config):
     routes[index].pop("host", None)
     routes[index]["tlsSecret"] = "tls"
     return f"routes[{index}]: tlsSecret without host", (key_of(("sigsci:ingress", "routes", index, "tlsSecret")),)
+
+
+def _rule_hostless_route_on_f5(draw, config):
+    """routes[].host: "required with flavour nginx-ingress": a route loses its host, or one without is added."""
+    ingress = config.get("sigsci:ingress")
+    if not isinstance(ingress, dict) or ingress["flavour"] not in HOST_REQUIRED:
+        return None
+    routes = ingress.setdefault("routes", [])
+    if routes and draw(st.booleans()):
+        index = _pick(draw, routes)
+        del routes[index]["host"]
+        routes[index].pop("tlsSecret", None)  # tlsSecret "needs host": a rule of its own
+    else:
+        routes.append({"service": {"name": "any-host", "port": 80}, "path": "/any-host"})
+        index = len(routes) - 1
+    return f"ingress: routes[{index}] without host on flavour {ingress['flavour']}", \
+        (key_of(("sigsci:ingress", "routes", index, "host")),)
 
 
 # -- placement module's rules -----------------------------------------------------------------------------------
@@ -1631,9 +1732,8 @@ def _rule_route_to_a_module_in_an_existing_deployment(draw, config, entry="sigsc
         name = config["sigsci:apps"][index]["name"]
     if name in _targets(_apps_of(config)):  # the added one's name is another app's
         return None
-    routes.append({"app": name, "path": "/module"})
-    return f"{entry}: a route to {name}, a module in an existing Deployment", \
-        (key_of((entry, "routes", len(routes) - 1, "app")),)
+    index = _add_route(config, entry, {"app": name, "path": "/module"})
+    return f"{entry}: a route to {name}, a module in an existing Deployment", (key_of((entry, "routes", index, "app")),)
 
 
 def _module_in_an_existing_deployment(draw, config: dict) -> tuple[int, dict, str, str]:
@@ -1854,7 +1954,7 @@ def _shared_routes(config: dict) -> list | None:
     if gateway is None or not ingress or not ingress.get("routes"):
         return None
     gateway["ingressRoutes"] = True
-    _fit_gateway_routes(gateway, ingress, _targets(_apps_of(config)))
+    _fit_gateway_routes(gateway, ingress, _targets(_apps_of(config)), invariants.echo_routes(config))
     return ingress["routes"]
 
 
@@ -1898,6 +1998,67 @@ def _rule_existing_gateway_it_does_not_serve(draw, config, gateway):
         ("sigsci:gateway.existingGateway",), live
 
 
+# -- sigsci:verify's rules ---------------------------------------------------------------------------------------
+
+# A valid value of each key of sigsci:verify but echo.
+VERIFY_VALUES = {"namespace": "verify-here", "host": "verify.example.com", "image": "example/echo:1.0",
+                 "resources": {"limits": {"memory": "128Mi"}}}
+
+
+def _echo_of(config: dict) -> dict | None:
+    """The config's sigsci:verify with echo, one added in a namespace of its own where it has none; None where the
+    config has no entry to route it."""
+    if not isinstance(config.get("sigsci:ingress"), dict) and _gateway(config) is None:
+        return None
+    if "sigsci:verify" not in config:
+        config["sigsci:verify"] = {"echo": True}
+        _fit_verify(config["sigsci:verify"], config)
+    return config["sigsci:verify"]
+
+
+def _rule_echo_without_an_entry(draw, config):
+    """echo: "it needs sigsci:ingress or sigsci:gateway"."""
+    if not _apps_of(config) and "sigsci:injection" not in config:
+        return None  # nothing would be left: sigsci:apps is required then
+    config.pop("sigsci:ingress", None)
+    config.pop("sigsci:gateway", None)
+    config.setdefault("sigsci:verify", {})["echo"] = True
+    return "verify: echo without sigsci:ingress or sigsci:gateway", ("sigsci:verify.echo",)
+
+
+def _rule_echo_in_a_taken_namespace(draw, config):
+    """namespace: "not an app's, nor the ingress's, the gateway's or Envoy Gateway's"."""
+    verify = _echo_of(config)
+    if verify is None:
+        return None
+    key, namespace = draw(st.sampled_from(_echo_taken(config)))
+    verify["namespace"] = namespace
+    return f"verify: namespace {namespace}, as {key}", ("sigsci:verify.namespace",)
+
+
+def _rule_verify_key_without_echo(draw, config):
+    """The keys other than echo "apply only with it"."""
+    verify = config.setdefault("sigsci:verify", {})
+    key = draw(st.sampled_from(sorted(VERIFY_VALUES)))
+    verify.setdefault(key, copy.deepcopy(VERIFY_VALUES[key]))
+    if draw(st.booleans()):
+        verify["echo"] = False
+    else:
+        verify.pop("echo", None)
+    return f"verify: {key} without echo", tuple(f"sigsci:verify.{k}" for k in verify if k != "echo")
+
+
+def _rule_route_on_the_echo_path(draw, config):
+    """"a route of yours to the same host and path [as the echo's] ... is refused, naming your route"."""
+    if _echo_of(config) is None:
+        return None
+    entry = draw(st.sampled_from([k for k in ("sigsci:ingress", "sigsci:gateway") if isinstance(config.get(k), dict)]))
+    echo = invariants.echo_routes(config)[0]
+    index = _add_route(config, entry, {"service": {"name": "mine", "port": 80}, "name": "mine-on-the-echo-path",
+                                       "host": echo["host"], "path": echo["path"]})
+    return f"{entry}: a route on the echo's host and path", (key_of((entry, "routes", index, "path")),)
+
+
 def _rules(rules: list, prefix: str = "", **bound) -> dict[str, Rule]:
     return {prefix + rule.__name__.removeprefix("_rule_"): functools.partial(rule, **bound) if bound else rule
             for rule in rules}
@@ -1922,7 +2083,8 @@ RULES: dict[str, Rule] = {
     **_rules([_rule_listener_on_the_app_port, *AGENT_RULES, _rule_probe_on_the_listener, _rule_grace_within_the_drain,
               _rule_app_drains_before_its_agent, _rule_sidecar_user, _rule_agent_service_for_a_sidecar,
               _rule_policy_without_external_service, _rule_extra_value_of_ours, *ROUTE_RULES, _rule_tls_without_host,
-              *MODULE_RULES]),
+              _rule_hostless_route_on_f5, *MODULE_RULES, _rule_echo_without_an_entry, _rule_echo_in_a_taken_namespace,
+              _rule_verify_key_without_echo, _rule_route_on_the_echo_path]),
     **_rules(ROUTE_RULES + AGENT_RULES, GATEWAY_KIND, entry="sigsci:gateway"),
     **_rules([_rule_timeout_too_short, _rule_body_limit_out_of_range, _rule_existing_gateway_with_its_own_keys,
               _rule_https_on_the_http_port, _rule_probe_on_the_grpc_port, _rule_implementation_specific,
@@ -2014,7 +2176,7 @@ def _mutate(draw, config: dict, kind: str) -> tuple | None:
         return f"unknown key {key_of(unknown)}", (key_of(unknown),)
     if kind == "not-json":
         key = draw(st.sampled_from(["sigsci:apps", "sigsci:ingress", "sigsci:agent", "sigsci:gateway",
-                                    "sigsci:injection"]))
+                                    "sigsci:injection", "sigsci:verify"]))
         config[key] = draw(st.sampled_from(["{not json", "[1, 2", "web", ""]))
         return f"{key} is not JSON", (key,)
     if kind == "unknown-top-key":

@@ -131,6 +131,9 @@ CASES = [
      "sigsci:ingress.routes[0].tlsSecret", "needs host"),
     ("route-namespace-for-app", ingress(routes=[{"app": "web", "namespace": "other"}]),
      "sigsci:ingress.routes[0].namespace", "is not in namespace other"),
+    ("route-without-host-on-f5", ingress(flavour="nginx-ingress", routes=[
+        {"app": "web", "host": "web.example.com"}, {"app": "web", "name": "any-host", "path": "/any"}]),
+     "sigsci:ingress.routes[1].host", "F5's NGINX Ingress Controller serves only Ingress rules with a host"),
     ("agent-service-without-lifetime", ingress(agentService={"replicas": 3}), "sigsci:ingress.agentService",
      "only to agentLifetime service"),
     ("bad-lifetime", ingress(agentLifetime="sidecar"), "sigsci:ingress.agentLifetime", "nativeSidecar"),

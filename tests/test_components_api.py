@@ -104,6 +104,9 @@ def test_ingress_component_errors_use_python_names():
     with pytest.raises(ConfigError) as err:
         harness.run(_ingress_program(agent={"pre_stop_sleep_seconds": 5}))
     assert err.value.key == "SigsciIngressController 'edge'.agent.pre_stop_sleep_seconds"
+    with pytest.raises(ConfigError) as err:
+        harness.run(_ingress_program(flavour="nginx-ingress", routes=[{"app": "web"}]))
+    assert err.value.key == "SigsciIngressController 'edge'.routes[0].host"
 
 
 def test_ingress_component_requires_a_secret_name():

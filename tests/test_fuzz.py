@@ -22,6 +22,7 @@ from hypothesis import HealthCheck, Phase, given, note, seed, settings
 from hypothesis.control import currently_in_test_context
 
 import crd_schema
+import gateway_docs
 import harness
 import invariants
 from fuzz_configs import (GATEWAY_KEYS, HOSTILE_KINDS, SCOPED_KINDS, check_gateway_keys, check_schema_keys,
@@ -65,15 +66,24 @@ CRDS_MISSING = crd_schema.missing()
 
 
 def _cluster(config: dict) -> harness.CaptureMocks:
-    """Mocks holding what harness.fill_live makes up for each app's live objects, merged where two apps' objects of
-    different kinds share a namespace and name (one app's Service `a`, another's Deployment `a`): the mocks answer a
-    read by id alone, and fill_live keeps only the first object of an id, so the other app's read would get a
-    Service for its Deployment."""
+    """Mocks holding what harness.fill_live makes up for each app's live objects, and the existing Gateway
+    run_config would add, merged where two objects of different kinds share a namespace and name (one app's
+    Service `a`, another's Deployment `a`, or the Gateway `a`): the mocks answer a read by id alone, and fill_live
+    and run_config keep only the first object of an id, so the other read would get a Service for its Deployment
+    or Gateway."""
     mocks = harness.CaptureMocks()
+    held_by = []
     for app in config.get("sigsci:apps") or []:
         alone = harness.CaptureMocks()
         harness.fill_live({"sigsci:apps": [app]}, alone)
-        for live_id, held in alone.live.items():
+        held_by.append(alone.live)
+    gateway = config.get("sigsci:gateway") or {}
+    if "existingGateway" in gateway:
+        existing = gateway["existingGateway"]
+        held_by.append(harness.existing_gateway(existing["namespace"], existing["name"], harness.GATEWAY_CONTROLLERS[
+            gateway.get("implementation", gateway_docs.IMPLEMENTATIONS[0])]))
+    for live in held_by:
+        for live_id, held in live.items():
             merged = mocks.live.setdefault(live_id, {"spec": {}})
             merged["spec"] = {**merged["spec"], **held["spec"]}
     return mocks
@@ -156,6 +166,10 @@ def _coverage(config: dict, outcomes: Counter) -> None:
         outcomes["gateway agents tls"] += "tls" in gateway.get("agents", {})
         outcomes["gateway failOpen"] += gateway.get("failOpen") is True
         outcomes.update(f"gateway key {key}" for key in _documented_keys(gateway))
+    verify = config.get("sigsci:verify")
+    if verify is not None:
+        outcomes["verify echo"] += 1
+        outcomes.update(f"verify {key}" for key in verify if key != "echo")
 
 
 def _documented_keys(settings: dict, prefix: str = "") -> set[str]:
@@ -180,7 +194,8 @@ COVERAGE = {"placement owned", "placement patch", "placement service", "placemen
             "lifetime classicSidecar", "lifetime service", "routes", "shared agent", "existing secret",
             "created secret", "gateway", "gateway beside the ingress", "gateway without the ingress",
             "gateway existing", "gateway created", "gateway envoyGateway", "gateway istio", "gateway routes",
-            "gateway ingressRoutes", "gateway agents tls", "gateway failOpen"}
+            "gateway ingressRoutes", "gateway agents tls", "gateway failOpen", "verify echo", "verify namespace",
+            "verify host", "verify image", "verify resources"}
 
 
 def test_valid_configs_build_valid_stacks():
@@ -215,7 +230,7 @@ def test_the_fuzzing_knows_every_documented_gateway_key():
 
 
 def test_the_fuzzing_knows_every_documented_app_and_injection_key():
-    """Likewise for the sigsci:apps[] and sigsci:injection tables."""
+    """Likewise for the sigsci:apps[], sigsci:injection and sigsci:verify tables."""
     check_schema_keys()
 
 

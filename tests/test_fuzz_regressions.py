@@ -109,6 +109,14 @@ CASES = [
                       {"name": "shop", "port": 130, "placement": "patch", "deployment": "a", "service": "shop",
                        "takeOver": ["service.targetPort"]}], **EXISTING},
      None),
+    # An existing Gateway named like a patched app's Service in its namespace: the made-up Service answered the
+    # Gateway's read, which then named no class (test_fuzz.builds merges the Gateway with the apps' objects).
+    ("an-existing-gateway-and-a-service-of-one-name",
+     {"sigsci:apps": [{"name": "api", "port": 8080, "placement": "patch", "deployment": "api", "service": "web",
+                       "takeOver": ["service.targetPort"]}],
+      "sigsci:gateway": {"implementation": "istio", "existingGateway": {"namespace": "default", "name": "web"}},
+      **EXISTING},
+     None),
     # Placement module and injection side by side, in every form the fuzzing draws: valid, every invariant kept.
     ("module-and-injection",
      {"sigsci:apps": [{"name": "api", "port": 8080, "placement": "module", "image": "example/api:1.2.3",

@@ -183,6 +183,35 @@ def test_routes_become_ingresses_of_our_class(default_run):
     assert any("inspected twice" in w for w in default_run.warnings)
 
 
+HOSTLESS = [{"app": "web", "host": "web.example.com"}, {"app": "web", "name": "any-host", "path": "/any"}]
+
+
+@pytest.mark.parametrize("flavour", ["ingress-nginx", "ingress-nginx-chainguard"])
+def test_ingress_nginx_flavours_serve_a_route_without_host(flavour):
+    run = harness.run_config(ingress_config(flavour=flavour, routes=HOSTLESS))
+    rules = {clean(r.inputs)["metadata"]["name"]: clean(r.inputs)["spec"]["rules"] for r in run.of_type(INGRESS_TYPE)}
+    assert "host" not in rules["any-host"][0] and rules["web"][0]["host"] == "web.example.com"
+
+
+def test_f5_flavour_refuses_a_route_without_host():
+    with pytest.raises(ConfigError) as err:
+        harness.run_config(ingress_config(flavour="nginx-ingress", routes=HOSTLESS))
+    assert err.value.key == "sigsci:ingress.routes[1].host"
+    assert "F5's NGINX Ingress Controller serves only Ingress rules with a host" in err.value.problem
+    assert "\n" not in str(err.value)
+
+
+def test_f5_flavour_leaves_the_gateways_own_routes_without_host_alone():
+    config = {**ingress_config(flavour="nginx-ingress", routes=HOSTLESS[:1]),
+              "sigsci:gateway": {"routes": [{"app": "web", "name": "any-host"}]}}
+    harness.run_config(config)
+    # Served on the Gateway too, an ingress route is still the controller's: the rule holds for it.
+    with pytest.raises(ConfigError) as err:
+        harness.run_config({**ingress_config(flavour="nginx-ingress", routes=HOSTLESS),
+                            "sigsci:gateway": {"ingressRoutes": True}})
+    assert err.value.key == "sigsci:ingress.routes[1].host"
+
+
 def test_route_to_a_service_with_annotations_and_tls():
     config = ingress_config(routes=[{"name": "docs", "host": "docs.example.com", "path": "/v1", "pathType": "Exact",
                                      "namespace": "docs", "service": {"name": "docs-web", "port": 80},

@@ -235,3 +235,23 @@ def test_structure_from_secret_config_stays_plain():
     assert [p["port"] for p in service["spec"]["ports"]] == [8080]
     route = next(r for r in run.resources if r.type.endswith("Ingress"))
     assert clean(route.inputs)["spec"]["rules"][0]["host"] == "shop.example.com"
+
+
+def test_values_filled_in_during_the_update_keep_their_secrecy():
+    """A component's input known only during the update (a namespace from another resource) is filled into the
+    built objects: what was secret stays secret, whole maps and lists included."""
+    import pulumi
+
+    from sigsci_waf.resolve.deferred import STAND_INS, Deferred
+
+    deferred = Deferred(outputs={"namespace": pulumi.Output.from_input("team")})
+    built = {"a": Sensitive(f"x-{STAND_INS['namespace']}"), "b": SensitiveMap({"n": STAND_INS["namespace"]}),
+             "c": SensitiveList([STAND_INS["namespace"]]), "d": f"plain-{STAND_INS['namespace']}"}
+    out = deferred.substitute(built)
+    assert isinstance(out["b"], SensitiveMap) and isinstance(out["c"], SensitiveList)
+
+    async def secrecy():
+        return [await out["a"].is_secret(), await out["d"].is_secret(), await out["a"].future()]
+
+    import asyncio
+    assert asyncio.get_event_loop().run_until_complete(secrecy()) == [True, False, "x-team"]

@@ -130,7 +130,8 @@ class RouteArgs(TypedDict, total=False):
     name: str
     """The Ingress's name. Default: the backend Service's name."""
     host: str
-    """The host it matches (a DNS name, `*.` wildcard allowed). Default: any host."""
+    """The host it matches (a DNS name, `*.` wildcard allowed); required with flavour `nginx-ingress`, whose
+    controller serves only rules with a host. Default: any host."""
     path: str
     """The path it matches. Default: `/`."""
     path_type: PathType

@@ -52,6 +52,9 @@ class FlavourChart:
     image_digest_keys: tuple[str, ...] = ()
     # ingress-nginx selects IngressClasses by a controller value we choose; F5's is fixed by the chart.
     sets_controller_value: bool = False
+    # The controller refuses an Ingress rule without a host (F5's validateIngressSpec), so such a route is never
+    # served; ingress-nginx serves it for any host.
+    requires_rule_host: bool = False
     # Ports the controller itself listens on in the pod it shares with a sidecar agent: the chart's default
     # values and the controller's own listeners. A sidecar port among them would fail to bind.
     controller_ports: dict[int, str] = field(default_factory=dict)
@@ -161,6 +164,7 @@ FLAVOURS: dict[Flavour, FlavourChart] = {
         volume_mounts="volumeMounts",
         pod_annotations=("controller", "pod", "annotations"),
         disruption_budget="podDisruptionBudget",
+        requires_rule_host=True,
         # values.yaml: containerPort, nginxStatus.port, readyStatus.port, prometheus.port, serviceInsight.port.
         controller_ports={80: "http", 443: "https", 8080: "the NGINX status", 8081: "the readiness endpoint",
                           9113: "Prometheus metrics", 9114: "the service insight endpoint"},

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any, Callable, Mapping
 
 from ..config.errors import ConfigError, report_once
+from ..config.sensitive import Sensitive, SensitiveList, SensitiveMap
 
 # Stand-ins valid for their fields' types, and never a real value.
 STAND_INS = {
@@ -45,14 +46,15 @@ class Deferred:
                 # The pull policy is Kubernetes' own default for the image's tag: derived from the real image.
                 from ..apps.build import image_pull_policy
                 swapped["imagePullPolicy"] = self.outputs["image"].apply(image_pull_policy)
-            return swapped
+            return SensitiveMap(swapped) if isinstance(value, SensitiveMap) else swapped  # secret whole stays so
         if isinstance(value, list):
-            return [self.substitute(v) for v in value]
+            swapped_list = [self.substitute(v) for v in value]
+            return SensitiveList(swapped_list) if isinstance(value, SensitiveList) else swapped_list
         if isinstance(value, str) and any(STAND_INS[name] in value for name in self.outputs):
-            return self._text(value)
+            return self._text(value, secret=isinstance(value, Sensitive))
         return value
 
-    def _text(self, text: str) -> Any:
+    def _text(self, text: str, secret: bool = False) -> Any:
         import pulumi
 
         names = [name for name in self.outputs if STAND_INS[name] in text]
@@ -63,7 +65,8 @@ class Deferred:
                 result = result.replace(STAND_INS[name], real)
             return result
 
-        return pulumi.Output.all(*(self.outputs[name] for name in names)).apply(fill)
+        filled = pulumi.Output.all(*(self.outputs[name] for name in names)).apply(fill)
+        return pulumi.Output.secret(filled) if secret else filled
 
     def shown(self, text: str) -> str:
         """A message with each stand-in named for what it is."""

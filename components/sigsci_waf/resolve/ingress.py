@@ -68,6 +68,7 @@ def resolve_ingress(raw: Mapping[str, Any], shared_agent: AgentSettings, key: st
     _check_agent_user(ing)
     own_key = ing.field_key("routes")
     keyed = keyed_routes(Route, extra_routes, ing.spec.routes, own_key)
+    _check_hosts(ing, keyed)
     routes, warnings = resolve_routes([route for _, route in keyed], own_key, apps, kind="Ingress",
                                       place=f"IngressClass {ing.spec.ingress_class.name}", entry="controller",
                                       route_keys=[key for key, _ in keyed])
@@ -98,6 +99,17 @@ def _check_ports(ing: ResolvedIngress) -> None:
         raise ConfigError(key, f"{probe.port} is already used by the controller in the same pod "
                                f"({taken[probe.port]}); pick a port other than "
                                + ", ".join(str(p) for p in sorted(taken)))
+
+
+def _check_hosts(ing: ResolvedIngress, keyed: Sequence[tuple[str, Route]]) -> None:
+    """A controller that serves only rules with a host would take a route without one and never serve it."""
+    if not ing.flavour.requires_rule_host:
+        return
+    hostless = next((key for key, route in keyed if route.host is None), None)
+    if hostless is not None:
+        raise ConfigError(f"{hostless}.host", f"is required with flavour {ing.flavour.name}: F5's NGINX Ingress "
+                                              "Controller serves only Ingress rules with a host, and would never "
+                                              "serve this route; set host to the name clients use")
 
 
 _NAME_VALUES = ("nameOverride", "fullnameOverride", "controller.name")

@@ -493,6 +493,10 @@ def _fit_module(entry: dict, config: dict) -> None:
     socket_dir = socket_directory(config, entry.get("agent", {}))
     if socket_dir in entry.get("writablePaths", []):
         entry["writablePaths"].remove(socket_dir)
+    # "the app's own agent.runAsUser, if it differs, is refused": the agent runs as the app's user.
+    own = entry.get("agent")
+    if isinstance(own, dict) and "runAsUser" in own:
+        own["runAsUser"] = entry.get("runAsUser", DEFAULT_UID)
 
 
 def _fit_app(entry: dict, config: dict) -> None:
@@ -1743,6 +1747,17 @@ def _module_in_an_existing_deployment(draw, config: dict) -> tuple[int, dict, st
     return index, entry, live_id, entry.get("container", entry["name"])
 
 
+def _rule_module_agent_of_another_user(draw, config):
+    """agent.runAsUser: "the app's own agent.runAsUser, if it differs, is refused" (a module's agent runs as the
+    app's user, so that the socket it creates is the app's)."""
+    index = _module_app(draw, config)
+    entry = config["sigsci:apps"][index]
+    uid = entry.get("runAsUser", DEFAULT_UID)
+    other = draw(st.sampled_from([1000, 2000, uid + 1]).filter(lambda u: u != uid))
+    entry.setdefault("agent", {})["runAsUser"] = other
+    return f"apps[{index}]: agent.runAsUser {other}, the app's {uid}", (f"sigsci:apps[{index}].agent.runAsUser",)
+
+
 def _rule_existing_deployment_without_the_container(draw, config):
     """container: "read from the cluster at preview, and refused if missing" (by default the app's name)."""
     index, entry, live_id, container = _module_in_an_existing_deployment(draw, config)
@@ -2074,7 +2089,8 @@ MODULE_RULES = [_rule_listener_with_module, _rule_own_deployment_key_with_deploy
                 _rule_env_sets_the_rpc_address, _rule_container_without_deployment,
                 _rule_container_named_like_the_agent, _rule_module_named_like_the_agent,
                 _rule_writable_path_over_the_socket, _rule_probe_on_the_rpc_port,
-                _rule_existing_deployment_without_the_container, _rule_existing_deployment_of_another_user]
+                _rule_existing_deployment_without_the_container, _rule_existing_deployment_of_another_user,
+                _rule_module_agent_of_another_user]
 GATEWAY_KIND = "gateway_"  # the kinds that break sigsci:gateway; their configs always have one
 INJECTION_KIND = "injection_"  # the kinds that break sigsci:injection; their configs always have it
 # Where the kinds of each prefix break: their configs always have that entry.

@@ -75,6 +75,9 @@ def test_a_tcp_module_reaches_the_agent_on_localhost_only():
     schema_check.validate_run(run)
 
 
+EXISTING_NO_LIVE = {"name": "api", "port": 8080, "placement": "module", "deployment": "api"}
+
+
 @pytest.mark.parametrize("app, key, fragment", [
     ({**APP, "listenerPort": 8001}, "listenerPort", "applies only to placement owned or patch or service"),
     ({k: v for k, v in APP.items() if k != "image"}, "image", "is required for placement module"),
@@ -92,6 +95,9 @@ def test_a_tcp_module_reaches_the_agent_on_localhost_only():
     ({"name": "api", "port": 8080, "placement": "module", "deployment": "api", "container": "sigsci-agent"},
      "container", "the agent's container"),
     ({**APP, "service": "api"}, "service", "applies only to placement patch"),
+    ({**APP, "agent": {"runAsUser": 2000}}, "agent.runAsUser", "runs as the app's user (10001, runAsUser)"),
+    ({**APP, "runAsUser": 3000, "agent": {"runAsUser": 10001}}, "agent.runAsUser", "app's user (3000"),
+    ({**EXISTING_NO_LIVE, "agent": {"runAsUser": 5}}, "agent.runAsUser", "app's user (10001"),
 ])
 def test_module_config_that_cannot_work_is_refused_naming_the_key(app, key, fragment):
     with pytest.raises(ConfigError) as err:
@@ -196,6 +202,19 @@ def test_a_live_container_of_the_right_user_or_a_tcp_module_passes():
     _run({**EXISTING, "runAsUser": 1000}, mocks=mocks)
     mocks = harness.CaptureMocks(live={f"{NS}/legacy-web": harness.existing_deployment("web", run_as_user=1000)})
     _run({**EXISTING, "rpcPort": 9999}, mocks=mocks)  # TCP: no socket file, any user
+
+
+def test_a_module_agent_runs_as_the_app_s_user_whatever_the_shared_settings_say():
+    """The app's own agent.runAsUser may repeat the app's user; the shared one does not apply, and says so."""
+    run = _run({**APP, "runAsUser": 2000, "agent": {"runAsUser": 2000}})
+    deployment = _objects(run)[("Deployment", "api")]
+    [agent] = deployment["spec"]["template"]["spec"]["initContainers"]
+    assert agent["securityContext"]["runAsUser"] == 2000
+    run = _run(APP, **{"sigsci:agent": {"runAsUser": 3000}})
+    [agent] = _objects(run)[("Deployment", "api")]["spec"]["template"]["spec"]["initContainers"]
+    assert agent["securityContext"]["runAsUser"] == 10001
+    assert any("shared agent.runAsUser (3000) does not apply to this module app" in w for w in run.warnings)
+    assert not any("runAsUser" in w for w in _run(APP, **{"sigsci:agent": {"runAsUser": 10001}}).warnings)
 
 
 def test_an_existing_deployments_namespace_is_not_the_stacks():

@@ -280,10 +280,25 @@ def test_with_istio_the_filter_selects_the_gateway_the_echo_route_is_on():
     assert envoy_filter["spec"]["configPatches"][0]["patch"]["value"]["typed_config"]["failure_mode_allow"] is False
 
 
-def test_the_entries_wait_for_the_echo_s_namespace(both):
-    for component in ("ingress", "gateway"):
-        assert "namespace-sigsci-verify" in both.options[component]["dependsOn"]
-    assert "namespace-sigsci-verify" in both.options["verify-echo-deployment"]["dependsOn"]
+def _waits_for(run, name: str) -> set[str]:
+    """Everything `name` waits for, directly or through what it waits for (the engine's order of creation, and
+    the reverse order of deletion)."""
+    seen: set[str] = set()
+    pending = [name]
+    while pending:
+        for dependency in run.options.get(pending.pop(), {}).get("dependsOn", []):
+            if dependency not in seen:
+                seen.add(dependency)
+                pending.append(dependency)
+    return seen
+
+
+def test_the_entries_objects_in_the_echo_s_namespace_wait_for_it(both):
+    in_echo = [r.name for r in both.resources if r.type.rsplit(":", 1)[-1] in ("Ingress", "HTTPRoute", "ReferenceGrant")
+               and clean(r.inputs)["metadata"]["namespace"] == "sigsci-verify"]
+    assert {name.split("-", 1)[0] for name in in_echo} == {"ingress", "gateway"}
+    for name in [*in_echo, "verify-echo-deployment"]:
+        assert "namespace-sigsci-verify" in _waits_for(both, name), name
 
 
 # -- checked like every object of the stacks --------------------------------------------------------------------

@@ -10,6 +10,7 @@ from ..agent.workloads import SHUTDOWN_MARGIN_SECONDS
 from ..config.agent import AgentSettings, merge_agent
 from ..config.app import AppSpec
 from ..config.choices import Placement
+from ..config.kube import DEFAULT_UID
 from ..config.errors import ConfigError, Keyed, join_path
 from ..config.model import parse
 from ..config.refs import ROTATION, SECRET_NAME
@@ -86,7 +87,18 @@ def resolve_app(raw: Mapping[str, Any], shared_agent: AgentSettings, key: str, *
     app = ResolvedApp(spec=spec, agent=agent, key=key, secret=secret, snake=snake)
     _check_pod(app)
     token = ROTATION if rotation else None
-    return replace(app, manifests=traced(lambda a: build_app(a, SECRET_NAME, token), app, secret, key))
+    manifests = traced(lambda a: build_app(a, SECRET_NAME, token), app, secret, key)
+    return replace(app, manifests=replace(manifests, warnings=[*_shared_user_unused(app), *manifests.warnings]))
+
+
+def _shared_user_unused(app: ResolvedApp) -> list[str]:
+    """The shared agent settings' runAsUser, which a module's agent cannot take (its own is refused)."""
+    spec, uid = app.spec, app.spec.run_as_user or DEFAULT_UID
+    if spec.placement != Placement.MODULE or "run_as_user" not in app.agent.model_fields_set \
+            or app.agent.run_as_user == uid:
+        return []
+    return [f"the shared agent.runAsUser ({app.agent.run_as_user}) does not apply to this module app: its agent "
+            f"runs as the app's user ({uid}, runAsUser), so that the socket it creates is the app's"]
 
 
 def _check_pod(app: ResolvedApp) -> None:
@@ -103,6 +115,12 @@ def _check_pod(app: ResolvedApp) -> None:
     if probe.enabled and probe.port in taken:
         raise ConfigError(app.field_key("agent.startupProbe.port"),
                           f"{probe.port} is already used by {taken[probe.port]}; pick another port")
+    if spec.placement == Placement.MODULE and "run_as_user" in spec.agent.model_fields_set \
+            and spec.agent.run_as_user != (spec.run_as_user or DEFAULT_UID):
+        raise ConfigError(app.field_key("agent.runAsUser"),
+                          f"{spec.agent.run_as_user}: a module's agent runs as the app's user "
+                          f"({spec.run_as_user or DEFAULT_UID}, runAsUser), so that the socket it creates is the "
+                          "app's; leave agent.runAsUser out, or set runAsUser")
     if spec.placement == Placement.MODULE and agent.tmp_mount_path in (spec.writable_paths or ()):
         raise ConfigError(app.field_key("writablePaths"),
                           f"{agent.tmp_mount_path} is where the agent's socket volume is mounted in the app's "

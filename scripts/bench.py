@@ -388,9 +388,20 @@ def main() -> None:
     if unknown:
         parser.error(f"--configs: unknown {', '.join(unknown)} (known: {', '.join(CONFIGS)})")
     results = run(sizes, options.reps, configs)
-    text = report(results, options.reps)
-    Path(options.out).write_text(text)
+    out = Path(options.out)
+    text = with_notes(report(results, options.reps), out.read_text() if out.is_file() else "")
+    out.write_text(text)
     print(text)
+
+
+# The section of BENCHMARKS.md written by hand (measurements that explain the figures), kept by every run.
+NOTES_HEADING = "## Measured by hand (kept by make bench)"
+
+
+def with_notes(report_text: str, previous: str) -> str:
+    """The new report, followed by the hand-written section of the previous one, if it had one."""
+    start = previous.find(NOTES_HEADING)
+    return report_text if start < 0 else report_text.rstrip("\n") + "\n\n" + previous[start:]
 
 
 if __name__ == "__main__":

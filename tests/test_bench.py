@@ -67,3 +67,14 @@ def test_the_gateway_config_declares_the_gateway_flat_as_the_program_does(tmp_pa
     for kind in ("GatewayClass", "Gateway", "EnvoyExtensionPolicy", "ClientTrafficPolicy", "HTTPRoute",
                  "ReferenceGrant", "PodDisruptionBudget", "NetworkPolicy", "Release"):
         assert kind in kinds, kind
+
+
+def test_a_new_report_keeps_the_section_written_by_hand():
+    """`make bench` rewrites the figures, not the measurements that explain them."""
+    kept = f"{bench.NOTES_HEADING}\n\n- measured by hand: 42 MiB\n"
+    previous = f"# Benchmarks\n\n| old | table |\n\n{kept}"
+    assert bench.with_notes("# Benchmarks\n\n| new | table |\n", previous) == \
+        f"# Benchmarks\n\n| new | table |\n\n{kept}"
+    assert bench.with_notes("# Benchmarks\n", "# Benchmarks, no notes\n") == "# Benchmarks\n"
+    assert bench.with_notes("# Benchmarks\n", "") == "# Benchmarks\n"
+    assert bench.NOTES_HEADING in (harness.ROOT / "BENCHMARKS.md").read_text()

@@ -46,13 +46,7 @@ def _opt(**fields: st.SearchStrategy) -> st.SearchStrategy[dict]:
     return st.fixed_dictionaries({}, optional=fields)
 
 
-def deep_merge(base: dict, over: dict) -> dict:
-    """`over` on top of `base`, maps key by key: how an app's or the ingress's agent goes over sigsci:agent."""
-    result = dict(base)
-    for key, value in over.items():
-        both = isinstance(value, dict) and isinstance(result.get(key), dict)
-        result[key] = deep_merge(result[key], value) if both else value
-    return result
+deep_merge = invariants.deep_merge
 
 
 # -- what docs/configuration.md and docs/ingress.md say ---------------------------------------------------------

@@ -320,16 +320,18 @@ def _agent_problems(where: str, spec: dict) -> list[str]:
     return problems
 
 
+def deep_merge(base: dict, over: dict) -> dict:
+    """`over` on top of `base`, maps key by key: how an app's or the ingress's agent goes over sigsci:agent."""
+    result = dict(base)
+    for key, value in over.items():
+        both = isinstance(value, dict) and isinstance(result.get(key), dict)
+        result[key] = deep_merge(result[key], value) if both else value
+    return result
+
+
 def _merged_agent(config: dict, app: dict) -> dict:
     """An app's agent settings over sigsci:agent, key by key."""
-    def merge(base: dict, over: dict) -> dict:
-        result = dict(base)
-        for key, value in over.items():
-            both = isinstance(value, dict) and isinstance(result.get(key), dict)
-            result[key] = merge(result[key], value) if both else value
-        return result
-
-    return merge(config.get("sigsci:agent") or {}, app.get("agent") or {})
+    return deep_merge(config.get("sigsci:agent") or {}, app.get("agent") or {})
 
 
 def _module_app_problems(where: str, namespace: str, deployment: str, labels: dict, spec: dict,

@@ -147,18 +147,13 @@ def pod_peer(namespace: str, pods: Mapping[str, str], *, any_namespace: bool = F
 
 
 def network_policy(name: str, namespace: str, labels: Mapping[str, str], selector: Mapping[str, str], *,
-                   port: int, from_pods: Mapping[str, str] | None = None,
-                   any_namespace: bool = False, from_namespace: str | None = None,
-                   peers: list[dict[str, Any]] | None = None) -> dict[str, Any]:
-    """Admit traffic to the selected pods only on `port` (and only from `from_pods` when given: in the same
-    namespace, in any namespace with `any_namespace`, or in `from_namespace`; or only from `peers`).
+                   port: int, peers: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+    """Admit traffic to the selected pods only on `port` (and only from `peers`, each a `pod_peer`, when given).
 
     Effective where the cluster's network plugin enforces NetworkPolicy; egress stays open because
     the agent must reach the Fastly cloud.
     """
     rule: dict[str, Any] = {"ports": [{"port": port, "protocol": "TCP"}]}
-    if from_pods is not None:
-        peers = [pod_peer(namespace, from_pods, any_namespace=any_namespace, from_namespace=from_namespace)]
     if peers is not None:
         rule["from"] = list(peers)
     return {

@@ -17,7 +17,6 @@ from ..config.agent import APP_RESOURCES
 from ..config.app import (DEFAULT_NETWORK_POLICY, DEFAULT_READ_ONLY_ROOT, DEFAULT_REPLICAS, DEFAULT_SERVICE_TYPE,
                           DEFAULT_WRITABLE_PATHS)
 from ..config.choices import Placement, PullPolicy
-from ..config.kube import DEFAULT_UID
 from ..config.refs import MODULE_CONTAINER, PATCH_CHECKED
 from .restore import OWNER_TARGET_PORT_ANNOTATION
 
@@ -71,7 +70,7 @@ def app_container(app: ResolvedApp) -> tuple[dict[str, Any], list[dict[str, Any]
         "ports": [{"name": "http", "containerPort": spec.port, "protocol": "TCP"}],
         "resources": workloads.container_resources(spec.resources or APP_RESOURCES, APP_RESOURCES),
         "securityContext": workloads.container_security_context(
-            spec.run_as_user or DEFAULT_UID,
+            spec.effective_run_as_user(),
             DEFAULT_READ_ONLY_ROOT if spec.read_only_root_filesystem is None else spec.read_only_root_filesystem),
     }
     if spec.command is not None:
@@ -207,7 +206,7 @@ def module_mode(app: ResolvedApp) -> Rpc:
 
 
 def module_agent(app: ResolvedApp, secret_name: str) -> AgentParts:
-    return module_sidecar(app.agent, secret_name, module_mode(app), app.spec.run_as_user or DEFAULT_UID,
+    return module_sidecar(app.agent, secret_name, module_mode(app), app.spec.effective_run_as_user(),
                           secret=app.secret)
 
 

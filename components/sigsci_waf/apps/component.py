@@ -12,7 +12,6 @@ from ..config.args import AgentArgs, ResourcesArgs, plain_values
 from ..config.choices import Placement, ServiceType, TakeOver
 from ..config.app import AppSpec
 from ..config.errors import ConfigError, check_call, report_once
-from ..config.kube import DEFAULT_UID
 from ..config.refs import MODULE_CONTAINER, PATCH_CHECKED, ROTATION, SECRET_NAME
 from ..declare import declare, registered
 from ..resolve.app import Manifests, ResolvedApp, resolve_app
@@ -189,7 +188,7 @@ class SigsciRevProxyApp(pulumi.ComponentResource):
         live = k8s.apps.v1.Deployment.get(f"{name}-deployment-live",
                                           deferred.substitute(f"{spec.namespace}/{spec.deployment}"), opts=read)
         container = spec.effective_container()
-        uid = None if spec.rpc_port is not None else (spec.run_as_user or DEFAULT_UID)
+        uid = None if spec.rpc_port is not None else spec.effective_run_as_user()
         where = deferred.shown(f"Deployment {spec.namespace}/{spec.deployment}")
 
         def check(live_spec: Any) -> str:

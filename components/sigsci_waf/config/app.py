@@ -13,7 +13,7 @@ from .choices import Placement, ServiceType, TakeOver
 from .errors import Problem
 from .model import Model
 from .sensitive import STRUCTURE
-from .kube import (KUBERNETES_DEFAULT_NAMESPACE, DnsLabel, DnsSubdomain, EnvName, Image, Port, ServiceName, TargetPort,
+from .kube import (DEFAULT_UID, KUBERNETES_DEFAULT_NAMESPACE, DnsLabel, DnsSubdomain, EnvName, Image, Port, ServiceName, TargetPort,
                    UnprivilegedPort, absolute_path)
 
 DEFAULT_LISTENER_PORT = 8001
@@ -185,6 +185,10 @@ class AppSpec(Model):
     def effective_container(self) -> str:
         """placement module: the app's container, the one the module runs in."""
         return self.container if self.container is not None else self.name
+
+    def effective_run_as_user(self) -> int:
+        """The app container's user; a module's agent runs as it too, so that the socket it creates is the app's."""
+        return self.run_as_user if self.run_as_user is not None else DEFAULT_UID
 
     def effective_rpc_address_env(self) -> str:
         return self.rpc_address_env if self.rpc_address_env is not None else DEFAULT_RPC_ADDRESS_ENV

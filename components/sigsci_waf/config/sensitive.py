@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import functools
 import re
-from typing import Any, Iterable, Mapping
+from typing import Any, Callable, Iterable, Mapping
 
 from .refs import Ref
 
@@ -86,19 +86,21 @@ def reveal(value: Any, bindings: Mapping[Any, Any] | None = None) -> Any:
     if isinstance(value, SensitiveList):
         return pulumi.Output.secret([reveal(v, bindings) for v in value])
     if isinstance(value, Mapping):
-        return _copied_on_write(value, value.items(), dict, bindings)
+        return copied_on_write(value, value.items(), dict, lambda _, item: reveal(item, bindings))
     if isinstance(value, list):
-        return _copied_on_write(value, enumerate(value), list, bindings)
+        return copied_on_write(value, enumerate(value), list, lambda _, item: reveal(item, bindings))
     if isinstance(value, Ref):  # its value may itself be Sensitive
         return reveal((bindings or {})[value])
     return value
 
 
-def _copied_on_write(value: Any, items: Iterable[tuple[Any, Any]], kind: type, bindings: Any) -> Any:
-    """`value` with each item revealed: itself when no item changes (and it is a plain `kind`), else a copy."""
+def copied_on_write(value: Any, items: Iterable[tuple[Any, Any]], kind: type,
+                    new: Callable[[Any, Any], Any]) -> Any:
+    """`value` (a map or list, its `items` as (key, item) pairs) with each item replaced by `new(key, item)`:
+    itself when no item changes (and it is a plain `kind`), else a `kind` copy with the changed items."""
     copy = None if type(value) is kind else kind(value)
     for key, item in items:
-        bound = reveal(item, bindings)
+        bound = new(key, item)
         if bound is not item:
             if copy is None:
                 copy = kind(value)

@@ -28,6 +28,6 @@ def agent_service_manifests(ing: ResolvedIngress, agent: AgentParts,
     service = workloads.service(name, namespace, labels, labels, service_type=ServiceType.CLUSTER_IP, port=options.port,
                                 target_port=options.port, port_name="sigsci-rpc", client_ip_affinity=True)
     policy = workloads.network_policy(name, namespace, labels, labels, port=options.port,
-                                      from_pods=controller_pod_labels(ing))
+                                      peers=[workloads.pod_peer(namespace, controller_pod_labels(ing))])
     return [deployment, service, policy,
             *workloads.disruption_budget(name, namespace, labels, labels, options.replicas)]

@@ -10,7 +10,6 @@ from ..agent.workloads import SHUTDOWN_MARGIN_SECONDS
 from ..config.agent import AgentSettings, merge_agent
 from ..config.app import AppSpec
 from ..config.choices import Placement
-from ..config.kube import DEFAULT_UID
 from ..config.errors import ConfigError, Keyed, join_path
 from ..config.model import parse
 from ..config.refs import ROTATION, SECRET_NAME
@@ -93,7 +92,7 @@ def resolve_app(raw: Mapping[str, Any], shared_agent: AgentSettings, key: str, *
 
 def _shared_user_unused(app: ResolvedApp) -> list[str]:
     """The shared agent settings' runAsUser, which a module's agent cannot take (its own is refused)."""
-    spec, uid = app.spec, app.spec.run_as_user or DEFAULT_UID
+    spec, uid = app.spec, app.spec.effective_run_as_user()
     if spec.placement != Placement.MODULE or "run_as_user" not in app.agent.model_fields_set \
             or app.agent.run_as_user == uid:
         return []
@@ -116,10 +115,10 @@ def _check_pod(app: ResolvedApp) -> None:
         raise ConfigError(app.field_key("agent.startupProbe.port"),
                           f"{probe.port} is already used by {taken[probe.port]}; pick another port")
     if spec.placement == Placement.MODULE and "run_as_user" in spec.agent.model_fields_set \
-            and spec.agent.run_as_user != (spec.run_as_user or DEFAULT_UID):
+            and spec.agent.run_as_user != spec.effective_run_as_user():
         raise ConfigError(app.field_key("agent.runAsUser"),
                           f"{spec.agent.run_as_user}: a module's agent runs as the app's user "
-                          f"({spec.run_as_user or DEFAULT_UID}, runAsUser), so that the socket it creates is the "
+                          f"({spec.effective_run_as_user()}, runAsUser), so that the socket it creates is the "
                           "app's; leave agent.runAsUser out, or set runAsUser")
     if spec.placement == Placement.MODULE and agent.tmp_mount_path in (spec.writable_paths or ()):
         raise ConfigError(app.field_key("writablePaths"),

@@ -73,17 +73,19 @@ def resolve_ingress(raw: Mapping[str, Any], shared_agent: AgentSettings, key: st
                                       place=f"IngressClass {ing.spec.ingress_class.name}", entry="controller",
                                       route_keys=[key for key, _ in keyed])
     token = ROTATION if rotation else None
-    check_extra_values(ing, helm_values(ing, controller_agent(ing, SECRET_NAME), token))
 
-    def build(resolved: tuple[ResolvedIngress, list]) -> IngressObjects:
+    def build(resolved: tuple[ResolvedIngress, list]) -> tuple[dict[str, Any], IngressObjects]:
+        """Our Helm values, and the objects with extraValues merged over them."""
         ing, routes = resolved
         parts = controller_agent(ing, SECRET_NAME)
-        return IngressObjects(values=merge_extra_values(ing, helm_values(ing, parts, token)),
-                              agent_objects=agent_service_manifests(ing, parts, token),
-                              ingresses=[(route, ingress_manifest(ing, route)) for route in routes],
-                              warnings=parts.warnings)
+        ours = helm_values(ing, parts, token)
+        return ours, IngressObjects(values=merge_extra_values(ing, ours),
+                                    agent_objects=agent_service_manifests(ing, parts, token),
+                                    ingresses=[(route, ingress_manifest(ing, route)) for route in routes],
+                                    warnings=parts.warnings)
 
-    objects = traced(build, (ing, routes), secret, key)
+    ours, objects = traced(build, (ing, routes), secret, key)
+    check_extra_values(ing, ours)
     return replace(ing, objects=replace(objects, warnings=[*objects.warnings, *warnings]))
 
 

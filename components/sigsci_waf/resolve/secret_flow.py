@@ -17,7 +17,8 @@ from typing import Any, Callable, TypeVar
 
 from ..config.model import Model
 from ..config.errors import ConfigError
-from ..config.sensitive import STRUCTURE, Sensitive, SensitiveList, SensitiveMap, sensitive_tree
+from ..config.sensitive import (STRUCTURE, Sensitive, SensitiveList, SensitiveMap, copied_on_write,
+                                sensitive_tree)
 
 T = TypeVar("T")
 
@@ -52,13 +53,27 @@ def canaried(value: Any) -> Any:
                 update[name] = twin
         return value.model_copy(update=update) if update else value
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        update = {f.name: canaried(getattr(value, f.name)) for f in dataclasses.fields(value) if f.init}
-        changed = {k: v for k, v in update.items() if v is not getattr(value, k)}
-        return dataclasses.replace(value, **changed) if changed else value
+        return _dataclass_with(value, lambda _, field: canaried(field))
     if isinstance(value, (list, tuple)):
-        items = [canaried(item) for item in value]
-        return value if all(a is b for a, b in zip(items, value)) else type(value)(items)
+        return _sequence_with(value, [canaried(item) for item in value])
     return value
+
+
+def _dataclass_with(value: Any, new: Callable[[str, Any], Any]) -> Any:
+    """`value` (a dataclass) with each field replaced by `new(name, field)`: itself when none changes."""
+    changed = {}
+    for f in dataclasses.fields(value):
+        if not f.init:
+            continue
+        current = getattr(value, f.name)
+        if (replaced := new(f.name, current)) is not current:
+            changed[f.name] = replaced
+    return dataclasses.replace(value, **changed) if changed else value
+
+
+def _sequence_with(value: Any, items: list) -> Any:
+    """`value` (a list or tuple) with `items` in its place: itself when every item is the one it had."""
+    return value if all(a is b for a, b in zip(items, value)) else type(value)(items)
 
 
 def _canary(value: Any, annotation: Any) -> Any:
@@ -168,13 +183,9 @@ def _marked(real: Any, twin: Any) -> Any:
     if isinstance(real, str) and isinstance(twin, str):
         return real if real == twin or isinstance(real, Sensitive) else Sensitive(real)
     if dataclasses.is_dataclass(real) and not isinstance(real, type) and type(real) is type(twin):
-        update = {f.name: marked(getattr(real, f.name), getattr(twin, f.name)) for f in dataclasses.fields(real)
-                  if f.init}
-        changed = {k: v for k, v in update.items() if v is not getattr(real, k)}
-        return dataclasses.replace(real, **changed) if changed else real
+        return _dataclass_with(real, lambda name, field: marked(field, getattr(twin, name)))
     if isinstance(real, tuple) and isinstance(twin, tuple) and len(real) == len(twin):
-        items = [marked(a, b) for a, b in zip(real, twin)]
-        return real if all(a is b for a, b in zip(items, real)) else type(real)(items)
+        return _sequence_with(real, [marked(a, b) for a, b in zip(real, twin)])
     if isinstance(real, dict) and isinstance(twin, dict):
         if real.keys() != twin.keys():
             return _whole(real)
@@ -211,14 +222,7 @@ class ShapesObjects(Exception):
 def _rebuilt(real: Any, items: Any, mark: Callable[[Any, Any], Any]) -> Any:
     """`real` itself when no item changed, else a copy of its kind with the changed items; a number that differs
     marks `real` whole."""
-    copy = None
     try:
-        for key, item in items:
-            new = mark(key, item)
-            if new is not item:
-                if copy is None:
-                    copy = dict(real) if isinstance(real, dict) else list(real)
-                copy[key] = new
+        return copied_on_write(real, items, dict if isinstance(real, dict) else list, mark)
     except _Differs:
         return _whole(real)
-    return real if copy is None else copy

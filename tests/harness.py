@@ -7,6 +7,7 @@ output the mocks never resolve does not run, and its assertion would pass unseen
 from __future__ import annotations
 
 import asyncio
+import functools
 import gc
 import json
 from dataclasses import dataclass, field
@@ -85,27 +86,42 @@ class CaptureMocks(pulumi.runtime.Mocks):
 
 # The server's version and the kinds its discovery lists, as the provider hands them to Helm (`kind` names as
 # `group/version/Kind`, the core group as `v1/Kind`); an unreachable cluster gives Helm's defaults: its own
-# version and no kinds.
+# version and only group/versions, no kinds.
 CLUSTER_1_36 = {"version": "v1.36.1", "kinds": ("v1/Pod", "admissionregistration.k8s.io/v1/MutatingAdmissionPolicy",
                                                 "admissionregistration.k8s.io/v1/ValidatingAdmissionPolicy")}
 CLUSTER_1_35 = {"version": "v1.35.4", "kinds": ("v1/Pod", "admissionregistration.k8s.io/v1/ValidatingAdmissionPolicy")}
-UNREACHABLE = {"version": "v1.20.0", "kinds": ()}
+UNREACHABLE = {"version": None, "kinds": ()}
 
 
 def render_capabilities(cluster: dict) -> dict:
-    """The capabilities chart's template rendered by Helm for `cluster`, read from the chart itself: every
-    `.Capabilities.APIVersions.Has "<kind>"` is whether the cluster lists it, `.KubeVersion.Version` its version."""
-    import re
+    """The capabilities chart rendered by Helm itself (the `helm` of requirements-dev.txt, `helm template`) as the
+    provider renders it for `cluster`: its discovery as `--kube-version` and `--api-versions`, or, unreachable,
+    Helm's own defaults. Cached per cluster; a copy each time."""
+    import copy
+
+    return copy.deepcopy(_rendered(cluster["version"], tuple(cluster["kinds"])))
+
+
+@functools.lru_cache(maxsize=None)
+def _rendered(version: str | None, kinds: tuple[str, ...]) -> dict:
+    import shutil
+    import subprocess
+    import sys
+    from pathlib import Path
 
     import yaml
     from sigsci_waf.injection.capabilities import CHART
 
-    text = (CHART / "templates" / "capabilities.yaml").read_text()
-    text = re.sub(r'\{\{ \.Capabilities\.APIVersions\.Has "([^"]+)" \| quote \}\}',
-                  lambda m: json.dumps(str(m.group(1) in cluster["kinds"]).lower()), text)
-    text = text.replace("{{ .Capabilities.KubeVersion.Version | quote }}", json.dumps(cluster["version"]))
-    assert "{{" not in text, text
-    return yaml.safe_load(text)
+    helm = shutil.which("helm", path=str(Path(sys.executable).parent)) or shutil.which("helm")
+    assert helm, "helm is missing: requirements-dev.txt installs it (package helm-binary)"
+    command = [helm, "template", "sigsci", str(CHART), "--namespace", "default"]
+    command += ["--kube-version", version] if version else []
+    for kind in kinds:
+        command += ["--api-versions", kind]
+    done = subprocess.run(command, capture_output=True, text=True, check=False)
+    assert done.returncode == 0, done.stderr
+    (rendered,) = [doc for doc in yaml.safe_load_all(done.stdout) if doc]
+    return rendered
 
 
 class CaptureMonitor(pulumi_mocks.MockMonitor):

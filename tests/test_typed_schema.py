@@ -12,7 +12,6 @@ from enum import Enum
 import pytest
 from pulumi.provider.experimental.analyzer import Analyzer
 from pydantic import BaseModel
-from pydantic.alias_generators import to_camel
 
 import harness
 from sigsci_waf.apps.component import SigsciRevProxyAppArgs

@@ -111,6 +111,14 @@ def admission_service(release: str) -> str:
     return f"{fullname}-controller-admission"
 
 
+def yaml_reads_as_text(name: str) -> bool:
+    """The configuration page's rule for an IngressClass name, which the charts write unquoted: not a word YAML 1.1
+    reads as null or true/false, and not a number (digits, 0x/0o/0b, a decimal or exponent form) or a date."""
+    words = {"null", "y", "n", "yes", "no", "on", "off", "true", "false"}
+    number = re.fullmatch(r"(0x[0-9a-f]+|0o[0-7]+|0b[01]+|[0-9]*\.?[0-9]*(e[-+]?[0-9]+)?|\d{4}-\d{1,2}-\d{1,2})", name)
+    return name not in words and not (number and any(c.isdigit() for c in name))
+
+
 def bad_prefix_path(path: str) -> bool:
     return any(p in path for p in _BAD_PATH_PARTS) or path.endswith(_BAD_PATH_ENDS)
 
@@ -371,7 +379,8 @@ def _ingress_keys(chart: str, sidecar: bool, run_as_user: bool) -> st.SearchStra
         **({} if sidecar else {"agentService": _opt(replicas=st.integers(1, 100), port=unprivileged_port)}),
         # preStopSleepSeconds only with service; a sidecar's user is nginx's.
         agent=agent_settings(pre_stop=not sidecar, run_as_user=run_as_user),
-        ingressClass=_opt(name=dns_subdomain.filter(lambda n: chart == "nginx-ingress" or len(n) <= CLASS_MAX),
+        ingressClass=_opt(name=dns_subdomain.filter(lambda n: (chart == "nginx-ingress" or len(n) <= CLASS_MAX)
+                                                    and yaml_reads_as_text(n)),
                           default=st.booleans()),
         service=_opt(type=st.sampled_from(["LoadBalancer", "NodePort", "ClusterIP"]),
                      externalTrafficPolicy=st.sampled_from(["Cluster", "Local"]),

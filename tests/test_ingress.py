@@ -368,3 +368,20 @@ def test_the_controller_and_its_agent_service_keep_a_replica_through_drains():
     run = harness.run_config(ingress_config(agentLifetime="service"))
     budget = clean(run.named("ingress-agent-poddisruptionbudget").inputs)
     assert budget["spec"]["maxUnavailable"] == 1
+
+
+@pytest.mark.parametrize("name", ["0", "007", "123", "1.5", "1.", "1e3", "1.5e-3", "0x1f", "0o17", "0b101",
+                                  "2024-01-02", "null", "y", "n", "yes", "no", "on", "off", "true", "false"])
+def test_a_class_name_yaml_reads_as_no_text_is_refused(name):
+    # Both charts write the IngressClass's name unquoted (`name: {{ ... }}`): Helm's YAML reads these as numbers,
+    # dates, null or booleans, and the API server refuses the IngressClass after the release has begun.
+    with pytest.raises(ConfigError) as err:
+        harness.run_config(ingress_config(ingressClass={"name": name}))
+    assert err.value.key == "sigsci:ingress.ingressClass.name"
+
+
+@pytest.mark.parametrize("name", ["1st-class", "e3", "1.5.6", "class-0", "yes-please", "2024-01-02-a"])
+def test_a_class_name_yaml_reads_as_text_is_kept(name):
+    run = harness.run_config(ingress_config(ingressClass={"name": name}))
+    (release,) = harness.ingress_releases(run)
+    assert harness.clean(release.inputs)["values"]["controller"]["ingressClassResource"]["name"] == name

@@ -12,7 +12,7 @@ from .agent import AgentSettings, Quantities, Resources
 from .choices import AgentLifetime, ExternalTrafficPolicy, Flavour, PathType, PullPolicy, ServiceType
 from .errors import Problem
 from .sensitive import STRUCTURE
-from .kube import (Annotations, Digest, DnsLabel, DnsSubdomain, ReleaseName, Repository, Tag, _text)
+from .kube import (Annotations, ChartName, Digest, DnsLabel, DnsSubdomain, ReleaseName, Repository, Tag, _text)
 from .model import Model
 from .routes import RouteBase
 
@@ -97,7 +97,7 @@ class AgentService(Model):
 
 
 class IngressClass(Model):
-    name: DnsSubdomain = DEFAULT_CLASS
+    name: ChartName = DEFAULT_CLASS
     default: StrictBool = False
 
 

@@ -107,9 +107,25 @@ Repository = _text(_REPOSITORY, 512, "an image repository without tag or digest,
                                      "'signalsciences/sigsci-agent' or 'registry.example/mirror/sigsci-agent'")
 Tag = _text(_TAG, 128, "a valid image tag (letters, digits, '_', '.', '-')")
 Digest = _text(_DIGEST, 71, "an image digest of the form 'sha256:<64 hex digits>'")
+# Plain YAML scalars that YAML 1.1 (which Helm parses a chart's output with) reads as something other than text,
+# among DNS names: null, true/false, whole numbers (decimal, 0x, 0o, 0b, leading-0 octal), floats and dates.
+_YAML_NOT_TEXT = re.compile(r"null|y|n|yes|no|true|false|on|off|[0-9]+|0x[0-9a-f]+|0o[0-7]+|0b[01]+"
+                            r"|([0-9]+(\.[0-9]*)?|\.[0-9]+)(e[-+]?[0-9]+)?|[0-9]{4}-[0-9]{1,2}-[0-9]{1,2}")
+
+
+def _yaml_text(value: str) -> str:
+    if _YAML_NOT_TEXT.fullmatch(value):
+        raise ValueError(f"{shown(value)} would be read as a number, date or true/false where a chart writes it "
+                         "unquoted (its IngressClass), and the object would be refused; add a letter, e.g. "
+                         f"'class-{value}'")
+    return value
+
+
 # An Ingress host: a DNS subdomain, optionally a wildcard's '*.' first.
 _HOST = re.compile(r"^(\*\.)?[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
 Host = _text(_HOST, 253, "a host name such as 'shop.example.com' or '*.example.com' (lower case, no port, no IP)")
+# A name a chart writes into its manifests unquoted: a DNS subdomain YAML reads back as text.
+ChartName = Annotated[DnsSubdomain, AfterValidator(_yaml_text)]
 # Helm's limit is 53 characters; the charts name Services after the release, so no leading digit either.
 ReleaseName = _text(_DNS_1035, 53,
                     "a Helm release name the charts can name Services after (lower-case letters, digits and '-', "

@@ -246,3 +246,12 @@ def test_the_pack_reads_protobuf_durations_as_protobuf_does(text):
         return
     lenient = text in ("1.s", "+1s", "1.0000000001s", " 1s")
     assert _proto_duration_ms(text) == (None if lenient else duration.seconds * 1000 + int(duration.nanos / 10 ** 6))
+
+
+def test_the_component_types_and_the_module_apps_variable():
+    from sigsci_waf.apps.component import _TYPE as APP_TYPE
+    from sigsci_waf.config.app import DEFAULT_RPC_ADDRESS_ENV
+    from sigsci_waf.gateway.component import _TYPE as GATEWAY_TYPE
+    assert constants.APP_COMPONENT == APP_TYPE
+    assert constants.GATEWAY_COMPONENT == GATEWAY_TYPE
+    assert constants.MODULE_ADDRESS_ENV == DEFAULT_RPC_ADDRESS_ENV

@@ -41,7 +41,7 @@ def validate_agent_hardened(args, report_violation: Report) -> None:
     list or ConfigMap of any workload kind or Helm release carries the agent's keys as literal values."""
     props = _plain(args.props)
     who = _who(args.name, args.resource_type, props)
-    kind, _ = _kind(args.resource_type)
+    kind, patch = _kind(args.resource_type)
     if kind == "ConfigMap":
         for key in sorted(set(props.get("data") or {}) | set(props.get("binaryData") or {})):
             if str(key).upper() in CREDENTIAL_ENV or str(key).lower() in ("accesskeyid", "secretaccesskey"):
@@ -52,13 +52,17 @@ def validate_agent_hardened(args, report_violation: Report) -> None:
     for where, container in _containers(args.resource_type, props):
         env = _env(container)
         seen_env.update(id(e) for e in env.values())
+        # A patch's agent without an image merges into the owner's container (server-side apply keeps the owner's
+        # fields): only the fields the patch sets are judged.
+        merged = patch and not container.get("image")
         if is_agent(container):
-            if _get(container, "securityContext", "readOnlyRootFilesystem") is not True:
+            read_only = _get(container, "securityContext", "readOnlyRootFilesystem")
+            if read_only is not True and not (merged and read_only is None):
                 report_violation(f"{who}: the {AGENT} container ({where}) must run with securityContext."
                                  "readOnlyRootFilesystem: true (its writable data belongs in the sigsci-tmp volume)")
             for name in CREDENTIAL_ENV:
                 entry = env.get(name)
-                if entry is None and _has_secret_env_from(container):
+                if entry is None and (_has_secret_env_from(container) or merged):
                     continue
                 if entry is not None and ("value" in entry or _from_secret(entry)):
                     continue  # a literal is reported below; a secretKeyRef is what we want

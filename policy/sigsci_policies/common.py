@@ -210,7 +210,8 @@ def is_agent(container: Any) -> bool:
 
 # -- pods and containers -------------------------------------------------------------------------------------
 
-# Where each workload kind keeps its pod template.
+# Where each workload kind keeps its pod template; any other kind with a `spec.template` of containers (an Argo
+# Rollout, a Knative Service, ...) keeps it there.
 _TEMPLATE_PATHS: dict[str, tuple[str, ...]] = {
     "Deployment": ("spec", "template"),
     "StatefulSet": ("spec", "template"),
@@ -243,6 +244,8 @@ def _pods_of_kind(kind: str, props: Mapping[str, Any]) -> list[_Pod]:
         template: Any = props
     elif kind in _TEMPLATE_PATHS:
         template = _get(props, *_TEMPLATE_PATHS[kind])
+    elif isinstance(_get(props, "spec", "template", "spec", "containers"), list):
+        template = _get(props, "spec", "template")  # a workload of another kind: Argo Rollout, Knative Service...
     else:
         return []
     if not isinstance(template, Mapping):

@@ -19,6 +19,13 @@ RELEASE = "kubernetes:helm.sh/v3:Release"
 RELEASES = {RELEASE, "kubernetes:helm.sh/v4:Chart"}
 SERVICE = "kubernetes:core/v1:Service"
 SERVICE_PATCH = "kubernetes:core/v1:ServicePatch"
+# The component that puts an app behind the agent (beside it, as its own Service, or for a module): its resource
+# has no properties of its own, its children (the app's workload, Service, NetworkPolicy) carry what it promises.
+APP_COMPONENT = "sigsci:index:SigsciRevProxyApp"
+# The component that puts the gateway's agents behind a Gateway (its Gateway and WAF policy are its children).
+GATEWAY_COMPONENT = "sigsci:index:SigsciGateway"
+# The variable a module app reads the agent's address from (the component's default).
+MODULE_ADDRESS_ENV = "SIGSCI_RPC_ADDRESS"
 # Where a patched app's ServicePatch records the owner's targetPort (to give it back): the app's port, or its name.
 OWNER_TARGET_PORT_ANNOTATION = "sigsci.fastly.com/owner-target-port"
 

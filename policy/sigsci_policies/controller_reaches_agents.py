@@ -8,7 +8,7 @@ from typing import Any, Mapping
 
 from .common import (_AGENT_HOST, Report, _directives, _get, _is_waf_controller, _layout, _maps, _ns, _pod_containers,
                      _pods, _same_namespace, is_agent)
-from .constants import _LAYOUTS, RELEASES, SERVICE
+from .constants import _LAYOUTS, RELEASES, SERVICE, SERVICE_PATCH
 from .network import _admits_port, _namespace_labels, _NetworkPolicy, _network_policies, _peers_reach
 from .stack import _all, _any, _Resource, _resources, _selects, _upstream_service, _url_port
 
@@ -22,6 +22,7 @@ class _Agents:
     port: int  # the pods' port: NetworkPolicies see a connection after the Service has sent it to a pod
     names: set[str]  # that port's names in the agents' pods
     pods: list[Mapping[str, Any]]  # the agents' pod labels
+    service_port: int  # the Service's port the module connects to
 
 
 def _chart_name_text(name: str) -> str:
@@ -84,7 +85,7 @@ def _agents(release: _Resource, resources: list[_Resource]) -> _Agents | None:
         if not isinstance(number, int):
             continue
         names = {str(p.get("name")) for p in container_ports if p.get("containerPort") == number and p.get("name")}
-        return _Agents(service, service.namespace or namespace, number, names, [pod.labels for pod in pods])
+        return _Agents(service, service.namespace or namespace, number, names, [pod.labels for pod in pods], port)
     return None
 
 
@@ -96,13 +97,14 @@ def _allows(policy: _NetworkPolicy, agents: _Agents, namespace_labels: Mapping[s
 
 
 def validate_controller_reaches_agents(args, report_violation: Report) -> None:
-    """No egress NetworkPolicy selects the pods of a WAF controller whose agents run as their own Service unless
-    the egress policies on those pods, together, let them reach the agents' pods on their port: an egress policy
-    makes the pods' egress deny-by-default, and a module that cannot reach an agent passes requests uninspected."""
+    """The pods of a WAF controller whose agents run as their own Service keep their way to the agents: no egress
+    NetworkPolicy on the controller pods unless the egress policies on them, together, let them reach the agents'
+    pods on their port (an egress policy makes the pods' egress deny-by-default); on the agents' side, no ingress
+    policy on the agents' pods unless those policies admit the controller pods on that port, and no ServicePatch of
+    the agents' Service moving its selector off the agents or its targetPort off their port. A module that cannot
+    reach an agent passes requests uninspected."""
     resources = _resources(args)
-    egress = [p for p in _network_policies(resources) if p.limits("Egress")]
-    if not egress:
-        return
+    policies = _network_policies(resources)
     for release in resources:
         if release.resource_type not in RELEASES or not _is_waf_controller(release.props):
             continue
@@ -110,20 +112,81 @@ def validate_controller_reaches_agents(args, report_violation: Report) -> None:
         labels = _controller_pod_labels(release)
         if agents is None or labels is None:
             continue
-        on_controller = [(p, p.selects(labels, complete=False)) for p in egress
-                         if _same_namespace(p.namespace, release.namespace)]
-        limiting = [p for p, selects in on_controller if selects is True]
-        if not limiting:
+        _report_egress(release, agents, labels, resources, policies, report_violation)
+        _report_agents_ingress(release, agents, labels, resources, policies, report_violation)
+        _report_service_patches(release, agents, resources, report_violation)
+
+
+def _report_egress(release: _Resource, agents: _Agents, labels: Mapping[str, Any], resources: list[_Resource],
+                   policies: list[_NetworkPolicy], report_violation: Report) -> None:
+    egress = [p for p in policies if p.limits("Egress")]
+    on_controller = [(p, p.selects(labels, complete=False)) for p in egress
+                     if _same_namespace(p.namespace, release.namespace)]
+    limiting = [p for p, selects in on_controller if selects is True]
+    if not limiting:
+        return
+    maybe = [p for p, selects in on_controller if selects is not False]
+    namespace_labels = _namespace_labels(resources, agents.namespace) if agents.namespace else {}
+    if any(_allows(p, agents, namespace_labels) is not False for p in maybe):
+        return  # one of them does, or may
+    service = f"{_ns(agents.service.namespace)}/{agents.service.object_name}"
+    together = " (nor does any other egress policy on them)" if len(maybe) > 1 else ""
+    for policy in limiting:
+        report_violation(f"{policy.who}: limits the egress of the controller pods of {release.who}, labelled "
+                         f"{labels}, but allows no TCP connection to port {agents.port} of the WAF agents' pods "
+                         f"behind Service {service}{together}: the module cannot reach the agents and fails open, "
+                         f"so requests pass uninspected; add an egress rule to the agents' pods (or their "
+                         f"namespace) on port {agents.port}", policy.resource.urn)
+
+
+def _report_agents_ingress(release: _Resource, agents: _Agents, labels: Mapping[str, Any],
+                           resources: list[_Resource], policies: list[_NetworkPolicy],
+                           report_violation: Report) -> None:
+    """The ingress policies on the agents' pods, together, admit the controller pods (their known labels, in the
+    release's namespace) on the agents' port."""
+    on_agents = [(p, _any(p.selects(pod) for pod in agents.pods)) for p in policies if p.limits("Ingress")
+                 and _same_namespace(p.namespace, agents.namespace)]
+    limiting = [p for p, selects in on_agents if selects is True]
+    if not limiting:
+        return
+    namespace_labels = _namespace_labels(resources, release.namespace) if release.namespace else {}
+    for policy, _ in (entry for entry in on_agents if entry[1] is not False):
+        if _any(_all([_admits_port(rule.get("ports"), {agents.port}, agents.names),
+                      _peers_reach(rule.get("from"), policy.namespace, release.namespace, namespace_labels, [labels],
+                                   complete=False)])
+                for rule in policy.rules("Ingress")) is not False:
+            return  # it does, or may
+    service = f"{_ns(agents.service.namespace)}/{agents.service.object_name}"
+    for policy in limiting:
+        report_violation(f"{policy.who}: limits the ingress of the WAF agents' pods behind Service {service} but "
+                         f"admits no TCP connection on port {agents.port} from the controller pods of {release.who}, "
+                         f"labelled {labels} (nor does any other ingress policy on them): the module cannot reach "
+                         "the agents and fails open, so requests pass uninspected; admit the controller pods on port "
+                         f"{agents.port}", policy.resource.urn)
+
+
+def _report_service_patches(release: _Resource, agents: _Agents, resources: list[_Resource],
+                            report_violation: Report) -> None:
+    """A ServicePatch of the agents' Service keeps its selector on the agents' pods and the module's port on theirs."""
+    for patch in resources:
+        if patch.resource_type != SERVICE_PATCH or patch.object_name != agents.service.object_name \
+                or not _same_namespace(patch.namespace, agents.namespace):
             continue
-        maybe = [p for p, selects in on_controller if selects is not False]
-        namespace_labels = _namespace_labels(resources, agents.namespace) if agents.namespace else {}
-        if any(_allows(p, agents, namespace_labels) is not False for p in maybe):
-            continue  # one of them does, or may
-        service = f"{_ns(agents.service.namespace)}/{agents.service.object_name}"
-        together = " (nor does any other egress policy on them)" if len(maybe) > 1 else ""
-        for policy in limiting:
-            report_violation(f"{policy.who}: limits the egress of the controller pods of {release.who}, labelled "
-                             f"{labels}, but allows no TCP connection to port {agents.port} of the WAF agents' pods "
-                             f"behind Service {service}{together}: the module cannot reach the agents and fails open, "
-                             f"so requests pass uninspected; add an egress rule to the agents' pods (or their "
-                             f"namespace) on port {agents.port}", policy.resource.urn)
+        problems = []
+        selector = _get(patch.props, "spec", "selector")
+        if isinstance(selector, Mapping) and selector and not any(_selects(selector, pod) for pod in agents.pods):
+            problems.append(f"sets the selector {dict(selector)}, which picks none of the agents' pods")
+        for entry in _maps(_get(patch.props, "spec", "ports")):
+            target = entry.get("targetPort")
+            if entry.get("port") != agents.service_port or target is None:
+                continue
+            number = int(target) if isinstance(target, int) or (isinstance(target, str) and target.isdigit()) \
+                else None
+            if number != agents.port and target not in agents.names:
+                problems.append(f"sends port {agents.service_port} to targetPort {target!r}, where the agents do not "
+                                f"listen (they listen on {agents.port})")
+        if problems:
+            report_violation(f"{patch.who}: {'; '.join(problems)}, on the WAF agents' Service that the module of "
+                             f"{release.who} connects to: the module cannot reach the agents and fails open, so "
+                             "requests pass uninspected; leave the agents' Service as the stack declares it",
+                             patch.urn)

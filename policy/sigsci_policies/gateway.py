@@ -250,6 +250,17 @@ def _service_ref(ref: Mapping[str, Any], namespace: str | None) -> tuple[str | N
     """(namespace, Service) a backendRef names (group "" and kind Service by default), else None."""
     if ref.get("group", "") not in ("", "core") or ref.get("kind", "Service") != "Service":
         return None
+    return _named(ref, namespace)
+
+
+def _envoy_backend_ref(ref: Mapping[str, Any], namespace: str | None) -> tuple[str | None, str] | None:
+    """(namespace, Backend) a backendRef names when it is an Envoy Gateway `Backend`, else None."""
+    if ref.get("group") != ENVOY_GATEWAY_API or ref.get("kind") != "Backend":
+        return None
+    return _named(ref, namespace)
+
+
+def _named(ref: Mapping[str, Any], namespace: str | None) -> tuple[str | None, str] | None:
     name = ref.get("name")
     if not isinstance(name, str) or not name:
         return None
@@ -381,8 +392,10 @@ class _Route:
     def kind(self) -> str:
         return self.obj.kind
 
-    def backends(self) -> list[tuple[str | None, str, str]]:
-        """(namespace, Service, where) for every backend and mirror of its rules."""
+    def backends(self, reference: Any = None) -> list[tuple[str | None, str, str]]:
+        """(namespace, Service, where) for every backend and mirror of its rules (with `reference`, the objects of
+        another kind that function reads from a backendRef, e.g. _envoy_backend_ref)."""
+        reference = reference or _service_ref
         found = []
         for index, rule in enumerate(_maps(self.obj.spec.get("rules"))):
             where = f"rule {_text(rule.get('name')) or index}"
@@ -390,7 +403,7 @@ class _Route:
             filters = [*_maps(rule.get("filters")), *(f for r in refs for f in _maps(r.get("filters")))]
             mirrors = [_get(f, "requestMirror", "backendRef") for f in filters]
             for ref, how in [*((r, "") for r in refs), *((m, " (mirror)") for m in _maps(mirrors))]:
-                service = _service_ref(ref, self.obj.namespace)
+                service = reference(ref, self.obj.namespace)
                 if service is not None:
                     found.append((*service, where + how))
         return found

@@ -5,10 +5,11 @@ carries traffic past the HTTP filter that ext_proc is."""
 
 from __future__ import annotations
 
-from .common import Report
-from .gateway import L4_ROUTES, GatewayApi, _Gateway
+from .common import Report, _same_namespace
+from .constants import GATEWAY_COMPONENT
+from .gateway import ENVOY_GATEWAY_API, L4_ROUTES, GatewayApi, _api_group, _Gateway
 from .istio import ROUTE_LEVEL, disabled_on_routes, ext_proc_config
-from .stack import _resources
+from .stack import _Resource, _resources
 
 _FIX_LISTENER = "list the agents' extProc in it (failOpen false), or remove it"
 _FIX_ROUTE = ("list the agents' extProc in it (failOpen false), or leave extProc out and set mergeType so that the "
@@ -25,7 +26,9 @@ def validate_gateway_covered(args, report_violation: Report) -> None:
     or on an attached HTTPRoute/GRPCRoute that would apply instead of the WAF's, no EnvoyFilter patch on its proxies
     that removes or replaces the WAF's filter or disables it on routes, every listener covered, and no TCPRoute,
     TLSRoute or UDPRoute attached."""
-    api = GatewayApi(_resources(args))
+    resources = _resources(args)
+    api = GatewayApi(resources)
+    _report_unwafed(resources, api, report_violation)
     reported: set[tuple[int, int]] = set()
 
     def report(source, gateway: _Gateway, message: str, key: object = None) -> None:
@@ -128,3 +131,40 @@ def _filters(gateway: _Gateway, through: str, report) -> None:
                                                   f"proxies of {through}: their requests skip the WAF agents; remove "
                                                   "the entry", key=patch)
 
+
+
+def _report_unwafed(resources: list[_Resource], api: GatewayApi, report_violation: Report) -> None:
+    """A Gateway the stack means to WAF keeps a policy whose extProc sends its requests to the agents: one that the
+    stack's declared EnvoyExtensionPolicies WAF (read without their patches), or one of a gateway component (its
+    Gateway, or the Gateway its policy targets). A patch of a WAF policy is read against the declared policy: one that
+    moves its targetRefs or points its extProc elsewhere leaves the Gateway uninspected, as does a policy left
+    without the agents' extProc."""
+    unpatched = GatewayApi([r for r in resources if not (r.patch and r.kind == "EnvoyExtensionPolicy")])
+    components = {r.urn for r in resources if r.resource_type == GATEWAY_COMPONENT and r.urn}
+    meant: dict[tuple[str | None, str], list] = {}
+    for gateway in unpatched.gateways:
+        if gateway.waf_policies:
+            meant.setdefault((gateway.namespace, gateway.name), []).extend(gateway.waf_policies)
+        elif gateway.obj is not None and gateway.obj.resource.parent in components and gateway.obj.resource.parent:
+            meant.setdefault((gateway.namespace, gateway.name), [])
+        for extension in (e for e in [*gateway.whole, *(e for es in gateway.by_listener.values() for e in es)]
+                          if e.obj.resource.parent in components and e.obj.resource.parent):
+            meant.setdefault((gateway.namespace, gateway.name), []).append(extension)
+    for (namespace, name), declared in meant.items():
+        gateway = next((g for g in api.gateways if g.name == name and _same_namespace(g.namespace, namespace)), None)
+        if gateway is not None and gateway.waf:
+            continue
+        patches = [r for r in resources if r.patch and r.kind == "EnvoyExtensionPolicy"
+                   and _api_group(r.resource_type) == ENVOY_GATEWAY_API
+                   and any(e.obj.name == r.object_name and _same_namespace(e.obj.namespace, r.namespace)
+                           for e in declared)]
+        where = f"Gateway {namespace or '<namespace unknown>'}/{name}"
+        for source in patches or list(dict.fromkeys(e.obj.resource for e in declared)) or [
+                g.obj.resource for g in unpatched.gateways if g.name == name and g.obj is not None]:
+            what = ("patches the WAF's EnvoyExtensionPolicy" if source.patch else
+                    "is the WAF's EnvoyExtensionPolicy" if source.kind == "EnvoyExtensionPolicy" else
+                    "is the gateway component's Gateway")
+            report_violation(f"{source.who}: {what}, but no EnvoyExtensionPolicy on {where} sends its requests to the "
+                             "WAF agents' Service (targetRefs moved, or extProc emptied or pointed elsewhere): every "
+                             "request on it is served uninspected; keep the WAF policy's targetRefs on the Gateway and "
+                             "its extProc on the agents' Service", source.urn)

@@ -89,24 +89,36 @@ def _every_address(block: Any) -> bool:
 
 
 def _from_anywhere(peers: Any) -> bool:
-    """A rule's `from` admits every source: no peers, or a peer of every pod of every namespace
-    (`namespaceSelector: {}`, its podSelector absent or empty), or an ipBlock of every address."""
+    """A rule's `from` admits every source: no peers, a peer whose selectors pick a namespace anyone may create and a
+    pod of no labels there (`namespaceSelector: {}`, `kubernetes.io/metadata.name` `Exists`, `DoesNotExist` or
+    `NotIn`; its podSelector absent or as open), or ipBlocks that together cover every IPv4 or IPv6 address."""
     if peers is UNKNOWN:
         return False
     if not _list(peers):
         return True
+    blocks = []
     for peer in _maps(peers):
-        if _every_address(peer.get("ipBlock")):
+        if "namespaceSelector" in peer and _any_namespace(peer.get("namespaceSelector")) \
+                and _label_selector(peer.get("podSelector"), {}) is True:
             return True
-        namespaces, pods = peer.get("namespaceSelector"), peer.get("podSelector")
-        if _empty_selector(namespaces) and (pods is None or _empty_selector(pods)):
+        try:
+            blocks.append(ipaddress.ip_network(str(_get(peer, "ipBlock", "cidr")), strict=False))
+        except ValueError:
+            continue
+    for family in (4, 6):
+        ranges = [b for b in blocks if b.version == family]
+        if ranges and any(n.prefixlen == 0 for n in ipaddress.collapse_addresses(ranges)):
             return True
     return False
 
 
-def _empty_selector(selector: Any) -> bool:
-    return isinstance(selector, Mapping) and not _maps(selector.get("matchExpressions")) \
-        and not (isinstance(selector.get("matchLabels"), Mapping) and selector["matchLabels"])
+# A namespace no selector names: one anyone allowed to create namespaces may add, labelled with its name only.
+_ANY_NAMESPACE = {NAMESPACE_NAME_LABEL: "\x00any"}
+
+
+def _any_namespace(selector: Any) -> bool:
+    """A namespaceSelector that picks every namespace, or one anyone may create (see _ANY_NAMESPACE)."""
+    return _label_selector(selector, _ANY_NAMESPACE) is True
 
 
 def _namespace_labels(resources: Iterable[_Resource], namespace: str) -> dict[str, Any]:
@@ -121,9 +133,10 @@ def _namespace_labels(resources: Iterable[_Resource], namespace: str) -> dict[st
 
 
 def _peer_reaches(peer: Mapping[str, Any], policy_namespace: str | None, namespace: str | None,
-                  namespace_labels: Mapping[str, Any], pods: list[Mapping[str, Any]]) -> bool | None:
-    """Whether one peer of a rule takes in the pods with labels `pods` in `namespace`. An ipBlock other than every
-    address: not known (pods' addresses are not known before they run)."""
+                  namespace_labels: Mapping[str, Any], pods: list[Mapping[str, Any]], complete: bool = True
+                  ) -> bool | None:
+    """Whether one peer of a rule takes in the pods with labels `pods` (all their labels when `complete`) in
+    `namespace`. An ipBlock other than every address: not known (pods' addresses are not known before they run)."""
     if "ipBlock" in peer:
         return True if _every_address(peer.get("ipBlock")) else None
     if "namespaceSelector" in peer:
@@ -133,21 +146,22 @@ def _peer_reaches(peer: Mapping[str, Any], policy_namespace: str | None, namespa
     else:
         in_namespace = policy_namespace == namespace
     if "podSelector" in peer:
-        in_pods = _any(_label_selector(peer.get("podSelector"), labels) for labels in pods)
+        in_pods = _any(_label_selector(peer.get("podSelector"), labels, complete) for labels in pods)
     else:
         in_pods = True
     return _all([in_namespace, in_pods])
 
 
 def _peers_reach(peers: Any, policy_namespace: str | None, namespace: str | None,
-                 namespace_labels: Mapping[str, Any], pods: list[Mapping[str, Any]]) -> bool | None:
+                 namespace_labels: Mapping[str, Any], pods: list[Mapping[str, Any]], complete: bool = True
+                 ) -> bool | None:
     """Whether a rule's `to` (or `from`) takes in those pods: no peers take in everything."""
     if peers is UNKNOWN:
         return None
     if not _list(peers):
         return True
-    return _any(_peer_reaches(p, policy_namespace, namespace, namespace_labels, pods) if isinstance(p, Mapping)
-                else None for p in _list(peers))
+    return _any(_peer_reaches(p, policy_namespace, namespace, namespace_labels, pods, complete)
+                if isinstance(p, Mapping) else None for p in _list(peers))
 
 
 # -- ports -----------------------------------------------------------------------------------------------------

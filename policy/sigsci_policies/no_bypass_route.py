@@ -4,7 +4,7 @@ counterpart of `sigsci-no-bypass-ingress`."""
 from __future__ import annotations
 
 from .common import Report, _ns
-from .gateway import GatewayApi
+from .gateway import GatewayApi, _envoy_backend_ref
 from .routes import WafRoutes
 from .stack import _resources
 
@@ -24,12 +24,14 @@ def validate_no_bypass_route(args, report_violation: Report) -> None:
             continue
         gateways = ", ".join(dict.fromkeys(p.gateway.where for p in around))
         original = route.obj.original.resource if route.obj.original is not None else None
-        done: set[tuple[str | None, str]] = set()
-        for namespace, service, where in route.backends():
-            reason = waf.bypass(namespace, service, original)
-            if reason is None or (namespace, service) in done:
+        done: set[tuple[str | None, str, str]] = set()
+        backends = [(*b, "Service") for b in route.backends()] + \
+            [(*b, "Backend") for b in route.backends(_envoy_backend_ref)]
+        for namespace, service, where, kind in backends:
+            reason = waf.bypass(namespace, service, original, kind)
+            if reason is None or (namespace, service, kind) in done:
                 continue
-            done.add((namespace, service))
+            done.add((namespace, service, kind))
             report_violation(f"{route.obj.who}: {route.kind} on {gateways}, which the WAF does not cover, sends "
-                             f"{where} straight to Service {_ns(namespace)}/{service}, {reason}; attach it to a "
+                             f"{where} straight to {kind} {_ns(namespace)}/{service}, {reason}; attach it to a "
                              "Gateway the WAF covers", route.obj.resource.urn)

@@ -6,9 +6,10 @@ from __future__ import annotations
 from typing import Mapping
 
 from .common import Report, _get, _maps, _ns, _pods, _same_namespace
+from .routes import WafRoutes
 from .stack import (_app_ports, _guards, _known_labels, _named_port, _Protected, _protected_pods,
                     _protected_services, _Resource, _resources, _selects, _service_kind, _service_selector,
-                    _shown_ports, _targets, _targets_listener, _upstream_services)
+                    _shown_ports, _targets, _targets_listener)
 
 
 def validate_no_bypass(args, report_violation: Report) -> None:
@@ -122,17 +123,22 @@ def _selects_another_workload(resources: list[_Resource], service: _Resource, po
 
 
 def _report_exposed_upstreams(resources: list[_Resource], report_violation: Report) -> None:
-    upstreams = _upstream_services(resources)
+    """No Service (or ServicePatch) exposes outside the cluster (LoadBalancer, NodePort, externalIPs) a Service whose
+    only inspection is the WAF: the agents' upstream, or a Service the WAF routes to, by its name or as a second
+    name for its pods (routes.WafRoutes)."""
+    waf = WafRoutes(resources)
     for resource in resources:
-        if not _service_kind(resource):
+        if not _service_kind(resource) or resource.object_name is None:
             continue
         spec = resource.props.get("spec") or {}
         exposed = spec.get("type") in ("LoadBalancer", "NodePort") or bool(spec.get("externalIPs"))
         if not exposed:
             continue
-        for (namespace, service), agents in upstreams.items():
-            if service == resource.object_name and _same_namespace(namespace, resource.namespace):
-                report_violation(f"{resource.who}: exposes {_ns(namespace)}/{service}, the upstream the WAF agents "
-                                 f"of {agents.who} proxy to, outside the cluster (type {spec.get('type')}), around "
-                                 "the WAF agent; keep the upstream ClusterIP and expose the agents' Service",
-                                 resource.urn)
+        reason = waf.bypass(resource.namespace, resource.object_name)
+        if reason is not None:
+            how = f"type {spec.get('type')}" if spec.get("type") in ("LoadBalancer", "NodePort") else "externalIPs"
+            what = reason.split(": ")[0]
+            what = f"a Service {what}" if what.startswith("which") else what
+            report_violation(f"{resource.who}: exposes {_ns(resource.namespace)}/{resource.object_name} outside the "
+                             f"cluster ({how}), {what}: clients reach it around the WAF; keep it ClusterIP and "
+                             "expose the agents' Service or the WAF controller", resource.urn)

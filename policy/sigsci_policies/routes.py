@@ -13,10 +13,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Iterable, Mapping
 
-from .common import _get, _is_waf_controller, _layout, _list, _maps, _same_namespace
-from .constants import _DEFAULT_CLASS, RELEASES
-from .gateway import GatewayApi
-from .stack import _among, _fronted_services, _Resource, _upstream_services
+from .common import _get, _is_waf_controller, _layout, _list, _maps, _ns, _pods, _same_namespace
+from .constants import _DEFAULT_CLASS, RELEASES, SERVICE
+from .gateway import ENVOY_GATEWAY_API, GatewayApi, _api_group
+from .stack import _among, _fronted_services, _Resource, _selects, _service_host, _upstream_services
 
 
 @dataclass
@@ -95,10 +95,29 @@ class WafRoutes:
         for route, resource in (api or GatewayApi(resources)).waf_routes():
             for namespace, service, _ in route.backends():
                 add(namespace, service, resource)
+        self.aliases = _aliases(resources, {*self.routed, *self.upstreams})
 
-    def bypass(self, namespace: str | None, service: str, original: _Resource | None = None) -> str | None:
-        """Why a route around the WAF must not reach Service namespace/service (`original`: the stack's own
-        route that the one judged patches), or None."""
+    def _names(self, namespace: str | None, name: str, kind: str) -> list[tuple[str | None, str, str]]:
+        """(namespace, Service, how) for the Service (or Envoy Gateway Backend) itself and each Service it is
+        another name for."""
+        found = [(namespace, name, "")] if kind == "Service" else []
+        for (alias_namespace, alias_kind, alias), targets in self.aliases.items():
+            if alias == name and alias_kind == kind and _same_namespace(alias_namespace, namespace):
+                found += targets
+        return found
+
+    def bypass(self, namespace: str | None, service: str, original: _Resource | None = None, kind: str = "Service"
+               ) -> str | None:
+        """Why a route around the WAF must not reach Service (or Envoy Gateway Backend, `kind`) namespace/service
+        (`original`: the stack's own route that the one judged patches), or None. A second name for a Service the
+        WAF guards counts as that Service (see _aliases)."""
+        for target_namespace, target, how in self._names(namespace, service, kind):
+            reason = self._bypass(target_namespace, target, original if not how else None)
+            if reason is not None:
+                return f"{how}{_ns(target_namespace)}/{target}, {reason}" if how else reason
+        return None
+
+    def _bypass(self, namespace: str | None, service: str, original: _Resource | None) -> str | None:
         for (upstream_namespace, upstream), agents in self.upstreams.items():
             if upstream == service and _same_namespace(upstream_namespace, namespace):
                 return (f"the upstream that the WAF agents of {agents.who} proxy to: requests reach the app "
@@ -113,3 +132,54 @@ class WafRoutes:
                 return f"which the WAF controller inspects through {route.who}: this route skips the WAF controller"
             return f"which the WAF inspects through {route.who}, on a Gateway the WAF covers: this route skips the WAF"
         return None
+
+
+def _aliases(resources: list[_Resource], guarded: Iterable[tuple[str | None, str]]
+             ) -> dict[tuple[str | None, str, str], list[tuple[str | None, str, str]]]:
+    """Other names for the Services in `guarded`, by (namespace, kind, name): a Service of the stack that selects
+    pods a guarded Service selects (pods of a workload of the stack that both select, or every pod it selects: a
+    selector made of some of its selector's labels), an ExternalName Service whose host is a guarded Service's, and an
+    Envoy Gateway `Backend` with an endpoint of that host. Each maps to (namespace, Service, how it names it)."""
+    guarded = list(guarded)
+    services = {(r.namespace, r.object_name): r for r in resources
+                if r.resource_type == SERVICE and r.object_name is not None}
+    pods = [(r.namespace, pod.labels) for r in resources for pod in _pods(r.resource_type, r.props)
+            if pod.labels is not None]
+    found: dict[tuple[str | None, str, str], list[tuple[str | None, str, str]]] = {}
+
+    def add(resource: _Resource, kind: str, target: tuple[str | None, str], how: str) -> None:
+        if resource.object_name is not None and (resource.namespace, resource.object_name) != target:
+            found.setdefault((resource.namespace, kind, resource.object_name), []).append((*target, how))
+
+    for resource in resources:
+        spec = resource.props.get("spec") if isinstance(resource.props.get("spec"), Mapping) else {}
+        if resource.resource_type == SERVICE:
+            host = spec.get("externalName") if spec.get("type") == "ExternalName" else None
+            target = _service_host(host, resource.namespace) if isinstance(host, str) else None
+            for key in guarded:
+                if target is not None and key[1] == target[1] and _same_namespace(key[0], target[0]):
+                    add(resource, "Service", key, "an ExternalName for Service ")
+                elif target is None and _second_selector(resource, services.get(key), pods):
+                    add(resource, "Service", key, "a second name for the pods of Service ")
+        elif resource.kind == "Backend" and _api_group(resource.resource_type) == ENVOY_GATEWAY_API:
+            for endpoint in _maps(spec.get("endpoints")):
+                host = _get(endpoint, "fqdn", "hostname")
+                target = _service_host(host, resource.namespace) if isinstance(host, str) else None
+                for key in guarded:
+                    if target is not None and key[1] == target[1] and _same_namespace(key[0], target[0]):
+                        add(resource, "Backend", key, "whose endpoint is Service ")
+    return found
+
+
+def _second_selector(service: _Resource, guarded: _Resource | None,
+                     pods: list[tuple[str | None, Mapping[str, Any]]]) -> bool:
+    """The Service selects pods that the guarded Service (declared by the stack) selects."""
+    if guarded is None or service is guarded or not _same_namespace(service.namespace, guarded.namespace):
+        return False
+    mine, theirs = _get(service.props, "spec", "selector"), _get(guarded.props, "spec", "selector")
+    if not isinstance(mine, Mapping) or not mine or not isinstance(theirs, Mapping) or not theirs:
+        return False
+    if all(theirs.get(k) == v for k, v in mine.items()):
+        return True  # every pod the guarded Service selects
+    return any(_same_namespace(namespace, service.namespace) and _selects(mine, labels) and _selects(theirs, labels)
+               for namespace, labels in pods)

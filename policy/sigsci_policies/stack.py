@@ -64,6 +64,12 @@ def _upstream_service(url: str, namespace: str | None) -> tuple[str | None, str]
         host = urlsplit(url).hostname or ""
     except ValueError:
         return None
+    return _service_host(host, namespace)
+
+
+def _service_host(host: str, namespace: str | None) -> tuple[str | None, str] | None:
+    """(namespace, Service) an in-cluster host name names (`svc`, `svc.ns`, `svc.ns.svc[.cluster.local]`)."""
+    host = host.lower().rstrip(".")
     if not host or host in _LOCAL_HOSTS or re.fullmatch(r"[\d.]+|[0-9a-f:]+", host):
         return None
     parts = host.split(".")
@@ -98,6 +104,7 @@ class _Resource:
     namespace: str | None
     kind: str
     patch: bool
+    parent: str | None = None  # the URN of the component that declares it
 
     @property
     def object_name(self) -> str | None:
@@ -115,8 +122,10 @@ def _resources(args) -> list[_Resource]:
         props = _plain(r.props)
         kind, patch = _kind(r.resource_type)
         path = ("namespace",) if r.resource_type in RELEASES else ("metadata", "namespace")
+        parent = getattr(getattr(r, "parent", None), "urn", None)
         result.append(_Resource(r.resource_type, r.name, getattr(r, "urn", None), props,
-                                _namespace(props, getattr(r, "provider", None), path), kind, patch))
+                                _namespace(props, getattr(r, "provider", None), path), kind, patch,
+                                parent if isinstance(parent, str) else None))
     return result
 
 

@@ -63,10 +63,13 @@ was; its quirks kept: `replace` of a missing object key adds it, `copy` from a m
 the strict decoding of the result into a Pod (unknown fields, wrong types, bad quantities or timestamps: an
 internal error, refused whatever the failurePolicy); ApplyConfiguration with structured-merge-diff's merge
 (structs and granular maps merged per key, `map` lists merged per key in its order rules, `set` lists united,
-atomic lists/maps/structs replaced) after its checks (duplicate or missing list keys, "may not mutate atomic
-arrays, maps or structs"); validations with message / messageExpression (trimmed; ignored when empty, multi-line
-or longer than 5 KiB) / the "failed expression" fallback, reason, validationActions (only Deny refuses),
-auditAnnotations' errors under Fail; the API server's messages.
+atomic lists/maps/structs replaced) after its checks (duplicate or missing list keys in the apply configuration,
+"may not mutate atomic arrays, maps or structs"; the live object converted with typed.AllowDuplicates, as since
+kubernetes/kubernetes#135560 (merged December 2025, in 1.36): a live item with a duplicate key is kept as it is, or,
+when the apply configuration sets that key, the duplicates become the one item of the configuration); validations
+with message / messageExpression (trimmed; ignored when empty, multi-line or longer than 5 KiB) / the "failed
+expression" fallback, reason, validationActions (only Deny refuses), auditAnnotations' errors under Fail; the API
+server's messages.
 
 Not modelled (exactly): the `authorizer` variable and the authz, quantity, URL, IP, CIDR, regex (find/findAll),
 format, semver and image libraries (an expression using them does not compile here); transformMap and
@@ -80,9 +83,9 @@ key); reinvocation (reinvocationPolicy), other policies and webhooks; the server
 each mutation and the Go zero values the API server's serialization shows (`resources: {}`, `status: {}`,
 `creationTimestamp: null`): the pod is taken as given; Pod validation after admission (required fields, name syntax,
 immutable fields); an explicitly empty list or map in an `Object{}` literal is dropped (protobuf has no presence for
-repeated fields), so `args: []` is not refused as an atomic-list mutation; the AllowDuplicates leniency (a live map
-list with a duplicate key fails an ApplyConfiguration, as in the code read). For UPDATE the old object is the pod
-itself (an update that changes nothing); for DELETE `object` is null and no mutation applies. The request's userInfo
+repeated fields), so `args: []` is not refused as an atomic-list mutation. For UPDATE the old object is `old` when
+given (which fields an update may change is not checked: the caller's business), else the pod itself (an update
+that changes nothing); for DELETE `object` is null and no mutation applies. The request's userInfo
 is USER_INFO. metadata.namespace, apiVersion and kind are filled in for the policy (the API server has them on every
 object in admission) and left out of the result when the caller's pod had none and the policy did not change them;
 null fields of a mutated pod drop out (the decoding into the Go type). A pod that is not a valid v1 Pod of the
@@ -772,6 +775,7 @@ class _Request:
     namespace: dict
     namespace_name: str
     operation: str
+    old_view: dict | None = None  # UPDATE: the stored pod, when the caller gave one
 
     @property
     def object(self) -> dict | None:
@@ -779,12 +783,18 @@ class _Request:
 
     @property
     def old_object(self) -> dict | None:
-        return None if self.operation == "CREATE" else self.view
+        if self.operation == "CREATE":
+            return None
+        return self.view if self.old_view is None else self.old_view
 
 
-def _request(pod: Any, namespace: Any, operation: str) -> _Request:
+def _request(pod: Any, namespace: Any, operation: str, old: Any = None) -> _Request:
     if operation not in _OPERATIONS:
         raise ValueError(f"operation {operation!r}: one of {', '.join(_OPERATIONS)}")
+    if old is not None:
+        if operation != "UPDATE":
+            raise ValueError("old: only an UPDATE has an old object")
+        old_view = _request(old, namespace, "CREATE").view
     if not isinstance(pod, dict):
         raise ValueError("pod: not a mapping")
     name = ((namespace or {}).get("metadata") or {}).get("name")
@@ -811,7 +821,7 @@ def _request(pod: Any, namespace: Any, operation: str) -> _Request:
     labels = dict(namespace_metadata.get("labels") or {})
     labels.setdefault("kubernetes.io/metadata.name", name)  # the API server labels every namespace so
     namespace_metadata["labels"] = labels
-    return _Request(pod, view, namespace, name, operation)
+    return _Request(pod, view, namespace, name, operation, old_view if old is not None else None)
 
 
 def _result(request: _Request, view: dict) -> dict:
@@ -1416,7 +1426,7 @@ def _apply_configuration(live: dict, patch: dict) -> dict:
     if atomics:
         raise _PatchError("error applying patch: invalid ApplyConfiguration: may not mutate atomic arrays, maps or "
                           "structs: " + ", ".join(atomics))
-    errors = _validate_typed(live, schema, "", False)
+    errors = _validate_typed(live, schema, "", True)  # typed.AllowDuplicates (kubernetes#135560, in 1.36)
     if errors:
         raise _PatchError("error applying patch: failed to convert original object to typed object: " + errors[0])
     return _merge(live, patch, schema)
@@ -1486,13 +1496,13 @@ def _dispatch(program: _Program, binding: dict, request: _Request, params: Any,
 
 
 def mutate(policy: dict, binding: dict, pod: dict, *, namespace: dict, params: dict | None = None,
-           operation: str = "CREATE") -> dict:
+           operation: str = "CREATE", old: dict | None = None) -> dict:
     """The pod after this MutatingAdmissionPolicy (as the API server would apply it): unchanged when the binding's
     matchResources / the policy's matchConstraints / matchConditions do not match. Raises Refused per failurePolicy."""
     program = _program(policy)
     if program.kind != "MutatingAdmissionPolicy":
         raise ValueError("mutate: a MutatingAdmissionPolicy expected")
-    request = _request(pod, namespace, operation)
+    request = _request(pod, namespace, operation, old)
     binding_name = (binding.get("metadata") or {}).get("name", "") if isinstance(binding, dict) else ""
     failure_policy = _failure_policy(program)
 
@@ -1574,13 +1584,13 @@ _REASON_CODES = {"Forbidden": 403, "Unauthorized": 401, "RequestEntityTooLarge":
 
 
 def validate(policy: dict, binding: dict, pod: dict, *, namespace: dict, params: dict | None = None,
-             operation: str = "CREATE") -> None:
+             operation: str = "CREATE", old: dict | None = None) -> None:
     """Raises Refused (with the validation's message or messageExpression) when a ValidatingAdmissionPolicy with
     validationActions [Deny] refuses the pod; returns when admitted or not matched."""
     program = _program(policy)
     if program.kind != "ValidatingAdmissionPolicy":
         raise ValueError("validate: a ValidatingAdmissionPolicy expected")
-    request = _request(pod, namespace, operation)
+    request = _request(pod, namespace, operation, old)
     binding_name = (binding.get("metadata") or {}).get("name", "") if isinstance(binding, dict) else ""
     failure_policy = _failure_policy(program)
     denied: list[tuple[str, str, bool]] = []  # (message, reason, with the binding's name)

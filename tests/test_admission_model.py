@@ -453,3 +453,44 @@ def test_vap_request_namespace_and_params():
                  params={**tiers, "data": {"tier": "batch"}})
     with pytest.raises(Refused, match="failed to configure binding: no params found"):
         validate(policy, binding, pod(), namespace=NAMESPACE)
+
+
+def test_update_sees_the_old_object_and_its_labels():
+    policy = vap("image-kept", {"expression": 'request.operation != "UPDATE" || '
+                                              "object.spec.containers[0].image == oldObject.spec.containers[0].image",
+                                "message": "image kept"})
+    binding = vap_binding(policy, matchResources={"objectSelector": {"matchLabels": {"app": "web"}}})
+    old = pod()
+    new = copy.deepcopy(old)
+    new["spec"]["containers"][0]["image"] = "nginx:1.28"
+    with pytest.raises(Refused, match="image kept"):
+        validate(policy, binding, new, namespace=NAMESPACE, operation="UPDATE", old=old)
+    validate(policy, binding, old, namespace=NAMESPACE, operation="UPDATE", old=old)
+    validate(policy, binding, new, namespace=NAMESPACE, operation="UPDATE")  # no old given: the pod itself
+    # The binding's objectSelector matches the old object's labels too: the label taken off is still matched.
+    unlabelled = copy.deepcopy(new)
+    unlabelled["metadata"]["labels"] = {}
+    with pytest.raises(Refused, match="image kept"):
+        validate(policy, binding, unlabelled, namespace=NAMESPACE, operation="UPDATE", old=old)
+    with pytest.raises(ValueError, match="only an UPDATE"):
+        validate(policy, binding, new, namespace=NAMESPACE, old=old)
+
+
+def test_apply_configuration_on_a_pod_with_duplicate_list_items():
+    """kubernetes/kubernetes#135560 (in 1.36): the live object converts with duplicates allowed; an item the
+    configuration does not set keeps its duplicates, one it sets becomes that one item."""
+    duplicated = pod()
+    duplicated["spec"]["containers"][0]["env"] = [{"name": "MODE", "value": "prod"}, {"name": "MODE", "value": "dev"},
+                                                  {"name": "KEEP", "value": "1"}, {"name": "KEEP", "value": "2"}]
+    policy = map_policy("set-mode", apply_configuration(
+        'Object{spec: Object.spec{containers: [Object.spec.containers{name: "app", env: '
+        '[Object.spec.containers.env{name: "MODE", value: "test"}]}]}}'))
+    out = mutate(policy, map_binding(policy), duplicated, namespace=NAMESPACE)
+    assert out["spec"]["containers"][0]["env"] == [{"name": "MODE", "value": "test"}, {"name": "KEEP", "value": "1"},
+                                                   {"name": "KEEP", "value": "2"}]
+    # The configuration itself may not carry duplicates.
+    twice = map_policy("twice", apply_configuration(
+        'Object{spec: Object.spec{containers: [Object.spec.containers{name: "app", env: '
+        '[Object.spec.containers.env{name: "A", value: "1"}, Object.spec.containers.env{name: "A", value: "2"}]}]}}'))
+    with pytest.raises(Refused, match="failed to convert patch object to typed object: .*duplicate entries"):
+        mutate(twice, map_binding(twice), pod(), namespace=NAMESPACE)

@@ -52,9 +52,15 @@ def admit(objects: dict, candidate: dict, namespace: dict = SHOP, params: dict |
     params = objects["ConfigMap"] if params == "given" else params
     mutated = admission.mutate(objects["MutatingAdmissionPolicy"], objects["MutatingAdmissionPolicyBinding"],
                                copy.deepcopy(candidate), namespace=namespace, params=params)
-    admission.validate(objects["ValidatingAdmissionPolicy"], objects["ValidatingAdmissionPolicyBinding"], mutated,
-                       namespace=namespace)
+    guard(objects, mutated, namespace, params=params)
+    schema_check.validate(mutated, "1.36")  # what comes out is a Pod of the 1.36 schema
     return mutated
+
+
+def guard(objects: dict, candidate: dict, namespace: dict = SHOP, params: dict | None = None, **request) -> None:
+    """The guard alone (`request`: operation, old)."""
+    admission.validate(objects["ValidatingAdmissionPolicy"], objects["ValidatingAdmissionPolicyBinding"], candidate,
+                       namespace=namespace, params=objects["ConfigMap"] if params is None else params, **request)
 
 
 def agents(p: dict) -> list[dict]:
@@ -101,7 +107,7 @@ def test_the_injected_agent_is_the_module_placements_agent(objects):
 
 @pytest.mark.parametrize("case, candidate, namespace", [
     ("unlabelled", pod(), SHOP),
-    ("labelled for something else", pod(labels={"sigsci.fastly.com/agent": "revproxy"}), SHOP),
+    ("labelled for something else", pod(labels={"app.kubernetes.io/agent": "module"}), SHOP),
     ("unlabelled, in a namespace not opted in", pod(namespace="other"), OTHER),
 ])
 def test_pods_that_did_not_ask_are_left_alone(objects, case, candidate, namespace):
@@ -114,20 +120,70 @@ def test_a_labelled_pod_in_a_namespace_not_opted_in_is_refused_not_started_bare(
                             copy.deepcopy(candidate), namespace=OTHER, params=objects["ConfigMap"]) == candidate
     with pytest.raises(admission.Refused, match="namespaces opted in"):
         admit(objects, candidate, OTHER)
-    # One that brings its own agent is its own business.
+    # One that brings an agent of its own is refused there too.
     own = pod({"name": "api", "image": "a:1"}, {"name": "sigsci-agent", "image": "x:1"}, labels=LABEL,
               namespace="other")
-    assert admit(objects, own, OTHER) == own
+    with pytest.raises(admission.Refused, match="exactly one sigsci-agent, as a native sidecar"):
+        admit(objects, own, OTHER)
 
 
-def test_a_pod_that_already_runs_an_agent_is_left_alone(objects):
-    own = {"name": "sigsci-agent", "image": "signalsciences/sigsci-agent:4.69.0"}
-    for candidate in (pod({"name": "api", "image": "a:1"}, own, labels=LABEL),
-                      pod(labels=LABEL, initContainers=[{**own, "restartPolicy": "Always"}])):
-        assert admit(objects, candidate) == candidate
+@pytest.mark.parametrize("value", ["Module", "MODULE", "true", "yes", "enabled", "revproxy", "module-v2", ""])
+@pytest.mark.parametrize("namespace", [SHOP, OTHER], ids=["opted-in", "not-opted-in"])
+def test_a_label_value_other_than_module_is_refused_not_ignored(objects, value, namespace):
+    candidate = pod(labels={"sigsci.fastly.com/agent": value}, namespace=namespace["metadata"]["name"])
+    with pytest.raises(admission.Refused, match="takes the value 'module'.*reverse proxy by label is not"):
+        admit(objects, candidate, namespace)
 
 
-def test_admission_twice_is_admission_once(objects):
+_APP = {"name": "api", "image": "a:1"}
+_REAL = "signalsciences/sigsci-agent:4.70.0"
+
+
+@pytest.mark.parametrize("case, candidate", [
+    ("a stand-in in containers", pod(_APP, {"name": "sigsci-agent", "image": "busybox",
+                                            "command": ["sleep", "infinity"]}, labels=LABEL)),
+    ("a plain init container that exits", pod(_APP, labels=LABEL, initContainers=[
+        {"name": "sigsci-agent", "image": "busybox", "command": ["true"]}])),
+    ("the real image without keys, as a native sidecar", pod(_APP, labels=LABEL, initContainers=[
+        {"name": "sigsci-agent", "image": _REAL, "restartPolicy": "Always"}])),
+    ("a reverse proxy sidecar left over", pod(_APP, {"name": "sigsci-agent", "image": _REAL, "env": [
+        {"name": "SIGSCI_REVPROXY_LISTENER",
+         "value": "app:{listener=http://0.0.0.0:8001,upstreams=http://127.0.0.1:8000}"}]}, labels=LABEL)),
+])
+def test_a_labelled_pod_that_brings_its_own_agent_is_refused(objects, case, candidate):
+    """The label asks admission for the agent: a container of that name the pod brings is not taken for it."""
+    with pytest.raises(admission.Refused, match="sigsci-agent"):
+        admit(objects, candidate)
+
+
+@pytest.mark.parametrize("case, change", [
+    ("another image", lambda a: a.update(image="busybox")),
+    ("a command of its own", lambda a: a.update(command=["sleep", "infinity"])),
+    ("args of its own", lambda a: a.update(args=["--help"])),
+    ("a variable more", lambda a: a["env"].append({"name": "SIGSCI_REVPROXY_LISTENER", "value": "x:{}"})),
+    ("a variable less", lambda a: a["env"].pop()),
+    ("a variable changed", lambda a: a["env"][-1].update(value="changed")),
+    ("a variable from elsewhere", lambda a: a["env"][-1].update(value=None, valueFrom={
+        "configMapKeyRef": {"name": "x", "key": "y"}})),
+    ("the keys from another Secret", lambda a: a["env"][0]["valueFrom"]["secretKeyRef"].update(name="other")),
+    ("the keys optional", lambda a: a["env"][1]["valueFrom"]["secretKeyRef"].update(optional=True)),
+    ("a key swapped", lambda a: a["env"][0]["valueFrom"]["secretKeyRef"].update(key="secretaccesskey")),
+    ("variables from a ConfigMap", lambda a: a.update(envFrom=[{"configMapRef": {"name": "x"}}])),
+    ("the socket in a subPath", lambda a: a["volumeMounts"][0].update(subPath="agent")),
+    ("the socket elsewhere", lambda a: a["volumeMounts"][0].update(mountPath="/var/run/sigsci")),
+    ("not a native sidecar", lambda a: a.pop("restartPolicy")),
+])
+def test_an_agent_that_is_not_the_injected_one_is_refused(objects, case, change):
+    """Each check of the guard's on the agent, one change at a time to the agent admission adds."""
+    injected = admit(objects, pod(labels=LABEL))
+    [agent] = agents(injected)
+    change(agent)
+    agent["env"] = [{k: v for k, v in e.items() if v is not None} for e in agent["env"]]
+    with pytest.raises(admission.Refused, match="sigsci-agent"):
+        admit(objects, injected)
+
+
+def test_a_pod_with_the_injected_agent_already_is_admitted_as_it_is(objects):
     once = admit(objects, pod(labels=LABEL))
     assert admit(objects, once) == once
 
@@ -173,6 +229,88 @@ def test_the_agent_runs_as_the_apps_user_so_the_socket_is_the_apps(objects, cand
     assert (agent["securityContext"]["runAsUser"], agent["securityContext"]["runAsGroup"]) == (uid, uid)
 
 
+@pytest.mark.parametrize("candidate", [
+    pod({"name": "api", "image": "a:1", "securityContext": {"runAsUser": 0}}, labels=LABEL),
+    pod(labels=LABEL, securityContext={"runAsUser": 0}),
+    pod({"name": "api", "image": "a:1", "securityContext": {"runAsUser": 0}}, labels=LABEL,
+        securityContext={"runAsUser": 5000}),
+])
+def test_an_app_that_runs_as_root_is_refused_the_agent_would_not_start(objects, candidate):
+    with pytest.raises(admission.Refused, match=r"runs as root \(0\)"):
+        admit(objects, candidate)
+    # The app's own user wins over the pod's: a root pod with a non-root app is fine.
+    admit(objects, pod({"name": "api", "image": "a:1", "securityContext": {"runAsUser": 4000}}, labels=LABEL,
+                       securityContext={"runAsUser": 0}))
+
+
+_AT_SOCKET = [
+    ("the socket volume in a subPath", {"name": "sigsci-tmp", "mountPath": SOCKET_DIR, "subPath": "app"}),
+    ("the socket volume in a subPathExpr", {"name": "sigsci-tmp", "mountPath": SOCKET_DIR,
+                                            "subPathExpr": "$(POD_NAME)"}),
+    ("the socket volume elsewhere in a subPath", {"name": "sigsci-tmp", "mountPath": "/data", "subPath": "app"}),
+    ("another volume where the socket goes", {"name": "data", "mountPath": SOCKET_DIR}),
+    ("another volume there with a trailing slash", {"name": "data", "mountPath": SOCKET_DIR + "/"}),
+    ("another volume over the socket", {"name": "data", "mountPath": SOCKET}),
+]
+
+
+@pytest.mark.parametrize("case, mount", _AT_SOCKET, ids=[case for case, _ in _AT_SOCKET])
+def test_a_mount_of_the_pods_own_where_the_socket_goes_is_refused_not_merged(objects, case, mount):
+    candidate = pod({"name": "api", "image": "a:1", "volumeMounts": [mount]}, labels=LABEL,
+                    volumes=[{"name": "sigsci-tmp", "emptyDir": {}},
+                             {"name": "data", "persistentVolumeClaim": {"claimName": "data"}}])
+    # Not mutated (the merge would keep the subPath, or switch the claim to the agent's emptyDir): refused.
+    assert admission.mutate(objects["MutatingAdmissionPolicy"], objects["MutatingAdmissionPolicyBinding"],
+                            copy.deepcopy(candidate), namespace=SHOP, params=objects["ConfigMap"]) == candidate
+    with pytest.raises(admission.Refused, match="mounts something else there or under it"):
+        admit(objects, candidate)
+
+
+def test_the_pods_own_whole_mount_of_the_socket_volume_is_kept(objects):
+    for mounts in ([{"name": "sigsci-tmp", "mountPath": SOCKET_DIR}], [{"name": "sigsci-tmp", "mountPath": "/data"}],
+                   [{"name": "data", "mountPath": "/sigsci"}]):
+        candidate = pod({"name": "api", "image": "a:1", "volumeMounts": mounts}, labels=LABEL,
+                        volumes=[{"name": "sigsci-tmp", "emptyDir": {}}, {"name": "data", "emptyDir": {}}])
+        [app] = admit(objects, candidate)["spec"]["containers"]
+        assert {"name": "sigsci-tmp", "mountPath": SOCKET_DIR} in app["volumeMounts"]
+
+
+@pytest.mark.parametrize("env_name", ["SIGSCI_RPC_ADDRESS", "APP_AGENT_ADDRESS"])
+def test_the_apps_own_address_variable_from_elsewhere_is_refused_a_plain_one_replaced(env_name):
+    objects = _declared({"sigsci:injection": {**INJECTION, "rpcAddressEnv": env_name}})
+    from_elsewhere = pod({"name": "api", "image": "a:1", "env": [
+        {"name": env_name, "valueFrom": {"configMapKeyRef": {"name": "settings", "key": "agent"}}}]}, labels=LABEL)
+    assert admission.mutate(objects["MutatingAdmissionPolicy"], objects["MutatingAdmissionPolicyBinding"],
+                            copy.deepcopy(from_elsewhere), namespace=SHOP,
+                            params=objects["ConfigMap"]) == from_elsewhere
+    with pytest.raises(admission.Refused, match=f"{env_name} is set by admission.*from valueFrom"):
+        admit(objects, from_elsewhere)
+    plain = pod({"name": "api", "image": "a:1", "env": [{"name": env_name, "value": "tcp:10.0.0.9:9999"}]},
+                labels=LABEL)
+    [app] = admit(objects, plain)["spec"]["containers"]
+    assert app["env"] == [{"name": env_name, "value": SOCKET}]
+
+
+def _startup_probe(enabled: bool) -> dict:
+    return _declared({"sigsci:injection": {**INJECTION, "agent": {"startupProbe": {"enabled": enabled,
+                                                                                      "port": 2031}}}})
+
+
+@pytest.mark.parametrize("where", ["containers", "initContainers"])
+def test_an_app_port_the_agents_startup_probe_takes_is_refused_when_the_probe_is_on(where):
+    """The rule follows the resolved settings: the probe's port, when the probe is on, whatever the default."""
+    taken = {"name": "web", "image": "w:1", "ports": [{"containerPort": 2031}]}
+    spec = {"initContainers": [{**taken, "restartPolicy": "Always"}]} if where == "initContainers" else {}
+    containers = [_APP] + ([taken] if where == "containers" else [])
+    on, off = _startup_probe(True), _startup_probe(False)
+    [agent] = agents(admit(on, pod(labels=LABEL)))
+    assert {"name": "sigsci-startup", "containerPort": 2031, "protocol": "TCP"} in agent["ports"]
+    with pytest.raises(admission.Refused, match=r"agent listens on 2031 \(sigsci-startup\)"):
+        admit(on, pod(*containers, labels=LABEL, **spec))
+    out = admit(off, pod(*containers, labels=LABEL, **spec))
+    assert "ports" not in agents(out)[0]
+
+
 def test_without_its_parameters_a_labelled_pod_is_refused_not_admitted_bare(objects):
     with pytest.raises(admission.Refused):
         admit(objects, pod(labels=LABEL), params=None)
@@ -188,16 +326,27 @@ def test_the_guard_refuses_a_labelled_pod_that_comes_through_without_an_agent(ob
                  pod({"name": "api", "image": "a:1"}, {"name": "sigsci-agent", "image": "x:1"},
                      labels=LABEL, initContainers=[{"name": "sigsci-agent", "image": "x:1"}])):
         with pytest.raises(admission.Refused, match="exactly one sigsci-agent"):
-            admission.validate(objects["ValidatingAdmissionPolicy"], objects["ValidatingAdmissionPolicyBinding"],
-                               bare, namespace=SHOP)
-    admission.validate(objects["ValidatingAdmissionPolicy"], objects["ValidatingAdmissionPolicyBinding"], pod(),
-                       namespace=SHOP)  # an unlabelled pod is not its business
+            guard(objects, bare)
+    # The app containers without the socket's mount or variable (another mutation took them out).
+    injected = admit(objects, pod(labels=LABEL))
+    for part in ("env", "volumeMounts"):
+        bare = copy.deepcopy(injected)
+        del bare["spec"]["containers"][0][part]
+        with pytest.raises(admission.Refused, match="every container has the agent's socket"):
+            guard(objects, bare)
+    guard(objects, pod())  # an unlabelled pod is not its business
 
 
 def test_fail_closed_by_construction(objects):
     for kind in ("MutatingAdmissionPolicy", "ValidatingAdmissionPolicy"):
         assert objects[kind]["spec"]["failurePolicy"] == "Fail"
-    assert objects["MutatingAdmissionPolicyBinding"]["spec"]["paramRef"]["parameterNotFoundAction"] == "Deny"
+    for kind in ("MutatingAdmissionPolicyBinding", "ValidatingAdmissionPolicyBinding"):
+        assert objects[kind]["spec"]["paramRef"]["parameterNotFoundAction"] == "Deny"
+    # The guard checks the agent against the parameters: without them, a labelled pod is refused.
+    elsewhere = copy.deepcopy(objects["ConfigMap"])
+    elsewhere["metadata"]["name"] = "another"
+    with pytest.raises(admission.Refused, match="no params found"):
+        guard(objects, admit(objects, pod(labels=LABEL)), params=elsewhere)
     assert objects["ValidatingAdmissionPolicyBinding"]["spec"]["validationActions"] == ["Deny"]
 
 
@@ -281,3 +430,72 @@ def test_option_values_from_secret_config_stay_secret_in_the_parameters():
     assert isinstance(secret, dict) and secret.get(harness.SECRET_SIG), data
     assert "edge-secret-host" in repr(secret["value"])
     assert "edge-secret-host" not in repr(run.warnings)
+
+
+def _running(objects: dict) -> dict:
+    """A pod as admission made it, and as the API server keeps it."""
+    running = admit(objects, pod(labels=LABEL))
+    running["metadata"]["uid"] = "1f0c2a9e-0000-4000-8000-000000000001"
+    return running
+
+
+def _updated(running: dict, change) -> dict:
+    new = copy.deepcopy(running)
+    change(new)
+    return new
+
+
+@pytest.mark.parametrize("case, change", [
+    ("the agent's image", lambda p: agents(p)[0].update(image="busybox")),
+    ("the label to another value", lambda p: p["metadata"]["labels"].update({"sigsci.fastly.com/agent": "revproxy"})),
+])
+def test_an_update_that_changes_the_agent_or_the_labels_value_is_refused(objects, case, change):
+    running = _running(objects)
+    with pytest.raises(admission.Refused, match="keeps the image it was admitted with|takes the value 'module'"):
+        guard(objects, _updated(running, change), operation="UPDATE", old=running)
+
+
+@pytest.mark.parametrize("case, change", [
+    ("the app's image", lambda p: p["spec"]["containers"][0].update(image="registry.example.com/api:2")),
+    ("a label of its own", lambda p: p["metadata"]["labels"].update(tier="web")),
+    ("a finalizer", lambda p: p["metadata"].update(finalizers=["example.com/drain"])),
+    ("its owner", lambda p: p["metadata"].update(ownerReferences=[{
+        "apiVersion": "apps/v1", "kind": "ReplicaSet", "name": "api-7d9f", "uid": "0f", "controller": True}])),
+    ("an annotation", lambda p: p["metadata"].update(annotations={"example.com/note": "x"})),
+    ("the label taken off", lambda p: p["metadata"]["labels"].pop("sigsci.fastly.com/agent")),
+    ("the agent's image, with the label taken off",
+     lambda p: (p["metadata"]["labels"].pop("sigsci.fastly.com/agent"), agents(p)[0].update(image="busybox"))),
+])
+def test_the_updates_a_running_pod_gets_are_admitted(objects, case, change):
+    running = _running(objects)
+    guard(objects, _updated(running, change), operation="UPDATE", old=running)
+
+
+def test_a_pod_admitted_under_other_parameters_can_still_be_updated(objects):
+    """A new agent version changes the parameters; running pods keep theirs, and their updates are not refused."""
+    running = _running(objects)
+    newer = _declared({"sigsci:injection": {**INJECTION, "agent": {"version": "4.71.0"}}})
+    relabelled = _updated(running, lambda p: p["metadata"]["labels"].update(tier="web"))
+    guard(newer, relabelled, operation="UPDATE", old=running)
+    # Running pods from before injection, bare, or labelled with a value that is now refused, too.
+    for value in ("module", "Module"):
+        bare = pod(labels={"sigsci.fastly.com/agent": value})
+        guard(objects, _updated(bare, lambda p: p["metadata"].update(finalizers=["x/y"])), operation="UPDATE",
+              old=bare)
+
+
+def test_the_label_added_to_a_running_pod_without_an_agent_is_refused(objects):
+    bare = pod()
+    with pytest.raises(admission.Refused, match="exactly one sigsci-agent"):
+        guard(objects, _updated(bare, lambda p: p["metadata"]["labels"].update(LABEL)), operation="UPDATE",
+              old=bare)
+    with pytest.raises(admission.Refused, match="takes the value 'module'"):
+        guard(objects, _updated(bare, lambda p: p["metadata"]["labels"].update({"sigsci.fastly.com/agent": "on"})),
+              operation="UPDATE", old=bare)
+
+
+def test_the_guard_watches_updates_and_the_policy_creations(objects):
+    assert objects["ValidatingAdmissionPolicy"]["spec"]["matchConstraints"]["resourceRules"][0]["operations"] == [
+        "CREATE", "UPDATE"]
+    assert objects["MutatingAdmissionPolicy"]["spec"]["matchConstraints"]["resourceRules"][0]["operations"] == [
+        "CREATE"]

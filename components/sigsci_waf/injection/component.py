@@ -40,7 +40,8 @@ _TYPE = "sigsci:index:SigsciInjection"
 
 class SigsciInjection(pulumi.ComponentResource):
     """A MutatingAdmissionPolicy that adds the agent (module shape) to labelled pods, the ValidatingAdmissionPolicy
-    that refuses a labelled pod without one, and their parameters."""
+    that refuses a labelled pod without exactly that agent (checked against the same parameters), and their
+    parameters."""
 
     policy_name: str
     """The MutatingAdmissionPolicy's name."""

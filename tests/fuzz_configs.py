@@ -53,6 +53,7 @@ deep_merge = invariants.deep_merge
 
 AGENT_VERSION = "4.70.0"
 PROBE_MIN_VERSION = (4, 51, 0)  # startupProbe.enabled: "agent >= 4.51.0"
+PROBE_ENABLED = True  # startupProbe.enabled: on by default, so its port is taken in every agent's pod
 PROBE_PORT = 2024
 LISTENER_PORT = 8001
 AGENT_PRE_STOP = 30
@@ -84,6 +85,8 @@ NGINX_UID = 101  # a sidecar agent runs as nginx's user, 101 in both charts
 SITE_MAX = 246  # the created Secret is sigsci.<site>, at most 253
 RELEASE_MAX, RELEASE_MAX_SERVICE = 53, 50
 CLASS_MAX = 243  # ingress-nginx flavours: the IngressClass's controller k8s.io/<class> has at most 250
+# ingressClass.name: "not a stock controller's class".
+STOCK_CLASS = {"ingress-nginx": "ingress-nginx", "nginx-ingress": "nginx"}
 NAME_MAX = 63
 PULL_POLICIES = ["Always", "IfNotPresent", "Never"]
 # Kubernetes' own rule for Prefix and Exact paths.
@@ -117,6 +120,15 @@ def yaml_reads_as_text(name: str) -> bool:
     words = {"null", "y", "n", "yes", "no", "on", "off", "true", "false"}
     number = re.fullmatch(r"(0x[0-9a-f]+|0o[0-7]+|0b[01]+|[0-9]*\.?[0-9]*(e[-+]?[0-9]+)?|\d{4}-\d{1,2}-\d{1,2})", name)
     return name not in words and not (number and any(c.isdigit() for c in name))
+
+
+def controller_refuses_path(chart: str, path: str) -> bool:
+    """The configuration page's rule for the paths each controller refuses (what the route generator draws: no
+    characters beyond letters, digits and . _ - /): ingress-nginx's deep inspection, F5's illegal keywords."""
+    if chart == "ingress-nginx":
+        return re.search(r"/etc/(passwd|shadow|group|nginx|ingress-controller)|/var/run/secrets|_by_lua", path) \
+            is not None
+    return path.startswith("/etc/") or "/root" in path or "/var" in path
 
 
 def bad_prefix_path(path: str) -> bool:
@@ -245,7 +257,8 @@ def _common_app(grace: bool = True) -> dict[str, st.SearchStrategy]:
 
 # The keys of an app whose Deployment the stack creates (owned, and module without deployment).
 _OWN_DEPLOYMENT = dict(
-    args=st.lists(short_text, max_size=3), command=st.lists(short_text, min_size=1, max_size=2),
+    args=st.lists(short_text, max_size=3), command=st.lists(short_text, min_size=1, max_size=2).map(  # a command starts with a program
+        lambda c: [c[0] if c[0].strip() else "/app", *c[1:]]),
     env=st.dictionaries(st.from_regex(r"\A[A-Z_][A-Z0-9_]{0,10}\Z", fullmatch=True), short_text, max_size=3),
     resources=resources(), healthPath=st.sampled_from(["/", "/healthz", "/ready?full=1"]),
     readOnlyRootFilesystem=st.booleans(), writablePaths=st.lists(abs_path, max_size=3, unique=True),
@@ -380,7 +393,8 @@ def _ingress_keys(chart: str, sidecar: bool, run_as_user: bool) -> st.SearchStra
         # preStopSleepSeconds only with service; a sidecar's user is nginx's.
         agent=agent_settings(pre_stop=not sidecar, run_as_user=run_as_user),
         ingressClass=_opt(name=dns_subdomain.filter(lambda n: (chart == "nginx-ingress" or len(n) <= CLASS_MAX)
-                                                    and yaml_reads_as_text(n)),
+                                                    and yaml_reads_as_text(n)
+                                                    and n != STOCK_CLASS[chart]),
                           default=st.booleans()),
         service=_opt(type=st.sampled_from(["LoadBalancer", "NodePort", "ClusterIP"]),
                      externalTrafficPolicy=st.sampled_from(["Cluster", "Local"]),
@@ -455,14 +469,15 @@ def _fit_agent(own: dict, shared: dict, taken: set[int]) -> None:
     in the pod uses (`taken`), and resources that agree."""
     agent = deep_merge(shared, own)
     release = release_version(agent.get("version", AGENT_VERSION))
-    if agent.get("startupProbe", {}).get("enabled") and release is not None and release < PROBE_MIN_VERSION:
+    if agent.get("startupProbe", {}).get("enabled", PROBE_ENABLED) and release is not None \
+            and release < PROBE_MIN_VERSION:
         own.setdefault("startupProbe", {})["enabled"] = False
     if "resources" in own or "resources" in shared:
         _fit_resources(own.setdefault("resources", {}), shared.get("resources", {}), AGENT_RESOURCES)
         if not own["resources"]:
             del own["resources"]
     probe = deep_merge(shared, own).get("startupProbe", {})
-    if probe.get("enabled") and probe.get("port", PROBE_PORT) in taken:
+    if probe.get("enabled", PROBE_ENABLED) and probe.get("port", PROBE_PORT) in taken:
         own.setdefault("startupProbe", {})["port"] = next(p for p in (2024, 2025, 3024, 12024) if p not in taken)
 
 
@@ -504,13 +519,17 @@ def _fit_module(entry: dict, config: dict) -> None:
 
 def _fit_app(entry: dict, config: dict) -> None:
     placement = entry.get("placement", "owned")
-    # listenerPort "must differ from port" (a module has none).
-    if placement != "module" and entry.get("listenerPort", LISTENER_PORT) == entry["port"]:
+    # listenerPort "must differ from port" where they share the pod (owned, patch).
+    if placement in ("owned", "patch") and entry.get("listenerPort", LISTENER_PORT) == entry["port"]:
         entry["listenerPort"] = 8002 if entry["port"] != 8002 else 8003
     if "resources" in entry:
         _fit_resources(entry["resources"], {}, APP_RESOURCES)
     if placement == "module":
         _fit_module(entry, config)
+    # ownerTargetPort "must lead to port": a number is port itself (a name, the app's container port's).
+    target = entry.get("ownerTargetPort")
+    if placement == "patch" and isinstance(target, int) and target != entry["port"]:
+        entry["ownerTargetPort"] = entry["port"]
     # The probe shares the pod with the listener (a module's with rpcPort) and, but for service, with the app.
     taken = {entry["rpcPort"]} if "rpcPort" in entry else set()
     taken |= {entry["port"]} if placement != "service" else set()
@@ -568,9 +587,18 @@ def _fit_namespaces(apps: list[dict], ingress: dict | None, gateway: dict | None
     seen: set = {(kind, gateway_namespace, gateway_docs.AGENTS_NAME) for kind in ("app", "Service", "Deployment")
                  if gateway is not None}
     for entry in apps:
-        if _claims(entry) & seen:
+        if (_claims(entry) | _reads(entry)) & seen:
             move(entry)
-        seen |= _claims(entry)
+        seen |= _claims(entry) | _reads(entry)
+
+
+def _reads(entry: dict) -> set[tuple[str, str, str]]:
+    """The existing Services an app reads at preview (a patched app's, the one agents proxy to): the harness makes
+    each up from one app's config, so two apps never share one (its ports would be only one app's)."""
+    namespace = entry.get("namespace", "default")
+    name = entry.get("upstreamService") if entry.get("placement") == "service" else \
+        entry.get("service") if entry.get("placement") == "patch" else None
+    return {("read Service", namespace, name)} if isinstance(name, str) else set()
 
 
 def _targets(apps: list[dict]) -> dict[str, list[tuple[str, str]]]:
@@ -620,6 +648,8 @@ def _fit_routes(routes: list[dict], targets: dict[str, list[tuple[str, str]]], f
                 entry["path"] = normal_path(entry["path"])
             else:
                 entry["pathType"] = "ImplementationSpecific"
+        if flavour is not None and controller_refuses_path(CHART[flavour], entry.get("path", "/")):
+            entry["path"] = f"/route-{index}"
         if (entry.get("host"), entry.get("path", "/")) in rules:
             entry["path"] = next(p for p in (f"/route-{index}-{k}" for k in range(len(routes) + 2))
                                  if (entry.get("host"), p) not in rules)
@@ -657,19 +687,20 @@ def _implementation(gateway: dict, implementation: str) -> None:
         *parents, key = dotted.split(".")
         if only != implementation:
             _within(gateway, parents).pop(key, None)
-    # name, existingGateway.name: "with implementation istio, at most 63 characters".
-    if implementation == "istio":
-        named = gateway.get("existingGateway", gateway)
-        if len(named.get("name", "")) > NAME_MAX:
-            named["name"] = named["name"][:NAME_MAX].rstrip(".-")
+    # name, existingGateway.name: "at most 63 characters".
+    named = gateway.get("existingGateway", gateway)
+    if len(named.get("name", "")) > NAME_MAX:
+        named["name"] = named["name"][:NAME_MAX].rstrip(".-")
 
 
 def _fit_gateway(draw, gateway: dict, config: dict) -> None:
     """`sigsci:gateway` fitted to the rules docs/configuration.md states between its keys."""
     if "existingGateway" in gateway:
-        # "then name, gatewayClass and listeners do not apply".
+        # "then name, gatewayClass and listeners do not apply"; envoyGateway.enabled: "true is refused with
+        # existingGateway".
         for key in ("name", "gatewayClass", "listeners"):
             gateway.pop(key, None)
+        _existing(gateway)
     # The keys of the other implementation.
     _implementation(gateway, gateway.get("implementation", gateway_docs.IMPLEMENTATIONS[0]))
     # ingressRoutes: "also serve every route of sigsci:ingress".
@@ -684,6 +715,10 @@ def _fit_gateway(draw, gateway: dict, config: dict) -> None:
                                                                                  gateway_docs.BODY_LIMIT)))
     if gateway_docs.duration_ms(gateway.get("messageTimeout", gateway_docs.MESSAGE_TIMEOUT)) < shortest:
         gateway["messageTimeout"] = draw(st.sampled_from([f"{shortest}ms", f"{math.ceil(shortest / 1000)}s"]))
+    # messageTimeout: "at most 1h".
+    if gateway_docs.duration_ms(gateway["messageTimeout"] if "messageTimeout" in gateway else
+                                gateway_docs.MESSAGE_TIMEOUT) > gateway_docs.MAX_TIMEOUT_MS:
+        gateway["messageTimeout"] = draw(st.sampled_from(["1h", "60m", "59m59s999ms"]))
     # agent: "startupProbe.port must differ from agents.port".
     own = gateway.get("agent", {})
     _fit_agent(own, config.get("sigsci:agent") or {}, {gateway.get("agents", {}).get("port",
@@ -765,11 +800,9 @@ def _echo_taken(config: dict) -> list[tuple[str, str]]:
     if gateway is not None:
         taken += [("sigsci:gateway.namespace", gateway.get("namespace", gateway_docs.NAMESPACE)),
                   ("sigsci:gateway.existingGateway.namespace", gateway_docs.home(gateway)[0])]
-        envoy = gateway.get("envoyGateway", {})
-        if gateway.get("implementation", gateway_docs.ENVOY_GATEWAY) == gateway_docs.ENVOY_GATEWAY \
-                and envoy.get("enabled", True):
-            taken.append(("sigsci:gateway.envoyGateway.namespace",
-                          envoy.get("namespace", gateway_docs.ENVOY_GATEWAY_NAMESPACE)))
+        if gateway_docs.installs_envoy_gateway(gateway):
+            taken.append(("sigsci:gateway.envoyGateway.namespace", (gateway.get("envoyGateway") or {}).get(
+                "namespace", gateway_docs.ENVOY_GATEWAY_NAMESPACE)))
     return taken
 
 
@@ -1346,7 +1379,9 @@ def _pick(draw, items: list) -> int:
 
 
 def _rule_listener_on_the_app_port(draw, config):
-    apps = [i for i, a in enumerate(config.get("sigsci:apps") or []) if not is_module(a)]  # a module has none
+    # A module has no listener; the agents of placement service run in pods of their own (owned, patch: shared).
+    apps = [i for i, a in enumerate(config.get("sigsci:apps") or []) if a.get("placement", "owned") in ("owned",
+                                                                                                          "patch")]
     if not apps:
         return None
     index = apps[_pick(draw, apps)]
@@ -1402,6 +1437,22 @@ def _rule_old_agent_with_probe(draw, config, entry=None):
     agent["version"] = "4.40.0"
     agent.setdefault("startupProbe", {})["enabled"] = True
     return f"{key_of(level)}: startup probe on agent 4.40.0", (key_of((*level, "startupProbe", "enabled")),)
+
+
+def _rule_old_agent_with_the_default_probe(draw, config, entry=None):
+    """startupProbe.enabled: on by default, "an older release version is refused while it is on": the entry's
+    version, which no level's enabled: false mends, is the key."""
+    levels = [level for level in _agent_levels(config, entry) if level != ("sigsci:agent",)]
+    if not levels or "enabled" in ((config.get("sigsci:agent") or {}).get("startupProbe") or {}):
+        return None
+    level = levels[_pick(draw, levels)]
+    agent = _agent_at(config, level)
+    agent["version"] = draw(st.sampled_from(["4.40.0", "4.50.9", "v3.0.0"]))
+    probe = agent.get("startupProbe") or {}
+    probe.pop("enabled", None)
+    if not probe:
+        agent.pop("startupProbe", None)
+    return f"{key_of(level)}: agent {agent['version']} with the probe on by default", (key_of((*level, "version")),)
 
 
 # "Options the product derives are refused in options", at every level; and the gateway's agents' own, which
@@ -1495,6 +1546,24 @@ def _rule_policy_without_external_service(draw, config):
     ingress.setdefault("service", {}).update(type="ClusterIP", externalTrafficPolicy=draw(st.sampled_from(["Cluster",
                                                                                                            "Local"])))
     return "ingress: externalTrafficPolicy on ClusterIP", ("sigsci:ingress.service.externalTrafficPolicy",)
+
+
+def _rule_annotation_the_controller_refuses(draw, config):
+    """routes[].annotations: snippets, kubernetes.io/ingress.class (and with nginx-ingress, NGINX Plus's) are refused:
+    a route carrying one is added."""
+    ingress = config.get("sigsci:ingress")
+    if not isinstance(ingress, dict):
+        return None
+    refused = ["kubernetes.io/ingress.class"] + (
+        ["nginx.org/server-snippets", "nginx.com/health-checks"] if CHART[ingress["flavour"]] == "nginx-ingress"
+        else ["nginx.ingress.kubernetes.io/configuration-snippet", "nginx.ingress.kubernetes.io/server-snippet"])
+    key = draw(st.sampled_from(refused))
+    routes = ingress.setdefault("routes", [])
+    routes.append({"service": {"name": "snippet-route", "port": 80}, "host": "snippet-route.example.com",
+                   "path": "/snippet-route", "annotations": {key: "x"}})
+    index = len(routes) - 1
+    return f"ingress: routes[{index}] annotation {key}", \
+        (key_of(("sigsci:ingress", "routes", index, "annotations", key)),)
 
 
 def _rule_extra_value_of_ours(draw, config):
@@ -1867,13 +1936,38 @@ def _rule_timeout_too_short(draw, config, gateway):
 
 
 @_on_gateway
+def _rule_timeout_too_long(draw, config, gateway):
+    """messageTimeout: "at most 1h (Envoy's limit)"."""
+    gateway["messageTimeout"] = draw(st.sampled_from(["1h1ms", "61m", "3601s", "2h", "1h0m0s1ms", "99999h"]))
+    return f"gateway: messageTimeout {gateway['messageTimeout']}", ("sigsci:gateway.messageTimeout",)
+
+
+@_on_gateway
+def _rule_install_beside_an_existing_gateway(draw, config, gateway):
+    """envoyGateway.enabled: "true with existingGateway is refused"."""
+    for key in ("name", "gatewayClass", "listeners"):
+        gateway.pop(key, None)
+    _implementation(gateway, gateway_docs.ENVOY_GATEWAY)
+    _existing(gateway)
+    gateway.setdefault("envoyGateway", {})["enabled"] = True
+    return "gateway: envoyGateway.enabled beside existingGateway", ("sigsci:gateway.envoyGateway.enabled",)
+
+
+@_on_gateway
 def _rule_body_limit_out_of_range(draw, config, gateway):
     gateway["bodyLimit"] = draw(st.one_of(
         st.sampled_from(["1", "1000", "1023", "1k", "65Mi", "67108865", "1Gi", "1G", "1Ti"]),
         st.integers(1, gateway_docs.BODY_LIMIT_MIN - 1).map(str),
         st.integers(gateway_docs.BODY_LIMIT_MAX + 1, 1 << 40).map(str)))
-    gateway["messageTimeout"] = "99999h"  # long enough for any size: only the range is broken
+    gateway["messageTimeout"] = "1h"  # the longest allowed: only the range is broken
     return f"gateway: bodyLimit {gateway['bodyLimit']}", ("sigsci:gateway.bodyLimit",)
+
+
+def _existing(gateway: dict) -> dict:
+    """`gateway` on an existing Gateway: envoyGateway.enabled "true is refused with existingGateway"."""
+    if (gateway.get("envoyGateway") or {}).get("enabled"):
+        del gateway["envoyGateway"]["enabled"]
+    return gateway.setdefault("existingGateway", {"namespace": "edge", "name": "public"})
 
 
 @_on_gateway
@@ -1882,7 +1976,7 @@ def _rule_existing_gateway_with_its_own_keys(draw, config, gateway):
     own = {"name": "mine", "gatewayClass": "mine", "listeners": {"httpPort": 8080}}
     for other in own:
         gateway.pop(other, None)
-    gateway.setdefault("existingGateway", {"namespace": "edge", "name": "public"})
+    _existing(gateway)
     key = draw(st.sampled_from(sorted(own)))
     gateway[key] = own[key]
     return f"gateway: existingGateway and {key}", (f"sigsci:gateway.{key}",)
@@ -2005,7 +2099,7 @@ def _rule_existing_gateway_it_does_not_serve(draw, config, gateway):
     deployment mode) "is refused, naming existingGateway" once the cluster is read."""
     for key in ("name", "gatewayClass", "listeners"):
         gateway.pop(key, None)
-    existing = gateway.setdefault("existingGateway", {"namespace": "edge", "name": "public"})
+    existing = _existing(gateway)
     implementation = gateway.get("implementation", gateway_docs.IMPLEMENTATIONS[0])
     others = [c for i, c in harness.GATEWAY_CONTROLLERS.items() if i != implementation] + ["example.com/gateway"]
     manual = implementation == gateway_docs.ISTIO and draw(st.booleans())
@@ -2014,6 +2108,27 @@ def _rule_existing_gateway_it_does_not_serve(draw, config, gateway):
         {"type": "Hostname", "value": "istio-ingressgateway.istio-system.svc"}] if manual else None)
     return f"gateway: the existing Gateway is {'in manual deployment' if manual else 'of ' + controller}", \
         ("sigsci:gateway.existingGateway",), live
+
+
+@_on_gateway
+def _rule_existing_gateway_with_traffic_ext_proc_cannot_see(draw, config, gateway):
+    """docs/gateway.md: the existing Gateway's "listeners must all be HTTP or HTTPS", and one that admits
+    ListenerSets is refused, "naming existingGateway"."""
+    for key in ("name", "gatewayClass", "listeners"):
+        gateway.pop(key, None)
+    existing = _existing(gateway)
+    implementation = gateway.get("implementation", gateway_docs.IMPLEMENTATIONS[0])
+    live = harness.existing_gateway(existing["namespace"], existing["name"],
+                                    harness.GATEWAY_CONTROLLERS[implementation])
+    spec = live[f"{existing['namespace']}/{existing['name']}"]["spec"]
+    if draw(st.booleans()):
+        protocol = draw(st.sampled_from(["TLS", "TCP", "UDP"]))
+        spec["listeners"].append({"name": "other", "port": 9443, "protocol": protocol})
+        what = f"a {protocol} listener"
+    else:
+        spec["allowedListeners"] = {"namespaces": {"from": draw(st.sampled_from(["All", "Same", "Selector"]))}}
+        what = "ListenerSets"
+    return f"gateway: the existing Gateway has {what}", ("sigsci:gateway.existingGateway",), live
 
 
 # -- sigsci:verify's rules ---------------------------------------------------------------------------------------
@@ -2086,7 +2201,8 @@ def _rules(rules: list, prefix: str = "", **bound) -> dict[str, Rule]:
 ROUTE_RULES = [_rule_route_twice, _rule_route_to_no_app, _rule_route_with_two_backends,
                _rule_route_to_an_app_elsewhere, _rule_route_to_an_ambiguous_app, _rule_unnormalised_path,
                _rule_route_to_a_module_in_an_existing_deployment]
-AGENT_RULES = [_rule_known_option_unlisted, _rule_old_agent_with_probe, _rule_derived_option,
+AGENT_RULES = [_rule_known_option_unlisted, _rule_old_agent_with_probe, _rule_old_agent_with_the_default_probe,
+               _rule_derived_option,
                _rule_custom_tag_without_pull_policy, _rule_option_of_another_kind]
 MODULE_RULES = [_rule_listener_with_module, _rule_own_deployment_key_with_deployment, _rule_rpc_port_on_the_app_port,
                 _rule_env_sets_the_rpc_address, _rule_container_without_deployment,
@@ -2101,15 +2217,18 @@ SCOPED_KINDS = {GATEWAY_KIND: "sigsci:gateway", INJECTION_KIND: "sigsci:injectio
 RULES: dict[str, Rule] = {
     **_rules([_rule_listener_on_the_app_port, *AGENT_RULES, _rule_probe_on_the_listener, _rule_grace_within_the_drain,
               _rule_app_drains_before_its_agent, _rule_sidecar_user, _rule_agent_service_for_a_sidecar,
-              _rule_policy_without_external_service, _rule_extra_value_of_ours, *ROUTE_RULES, _rule_tls_without_host,
+              _rule_policy_without_external_service, _rule_extra_value_of_ours, _rule_annotation_the_controller_refuses,
+              *ROUTE_RULES, _rule_tls_without_host,
               _rule_hostless_route_on_f5, *MODULE_RULES, _rule_echo_without_an_entry, _rule_echo_in_a_taken_namespace,
               _rule_verify_key_without_echo, _rule_route_on_the_echo_path]),
     **_rules(ROUTE_RULES + AGENT_RULES, GATEWAY_KIND, entry="sigsci:gateway"),
-    **_rules([_rule_timeout_too_short, _rule_body_limit_out_of_range, _rule_existing_gateway_with_its_own_keys,
+    **_rules([_rule_timeout_too_short, _rule_timeout_too_long, _rule_install_beside_an_existing_gateway,
+              _rule_body_limit_out_of_range, _rule_existing_gateway_with_its_own_keys,
               _rule_https_on_the_http_port, _rule_probe_on_the_grpc_port, _rule_implementation_specific,
               _rule_wildcard_agents_hostname, _rule_ingress_only_key, _rule_keys_of_the_other_implementation,
               _rule_ingress_routes_without_an_ingress, _rule_shared_route_implementation_specific,
-              _rule_shared_route_twice, _rule_existing_gateway_it_does_not_serve], GATEWAY_KIND),
+              _rule_shared_route_twice, _rule_existing_gateway_it_does_not_serve,
+              _rule_existing_gateway_with_traffic_ext_proc_cannot_see], GATEWAY_KIND),
     **_rules(AGENT_RULES, INJECTION_KIND, entry="sigsci:injection"),
     **_rules([_rule_no_namespaces, _rule_too_many_namespaces, _rule_namespace_twice, _rule_params_namespace_opted_in,
               _rule_root_user, _rule_unknown_injection_key], INJECTION_KIND),

@@ -32,8 +32,11 @@ AGENTS_REPLICAS = 2  # agents.replicas
 AGENTS_NAME = "sigsci-extproc"  # docs/gateway.md: the agents' Deployment and Service
 BODY_LIMIT, MESSAGE_TIMEOUT = "1Mi", "2s"
 BODY_LIMIT_MIN, BODY_LIMIT_MAX = 1 << 10, 64 << 20  # bodyLimit: 1Ki–64Mi
-# messageTimeout: "at least 1 s per MiB of bodyLimit, at least 500 ms".
+# messageTimeout: "at least 1 s per MiB of bodyLimit, at least 500 ms", "at most 1h".
 TIMEOUT_MS_PER_MIB, MIN_TIMEOUT_MS = 1000, 500
+MAX_TIMEOUT_MS = 3_600_000
+# bodyLimit: "sets ... the HTTP/2 stream window (at least 65535 bytes)"; Envoy's bounds on the window.
+MIN_HTTP2_WINDOW, MAX_HTTP2_WINDOW = 65535, 2 ** 31 - 1
 # routes[].pathType: ImplementationSpecific "has no Gateway API equivalent and is refused".
 PATH_TYPES = ["Prefix", "Exact"]
 GATEWAY_API = "gateway.networking.k8s.io"
@@ -71,6 +74,29 @@ def min_timeout_ms(body_bytes: int) -> float:
 def shortest_timeout(body_bytes: int) -> int:
     """The shortest whole-millisecond messageTimeout the docs allow."""
     return math.ceil(min_timeout_ms(body_bytes))
+
+
+def http2_window(body_bytes: int) -> int:
+    """The HTTP/2 stream window the docs say a body limit sets."""
+    return min(MAX_HTTP2_WINDOW, max(MIN_HTTP2_WINDOW, body_bytes))
+
+
+def implementation(gateway: dict) -> str:
+    return gateway.get("implementation", IMPLEMENTATIONS[0])
+
+
+def installs_envoy_gateway(gateway: dict) -> bool:
+    """envoyGateway.enabled: "default true; false with existingGateway", implementation envoyGateway only."""
+    enabled = (gateway.get("envoyGateway") or {}).get("enabled")
+    return implementation(gateway) == ENVOY_GATEWAY and (
+        enabled if enabled is not None else not gateway.get("existingGateway"))
+
+
+def creates_gateway_class(gateway: dict) -> bool:
+    """gatewayClass: the stack creates it for Envoy Gateway "when it installs Envoy Gateway, or unnamed"; a class
+    named without the install, and Istio's, are read from the cluster and checked, not created."""
+    return not gateway.get("existingGateway") and implementation(gateway) == ENVOY_GATEWAY and (
+        installs_envoy_gateway(gateway) or "gatewayClass" not in gateway)
 
 
 def home(gateway: dict) -> tuple[str, str]:

@@ -133,6 +133,7 @@ class CaptureMonitor(pulumi_mocks.MockMonitor):
             "deleteBeforeReplace": request.deleteBeforeReplace,
             "dependsOn": sorted(urn.rsplit("::", 1)[-1] for urn in request.dependencies),
             "beforeDelete": list(request.hooks.before_delete),
+            "replaceOnChanges": list(request.replaceOnChanges),
         }
         return super().RegisterResource(request)
 
@@ -265,6 +266,10 @@ GATEWAY_CONTROLLERS = {"envoyGateway": "gateway.envoyproxy.io/gatewayclass-contr
                        "istio": "istio.io/gateway-controller"}
 
 
+# The classes of the Gateway the stack creates, by implementation (docs/configuration.md's gatewayClass).
+GATEWAY_CLASSES = {"envoyGateway": "sigsci-envoy", "istio": "istio"}
+
+
 def existing_gateway(namespace: str, name: str, controller: str, gateway_class: str = "existing-class",
                      addresses: list | None = None) -> dict[str, dict]:
     """The live objects a cluster holds for an existing Gateway and its class, by the ids the program reads."""
@@ -289,6 +294,13 @@ def run_config(config: dict[str, Any], stack: str = "test", mocks: CaptureMocks 
             isinstance(existing.get("name"), str) and f"{existing['namespace']}/{existing['name']}" not in mocks.live:
         controller = GATEWAY_CONTROLLERS.get(gateway.get("implementation", "envoyGateway"), "unknown")
         mocks.live.update(existing_gateway(existing["namespace"], existing["name"], controller))
+    elif isinstance(gateway, dict) and existing is None:
+        # The class of a Gateway the stack creates, where the stack reads it rather than creating it (Istio's, or
+        # one Envoy Gateway already serves): the implementation's.
+        implementation = gateway.get("implementation", "envoyGateway")
+        name = gateway.get("gatewayClass", GATEWAY_CLASSES.get(implementation))
+        if isinstance(name, str) and name not in mocks.live:
+            mocks.live[name] = {"spec": {"controllerName": GATEWAY_CONTROLLERS.get(implementation, "unknown")}}
     keys = secret_keys if secret_keys is not None else [k for k in SECRET_KEYS if k in config]
     return run(main, config, keys, stack=stack, mocks=mocks)
 
@@ -318,18 +330,35 @@ def fill_live(config: dict[str, Any], mocks: CaptureMocks) -> None:
             put(f"{namespace}/{app['deployment']}", existing_deployment(app.get("container") or app.get("name")))
         elif app.get("placement") == "patch" and isinstance(app.get("service"), str):
             put(f"{namespace}/{app['service']}", patched_service(app))
+            # The app's container port, by the name ownerTargetPort gives it (if a name).
+            target = app.get("ownerTargetPort")
             put(f"{namespace}/{app['deployment']}", existing_deployment(
-                "app", labels={"app": app["deployment"]}, port=app.get("port")))
+                "app", labels={"app": app["deployment"]}, port=app.get("port"),
+                port_name=target if isinstance(target, str) and not target.isdigit() else "http"))
+    for app in apps if isinstance(apps, list) else []:
+        # placement service: the app's own Service the agents proxy to, selecting the app's pods.
+        if isinstance(app, dict) and app.get("placement") == "service" and isinstance(app.get("upstreamService"), str) \
+                and isinstance(app.get("namespace", "default"), str):
+            live_id, port = f"{app.get('namespace', 'default')}/{app['upstreamService']}", app.get("port")
+            if live_id not in filled:
+                put(live_id, {"spec": {"selector": {"app": app["upstreamService"]}, "ports": [
+                    {"name": f"up-{port}", "port": port, "protocol": "TCP", "targetPort": port}]}})
+            elif port not in [p.get("port") for p in filled[live_id]["spec"].get("ports", [])]:
+                # A Service another app reads too (patched, or proxied to on another port): one more port, to a
+                # container port by a name of its own, so it leads to none of the other app's ports.
+                filled[live_id]["spec"].setdefault("selector", {"app": app["upstreamService"]})
+                filled[live_id]["spec"]["ports"] = [*filled[live_id]["spec"].get("ports", []), {
+                    "name": f"up-{port}", "port": port, "protocol": "TCP", "targetPort": f"up-{port}"}]
 
 
 def existing_deployment(*containers: Any, run_as_user: int | None = None, labels: dict | None = None,
-                        port: Any = None) -> dict[str, dict]:
+                        port: Any = None, port_name: str = "http") -> dict[str, dict]:
     """What the cluster holds for an existing Deployment with these containers (by name), as a read returns it:
-    pods labelled `labels`, the first container declaring `port`."""
+    pods labelled `labels`, the first container declaring `port` (named `port_name`)."""
     pod: dict[str, Any] = {"containers": [{"name": name, "image": "registry.example.com/app:1"}
                                           for name in containers]}
     if isinstance(port, int) and not isinstance(port, bool):
-        pod["containers"][0]["ports"] = [{"containerPort": port, "protocol": "TCP", "name": "http"}]
+        pod["containers"][0]["ports"] = [{"containerPort": port, "protocol": "TCP", "name": port_name}]
     if run_as_user is not None:
         pod["securityContext"] = {"runAsUser": run_as_user}
     return {"spec": {"template": {"metadata": {"labels": dict(labels or {})}, "spec": pod}}}

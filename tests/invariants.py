@@ -317,6 +317,13 @@ def _agent_problems(where: str, spec: dict) -> list[str]:
             if kind == "initContainers" and agent.get("restartPolicy") != "Always":
                 problems.append(f"{here} has restartPolicy {agent.get('restartPolicy')!r}, not a native sidecar's "
                                 "Always: the pod would wait for it forever")
+            # startupProbe: "hold traffic until rules are loaded": the probe asks the agent's own listener.
+            probe = ((agent.get("startupProbe") or {}).get("httpGet") or {})
+            listener = env.get("SIGSCI_STARTUP_PROBE_LISTENER")
+            if (probe or listener) and (probe.get("path") != "/startup" or listener != f"0.0.0.0:{probe.get('port')}"
+                                        or probe.get("port") not in _container_ports(agent)):
+                problems.append(f"{here} probes {probe} at startup, its probe listener is {listener!r} (ports "
+                                f"{sorted(_container_ports(agent))}): not one port")
     return problems
 
 
@@ -739,6 +746,9 @@ def _envoy_gateway_policy_problems(objects: list[dict], gateway: dict, service: 
         buffer = gateway_docs.size_bytes((buffers[0]["spec"].get("connection") or {}).get("bufferLimit"))
         if buffer != limit:
             problems.append(f"{_where(buffers[0])}: buffers {buffer} bytes, bodyLimit is {limit}")
+        window = (buffers[0]["spec"].get("http2") or {}).get("initialStreamWindowSize")
+        if gateway_docs.size_bytes(window) != gateway_docs.http2_window(limit):
+            problems.append(f"{_where(buffers[0])}: HTTP/2 stream window {window}, bodyLimit is {limit}")
     policies = _of_kind(objects, "EnvoyExtensionPolicy")
     if len(policies) != 1 or policies[0]["metadata"].get("namespace") != namespace:
         return problems + [f"{len(policies)} EnvoyExtensionPolicies, not one beside the Gateway in {namespace}"]
@@ -802,6 +812,11 @@ def _istio_filter_problems(objects: list[dict], gateway: dict, service: dict | N
                for patch in patches if patch.get("applyTo") == "LISTENER"]
     if buffers != [limit]:
         problems.append(f"{where}: listener buffers {buffers}, bodyLimit is {limit}")
+    windows = [(((patch.get("patch") or {}).get("value") or {}).get("typed_config") or {}).get(
+        "http2_protocol_options", {}).get("initial_stream_window_size")
+        for patch in patches if patch.get("applyTo") == "NETWORK_FILTER"]
+    if windows != [gateway_docs.http2_window(limit)]:
+        problems.append(f"{where}: HTTP/2 stream windows {windows}, bodyLimit is {limit}")
     inserts = [patch for patch in patches if patch.get("applyTo") == "HTTP_FILTER"]
     if len(inserts) != 1:
         return problems + [f"{where}: {len(inserts)} HTTP filters added, not one"]
@@ -842,9 +857,9 @@ def _gateway_object_problems(objects: list[dict], gateway: dict) -> list[str]:
     spec = gateways[0]["spec"]
     implementation = _implementation(gateway)
     gateway_class = gateway.get("gatewayClass", gateway_docs.GATEWAY_CLASS[implementation])
-    # The stack creates Envoy Gateway's class; Istio's is Istio's own.
+    # The stack creates Envoy Gateway's class (unless named without the install); Istio's is Istio's own.
     created = [(gateway_class, harness.GATEWAY_CONTROLLERS[implementation])] \
-        if implementation == gateway_docs.ENVOY_GATEWAY else []
+        if gateway_docs.creates_gateway_class(gateway) else []
     problems = []
     if spec.get("gatewayClassName") != gateway_class or \
             [(o["metadata"].get("name"), o["spec"].get("controllerName")) for o in classes] != created:
@@ -932,7 +947,7 @@ def _envoy_gateway_problems(run: Run, gateway: dict) -> list[str]:
                 if clean(r.inputs).get("chart", "").endswith("gateway-helm")]
     wanted = [(install.get("namespace", gateway_docs.ENVOY_GATEWAY_NAMESPACE),
                install.get("version", gateway_docs.ENVOY_GATEWAY_VERSION))] \
-        if install.get("enabled", True) and _implementation(gateway) == gateway_docs.ENVOY_GATEWAY else []
+        if gateway_docs.installs_envoy_gateway(gateway) else []
     shown = [(r.get("namespace"), r.get("version")) for r in releases]
     return [] if shown == wanted else [f"Envoy Gateway releases {shown}, not {wanted}"]
 
@@ -942,9 +957,9 @@ def _implementation(gateway: dict) -> str:
 
 
 def _existing_check_problems(objects: list[dict], gateway: dict) -> list[str]:
-    """With existingGateway, what relies on the Gateway carries the controller the cluster was checked for
-    (docs/gateway.md: "annotation sigsci.fastly.com/gateway-controller")."""
-    if not gateway.get("existingGateway"):
+    """With existingGateway, or a class the cluster has, what relies on the Gateway carries the controller the
+    cluster was checked for (docs/gateway.md: "annotation sigsci.fastly.com/gateway-controller")."""
+    if gateway_docs.creates_gateway_class(gateway):
         return []
     controller = harness.GATEWAY_CONTROLLERS[_implementation(gateway)]
     return [f"{_where(o)}: checked for {found!r}, not {controller!r}" for o in objects

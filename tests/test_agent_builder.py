@@ -4,7 +4,7 @@ import pytest
 
 from harness import env_of
 
-from sigsci_waf.agent.container import RevProxy, Rpc, build_agent, option_env_name
+from sigsci_waf.agent.container import ExtProc, RevProxy, Rpc, build_agent, option_env_name
 from sigsci_waf.config.errors import ConfigError
 from sigsci_waf.config.agent import AgentSettings
 from sigsci_waf.config.model import parse
@@ -59,7 +59,8 @@ def test_revproxy_listener_and_port():
     container = agent().container
     assert env_of(container)["SIGSCI_REVPROXY_LISTENER"] == (
         "http:{listener=http://0.0.0.0:8001,upstreams=http://127.0.0.1:8000,access-log='/dev/stdout'}")
-    assert container["ports"] == [{"name": "sigsci-http", "containerPort": 8001, "protocol": "TCP"}]
+    assert container["ports"] == [{"name": "sigsci-http", "containerPort": 8001, "protocol": "TCP"},
+                                  {"name": "sigsci-startup", "containerPort": 2024, "protocol": "TCP"}]
     assert container["readinessProbe"]["tcpSocket"] == {"port": 8001}
     assert "SIGSCI_RPC_ADDRESS" not in env_of(container)
 
@@ -100,18 +101,59 @@ def test_pre_stop_sleep_default_and_override():
     assert "lifecycle" not in agent({"preStopSleepSeconds": 0}).container
 
 
-def test_startup_probe():
-    container = agent({"startupProbe": {"enabled": True}}).container
+STARTUP_PROBE = {"httpGet": {"path": "/startup", "port": 2024}, "failureThreshold": 90, "periodSeconds": 2}
+
+
+@pytest.mark.parametrize("mode", [REVPROXY, Rpc(), Rpc(tcp_port=9999), Rpc(tcp_port=9999, local=True),
+                                  ExtProc(port=50051)], ids=["revproxy", "socket", "service", "local", "ext_proc"])
+def test_startup_probe_is_on_by_default(mode):
+    """Without it the agent counts as started (a native sidecar) or ready before it answers with its rules, and
+    the module fails open: on in every mode unless opted out."""
+    container = agent(mode=mode).container
     assert env_of(container)["SIGSCI_STARTUP_PROBE_LISTENER"] == "0.0.0.0:2024"
-    assert container["startupProbe"] == {"httpGet": {"path": "/startup", "port": 2024},
-                                         "failureThreshold": 90, "periodSeconds": 2}
-    assert "startupProbe" not in agent().container
+    assert container["startupProbe"] == STARTUP_PROBE
+    assert {"name": "sigsci-startup", "containerPort": 2024, "protocol": "TCP"} in container["ports"]
+    assert agent({"startupProbe": {"enabled": True}}, mode=mode).container == container
+
+
+def test_startup_probe_can_be_turned_off():
+    container = agent({"startupProbe": {"enabled": False}}).container
+    assert "startupProbe" not in container
+    assert "SIGSCI_STARTUP_PROBE_LISTENER" not in env_of(container)
+    assert container["ports"] == [{"name": "sigsci-http", "containerPort": 8001, "protocol": "TCP"}]
+    assert "startupProbe" not in agent({"startupProbe": {"enabled": False}}, mode=Rpc()).container
+
+
+def test_startup_probe_settings():
+    container = agent({"startupProbe": {"port": 3024, "failureThreshold": 10, "periodSeconds": 5}}).container
+    assert env_of(container)["SIGSCI_STARTUP_PROBE_LISTENER"] == "0.0.0.0:3024"
+    assert container["startupProbe"] == {"httpGet": {"path": "/startup", "port": 3024},
+                                         "failureThreshold": 10, "periodSeconds": 5}
 
 
 def test_startup_probe_needs_a_recent_agent():
+    """Turned on by hand, the probe is the key to fix; on by default, the version that cannot run it. Either
+    way the one line says both ways out."""
     with pytest.raises(ConfigError) as err:
         agent({"version": "4.50.0", "startupProbe": {"enabled": True}})
     assert err.value.key == "sigsci:agent.startupProbe.enabled"
+    assert "4.51.0" in err.value.problem and "startupProbe.enabled: false" in err.value.problem
+    for old in ("4.50.0", "v4.40.0", "3.99.9"):
+        with pytest.raises(ConfigError) as err:
+            agent({"version": old})
+        assert err.value.key == "sigsci:agent.version"
+        assert "\n" not in str(err.value)
+        assert "on by default" in err.value.problem and "upgrade" in err.value.problem
+        assert "startupProbe.enabled: false" in err.value.problem
+        assert "startupProbe" not in agent({"version": old, "startupProbe": {"enabled": False}}).container
+
+
+@pytest.mark.parametrize("raw", [{"version": "4.51.0"}, {"version": "v4.51.0"}, {"version": "latest"},
+                                 {"version": "4.40.0-custom", "imagePullPolicy": "IfNotPresent"},
+                                 {"version": "testing", "imagePullPolicy": "Never", "digest": "sha256:" + "ab" * 32}])
+def test_startup_probe_with_a_tag_that_cannot_be_judged_or_is_new_enough(raw):
+    """4.51.0 is the first agent with the probe; a tag that is not a release version is not judged."""
+    assert agent(raw).container["startupProbe"] == STARTUP_PROBE
 
 
 def test_options_become_env_and_max_procs_follows_the_cpu_limit():

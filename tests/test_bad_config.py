@@ -78,7 +78,8 @@ CASES = [
     ("upstream-is-self", app(placement="service", image=None, upstreamService="web"),
      "sigsci:apps[0].upstreamService", "must differ from name"),
     ("negative-replicas", app(replicas=-1), "sigsci:apps[0].replicas", "greater than or equal to 0"),
-    ("string-port", app(port="8080"), "sigsci:apps[0].port", "valid integer"),
+    ("string-port", app(port="8080"), "sigsci:apps[0].port",
+     "must be a whole number, not text ('8080'): write it without quotes"),
     ("agent-not-object", base(**{"sigsci:agent": ["4.70.0"]}), "sigsci:agent", "must be an object"),
     ("bad-env-name", app(env={"1BAD": "x"}), "sigsci:apps[0].env.1BAD", "environment variable name"),
     ("agent-request-over-default-limit", base(**{"sigsci:agent": {"resources": {"requests": {"memory": "1Gi"}}}}),
@@ -97,7 +98,7 @@ CASES = [
      "sigsci:ingress.controller.image.tag", "semantic version"),
     ("bad-chart-version", ingress(chart={"version": "v4"}), "sigsci:ingress.chart.version", "chart version"),
     ("bad-chart-repo", ingress(chart={"repository": "kubernetes.github.io"}), "sigsci:ingress.chart.repository",
-     "should match pattern"),
+     "is not a chart repository URL"),
     ("extra-values-image", ingress(extraValues={"controller": {"image": {"tag": "v1.15.1"}}}),
      "sigsci:ingress.extraValues.controller.image.tag", "sigsci:ingress.controller.image"),
     ("extra-values-snippet", ingress(extraValues={"controller": {"config": {"http-snippet": "x;"}}}),
@@ -107,7 +108,7 @@ CASES = [
     ("extra-values-volumes-f5", ingress(flavour="nginx-ingress", extraValues={"controller": {"volumes": [{}]}}),
      "sigsci:ingress.extraValues.controller.volumes", "cannot be overridden"),
     ("extra-values-replace-config", ingress(extraValues={"controller": {"config": "raw"}}),
-     "sigsci:ingress.extraValues.controller.config", "cannot be overridden"),
+     "sigsci:ingress.extraValues.controller.config", "must be a map"),
     ("extra-values-service-type", ingress(extraValues={"controller": {"service": {"type": "NodePort"}}}),
      "sigsci:ingress.extraValues.controller.service.type", "sigsci:ingress.service"),
     ("route-unknown-app", ingress(routes=[{"app": "shop"}]), "sigsci:ingress.routes[0].app",
@@ -119,10 +120,10 @@ CASES = [
     ("route-bad-host", ingress(routes=[{"app": "web", "host": "https://a.example.com"}]),
      "sigsci:ingress.routes[0].host", "host name"),
     ("route-bad-path", ingress(routes=[{"app": "web", "path": "api"}]), "sigsci:ingress.routes[0].path",
-     "should match pattern"),
+     "is not in the form this key takes (the pattern"),
     ("route-wrong-family-annotation", ingress(flavour="nginx-ingress", routes=[{"app": "web", "annotations": {
-        "nginx.ingress.kubernetes.io/rewrite-target": "/"}}]), "sigsci:ingress.routes[0].annotations",
-     "flavour nginx-ingress ignores it"),
+        "nginx.ingress.kubernetes.io/rewrite-target": "/"}}]),
+     "sigsci:ingress.routes[0].annotations.nginx.ingress.kubernetes.io/rewrite-target", "flavour nginx-ingress ignores it"),
     ("route-bad-annotation", ingress(routes=[{"app": "web", "annotations": {"bad key": "x"}}]),
      "sigsci:ingress.routes[0].annotations", "'bad key' is not a valid annotation key"),
     ("route-duplicate-rule", ingress(routes=[{"app": "web", "name": "a"}, {"app": "web", "name": "b"}]),
@@ -205,3 +206,128 @@ def test_nothing_is_declared_before_validation_fails(config, key, fragment):
     with pytest.raises(ConfigError):
         harness.run(main, config, harness.SECRET_KEYS, mocks=mocks)
     assert mocks.resources == []
+
+
+# -- what pydantic would say, in the product's words ----------------------------------------------------------
+
+@pytest.mark.parametrize("config,key,message", [
+    (app(agent=5), "sigsci:apps[0].agent", "must be an object (keys and values), not a number"),
+    (base(**{"sigsci:agent": {"options": "x"}}), "sigsci:agent.options", "must be an object (keys and values), not text"),
+    (app(healthPath="health"), "sigsci:apps[0].healthPath",
+     "'health' is not an HTTP path: it starts with '/' and holds no whitespace or control character, like '/healthz'"),
+    (app(port="8080"), "sigsci:apps[0].port", "must be a whole number, not text ('8080'): write it without quotes"),
+    (app(replicas=[1]), "sigsci:apps[0].replicas", "must be a whole number, not a list"),
+    (app(readOnlyRootFilesystem="yes"), "sigsci:apps[0].readOnlyRootFilesystem",
+     "must be true or false, not text ('yes'): write it without quotes"),
+    (app(args="run"), "sigsci:apps[0].args", "must be a list, not text"),
+    (app(terminationGracePeriodSeconds=99999), "sigsci:apps[0].terminationGracePeriodSeconds",
+     "must be less than or equal to 7200"),
+])
+def test_type_errors_are_the_products_sentences(config, key, message):
+    with pytest.raises(ConfigError) as err:
+        harness.run_config(config)
+    assert str(err.value) == f"{key}: {message}"
+    assert "Input should" not in str(err.value) and "instance of" not in str(err.value)
+
+
+# -- tags, versions and free text: ASCII where Kubernetes and Helm read them, no control characters -----------
+
+# Digits and letters outside ASCII that Python's and pydantic's \d and \w would take.
+NON_ASCII = ["\u0664.\u0667\u0660.\u0660", "4.70.0\u00e9", "4.7\uff10.0"]
+VERSIONED_KEYS = [
+    ("sigsci:agent.version", lambda v: base(**{"sigsci:agent": {"version": v}})),
+    ("sigsci:apps[0].image", lambda v: app(image=f"nginxinc/nginx-unprivileged:{v}")),
+    ("sigsci:ingress.controller.image.tag", lambda v: ingress(flavour="nginx-ingress",
+                                                              controller={"image": {"tag": v}})),
+    ("sigsci:ingress.controller.image.tag", lambda v: ingress(controller={"image": {"tag": v}})),
+    ("sigsci:ingress.chart.version", lambda v: ingress(chart={"version": v})),
+    ("sigsci:gateway.envoyGateway.version", lambda v: base(**{"sigsci:gateway": {"envoyGateway": {"version": f"v{v}"}}})),
+    ("sigsci:verify.image", lambda v: base(**{"sigsci:verify": {"echo": True, "image": f"mendhak/http-https-echo:{v}"}})),
+]
+
+
+def test_a_port_in_other_digits_is_not_a_port():
+    with pytest.raises(ConfigError) as err:
+        harness.run_config(app(port="\u0668\u0660\u0668\u0660"))
+    assert err.value.key == "sigsci:apps[0].port"
+
+
+CONTROL = ["\x00", "\x07", "\x1b", "\x7f", "\x85"]
+FREE_TEXT_KEYS = [
+    ("sigsci:agent.options.server-hostname", lambda c: base(**{"sigsci:agent": {"options": {"server-hostname": f"a{c}b"}}})),
+    ("sigsci:agent.unlistedOptions.some-option", lambda c: base(**{"sigsci:agent": {"unlistedOptions": {"some-option": c}}})),
+    ("sigsci:apps[0].env.TOKEN", lambda c: app(env={"TOKEN": f"x{c}"})),
+    ("sigsci:apps[0].args[1]", lambda c: app(args=["--ok", f"{c}x"])),
+    ("sigsci:apps[0].command[0]", lambda c: app(command=[f"/bin/app{c}"])),
+    ("sigsci:apps[0].healthPath", lambda c: app(healthPath=f"/h{c}")),
+    ("sigsci:ingress.service.annotations.example.com/note", lambda c: ingress(service={"annotations": {"example.com/note": c}})),
+]
+
+
+# Tags and versions are ASCII (any sentence); free text refuses control characters (and says so).
+REFUSED = [(key, build, value, "") for key, build in VERSIONED_KEYS for value in NON_ASCII] + \
+    [(key, build, char, "control character") for key, build in FREE_TEXT_KEYS for char in CONTROL]
+
+
+@pytest.mark.parametrize("key,build,value,fragment", REFUSED, ids=[f"{k}-{v!r}" for k, _, v, _ in REFUSED])
+def test_refused_text_names_the_key(key, build, value, fragment):
+    with pytest.raises(ConfigError) as err:
+        harness.run_config(build(value))
+    assert err.value.key == key, str(err.value)
+    assert fragment in err.value.problem and str(err.value).isprintable()
+
+
+def test_free_text_keeps_tabs_and_line_breaks():
+    run = harness.run_config(app(env={"PEM": "-----BEGIN-----\r\nAAA\n\t-----END-----"}, args=["sh", "-c", "a\nb"]))
+    assert run.resources
+
+
+def test_a_command_starts_with_a_program():
+    with pytest.raises(ConfigError) as err:
+        harness.run_config(app(command=[""]))
+    assert err.value.key == "sigsci:apps[0].command" and "empty executable" in err.value.problem
+
+
+@pytest.mark.parametrize("key", ["sigsci:accessKeyId", "sigsci:secretAccessKey"])
+@pytest.mark.parametrize("value,problem", [("abc\n", "line break before or after it"), (" abc", "whitespace"),
+                                           ("\x00", "control character"), ("ab\x1bcd", "control character")])
+def test_agent_keys_are_the_key_alone(key, value, problem):
+    with pytest.raises(ConfigError) as err:
+        harness.run_config({**base(), key: value})
+    assert err.value.key == key and problem in err.value.problem
+    assert value.strip() not in str(err.value) or not value.strip()
+
+
+@pytest.mark.parametrize("entry", ["sigsci:ingress", "sigsci:gateway"])
+def test_a_prefix_route_with_and_without_its_trailing_slash_is_one_route(entry):
+    routes = [{"host": "a.example.com", "app": "web", "path": "/a"},
+              {"host": "a.example.com", "app": "web", "path": "/a/", "name": "again"}]
+    with pytest.raises(ConfigError) as err:
+        harness.run_config(base(**{entry: {"routes": routes}}))
+    assert err.value.key == f"{entry}.routes[1].path" and "is already routed by" in err.value.problem
+
+
+# -- what only the cluster shows is refused before anything is declared ----------------------------------------
+
+def _declared(mocks: harness.CaptureMocks) -> list[str]:
+    """What was registered to be created: not a read of a live object, not a component (which creates nothing)."""
+    return [f"{r.type} {r.name}" for r in mocks.resources if not r.read and r.type.startswith(("kubernetes:", "random:"))]
+
+
+def test_a_module_app_without_its_container_is_refused_before_any_resource():
+    mocks = harness.CaptureMocks()
+    mocks.live["shop/legacy"] = harness.existing_deployment("other")
+    legacy = {"name": "legacy", "placement": "module", "deployment": "legacy", "port": 8080, "namespace": "shop"}
+    with pytest.raises(ConfigError) as err:
+        harness.run_config(base(**{"sigsci:apps": [APP, legacy]}), mocks=mocks)
+    assert err.value.key == "sigsci:apps[1].name" and "has no container 'legacy'" in err.value.problem
+    assert _declared(mocks) == []
+
+
+def test_injection_on_a_cluster_without_the_api_is_refused_before_any_resource():
+    mocks = harness.CaptureMocks()
+    mocks.cluster = harness.CLUSTER_1_35
+    with pytest.raises(ConfigError) as err:
+        harness.run_config(base(**{"sigsci:injection": {"namespaces": ["shop"]}}), mocks=mocks)
+    assert err.value.key == "sigsci:injection"
+    assert _declared(mocks) == []

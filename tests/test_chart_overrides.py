@@ -36,7 +36,7 @@ REVIEWED = {
         "controller.containerName": "names the controller container only",
         "controller.configAnnotations": "annotations on the ConfigMap",
         "controller.ingressClassByName": "class matching by name, still our class only",
-        "controller.publishService": "status addresses", "controller.scope": "which namespaces are watched",
+        "controller.publishService": "status addresses",
         "controller.autoscaling": "replica count", "controller.autoscalingTemplate": "replica count",
         "controller.service.nodePorts": "node ports of the http/https ports",
         "controller.service.internal": "a second Service to the same nginx ports",
@@ -57,8 +57,6 @@ REVIEWED = {
         "controller.podSecurityContext": "pod-wide settings; fsGroup, the one the socket needs, is ours",
         "controller.initContainerSecurityContext": "the chart's own config-copy init container",
         "controller.ingressClass": "ours (set from sigsci:ingress.ingressClass)",
-        "controller.watchNamespace": "which namespaces are watched",
-        "controller.watchNamespaceLabel": "which namespaces are watched",
         "controller.watchSecretNamespace": "where TLS secrets are read",
         "controller.service.httpPort": "port names", "controller.service.httpsPort": "port names",
         "controller.serviceAccount": "RBAC identity and pull secrets",
@@ -177,6 +175,16 @@ PROBES = [
     ("nginx-ingress", {"controller": {"securityContext": {"runAsUser": 2000}}}),
     ("nginx-ingress", {"controller": {"config": {"entries": {"location-snippets": "sigsci_enabled off;"}}}}),
     ("nginx-ingress", {"nginxAgent": {"enable": True}}),
+    # Stream listeners and the ports to them: that traffic never passes the HTTP module.
+    ("ingress-nginx", {"controller": {"config": {"stream-snippet": "server { listen 9000; proxy_pass db:5432; }"}}}),
+    ("nginx-ingress", {"controller": {"config": {"entries": {"stream-snippets": "server { listen 9000; }"}}}}),
+    ("nginx-ingress", {"controller": {"customPorts": [{"name": "db", "containerPort": 9000}]}}),
+    ("nginx-ingress", {"controller": {"service": {"customPorts": [{"name": "db", "port": 9000}]}}}),
+    # Watched namespaces and the annotations' prefix: routes unserved, or every route annotation refused.
+    ("ingress-nginx", {"controller": {"scope": {"enabled": True}}}),
+    ("ingress-nginx", {"controller": {"extraArgs": {"watch-namespace": "web"}}}),
+    ("ingress-nginx", {"controller": {"extraArgs": {"annotations-prefix": "waf.example.com"}}}),
+    ("nginx-ingress", {"controller": {"watchNamespace": "web"}}),
 ]
 
 
@@ -187,6 +195,108 @@ def test_overrides_that_would_stop_inspection_are_refused(flavour, extra):
         harness.run_config(ingress_config(flavour=flavour, extraValues=extra), mocks=mocks)
     assert err.value.key.startswith("sigsci:ingress.extraValues.")
     assert mocks.resources == []
+
+
+@pytest.mark.parametrize("extra, key", [
+    ({"controller": {"extraArgs": ["--configmap=other/cm"]}}, "controller.extraArgs"),
+    ({"controller": None}, "controller"),
+    ({"controller": {"config": "use-gzip: true"}}, "controller.config"),
+])
+def test_a_value_where_the_chart_reads_a_map_must_be_one(extra, key):
+    mocks = harness.CaptureMocks()
+    with pytest.raises(ConfigError) as err:
+        harness.run_config(ingress_config(extraValues=extra), mocks=mocks)
+    assert err.value.key == f"sigsci:ingress.extraValues.{key}"
+    assert "must be a map" in str(err.value) and "\n" not in str(err.value)
+    assert mocks.resources == []
+
+
+# With the agents as their own Service, the pod lists are the user's: a volume over what loads the module.
+MOUNTS = [
+    ("ingress-nginx", "extraVolumes", "extraVolumeMounts", "/etc/nginx/template"),
+    ("ingress-nginx", "extraVolumes", "extraVolumeMounts", "/etc/nginx"),
+    ("ingress-nginx", "extraVolumes", "extraVolumeMounts", "/etc"),
+    ("ingress-nginx", "extraVolumes", "extraVolumeMounts", "/usr/lib/nginx/modules/"),
+    ("ingress-nginx-chainguard", "extraVolumes", "extraVolumeMounts", "/"),
+    ("nginx-ingress", "volumes", "volumeMounts", "/nginx.tmpl"),
+    ("nginx-ingress", "volumes", "volumeMounts", "/nginx-plus.ingress.tmpl"),
+    ("nginx-ingress", "volumes", "volumeMounts", "/etc/nginx/nginx.conf"),
+    ("nginx-ingress", "volumes", "volumeMounts", "/usr/lib"),
+]
+
+
+@pytest.mark.parametrize("flavour, volumes, mounts, path", MOUNTS)
+def test_a_volume_over_nginx_config_template_or_modules_is_refused(flavour, volumes, mounts, path):
+    extra = {"controller": {volumes: [{"name": "tpl", "configMap": {"name": "tpl"}}],
+                            mounts: [{"name": "tpl", "mountPath": path}]}}
+    mocks = harness.CaptureMocks()
+    with pytest.raises(ConfigError) as err:
+        harness.run_config(ingress_config(flavour=flavour, agentLifetime="service", extraValues=extra), mocks=mocks)
+    assert err.value.key == f"sigsci:ingress.extraValues.controller.{mounts}[0].mountPath"
+    assert mocks.resources == []
+
+
+@pytest.mark.parametrize("flavour, volumes, mounts", [("ingress-nginx", "extraVolumes", "extraVolumeMounts"),
+                                                      ("nginx-ingress", "volumes", "volumeMounts")])
+def test_a_volume_elsewhere_is_mounted(flavour, volumes, mounts):
+    extra = {"controller": {volumes: [{"name": "geo", "configMap": {"name": "geo"}}],
+                            mounts: [{"name": "geo", "mountPath": "/etc/nginx-geo"}]}}
+    run = harness.run_config(ingress_config(flavour=flavour, agentLifetime="service", extraValues=extra))
+    assert _release(run)["values"]["controller"][mounts] == [{"name": "geo", "mountPath": "/etc/nginx-geo"}]
+
+
+@pytest.mark.parametrize("flavour", list(FLAVOURS))
+def test_host_network_is_refused_with_the_agents_as_a_service(flavour):
+    mocks = harness.CaptureMocks()
+    with pytest.raises(ConfigError) as err:
+        harness.run_config(ingress_config(flavour=flavour, agentLifetime="service",
+                                          extraValues={"controller": {"hostNetwork": True}}), mocks=mocks)
+    assert err.value.key == "sigsci:ingress.extraValues.controller.hostNetwork"
+    assert "NetworkPolicy" in str(err.value) and "agentLifetime service" in str(err.value)
+    assert mocks.resources == []
+    # A sidecar reaches its agent over the pod's own socket: the node's network changes nothing for it.
+    run = harness.run_config(ingress_config(flavour=flavour, extraValues={"controller": {"hostNetwork": True}}))
+    assert _release(run)["values"]["controller"]["hostNetwork"] is True
+
+
+# Names the controller pod already has: the chart's controller container, our agent, the chart's volumes.
+POD_CLASHES = [
+    ("ingress-nginx", "service", {"extraContainers": [{"name": "controller", "image": "x"}]},
+     "extraContainers[0].name"),
+    ("ingress-nginx", "service", {"extraInitContainers": [{"name": "sigsci-agent", "image": "x"}]},
+     "extraInitContainers[0].name"),
+    ("ingress-nginx", "nativeSidecar", {"extraContainers": [{"name": "sigsci-agent", "image": "x"}]},
+     "extraContainers[0].name"),
+    ("ingress-nginx", "classicSidecar", {"extraInitContainers": [{"name": "sigsci-agent", "image": "x"}]},
+     "extraInitContainers[0].name"),
+    ("ingress-nginx", "service", {"containerName": "nginx", "extraContainers": [{"name": "nginx", "image": "x"}]},
+     "extraContainers[0].name"),
+    ("nginx-ingress", "service", {"extraContainers": [{"name": "nginx-ingress", "image": "x"}]},
+     "extraContainers[0].name"),
+    ("nginx-ingress", "nativeSidecar", {"extraContainers": [{"name": "a", "image": "x"}, {"name": "a", "image": "y"}]},
+     "extraContainers[1].name"),
+    ("ingress-nginx", "service", {"extraVolumes": [{"name": "webhook-cert", "emptyDir": {}}]}, "extraVolumes[0].name"),
+    ("ingress-nginx", "service", {"extraVolumeMounts": [{"name": "nope", "mountPath": "/data"}]},
+     "extraVolumeMounts[0].name"),
+    ("nginx-ingress", "service", {"volumes": [{"name": "a", "emptyDir": {}}],
+                                  "volumeMounts": [{"name": "b", "mountPath": "/data"}]}, "volumeMounts[0].name"),
+]
+
+
+@pytest.mark.parametrize("flavour, lifetime, controller, key", POD_CLASHES)
+def test_pod_names_that_clash_or_dangle_are_refused(flavour, lifetime, controller, key):
+    mocks = harness.CaptureMocks()
+    with pytest.raises(ConfigError) as err:
+        harness.run_config(ingress_config(flavour=flavour, agentLifetime=lifetime,
+                                          extraValues={"controller": controller}), mocks=mocks)
+    assert err.value.key == f"sigsci:ingress.extraValues.controller.{key}"
+    assert mocks.resources == []
+
+
+def test_a_mount_of_the_charts_own_volume_is_allowed():
+    extra = {"controller": {"extraVolumeMounts": [{"name": "webhook-cert", "mountPath": "/certs"}]}}
+    run = harness.run_config(ingress_config(agentLifetime="service", extraValues=extra))
+    assert _release(run)["values"]["controller"]["extraVolumeMounts"][0]["name"] == "webhook-cert"
 
 
 def _release(run) -> dict:
@@ -264,11 +374,23 @@ def test_renames_are_followed(flavour, release, extra, service, labels):
     ("ingress-nginx", {"controller": {"metrics": {"enabled": True}, "name": "c" * 40}}),
 ])
 def test_renames_the_chart_would_render_invalid_are_refused(flavour, extra):
+    first = next(iter(extra))
     mocks = harness.CaptureMocks()
     with pytest.raises(ConfigError) as err:
         harness.run_config(ingress_config(flavour=flavour, extraValues=extra), mocks=mocks)
-    assert err.value.key.startswith("sigsci:ingress.extraValues.")
+    assert err.value.key.startswith(f"sigsci:ingress.extraValues.{first}")
     assert mocks.resources == []
+
+
+@pytest.mark.parametrize("extra, key", [
+    ({"nameOverride": "Bad_name"}, "nameOverride"),
+    ({"fullnameOverride": "Bad_name"}, "fullnameOverride"),
+    ({"nameOverride": "ok", "controller": {"name": "Bad_name"}}, "controller.name"),
+])
+def test_an_invalid_rename_is_reported_where_it_is_set(extra, key):
+    with pytest.raises(ConfigError) as err:
+        harness.run_config(ingress_config(extraValues=extra))
+    assert err.value.key == f"sigsci:ingress.extraValues.{key}"
 
 
 # -- the socket ------------------------------------------------------------------------------------------------

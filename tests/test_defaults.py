@@ -23,11 +23,11 @@ from pulumi.provider.experimental.analyzer import Analyzer
 from pydantic import BaseModel
 
 import harness
-from sigsci_waf.config.gateway import AgentTls, GatewayRoute, GatewaySpec
+from sigsci_waf.config.gateway import AgentTls, EnvoyGatewayInstall, GatewayRoute, GatewaySpec
 from sigsci_waf.agent.container import AGENT_CONTAINER
 from sigsci_waf.agent.workloads import SHUTDOWN_MARGIN_SECONDS
 from sigsci_waf.apps.component import SigsciRevProxyAppArgs
-from sigsci_waf.config.agent import AGENT_RESOURCES, APP_RESOURCES, AgentSettings, Resources
+from sigsci_waf.config.agent import AGENT_RESOURCES, APP_RESOURCES, AgentSettings, Resources, StartupProbe
 from sigsci_waf.config.app import (DEFAULT_LISTENER_PORT, DEFAULT_RPC_ADDRESS_ENV, DEFAULT_NETWORK_POLICY, DEFAULT_READ_ONLY_ROOT, DEFAULT_REPLICAS,
                                    DEFAULT_SERVICE_TYPE, DEFAULT_WRITABLE_PATHS, AppSpec)
 from sigsci_waf.config.args import AgentArgs
@@ -93,6 +93,8 @@ DERIVED: dict[tuple[type[BaseModel], str], str | Resources] = {
     (GatewaySpec, "gateway_class"): "`sigsci-envoy`, which the stack creates for Envoy Gateway; `istio`, Istio's "
                                     "own, with implementation istio",
     (AgentTls, "hostname"): "the agents' Service's name, `sigsci-extproc.<namespace>.svc`",
+    # An existing Gateway of Envoy Gateway means it runs (config/gateway.py: GatewaySpec.installs_envoy_gateway).
+    (EnvoyGatewayInstall, "enabled"): "`true`; `false` with `existingGateway`",
 }
 # Defaults only a component has: the stack config requires the key.
 COMPONENT_DERIVED = {(SigsciRevProxyAppArgs, "name"): "the resource name"}
@@ -290,6 +292,139 @@ def test_the_stated_defaults_are_what_an_app_gets():
         max(agent_sleep, app_sleep) + _docstring_number(SigsciRevProxyAppArgs, "termination_grace_period_seconds")
 
 
+# Every shape an agent runs in, none setting startupProbe: apps in each placement (a module's in its own Deployment
+# and in an existing one), the ingress controller's agent, the gateway's ext_proc agents, injection's.
+EVERY_SHAPE = {
+    "sigsci:site": "demo", **harness.KEY_CONFIG,
+    "sigsci:apps": [
+        {"name": "web", "port": 8080, "image": "nginx:1.27"},
+        {"name": "checkout", "placement": "patch", "deployment": "checkout", "service": "checkout", "port": 8080,
+         "takeOver": ["service.targetPort"]},
+        {"name": "payments", "placement": "service", "upstreamService": "payments-api", "port": 9000},
+        {"name": "search", "placement": "module", "image": "example/search:1", "port": 8080},
+        {"name": "legacy", "placement": "module", "deployment": "legacy", "port": 8080},
+        {"name": "rpc", "placement": "module", "image": "example/rpc:1", "port": 8080, "rpcPort": 9999},
+    ],
+    "sigsci:gateway": {},
+    "sigsci:injection": {"namespaces": ["reviews"]},
+}
+
+
+def _agents(config: dict) -> list[tuple[str, str, dict]]:
+    """(where, initContainers or containers, the agent) for every agent the stack runs in a pod of its shaping."""
+    import invariants
+
+    run = harness.run_config(config)
+    return [(where, kind, container)
+            for where, _, _, _, spec in invariants.pods(run, config, harness.chart_pods(run, with_controller=True))
+            for kind in ("initContainers", "containers") for container in spec.get(kind, [])
+            if container["name"] == AGENT_CONTAINER]
+
+
+def _injected_agent(config: dict) -> dict:
+    """The agent injection adds to a labelled pod, as the API server's admission would (tests/admission.py)."""
+    import admission
+
+    run = harness.run_config(config)
+    objects = {o["kind"]: o for o in (harness.unwrap_secrets(harness.clean(r.inputs)) for r in run.resources
+                                      if r.type.startswith("kubernetes:") and not r.read
+                                      and r.name.startswith("injection-"))}
+    pod = {"apiVersion": "v1", "kind": "Pod",
+           "metadata": {"name": "api", "namespace": "reviews", "labels": {"sigsci.fastly.com/agent": "module"}},
+           "spec": {"containers": [{"name": "api", "image": "example/api:1"}]}}
+    out = admission.mutate(objects["MutatingAdmissionPolicy"], objects["MutatingAdmissionPolicyBinding"], pod,
+                           namespace={"metadata": {"name": "reviews"}}, params=objects["ConfigMap"])
+    [agent] = [c for c in out["spec"]["initContainers"] if c["name"] == AGENT_CONTAINER]
+    return agent
+
+
+@pytest.mark.parametrize("lifetime", ["nativeSidecar", "classicSidecar", "service"])
+def test_the_startup_probe_is_on_in_every_shape(lifetime):
+    """The secure default: each agent is started (a native sidecar: the app's or nginx's start waits for it) or
+    ready only once it answers with its rules loaded; without it, the module fails open while the agent starts."""
+    config = {**EVERY_SHAPE, "sigsci:ingress": {"flavour": "ingress-nginx", "agentLifetime": lifetime}}
+    probe = {"httpGet": {"path": "/startup", "port": 2024}, "failureThreshold": 90, "periodSeconds": 2}
+    agents = _agents(config)
+    # owned, patch, service, three modules, the gateway's, the controller's (as a sidecar or as a Service).
+    assert len(agents) == 8, [where for where, _, _ in agents]
+    for where, kind, agent in [*agents, ("injection", "initContainers", _injected_agent(config))]:
+        assert agent["startupProbe"] == probe, where
+        assert harness.env_of(agent)["SIGSCI_STARTUP_PROBE_LISTENER"] == "0.0.0.0:2024", where
+        assert {"name": "sigsci-startup", "containerPort": 2024, "protocol": "TCP"} in agent["ports"], where
+        if kind == "initContainers":  # a native sidecar: the pod's containers start once its probe passes
+            assert agent["restartPolicy"] == "Always", where
+    native = {where for where, kind, _ in agents if kind == "initContainers"}
+    assert len(native) == 3 + (lifetime == "nativeSidecar"), native
+
+
+def test_the_startup_probe_is_opted_out_of_in_every_shape():
+    config = {**EVERY_SHAPE, "sigsci:agent": {"startupProbe": {"enabled": False}},
+              "sigsci:ingress": {"flavour": "ingress-nginx"}}
+    agents = _agents(config)
+    assert len(agents) == 8
+    for where, _, agent in [*agents, ("injection", "", _injected_agent(config))]:
+        assert "startupProbe" not in agent, where
+        assert "SIGSCI_STARTUP_PROBE_LISTENER" not in harness.env_of(agent), where
+
+
+_APP = {"name": "web", "image": "nginx:1.27", "port": 8080}
+
+
+@pytest.mark.parametrize("config, key, taken_by", [
+    ({"sigsci:apps": [{**_APP, "port": 2024}]}, "sigsci:apps[0].agent.startupProbe.port", "port"),
+    ({"sigsci:apps": [{**_APP, "listenerPort": 2024}]}, "sigsci:apps[0].agent.startupProbe.port", "listenerPort"),
+    ({"sigsci:apps": [{**_APP, "placement": "module", "port": 2024}]}, "sigsci:apps[0].agent.startupProbe.port",
+     "port"),
+    ({"sigsci:apps": [{**_APP, "placement": "module", "rpcPort": 2024}]}, "sigsci:apps[0].agent.startupProbe.port",
+     "rpcPort"),
+    ({"sigsci:apps": [{"name": "web", "placement": "service", "upstreamService": "web-app", "port": 8080,
+                       "listenerPort": 2024}]}, "sigsci:apps[0].agent.startupProbe.port", "listenerPort"),
+    ({"sigsci:ingress": {"flavour": "ingress-nginx", "agentLifetime": "service", "agentService": {"port": 2024}}},
+     "sigsci:ingress.agent.startupProbe.port", "agentService.port"),
+    ({"sigsci:gateway": {"agents": {"port": 2024}}}, "sigsci:gateway.agent.startupProbe.port", "agents.port"),
+])
+def test_the_default_probe_port_is_taken_in_every_shared_pod(config, key, taken_by):
+    """The probe is on by default, so its port (2024) is the pod's: what else would listen there is refused,
+    naming startupProbe.port; turning the probe off frees it."""
+    from sigsci_waf import ConfigError
+
+    base = {"sigsci:site": "demo", **harness.KEY_CONFIG}
+    with pytest.raises(ConfigError) as err:
+        harness.run_config({**base, **config})
+    assert err.value.key == key and "2024" in err.value.problem and taken_by in err.value.problem, str(err.value)
+    assert "\n" not in str(err.value)
+    entry = next(k for k in config)
+    off = {"startupProbe": {"enabled": False}}
+    freed = {entry: [{**app, "agent": off} for app in config[entry]] if isinstance(config[entry], list)
+             else {**config[entry], "agent": off}}
+    harness.run_config({**base, **freed})
+
+
+@pytest.mark.parametrize("config, key", [
+    ({"sigsci:agent": {"version": "4.50.0"}, "sigsci:apps": [_APP]}, "sigsci:agent.version"),
+    ({"sigsci:apps": [{**_APP, "agent": {"version": "4.40.0"}}]}, "sigsci:apps[0].agent.version"),
+    ({"sigsci:agent": {"version": "4.40.0", "startupProbe": {"enabled": True}}, "sigsci:apps": [_APP]},
+     "sigsci:agent.startupProbe.enabled"),
+    ({"sigsci:ingress": {"flavour": "ingress-nginx", "agent": {"version": "4.40.0"}}}, "sigsci:ingress.agent.version"),
+    ({"sigsci:gateway": {"agent": {"version": "4.40.0"}}}, "sigsci:gateway.agent.version"),
+    ({"sigsci:injection": {"namespaces": ["reviews"], "agent": {"version": "4.40.0"}}},
+     "sigsci:injection.agent.version"),
+])
+def test_an_agent_without_the_probe_is_refused_while_it_is_on(config, key):
+    """Agent 4.51.0 brought the startup probe: an older release is refused at preview in one line that names the
+    key and both ways out; the same config with the probe turned off builds."""
+    from sigsci_waf import ConfigError
+
+    base = {"sigsci:site": "demo", **harness.KEY_CONFIG}
+    with pytest.raises(ConfigError) as err:
+        harness.run_config({**base, **config})
+    assert err.value.key == key, str(err.value)
+    assert "4.51.0" in err.value.problem and "startupProbe.enabled: false" in err.value.problem
+    assert "\n" not in str(err.value)
+    shared = config.get("sigsci:agent", {})
+    harness.run_config({**base, **config, "sigsci:agent": {**shared, "startupProbe": {"enabled": False}}})
+
+
 def test_each_flavour_has_the_derived_defaults_stated():
     """"per flavour" and `sigsci-<chart>` hold for every flavour: each has a default chart version with a
     known Fastly image, and its default release name is `sigsci-` and its chart's name."""
@@ -333,6 +468,7 @@ PROSE = [
     ("docs/ingress.md", r"creates `namespace` \(default `(?P<v>[\w-]+)`\)", _default(IngressSpec, "namespace")),
     ("docs/ingress.md", r"\(`agent\.preStopSleepSeconds`\) plus (?P<v>\d+) s is their grace period",
      SHUTDOWN_MARGIN_SECONDS),
+    ("docs/ingress.md", r"`agent\.startupProbe\.enabled: (?P<v>\w+)`, the default", _default(StartupProbe, "enabled")),
     ("docs/architecture.md", r"The agent's preStop sleeps (?P<v>\d+) s \(configurable\)",
      _default(AgentSettings, "pre_stop_sleep_seconds")),
     ("docs/architecture.md", r"the app's preStop sleeps (?P<v>\d+) s longer", APP_OUTLIVES_AGENT_SECONDS),

@@ -189,13 +189,16 @@ SETTLED = [
     ("app-drain-default-without-agent-drain",
      {"sigsci:apps": [{**APP, "agent": {"preStopSleepSeconds": 0}, "terminationGracePeriodSeconds": 5}],
       "sigsci:existingSecret": "keys"}, None),
-    # Found by the gateway's fuzzing: a Gateway name of any DNS-subdomain length (the agents' labels do not carry
-    # it); an app in the gateway's namespace may not take the agents' name; an HTTPRoute path takes Gateway API's
-    # characters only; at most 64 TLS Secrets on a listener; no IP as the agents' TLS name; the timeout rule
+    # Found by the gateway's fuzzing: the agents' labels do not carry the Gateway's name, but both implementations
+    # put it on their proxies as a label value (Envoy Gateway's owning-gateway-name, envoyproxy/gateway#10048), so
+    # at most 63; an app in the gateway's namespace may not take the agents' name; an HTTPRoute path takes Gateway
+    # API's characters only; at most 64 TLS Secrets on a listener; no IP as the agents' TLS name; the timeout rule
     # rounded up, never down.
-    ("gateway-name-label", {**GATEWAY_APP, "sigsci:gateway": {"name": "x" * 64 + ".example"}}, None),
+    ("gateway-name-label", {**GATEWAY_APP, "sigsci:gateway": {"name": "x" * 64 + ".example"}},
+     "sigsci:gateway.name"),
     ("gateway-name-label", {**GATEWAY_APP, "sigsci:gateway": {"existingGateway": {"namespace": "edge",
-                                                                                  "name": "y" * 64}}}, None),
+                                                                                  "name": "y" * 64}}},
+     "sigsci:gateway.existingGateway.name"),
     ("app-named-like-the-gateway-agents",
      {"sigsci:apps": [{**APP, "name": "sigsci-extproc", "namespace": "sigsci-gateway"}], "sigsci:gateway": {},
       "sigsci:existingSecret": "keys"}, "sigsci:apps[0].name"),

@@ -56,8 +56,11 @@ def test_one_port_drives_the_listener_the_container_the_service_the_probe_and_th
     env = env_of(container)
     assert env["SIGSCI_ENVOY_GRPC_ADDRESS"] == "0.0.0.0:7443"
     assert env["SIGSCI_ENVOY_EXTPROC_ENABLED"] == "true" and env["SIGSCI_SERVER_FLAVOR"] == "envoy-gateway"
-    assert container["ports"] == [{"name": "grpc", "containerPort": 7443, "protocol": "TCP"}]
+    # Beside the listener, the startup probe's port (on by default), which readiness waits for.
+    assert container["ports"] == [{"name": "grpc", "containerPort": 7443, "protocol": "TCP"},
+                                  {"name": "sigsci-startup", "containerPort": 2024, "protocol": "TCP"}]
     assert container["readinessProbe"]["grpc"] == {"port": 7443}
+    assert container["startupProbe"]["httpGet"] == {"path": "/startup", "port": 2024}
     service = objects[("Service", "sigsci-gateway", "sigsci-extproc")]
     assert service["spec"]["ports"] == [{"name": "grpc", "port": 7443, "targetPort": 7443, "protocol": "TCP"}]
     assert service["spec"]["selector"] == deployment["spec"]["selector"]["matchLabels"]
@@ -79,7 +82,9 @@ def test_the_policy_covers_the_whole_gateway_and_fails_closed():
     assert ext_proc["processingMode"] == {"request": {"body": "Buffered"}, "response": {"body": "Buffered"}}
     assert ext_proc["messageTimeout"] == "2s"
     buffer = _one(objects, "ClientTrafficPolicy")
-    assert buffer["spec"] == {"targetRefs": policy["spec"]["targetRefs"], "connection": {"bufferLimit": "1Mi"}}
+    # Over HTTP/2 a stream buffers up to its window: the body limit too.
+    assert buffer["spec"] == {"targetRefs": policy["spec"]["targetRefs"], "connection": {"bufferLimit": "1Mi"},
+                              "http2": {"initialStreamWindowSize": 2 ** 20}}
     # Only the stack's own routes attach to the Gateway it creates.
     assert all(listener["allowedRoutes"] == {"namespaces": {"from": "Same"}}
                for listener in gateway["spec"]["listeners"])
@@ -150,10 +155,25 @@ def test_an_existing_gateway_gets_the_policy_beside_it_and_a_grant_to_the_agents
     ({"istio": {"clusterDomain": "corp.local"}}, "istio", "implementation istio"),
     ({"implementation": "istio", "agents": {"tls": {"secret": "t"}}}, "agents.tls", "mutual TLS"),
     ({"implementation": "istio", "istio": {"clusterDomain": "Corp_Local"}}, "istio.clusterDomain", "DNS-1123"),
-    ({"implementation": "istio", "name": "g" * 64}, "name", "label value Istio puts on its proxies"),
+    ({"implementation": "istio", "name": "g" * 64}, "name", "label value on the proxies"),
     ({"implementation": "istio", "existingGateway": {"namespace": "edge", "name": "g" * 64}},
      "existingGateway.name", "longer than 63"),
-    ({"failOpen": "yes"}, "failOpen", "boolean"),
+    # Envoy Gateway labels its proxies' objects with the Gateway's name too (owning-gateway-name).
+    ({"name": "g" * 64}, "name", "owning-gateway-name"),
+    ({"existingGateway": {"namespace": "edge", "name": "g" * 64}}, "existingGateway.name", "longer than 63"),
+    # Envoy's ext_proc takes a message timeout of at most 1 h.
+    ({"messageTimeout": "2h"}, "messageTimeout", "longer than 1h"),
+    ({"implementation": "istio", "messageTimeout": "1h1ms"}, "messageTimeout", "longer than 1h"),
+    # An existing Gateway of Envoy Gateway: Envoy Gateway already runs.
+    ({"existingGateway": {"namespace": "edge", "name": "public"}, "envoyGateway": {"enabled": True}},
+     "envoyGateway.enabled", "collides"),
+    ({"envoyGateway": {"repository": "https://mirror:hunter2@charts.example.com/envoy"}},
+     "envoyGateway.repository", "user name or password"),
+    ({"envoyGateway": {"repository": "oci://robot:hunter2@registry.example.com/envoy"}},
+     "envoyGateway.repository", "plain text"),
+    ({"envoyGateway": {"repository": "ftp://charts.example.com"}}, "envoyGateway.repository",
+     "https://…, http://… or oci://…"),
+    ({"failOpen": "yes"}, "failOpen", "true or false"),
     ({"agents": {"tls": {"secret": "t", "hostname": "*.example.com"}}}, "agents.tls.hostname", "wildcard"),
     ({"agents": {"tls": {"caSecret": "ca"}}}, "agents.tls.secret", "required"),
     ({"agents": {"tls": {"secret": "Bad_Name"}}}, "agents.tls.secret", "DNS-1123 subdomain"),
@@ -164,6 +184,7 @@ def test_bad_gateway_config_is_refused_at_preview_naming_the_key(gateway, key, w
         harness.run_config({**BASE, "sigsci:gateway": gateway}, mocks=mocks)
     assert err.value.key == f"sigsci:gateway.{key}", err.value
     assert words in err.value.problem, err.value
+    assert "hunter2" not in str(err.value)
     assert mocks.resources == []
 
 
@@ -257,6 +278,12 @@ def test_istio_the_same_agents_and_routes_and_an_envoy_filter_on_the_gateways_pr
                                          "response_header_mode": "SEND", "response_body_mode": "BUFFERED"}
     listener = next(p for p in envoy_filter["spec"]["configPatches"] if p["applyTo"] == "LISTENER")
     assert listener["patch"] == {"operation": "MERGE", "value": {"per_connection_buffer_limit_bytes": 2 ** 20}}
+    # Over HTTP/2 a stream buffers up to its window: the body limit too, on the Gateway's HTTP connection manager.
+    window = next(p for p in envoy_filter["spec"]["configPatches"] if p["applyTo"] == "NETWORK_FILTER")
+    assert window["match"] == {"context": "GATEWAY", "listener": {"filterChain": {"filter": {
+        "name": "envoy.filters.network.http_connection_manager"}}}}
+    assert window["patch"]["operation"] == "MERGE"
+    assert window["patch"]["value"]["typed_config"]["http2_protocol_options"] == {"initial_stream_window_size": 2 ** 20}
     deployment = objects[("Deployment", "sigsci-gateway", "sigsci-extproc")]
     env = env_of(deployment["spec"]["template"]["spec"]["containers"][0])
     assert env["SIGSCI_ENVOY_EXTPROC_ENABLED"] == "true" and "SIGSCI_SERVER_FLAVOR" not in env
@@ -290,12 +317,16 @@ def test_istio_on_an_existing_gateway_in_another_namespace_with_its_own_settings
 
 
 @pytest.mark.parametrize("timeout, proto", [("500ms", "0.500s"), ("2s", "2s"), ("1m30s", "90s"),
-                                            ("1h1ms", "3600.001s")])
+                                            ("59m59s999ms", "3599.999s"), ("1h", "3600s")])
 def test_istio_message_timeouts_in_protobufs_spelling(timeout, proto):
     objects = _objects(harness.run_config({**ISTIO, "sigsci:gateway": {
         **ISTIO["sigsci:gateway"], "bodyLimit": "1Ki", "messageTimeout": timeout}}))
-    assert _ext_proc(objects[("EnvoyFilter", "sigsci-gateway", "sigsci-waf")])["typed_config"]["message_timeout"] \
-        == proto
+    envoy_filter = objects[("EnvoyFilter", "sigsci-gateway", "sigsci-waf")]
+    assert _ext_proc(envoy_filter)["typed_config"]["message_timeout"] == proto
+
+    import envoy_api
+
+    assert envoy_api.errors(envoy_filter) == []  # within Envoy's own bounds, 1 h the longest
 
 
 @pytest.mark.parametrize("path, value, words", [
@@ -303,7 +334,9 @@ def test_istio_message_timeouts_in_protobufs_spelling(timeout, proto):
     (("typed_config", "message_timeout"), "1m30s", "message_timeout"),
     (("typed_config", "failure_mode_allowed"), False, "failure_mode_allowed"),
     (("typed_config", "@type"), "type.googleapis.com/envoy.extensions.filters.http.ext_proc.v3.ExtProc", "ExtProc"),
-], ids=["enum", "duration", "unknown-field", "unknown-type"])
+    # Envoy's validate rules on the fields we set: message_timeout lte 3600s.
+    (("typed_config", "message_timeout"), "3600.001s", "must be <= 3600s"),
+], ids=["enum", "duration", "unknown-field", "unknown-type", "duration-over-envoys-bound"])
 def test_the_envoy_api_check_refuses_what_envoy_would(path, value, words):
     """The oracle for the EnvoyFilter can fail: a patch Envoy would refuse is refused."""
     import copy
@@ -369,7 +402,7 @@ def test_a_shared_tls_secret_the_listeners_serve_is_not_listed():
       "sigsci:gateway": {"ingressRoutes": True, "routes": [{"service": {"name": "x", "port": 80},
                                                             "host": "shop.example.com"}]}},
      "sigsci:gateway.routes[0].path", "sigsci:ingress.routes[0]"),
-    ({**BASE, "sigsci:gateway": {"ingressRoutes": "yes"}}, "sigsci:gateway.ingressRoutes", "boolean"),
+    ({**BASE, "sigsci:gateway": {"ingressRoutes": "yes"}}, "sigsci:gateway.ingressRoutes", "true or false"),
 ], ids=["implementation-specific", "no-ingress", "name-clash", "rule-clash", "not-bool"])
 def test_ingress_routes_refuse_what_the_gateway_cannot_serve(config, key, words):
     mocks = harness.CaptureMocks()
@@ -514,3 +547,162 @@ def test_the_envoy_filter_is_valid_for_istios_own_crd():
         assert crd_schema.validate(envoy_filter) == []
         broken = {**envoy_filter, "spec": {**envoy_filter["spec"], "workloadSelecter": {"labels": {}}}}
         assert crd_schema.validate(broken) == ['unknown field "spec.workloadSelecter"']
+
+
+def _window(objects):
+    """The HTTP/2 stream window the gateway's policy (Envoy Gateway) or filter (Istio) sets."""
+    for (kind, _, _), obj in objects.items():
+        if kind == "ClientTrafficPolicy":
+            return obj["spec"]["http2"]["initialStreamWindowSize"]
+        if kind == "EnvoyFilter":
+            patch = next(p for p in obj["spec"]["configPatches"] if p["applyTo"] == "NETWORK_FILTER")
+            return patch["patch"]["value"]["typed_config"]["http2_protocol_options"]["initial_stream_window_size"]
+    raise AssertionError("no policy or filter")
+
+
+@pytest.mark.parametrize("implementation", ["envoyGateway", "istio"])
+@pytest.mark.parametrize("limit, window", [("1Ki", 65535), ("60Ki", 65535), ("64Ki", 65536), ("8Mi", 8 << 20),
+                                           ("64Mi", 64 << 20)])
+def test_the_http2_stream_window_is_the_body_limit_within_envoys_bounds(implementation, limit, window):
+    """HTTP/2 buffers a body in its stream's window (Envoy Gateway's default 64 KiB), whatever the connection's
+    buffer: the body limit sets both, the window no lower than Envoy's 65535."""
+    import envoy_api
+
+    run = harness.run_config({**BASE, "sigsci:gateway": {"implementation": implementation, "bodyLimit": limit,
+                                                         "messageTimeout": "64s", "routes": [{"app": "web"}]}})
+    schema_check.validate_run(run)
+    objects = _objects(run)
+    assert _window(objects) == window
+    for (kind, _, _), obj in objects.items():
+        if kind == "EnvoyFilter":
+            assert envoy_api.errors(obj) == []
+
+
+def test_the_envoy_api_check_holds_the_window_to_envoys_bounds():
+    """The oracle can fail: a window under Envoy's 65535 breaks its validate rule."""
+    import copy
+
+    import envoy_api
+
+    envoy_filter = copy.deepcopy(_objects(harness.run_config(ISTIO))[("EnvoyFilter", "sigsci-gateway", "sigsci-waf")])
+    patch = next(p for p in envoy_filter["spec"]["configPatches"] if p["applyTo"] == "NETWORK_FILTER")
+    patch["patch"]["value"]["typed_config"]["http2_protocol_options"]["initial_stream_window_size"] = 1024
+    problems = envoy_api.errors(envoy_filter)
+    assert len(problems) == 1 and "initial_stream_window_size: must be >= 65535" in problems[0], problems
+
+
+def _live_gateway(**spec):
+    live = harness.existing_gateway("edge", "public", harness.GATEWAY_CONTROLLERS["envoyGateway"])
+    live["edge/public"]["spec"].update(spec)
+    return live
+
+
+@pytest.mark.parametrize("implementation", ["envoyGateway", "istio"])
+@pytest.mark.parametrize("spec, words", [
+    ({"listeners": [{"name": "http", "port": 80, "protocol": "HTTP"},
+                    {"name": "tls", "port": 8443, "protocol": "TLS", "tls": {"mode": "Passthrough"}}]}, "tls (TLS)"),
+    ({"listeners": [{"name": "db", "port": 5432, "protocol": "TCP"}]}, "db (TCP)"),
+    ({"listeners": [{"name": "dns", "port": 53, "protocol": "UDP"}]}, "dns (UDP)"),
+    ({"allowedListeners": {"namespaces": {"from": "All"}}}, "ListenerSets"),
+    ({"allowedListeners": {"namespaces": {"from": "Same"}}}, "from Same"),
+], ids=["tls-passthrough", "tcp", "udp", "listener-sets-all", "listener-sets-same"])
+def test_an_existing_gateway_with_traffic_ext_proc_cannot_see_is_refused(implementation, spec, words):
+    """ext_proc is an HTTP filter: TLSRoute, TCPRoute and UDPRoute traffic on such a listener would pass
+    uninspected, and ListenerSets can add such listeners at any time."""
+    live = _live_gateway(**spec)
+    live["existing-class"]["spec"]["controllerName"] = harness.GATEWAY_CONTROLLERS[implementation]
+    mocks = harness.CaptureMocks(live=live)
+    with pytest.raises(ConfigError) as err:
+        harness.run_config({**BASE, "sigsci:gateway": {"implementation": implementation,
+                                                       "existingGateway": {"namespace": "edge", "name": "public"},
+                                                       "routes": [{"app": "web"}]}}, mocks=mocks)
+    assert err.value.key == "sigsci:gateway.existingGateway" and words in err.value.problem, err.value
+    created = {harness.clean(r.inputs).get("kind") for r in mocks.resources if not r.read}
+    assert not created & {"EnvoyExtensionPolicy", "ClientTrafficPolicy", "EnvoyFilter", "HTTPRoute"}
+
+
+@pytest.mark.parametrize("spec", [
+    {"listeners": [{"name": "http", "port": 80, "protocol": "HTTP"},
+                   {"name": "https", "port": 443, "protocol": "HTTPS", "tls": {"mode": "Terminate"}}]},
+    {"allowedListeners": {"namespaces": {"from": "None"}}},
+    {"allowedListeners": {}},
+], ids=["http-and-https", "listener-sets-none", "listener-sets-default"])
+def test_an_existing_gateway_of_http_listeners_only_is_accepted(spec):
+    run = harness.run_config(EXISTING, mocks=harness.CaptureMocks(live=_live_gateway(**spec)))
+    assert ("EnvoyExtensionPolicy", "edge", "sigsci-waf") in _objects(run)
+
+
+def test_an_existing_gateway_does_not_install_envoy_gateway_by_default():
+    """An existing Gateway of Envoy Gateway means Envoy Gateway runs: a second install would collide."""
+    run = harness.run_config({**BASE, "sigsci:gateway": {"existingGateway": {"namespace": "edge", "name": "public"},
+                                                         "routes": [{"app": "web"}]}})
+    assert not [r for r in run.of_type(harness.RELEASE_TYPE)]
+    assert ("Namespace", "", "envoy-gateway-system") not in _objects(run)
+
+
+CLASS_CONTROLLERS = {"envoy": "gateway.envoyproxy.io/gatewayclass-controller", "istio": "istio.io/gateway-controller"}
+
+
+@pytest.mark.parametrize("gateway, live_class, controller", [
+    ({"implementation": "istio"}, "istio", CLASS_CONTROLLERS["envoy"]),
+    ({"implementation": "istio", "gatewayClass": "eg"}, "eg", CLASS_CONTROLLERS["envoy"]),
+    ({"gatewayClass": "eg", "envoyGateway": {"enabled": False}}, "eg", CLASS_CONTROLLERS["istio"]),
+    ({"gatewayClass": "eg", "envoyGateway": {"enabled": False}}, "eg", None),
+], ids=["istio-class-of-envoy-gateway", "istio-named-class-of-envoy-gateway", "envoy-gateway-class-of-istio",
+        "envoy-gateway-class-missing"])
+def test_a_class_the_stack_does_not_create_is_read_and_one_of_another_controller_refused(gateway, live_class,
+                                                                                          controller):
+    """Another controller would serve the Gateway and ignore the WAF's policy or filter: refused at preview, naming
+    gatewayClass, before the Gateway, the policy or filter and the routes."""
+    mocks = harness.CaptureMocks(live={live_class: {"spec": {"controllerName": controller} if controller else {}}})
+    with pytest.raises(ConfigError) as err:
+        harness.run_config({**BASE, "sigsci:gateway": {**gateway, "routes": [{"app": "web"}]}}, mocks=mocks)
+    assert err.value.key == "sigsci:gateway.gatewayClass", err.value
+    assert f"class {live_class!r}" in err.value.problem, err.value
+    created = {harness.clean(r.inputs).get("kind") for r in mocks.resources if not r.read}
+    assert not created & {"Gateway", "GatewayClass", "EnvoyExtensionPolicy", "EnvoyFilter", "HTTPRoute"}
+
+
+@pytest.mark.parametrize("gateway, reads, creates", [
+    ({}, False, "sigsci-envoy"),
+    ({"gatewayClass": "eg"}, False, "eg"),  # the stack installs Envoy Gateway: the class is its own
+    ({"envoyGateway": {"enabled": False}}, False, "sigsci-envoy"),
+    ({"gatewayClass": "eg", "envoyGateway": {"enabled": False}}, True, None),  # a class Envoy Gateway serves
+    ({"implementation": "istio"}, True, None),
+], ids=["default", "named-with-install", "unnamed-without-install", "named-without-install", "istio"])
+def test_the_gateway_class_is_created_only_where_the_stack_owns_it(gateway, reads, creates):
+    run = harness.run_config({**BASE, "sigsci:gateway": {**gateway, "routes": [{"app": "web"}]}})
+    schema_check.validate_run(run)
+    objects = _objects(run)
+    assert [name for (kind, _, name) in objects if kind == "GatewayClass"] == ([creates] if creates else [])
+    read = [r for r in run.resources if r.read]
+    assert [r.type for r in read] == (["kubernetes:gateway.networking.k8s.io/v1:GatewayClass"] if reads else [])
+    checked = objects[("Gateway", "sigsci-gateway", "sigsci-gateway")]["metadata"].get("annotations") or {}
+    assert ("sigsci.fastly.com/gateway-controller" in checked) is reads
+
+
+@pytest.mark.parametrize("repository, chart, repo", [
+    ("oci://docker.io/envoyproxy", "oci://docker.io/envoyproxy/gateway-helm", None),
+    ("oci://registry.example.com/mirror/", "oci://registry.example.com/mirror/gateway-helm", None),
+    ("https://charts.example.com/envoy", "gateway-helm", "https://charts.example.com/envoy"),
+    ("http://charts.internal/envoy", "gateway-helm", "http://charts.internal/envoy"),
+], ids=["oci-default", "oci-mirror", "https", "http"])
+def test_envoy_gateways_chart_from_oci_or_a_classic_repository(repository, chart, repo):
+    """Helm reads an http(s) chart reference as a chart archive's URL: a classic repository goes to
+    repositoryOpts, beside the chart's bare name."""
+    run = harness.run_config({**CONTRACT, "sigsci:gateway": {**CONTRACT["sigsci:gateway"],
+                                                             "envoyGateway": {"repository": repository}}})
+    release = next(r for r in run.of_type(harness.RELEASE_TYPE) if r.inputs["chart"].endswith("gateway-helm"))
+    assert release.inputs["chart"] == chart
+    assert release.inputs.get("repositoryOpts") == ({"repo": repo} if repo else None)
+
+
+def test_the_backend_tls_policy_waits_for_envoy_gateways_install():
+    """A Gateway API kind: on a fresh cluster its CRD comes with Envoy Gateway's chart."""
+    mocks = harness.CaptureMocks()
+    run = harness.run_config({**CONTRACT, "sigsci:gateway": {**CONTRACT["sigsci:gateway"],
+                                                             "agents": {"tls": {"secret": "agents-tls"}}}},
+                             mocks=mocks)
+    release = next(r for r in run.of_type(harness.RELEASE_TYPE) if r.inputs["chart"].endswith("gateway-helm"))
+    policy = next(r for r in run.resources if harness.clean(r.inputs).get("kind") == "BackendTLSPolicy")
+    assert release.name in mocks.options[policy.name]["dependsOn"]

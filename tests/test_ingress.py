@@ -385,3 +385,101 @@ def test_a_class_name_yaml_reads_as_text_is_kept(name):
     run = harness.run_config(ingress_config(ingressClass={"name": name}))
     (release,) = harness.ingress_releases(run)
     assert harness.clean(release.inputs)["values"]["controller"]["ingressClassResource"]["name"] == name
+
+
+# -- what the controllers themselves refuse, caught at preview ------------------------------------------------
+
+@pytest.mark.parametrize("flavour, name", [("ingress-nginx", "ingress-nginx"),
+                                           ("ingress-nginx-chainguard", "ingress-nginx"),
+                                           ("nginx-ingress", "nginx")])
+def test_a_class_a_stock_controller_serves_is_refused(flavour, name):
+    mocks = harness.CaptureMocks()
+    with pytest.raises(ConfigError) as err:
+        harness.run_config(ingress_config(flavour=flavour, ingressClass={"name": name}), mocks=mocks)
+    assert err.value.key == "sigsci:ingress.ingressClass.name"
+    assert "without the WAF" in str(err.value)
+    assert mocks.resources == []
+
+
+def test_a_class_name_stock_for_the_other_family_is_kept():
+    run = harness.run_config(ingress_config(flavour="nginx-ingress", ingressClass={"name": "ingress-nginx"}))
+    assert release_of(run)["values"]["controller"]["ingressClass"]["name"] == "ingress-nginx"
+
+
+def _route(**fields) -> list[dict]:
+    return [{"host": "web.example.com", "app": "web", **fields}]
+
+
+REFUSED_ROUTES = [
+    # ingress-nginx: strict-validate-path-type for Prefix and Exact, deep inspection for any path.
+    ("ingress-nginx", {"path": "/a~b"}, "path"),
+    ("ingress-nginx", {"path": "/caf%C3%A9", "pathType": "Exact"}, "path"),
+    ("ingress-nginx-chainguard", {"path": "/api/(v1|v2)"}, "path"),
+    ("ingress-nginx", {"path": "/etc/nginx/x", "pathType": "ImplementationSpecific"}, "path"),
+    ("ingress-nginx", {"path": "/var/run/secrets/k", "pathType": "ImplementationSpecific"}, "path"),
+    ("ingress-nginx", {"path": "/content_by_lua", "pathType": "ImplementationSpecific"}, "path"),
+    # F5: its illegal keywords, and a path that is no regular expression.
+    ("nginx-ingress", {"path": "/variables"}, "path"),
+    ("nginx-ingress", {"path": "/etc/x"}, "path"),
+    ("nginx-ingress", {"path": "/a(", "pathType": "ImplementationSpecific"}, "path"),
+    ("nginx-ingress", {"path": '/a"b'}, "path"),
+    # Snippets stay off; F5's image is open-source NGINX; the class is ingressClassName's.
+    ("ingress-nginx", {"annotations": {"nginx.ingress.kubernetes.io/configuration-snippet": "x"}},
+     "annotations.nginx.ingress.kubernetes.io/configuration-snippet"),
+    ("ingress-nginx", {"annotations": {"nginx.ingress.kubernetes.io/auth-snippet": "x"}},
+     "annotations.nginx.ingress.kubernetes.io/auth-snippet"),
+    ("nginx-ingress", {"annotations": {"nginx.org/location-snippets": "x"}}, "annotations.nginx.org/location-snippets"),
+    ("nginx-ingress", {"annotations": {"nginx.com/health-checks": "true"}}, "annotations.nginx.com/health-checks"),
+    ("nginx-ingress", {"annotations": {"appprotect.f5.com/app-protect-enable": "True"}},
+     "annotations.appprotect.f5.com/app-protect-enable"),
+    ("ingress-nginx", {"annotations": {"kubernetes.io/ingress.class": "sigsci-nginx"}},
+     "annotations.kubernetes.io/ingress.class"),
+    ("nginx-ingress", {"annotations": {"kubernetes.io/ingress.class": "other"}},
+     "annotations.kubernetes.io/ingress.class"),
+]
+
+
+@pytest.mark.parametrize("flavour, fields, key", REFUSED_ROUTES)
+def test_a_route_the_controller_would_refuse_is_refused_at_preview(flavour, fields, key):
+    mocks = harness.CaptureMocks()
+    with pytest.raises(ConfigError) as err:
+        harness.run_config(ingress_config(flavour=flavour, routes=_route(**fields)), mocks=mocks)
+    assert err.value.key == f"sigsci:ingress.routes[0].{key}"
+    assert "\n" not in str(err.value)
+    assert mocks.resources == []
+
+
+@pytest.mark.parametrize("flavour, fields", [
+    ("ingress-nginx", {"path": "/a~b", "pathType": "ImplementationSpecific"}),
+    ("ingress-nginx", {"path": "/static/v1.2/app_x-y"}),
+    ("nginx-ingress", {"path": "/api/v[0-9]+", "pathType": "ImplementationSpecific"}),
+    ("nginx-ingress", {"annotations": {"nginx.org/client-max-body-size": "8m"}}),
+])
+def test_a_route_the_controller_takes_is_kept(flavour, fields):
+    run = harness.run_config(ingress_config(flavour=flavour, routes=_route(**fields)))
+    (ingress,) = [clean(r.inputs) for r in run.of_type(INGRESS_TYPE)]
+    assert ingress["spec"]["rules"][0]["http"]["paths"][0]["path"] == fields.get("path", "/")
+
+
+def test_the_advice_for_a_path_kubernetes_refuses_fits_the_entry():
+    from sigsci_waf.config.gateway import GatewayRoute
+    from sigsci_waf.config.ingress import Route
+    from sigsci_waf.config.model import parse
+
+    with pytest.raises(ConfigError) as ingress:
+        parse(Route, {"path": "/a//b", "app": "web"}, "sigsci:ingress.routes[0]")
+    with pytest.raises(ConfigError) as gateway:
+        parse(GatewayRoute, {"path": "/a//b", "app": "web"}, "sigsci:gateway.routes[0]")
+    assert "pathType ImplementationSpecific" in str(ingress.value)
+    # Gateway API has no ImplementationSpecific: its routes are told only to normalise the path.
+    assert "ImplementationSpecific" not in str(gateway.value) and "normalised path" in str(gateway.value)
+
+
+def test_a_chart_repository_with_credentials_is_refused():
+    mocks = harness.CaptureMocks()
+    with pytest.raises(ConfigError) as err:
+        harness.run_config(ingress_config(chart={"repository": "https://user:s3cr3t@charts.example.com/x"}),
+                           mocks=mocks)
+    assert err.value.key == "sigsci:ingress.chart.repository"
+    assert "s3cr3t" not in str(err.value) and "credentials" in str(err.value)
+    assert mocks.resources == []

@@ -147,7 +147,7 @@ GATEWAY_BREAKS = [
     ("dev", "gateway-agent-deployment", lambda i: _env(_container(i), "SIGSCI_ENVOY_GRPC_ADDRESS", "0.0.0.0:9998"),
      "the agents listen on 0.0.0.0:9998"),
     ("dev", "gateway-agent-deployment", lambda i: _container(i)["ports"][0].update(containerPort=9998),
-     "containerPorts [9998] lack 9999"),
+     "containerPorts [2024, 9998] lack 9999"),  # 2024: the startup probe's, on by default
     ("dev", "gateway-agent-deployment", lambda i: _container(i)["readinessProbe"].update(grpc={"port": 9998}),
      "not grpc on 9999"),
     ("dev", "gateway-agent-deployment", lambda i: i["spec"].update(replicas=2), "2 replicas, agents.replicas is 1"),
@@ -196,7 +196,7 @@ GATEWAY_BREAKS = [
      "not tls.crt of agents.tls.secret"),
     ("gateway", "gateway-agent-deployment", lambda i: _container(i).update(readinessProbe={"grpc": {"port": 9999}}),
      "not tcpSocket on 9999"),
-    ("gateway", "gateway-agent-backendtlspolicy", lambda i: i["spec"]["validation"].update(hostname="x.example"),
+    ("gateway", "gateway-backendtlspolicy.sigsci-extproc", lambda i: i["spec"]["validation"].update(hostname="x.example"),
      "validates"),
     ("dev", "gateway-envoy-gateway", lambda i: i.update(version="v1.8.0"), "Envoy Gateway releases"),
     ("existing-gateway", "gateway-envoyextensionpolicy.sigsci-waf",
@@ -244,6 +244,11 @@ def _selector(inputs):
 
 
 MODULE_BREAKS = [
+    # Every agent's startup probe asks its own probe listener.
+    ("dev", "helloworld.default-deployment",
+     lambda i: _agent(i)["startupProbe"]["httpGet"].update(port=2025), "at startup, its probe listener is"),
+    ("module", "legacy.shop-deployment-patch",
+     lambda i: _env(_sidecar(i), "SIGSCI_STARTUP_PROBE_LISTENER", "0.0.0.0:3024"), "not one port"),
     # Every agent, of every shape: hardened, its keys from a Secret.
     ("dev", "helloworld.default-deployment",
      lambda i: _agent(i)["securityContext"].update(allowPrivilegeEscalation=True), "may escalate its privileges"),

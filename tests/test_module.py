@@ -51,7 +51,9 @@ def test_an_owned_module_app_gets_the_agent_as_a_native_sidecar_on_a_shared_sock
         assert {"name": "sigsci-tmp", "mountPath": "/sigsci/tmp"} in container["volumeMounts"]
     # The agent creates the socket as the app's own user (the app's default UID, 10001).
     assert agent["securityContext"]["runAsUser"] == app["securityContext"]["runAsUser"] == 10001
-    assert "SIGSCI_REVPROXY_LISTENER" not in _env(agent) and "ports" not in agent
+    # No listener of its own: at most the startup probe's port (agent.startupProbe).
+    assert "SIGSCI_REVPROXY_LISTENER" not in _env(agent)
+    assert [p for p in agent.get("ports", []) if p.get("name") != "sigsci-startup"] == []
     # No listener, no targetPort move: the Service and the NetworkPolicy keep the app's port.
     service = objects["Service", "api"]["spec"]["ports"]
     assert [(p["port"], p["targetPort"]) for p in service] == [(8080, 8080)]
@@ -70,7 +72,8 @@ def test_a_tcp_module_reaches_the_agent_on_localhost_only():
     assert _env(agent)["SIGSCI_RPC_ADDRESS"] == "127.0.0.1:9999"
     assert _env(app)["SIGSCI_AGENT"] == "127.0.0.1:9999" and "SIGSCI_RPC_ADDRESS" not in _env(app)
     # Nothing outside the pod reaches a localhost listener: no container port, and no kubelet probe on it.
-    assert "ports" not in agent and "readinessProbe" not in agent
+    assert [p["containerPort"] for p in agent.get("ports", [])] in ([], [2024])  # the startup probe's, if on
+    assert 9999 not in [p["containerPort"] for p in agent.get("ports", [])] and "readinessProbe" not in agent
     assert all(m["name"] != "sigsci-tmp" for m in app.get("volumeMounts", []))
     schema_check.validate_run(run)
 
@@ -221,3 +224,45 @@ def test_an_existing_deployments_namespace_is_not_the_stacks():
     run = _run(EXISTING)
     assert not [r for r in run.resources if r.type == "kubernetes:core/v1:Namespace"]
     assert run.outputs["apps"][f"{NS}/legacy"]["service"] is None
+
+
+def _live_pod(*containers: dict, **pod) -> dict:
+    return {"spec": {"template": {"metadata": {"labels": {"app": "legacy"}},
+                                  "spec": {"containers": list(containers), **pod}}}}
+
+
+WEB = {"name": "web", "image": "shop/legacy:3"}
+
+
+@pytest.mark.parametrize("live, app, key, fragment", [
+    # What the patch adds would merge into the owner's: a conflict (409) or an invalid pod (422) at up.
+    (_live_pod({**WEB, "env": [{"name": "SIGSCI_RPC_ADDRESS", "value": "unix:/var/run/sigsci.sock"}]}), EXISTING,
+     "rpcAddressEnv", "already sets SIGSCI_RPC_ADDRESS"),
+    (_live_pod({**WEB, "volumeMounts": [{"name": "owner-tmp", "mountPath": "/sigsci/tmp"}]},
+               volumes=[{"name": "owner-tmp", "emptyDir": {}}]), EXISTING, "agent.tmpMountPath", "'owner-tmp'"),
+    (_live_pod(WEB, {"name": "sigsci-agent", "image": "signalsciences/sigsci-agent:4.60.0"}), EXISTING,
+     "deployment", "already runs a container 'sigsci-agent' in its containers"),
+    # Ports the agent would listen on, already the pod's.
+    (_live_pod(WEB, {"name": "metrics", "image": "m:1", "ports": [{"containerPort": 9000}]}),
+     {**EXISTING, "rpcPort": 9000}, "rpcPort", "container 'metrics'"),
+    (_live_pod(WEB, {"name": "metrics", "image": "m:1", "ports": [{"containerPort": 2024}]}),
+     {**EXISTING, "agent": {"startupProbe": {"enabled": True}}}, "agent.startupProbe.port", "container 'metrics'"),
+])
+def test_what_the_module_patch_adds_must_not_collide_with_the_live_pod(live, app, key, fragment):
+    mocks = harness.CaptureMocks(live={f"{NS}/legacy-web": live})
+    with pytest.raises(ConfigError) as err:
+        _run(app, mocks=mocks)
+    assert err.value.key == f"sigsci:apps[0].{key}", str(err.value)
+    assert fragment in str(err.value) and "\n" not in str(err.value)
+    assert not [r for r in mocks.resources if r.type.endswith("DeploymentPatch")]
+
+
+def test_the_same_variable_value_or_the_agents_own_sidecar_from_an_earlier_update_passes():
+    """After an up the pod has our init container and the app's variable with our value: a preview again."""
+    live = _live_pod({**WEB, "env": [{"name": "SIGSCI_RPC_ADDRESS", "value": "/sigsci/tmp/sigsci.sock"}],
+                      "volumeMounts": [{"name": "sigsci-tmp", "mountPath": "/sigsci/tmp"}]},
+                     initContainers=[{"name": "sigsci-agent", "image": "signalsciences/sigsci-agent:4.70.0",
+                                      "ports": [{"containerPort": 2024, "name": "sigsci-startup"}]}],
+                     volumes=[{"name": "sigsci-tmp", "emptyDir": {}}])
+    run = _run(EXISTING, mocks=harness.CaptureMocks(live={f"{NS}/legacy-web": live}))
+    assert len([r for r in run.resources if r.type.endswith("DeploymentPatch")]) == 1

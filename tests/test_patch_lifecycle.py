@@ -273,3 +273,61 @@ def test_changing_the_listener_port_rolls_out_without_a_gap():
     assert changed.up() == []
     served = pod_ports(cluster.get("Deployment", NS, NAME).value()["spec"]["template"]["spec"])
     assert served["names"]["sigsci-http"] == 8091
+
+
+def _field(body: dict, path: str):
+    for part in path.split("."):
+        body = body.get(part) if isinstance(body, dict) else None
+    return body
+
+
+class Changes(Engine):
+    """Pulumi's part in an update: a patch whose `replaceOnChanges` field changed is replaced (deleted first, its
+    hook run, with `deleteBeforeReplace`; else created anew under a new field manager and the old one deleted
+    after), any other change is applied in place by the same field manager."""
+
+    def change(self, patches: list[tuple[str, dict]], options: dict) -> list[str]:
+        old = dict(self.patches)
+        problems = []
+        for name, body in patches:
+            before = self.template()
+            force = (body["metadata"].get("annotations") or {}).get("pulumi.com/patchForce") == "true"
+            replaced = any(_field(old[name], path) != _field(body, path)
+                           for path in options[name].get("replaceOnChanges", []))
+            if not replaced:
+                self.cluster.apply(self.manager(name), body, force=force)
+            elif options[name]["deleteBeforeReplace"]:
+                problems += self._delete(name, old[name])
+                self.cluster.apply(self.manager(name + "-new"), body, force=force)
+            else:
+                self.cluster.apply(self.manager(name + "-new"), body, force=force)
+                problems += self._delete(name, old[name])
+            problems += gaps(self.cluster, [before, self.template()])
+        return problems
+
+    def _delete(self, name: str, body: dict) -> list[str]:
+        if HOOK_NAME in self.options[name]["beforeDelete"]:
+            hook_callback(lambda: ModelWriter(self.cluster))(pulumi.ResourceHookArgs(
+                urn=f"urn:{name}", id=name, name=name, type="kubernetes:core/v1:ServicePatch",
+                old_inputs=body, old_outputs=body))
+        self.cluster.relinquish(self.manager(name), body["kind"], NS, body["metadata"]["name"])
+        return gaps(self.cluster, [self.template()])
+
+
+def test_changing_the_service_port_gives_the_old_port_back_and_takes_the_new_one():
+    """servicePort 80 -> 8080 on a Service with both ports (the owner moved its clients to 8080): the old port's
+    targetPort goes back to the owner's value, never to the API server's default (80, where nothing listens)."""
+    shape = Shape("ssa", 8080, 80, 8080)
+    cluster = Cluster()
+    owner = Owner(cluster, shape)
+    owner.manifests[1]["spec"]["ports"].append({"name": "alt", "port": 8080, "protocol": "TCP", "targetPort": 8080})
+    owner.deploy()
+    patches, options = stack_patches(shape)
+    engine = Changes(cluster, patches, options)
+    assert engine.up() == []
+    moved = copy.copy(shape)
+    moved.service_port = 8080
+    new_patches, new_options = stack_patches(moved)
+    assert engine.change(new_patches, new_options) == []
+    ports = {p["port"]: p["targetPort"] for p in cluster.get("Service", NS, NAME).value()["spec"]["ports"]}
+    assert ports == {80: 8080, 8080: "sigsci-http"}

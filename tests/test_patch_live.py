@@ -103,3 +103,102 @@ def test_an_already_patched_app_previews_again_cleanly():
                   deployment({"name": "app", "image": "a:1", "ports": [{"containerPort": 8080}]}, agent))
     patches = [r for r in run.resources if r.type.endswith("Patch")]
     assert len(patches) == 2
+
+
+# Every path around the agent the patch would leave open is refused at preview, naming the key.
+_APP_80 = {**APP, "servicePort": 80}
+
+
+@pytest.mark.parametrize("live_service, live_deployment, key, words", [
+    # Another port of the Service leads to the app: by number, or by the container port's name.
+    (service(WEB_80, {"name": "alt", "port": 8080, "protocol": "TCP", "targetPort": 8080}), None, "servicePort",
+     "port 8080 also leads to the app"),
+    (service(WEB_80, {"name": "https", "port": 443, "protocol": "TCP", "targetPort": "http"}), None, "servicePort",
+     "port 443 also leads to the app"),
+    # The app's port on the node.
+    (service(WEB_80), deployment({"name": "app", "image": "a:1", "ports": [{"name": "http", "containerPort": 8080,
+                                                                            "hostPort": 8080}]}),
+     "deployment", "hostPort 8080"),
+    (service(WEB_80), {"spec": {**deployment()["spec"], "template": {**deployment()["spec"]["template"], "spec": {
+        **deployment()["spec"]["template"]["spec"], "hostNetwork": True}}}}, "deployment", "hostNetwork: true"),
+    # Headless: clients reach the pods' addresses, whatever targetPort says.
+    ({"spec": {**service(WEB_80)["spec"], "clusterIP": "None"}}, None, "service", "headless"),
+])
+def test_a_path_around_the_agent_is_refused(live_service, live_deployment, key, words):
+    err, resources = _refused(_APP_80, live_service, live_deployment)
+    assert err.key == f"sigsci:apps[0].{key}" and words in err.problem, str(err)
+    _no_patch(resources)
+
+
+def test_a_second_port_to_another_container_port_passes():
+    _run(_APP_80, service(WEB_80, {"name": "metrics", "port": 9090, "protocol": "TCP", "targetPort": 9090}),
+         deployment({"name": "app", "image": "a:1", "ports": [{"name": "http", "containerPort": 8080},
+                                                              {"name": "metrics", "containerPort": 9090}]}))
+
+
+@pytest.mark.parametrize("app, live_service, live_deployment, key, words", [
+    # The Service sends the app's traffic to 8080; port says 9090: the agent would proxy to a closed port.
+    ({**_APP_80, "port": 9090, "ownerTargetPort": 8080}, service(WEB_80), None, "port", "set port: 8080"),
+    # By name: 'http' is the container's port 9000.
+    ({**_APP_80, "ownerTargetPort": "http"}, service({**WEB_80, "targetPort": "http"}),
+     deployment({"name": "app", "image": "a:1", "ports": [{"name": "http", "containerPort": 9000}]}), "port",
+     "set port: 9000"),
+    # A name no container declares: the Service reaches nothing there.
+    ({**_APP_80, "ownerTargetPort": "web"}, service({**WEB_80, "targetPort": "web"}), None, "ownerTargetPort",
+     "no container"),
+])
+def test_port_must_be_where_the_service_sends_the_apps_traffic(app, live_service, live_deployment, key, words):
+    err, resources = _refused(app, live_service, live_deployment)
+    assert err.key == f"sigsci:apps[0].{key}" and words in err.problem, str(err)
+    _no_patch(resources)
+
+
+@pytest.mark.parametrize("pod_extra, app, key, words", [
+    # The agent's startup probe port (as the agent settings resolve it) on a port a container has.
+    ({"containers": [{"name": "app", "image": "a:1", "ports": [{"name": "http", "containerPort": 8080}]},
+                     {"name": "metrics", "image": "m:1", "ports": [{"containerPort": 2024}]}]},
+     {**_APP_80, "agent": {"startupProbe": {"enabled": True}}}, "agent.startupProbe.port", "container 'metrics'"),
+    # The listener on a port a native sidecar (an init container) declares.
+    ({"initContainers": [{"name": "proxy", "image": "envoy:1", "restartPolicy": "Always",
+                          "ports": [{"containerPort": 8001}]}]}, _APP_80, "listenerPort", "container 'proxy'"),
+    # An agent of the owner's own, as an init container: the name would be twice in the pod.
+    ({"initContainers": [{"name": "sigsci-agent", "image": "signalsciences/sigsci-agent:4.60.0"}]}, _APP_80,
+     "deployment", "already runs a container 'sigsci-agent'"),
+    # A volume of the agent's volume's name that is not its emptyDir.
+    ({"volumes": [{"name": "sigsci-tmp", "configMap": {"name": "x"}}]}, _APP_80, "deployment",
+     "volume 'sigsci-tmp'"),
+])
+def test_what_the_agent_adds_must_not_collide_with_the_live_pod(pod_extra, app, key, words):
+    live = deployment()
+    live["spec"]["template"]["spec"].update(pod_extra)
+    err, resources = _refused(app, service(WEB_80), live)
+    assert err.key == f"sigsci:apps[0].{key}" and words in err.problem, str(err)
+    _no_patch(resources)
+
+
+def test_two_patch_apps_on_one_deployment_name_the_deployment():
+    other = {**_APP_80, "name": "checkout2", "service": "checkout2", "listenerPort": 8002}
+    with pytest.raises(ConfigError) as err:
+        harness.run_config({**BASE, "sigsci:apps": [_APP_80, other]})
+    assert err.value.key == "sigsci:apps[1].deployment" and "sigsci:apps[0]" in err.value.problem
+    with pytest.raises(ConfigError) as err:
+        harness.run_config({**BASE, "sigsci:apps": [_APP_80, {**other, "deployment": "checkout2",
+                                                              "service": "checkout"}]})
+    assert err.value.key == "sigsci:apps[1].service"
+
+
+def test_live_objects_as_the_engine_hands_them_over_are_read_without_sdk_key_warnings(monkeypatch):
+    """The engine hands a read's spec over as pulumi_kubernetes' output types (the mocks give plain dicts): each
+    camelCase key read with .get() makes the SDK warn on every preview."""
+    import pulumi
+    from pulumi_kubernetes.core.v1 import outputs as core
+
+    from sigsci_waf.apps.live import bypass_problems
+    from sigsci_waf.declare import field_of
+
+    said: list[str] = []
+    monkeypatch.setattr(pulumi.log, "warn", lambda message, *args, **kwargs: said.append(message))
+    spec = core.ServiceSpec(ports=[core.ServicePort(port=80, protocol="TCP", target_port=8080)],
+                            selector={"app": "checkout"})
+    assert field_of(spec.ports[0], "targetPort", "target_port") == 8080
+    assert [p for p in bypass_problems(spec, 80)] and said == []

@@ -195,7 +195,13 @@ def _live_service(target):
 def test_preview_says_when_the_owner_took_the_target_port_back():
     app = {"name": "checkout", "namespace": "shop", "placement": "patch", "deployment": "checkout",
            "service": "checkout", "port": 8080, "servicePort": 80, "takeOver": ["service.targetPort"]}
-    taken_back = harness.run_config(config(app), mocks=harness.CaptureMocks(live=_live_service(8080)))
+    # Before the first up the port targets the app, as it should until then: nothing went around the WAF.
+    fresh = harness.run_config(config(app), mocks=harness.CaptureMocks(live=_live_service(8080)))
+    assert not [w for w in fresh.warnings if "not the agent" in w or "put its own targetPort back" in w]
+    # Once the patch was applied, the Service carries its annotation; the owner's value back is a bypass.
+    live = _live_service(8080)
+    live["shop/checkout"]["metadata"] = {"annotations": {"sigsci.fastly.com/owner-target-port": "8080"}}
+    taken_back = harness.run_config(config(app), mocks=harness.CaptureMocks(live=live))
     assert [w for w in taken_back.warnings if "not the agent" in w] == [
         "SigsciRevProxyApp 'checkout.shop': Service shop/checkout port 80 targets 8080, not the agent (sigsci-http): "
         "traffic goes around the WAF, typically because the owner's last deploy put its own targetPort back. "
@@ -241,3 +247,60 @@ def test_agents_as_a_service_get_a_disruption_budget_too():
     budget = clean(run.named("payments.payments-poddisruptionbudget").inputs)
     deployment = clean(run.named("payments.payments-deployment").inputs)
     assert budget["spec"]["selector"]["matchLabels"] == deployment["spec"]["selector"]["matchLabels"]
+
+
+NETWORK_POLICY = "kubernetes:networking.k8s.io/v1:NetworkPolicy"
+AGENTS = {"name": "web-waf", "namespace": "shop", "placement": "service", "upstreamService": "web", "port": 80}
+
+
+def _upstream(*ports, selector=None) -> harness.CaptureMocks:
+    return harness.CaptureMocks(live={"shop/web": {"spec": {
+        "selector": {"app": "web"} if selector is None else selector,
+        "ports": list(ports) or [{"name": "http", "port": 80, "protocol": "TCP", "targetPort": "http"}]}}})
+
+
+def test_agents_as_a_service_keep_everyone_else_off_the_apps_own_pods():
+    run = harness.run_config(config(AGENTS), mocks=_upstream())
+    assert sorted(r.name for r in run.of_type(NETWORK_POLICY)) == ["web-waf.shop-networkpolicy",
+                                                                   "web-waf.shop-networkpolicy-upstream"]
+    agents = clean(run.named("web-waf.shop-deployment").inputs)["spec"]["selector"]["matchLabels"]
+    policy = clean(run.named("web-waf.shop-networkpolicy-upstream").inputs)
+    assert policy["metadata"]["name"] == "web-waf-upstream"
+    # The app's pods, as its Service selects them, admit only the agents, on the port the Service targets.
+    assert policy["spec"]["podSelector"] == {"matchLabels": {"app": "web"}}
+    assert policy["spec"]["ingress"] == [{"ports": [{"port": "http", "protocol": "TCP"}],
+                                          "from": [{"podSelector": {"matchLabels": agents}}]}]
+    assert policy["spec"]["policyTypes"] == ["Ingress"]
+    # Opted out: no policy on either side, and the preview says what stays open.
+    run = harness.run_config(config({**AGENTS, "networkPolicy": False}), mocks=_upstream())
+    assert run.of_type(NETWORK_POLICY) == []
+    assert any("networkPolicy: false" in w and "around the WAF" in w for w in run.warnings), run.warnings
+
+
+@pytest.mark.parametrize("mocks, app, key, words", [
+    (lambda: _upstream({"name": "http", "port": 8080, "protocol": "TCP", "targetPort": 8080}), AGENTS, "port",
+     "has no port 80"),
+    (lambda: _upstream(selector={}), AGENTS, "upstreamService", "no selector"),
+])
+def test_an_upstream_service_the_agents_cannot_reach_or_guard_is_refused(mocks, app, key, words):
+    captured = mocks()
+    with pytest.raises(ConfigError) as err:
+        harness.run_config(config(app), mocks=captured)
+    assert err.value.key == f"sigsci:apps[0].{key}" and words in err.value.problem, str(err.value)
+    assert not [r for r in captured.resources if r.type == NETWORK_POLICY and not r.read
+                and "upstream" in r.name]
+    # Without a policy to build, a Service without a selector (its endpoints kept by hand) is the team's to guard.
+    if key == "upstreamService":
+        harness.run_config(config({**app, "networkPolicy": False}), mocks=mocks())
+
+
+def test_agents_as_a_service_may_listen_on_the_apps_port():
+    """The agents' pods are their own: their listener and the app's port never share a pod."""
+    run = harness.run_config(config({**AGENTS, "listenerPort": 8080}),
+                             mocks=_upstream({"name": "http", "port": 80, "protocol": "TCP", "targetPort": 8080}))
+    assert run.named("web-waf.shop-deployment")
+
+
+def test_network_policy_false_warns_for_owned_apps_too():
+    run = harness.run_config(config({**SEED_APP, "networkPolicy": False}))
+    assert any("port 8000 is reachable" in w for w in run.warnings), run.warnings

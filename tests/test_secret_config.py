@@ -129,3 +129,67 @@ def test_errors_about_secret_config_repeat_no_value_or_key_of_it(case, value):
     with pytest.raises(ConfigError) as plain:
         _run(config, [])
     assert err.value.key.split("[")[0].split(".")[0] == plain.value.key.split("[")[0].split(".")[0]
+
+
+# -- long secret values: scrubbed before a long value or message is cut -----------------------------------------
+
+def _long_secret(size: int, seed: int) -> str:
+    import random
+
+    rng = random.Random(seed)
+    return "".join(rng.choice("ABCDEFGHJKLMNPQRSTUVWXYZabcdefghjkmnpqrstuvwxyz23456789") for _ in range(size))
+
+
+LONG_PLACES = [
+    ("sigsci:agent", lambda v: {"options": {"anonymous-ip-secret-key": [v]}}),
+    ("sigsci:agent", lambda v: {"options": {"max-procs": v}}),
+    ("sigsci:apps", lambda v: [{**APP, "env": {"API_TOKEN": {"value": v}}}]),
+    ("sigsci:apps", lambda v: [{**APP, "args": [v, {"k": v}]}]),
+    ("sigsci:apps", lambda v: [{**APP, "healthPath": f"{v} x"}]),
+    ("sigsci:ingress", lambda v: {**INGRESS, "agentLifetime": "classicSidecar", "extraValues": {"controller": {
+        "extraInitContainers": [{"name": "v", "image": "busybox", "command": {"k": v}}]}}}),
+]
+
+
+@pytest.mark.parametrize("size", [61, 96, 400, 1200, 3000])
+@pytest.mark.parametrize("key,build", LONG_PLACES, ids=[f"{k}-{i}" for i, (k, _) in enumerate(LONG_PLACES)])
+def test_no_fragment_of_a_long_secret_survives_a_cut(key, build, size):
+    value = _long_secret(size, size)
+    with pytest.raises(ConfigError) as err:
+        _run(_config(**{key: build(value)}), [key])
+    message = str(err.value)
+    assert message.startswith("sigsci:") and len(message) < 1200, message
+    fragments = {value[i:i + 8] for i in range(len(value) - 7)}
+    assert not any(fragment in message for fragment in fragments), message
+    assert f"({size} characters)" not in message
+
+
+# -- scrubbing keeps the sentence readable, and still hides what is echoed --------------------------------------
+
+@pytest.mark.parametrize("config,secret,expected", [
+    ({"sigsci:accessKeyId": " "}, [], "sigsci:accessKeyId: is empty: the agent does not start without both keys"),
+    ({"sigsci:apps": [{**APP, "env": {"X": "to"}, "terminationGracePeriodSeconds": 99999}]}, ["sigsci:apps"],
+     "sigsci:apps[0].terminationGracePeriodSeconds: must be less than or equal to 7200"),
+    ({"sigsci:ingress": {**INGRESS, "extraValues": {"controller": {"extraInitContainers": []}}}}, ["sigsci:ingress"],
+     "sigsci:ingress.extraValues.controller.extraInitContainers: it belongs to the WAF wiring"),
+    ({"sigsci:agent": {"options": {"max-procs": "agent"}}}, ["sigsci:agent"],
+     "sigsci:agent.options.max-procs: '[secret]' is not a whole number"),
+    ({"sigsci:apps": [{**APP, "env": {"name": "v"}, "healthPath": "x"}]}, ["sigsci:apps"],
+     "sigsci:apps[0].healthPath: '[secret]' is not an HTTP path"),
+])
+def test_scrubbing_spares_the_products_own_words(config, secret, expected):
+    with pytest.raises(ConfigError) as err:
+        _run(_config(**config), secret)
+    assert str(err.value).startswith(expected), str(err.value)
+
+
+def test_a_secret_existing_secret_name_stays_secret():
+    config = {k: v for k, v in _config().items() if k not in harness.KEY_CONFIG}
+    name = "planted-existing-secret"
+    run = harness.run_config({**config, "sigsci:existingSecret": name}, secret_keys=["sigsci:existingSecret"])
+    for resource in run.resources:
+        assert plain_text(clean(resource.inputs), (name,)) == [], f"{resource.type} {resource.name}"
+    assert run.outputs["secretName"] == name and "secretName" in run.secret_outputs
+    assert not any(name in w for w in run.warnings)
+    reached = [r for r in run.resources if name in json.dumps(harness.unwrap_secrets(clean(r.inputs)))]
+    assert reached  # the name does reach the pods, as a secret

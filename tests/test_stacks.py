@@ -50,3 +50,23 @@ def test_environments_differ_like_real_ones(stack_runs):
                 for stack, run in stack_runs.items()}
     assert replicas["dev"] < replicas["staging"] < replicas["prod"]
     assert stack_runs["prod"].of_type("kubernetes:core/v1:Secret") == [], "prod reads an existing Secret"
+
+
+def test_every_agent_of_every_stack_waits_for_its_rules(stack_runs):
+    """No stack sets startupProbe: its default (on) holds each agent, in every shape, until its rules are loaded;
+    a native sidecar (an init container that keeps running) then holds the app's or nginx's start."""
+    import invariants
+
+    for stack, run in stack_runs.items():
+        config = harness.stack_config(stack)
+        assert "startupProbe" not in yaml.safe_dump(config), f"{stack} sets startupProbe: the default is the point"
+        seen = 0
+        for where, _, _, _, spec in invariants.pods(run, config, harness.chart_pods(run, with_controller=True)):
+            for kind in ("initContainers", "containers"):
+                for agent in [c for c in spec.get(kind, []) if c["name"] == "sigsci-agent"]:
+                    seen += 1
+                    assert agent["startupProbe"]["httpGet"] == {"path": "/startup", "port": 2024}, (stack, where)
+                    assert harness.env_of(agent)["SIGSCI_STARTUP_PROBE_LISTENER"] == "0.0.0.0:2024", (stack, where)
+                    if kind == "initContainers":
+                        assert agent["restartPolicy"] == "Always", (stack, where)
+        assert seen, f"{stack} runs no agent"

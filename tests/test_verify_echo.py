@@ -54,7 +54,7 @@ def both():
 
 BAD = [
     # (id, config, the key the error names, a fragment of the sentence)
-    ("echo-not-a-switch", config({"echo": "yes"}), "sigsci:verify.echo", "valid boolean"),
+    ("echo-not-a-switch", config({"echo": "yes"}), "sigsci:verify.echo", "must be true or false"),
     ("not-an-object", config(True), "sigsci:verify", "must be an object such as {echo: true}"),
     ("unknown-key", config({"echo": True, "hosts": "a.example.com"}), "sigsci:verify.hosts", "did you mean host?"),
     ("namespace-not-dns", config({"echo": True, "namespace": "Verify_NS"}), "sigsci:verify.namespace",

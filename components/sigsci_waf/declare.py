@@ -47,6 +47,10 @@ def declare(name: str, obj: dict[str, Any], opts: pulumi.ResourceOptions, bindin
             patch: bool = False):
     """The resource for `obj` (a server-side-apply patch when `patch`): its `Ref`s bound, the values marked
     sensitive made secrets."""
+    from .config.refs import collecting
+
+    for checks in collecting:  # the stack program holds every declaration until these checks pass
+        checks.collect(bindings)
     fields = reveal({k: v for k, v in obj.items() if k not in ("apiVersion", "kind")}, bindings)
     if obj["apiVersion"].startswith(_CUSTOM_GROUPS) and not patch:
         from pulumi_kubernetes.apiextensions import CustomResource
@@ -58,7 +62,8 @@ def declare(name: str, obj: dict[str, Any], opts: pulumi.ResourceOptions, bindin
 def field_of(value: Any, camel: str, snake: str) -> Any:
     """A field of a live object as Pulumi hands it over: an output type (attributes), a plain dict with
     Kubernetes' or Python's spelling; numbers arrive as floats."""
-    if isinstance(value, dict):
+    # Pulumi's output types are dicts too, whose camelCase keys are read (without a warning) by their getters.
+    if isinstance(value, dict) and not isinstance(getattr(type(value), snake, None), property):
         found = value.get(camel, value.get(snake))
     else:
         found = getattr(value, snake, None)

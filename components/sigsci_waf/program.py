@@ -6,7 +6,10 @@ never leaves a half-built stack behind.
 
 from __future__ import annotations
 
+import copy
 import gc
+from contextlib import contextmanager
+from typing import Any, Iterator
 
 import pulumi
 import pulumi_kubernetes as k8s
@@ -28,7 +31,73 @@ def main() -> None:
     # Registered in every run: removing a patched app from the stack runs its Service's restore hook.
     restore_hook()
     with no_secret_echo(secret_config_words()):
-        declare_stack(resolve_stack(read_stack()))
+        stack = resolve_stack(read_stack())
+        with checks_first():
+            declare_stack(stack)
+
+
+@contextmanager
+def checks_first() -> Iterator[None]:
+    """What the cluster must hold (an existing Deployment's container, a patched Service, an existing Gateway,
+    the admission API) is read and checked before anything is registered: every resource declared inside waits
+    for every such check, so a refusal leaves nothing half-built, even with `pulumi up --skip-preview`.
+
+    The reads themselves wait for nothing the stack declares but what they read (Envoy Gateway's release, for
+    the class it creates): a read of an existing object never needs the stack's namespaces or Secrets first.
+    What such a read waits for, and what that waits for, is all that may go before the checks."""
+    import asyncio
+
+    from .config.refs import Checks, collecting
+
+    checks = Checks()
+    closed = asyncio.get_event_loop().create_future()
+    waits: dict[pulumi.Resource, list[pulumi.Resource]] = {}  # each declared resource's explicit dependencies
+    reads_wait_for: list[pulumi.Resource] = []
+    before: set[pulumi.Resource] = set()
+
+    def resources(depends_on: Any) -> list[pulumi.Resource]:
+        return [r for r in depends_on if isinstance(r, pulumi.Resource)] if isinstance(depends_on, list) else []
+
+    async def held(resource: pulumi.Resource) -> None:
+        await closed
+        if resource not in before:
+            for check in list(checks.outputs.values()):
+                await pulumi.Output.from_input(check).future()
+
+    def transform(args: pulumi.ResourceTransformationArgs) -> pulumi.ResourceTransformationResult | None:
+        if isinstance(args.resource, pulumi.ComponentResource):
+            return None  # creates nothing; its children wait
+        opts = copy.copy(args.opts)
+        if opts.id is not None:  # a read
+            if isinstance(opts.depends_on, list):
+                opts.depends_on = [r for r in opts.depends_on
+                                   if not isinstance(r, (k8s.core.v1.Namespace, k8s.core.v1.Secret))]
+                reads_wait_for.extend(resources(opts.depends_on))
+            return pulumi.ResourceTransformationResult(args.props, opts)
+        depends_on = opts.depends_on
+        waits[args.resource] = resources(depends_on)
+        gate = pulumi.Output.from_input(held(args.resource))
+        if depends_on is None:
+            opts.depends_on = [gate]
+        elif isinstance(depends_on, list):
+            opts.depends_on = [*depends_on, gate]
+        else:
+            opts.depends_on = pulumi.Output.all(depends_on, gate).apply(lambda both: list(both[0] or []))
+        return pulumi.ResourceTransformationResult(args.props, opts)
+
+    pulumi.runtime.register_stack_transformation(transform)
+    collecting.append(checks)
+    try:
+        yield
+    finally:
+        collecting.remove(checks)
+        pending = list(reads_wait_for)
+        while pending:
+            resource = pending.pop()
+            if resource not in before:
+                before.add(resource)
+                pending.extend(waits.get(resource, ()))
+        closed.set_result(None)
 
 
 def declare_stack(stack: ResolvedStack) -> None:

@@ -17,7 +17,7 @@ from ..config.agent import APP_RESOURCES
 from ..config.app import (DEFAULT_NETWORK_POLICY, DEFAULT_READ_ONLY_ROOT, DEFAULT_REPLICAS, DEFAULT_SERVICE_TYPE,
                           DEFAULT_WRITABLE_PATHS)
 from ..config.choices import Placement, PullPolicy
-from ..config.refs import MODULE_CONTAINER, PATCH_CHECKED
+from ..config.refs import MODULE_CONTAINER, PATCH_CHECKED, UPSTREAM_SELECTOR, UPSTREAM_TARGET_PORT
 from .restore import OWNER_TARGET_PORT_ANNOTATION
 
 if TYPE_CHECKING:
@@ -129,12 +129,38 @@ def build_owned(app: ResolvedApp, secret_name: str, credentials_hash: Any | None
                              workloads.pod_annotations(app.spec.name, credentials_hash), labels)
     return Manifests(owned=[deployment, _service(app, labels, app.spec.service_type),
                             *_network_policy(app, labels), *_budget(app, labels)], patches=[],
-                     warnings=agent.warnings)
+                     warnings=[*agent.warnings, *_open_pods(app)])
+
+
+def _open_pods(app: ResolvedApp) -> list[str]:
+    """networkPolicy: false, said at preview: nothing keeps traffic off the app's own port."""
+    if app.spec.network_policy is not False:
+        return []
+    return [f"networkPolicy: false: the pods admit traffic on every port, so port {app.spec.port} is reachable at "
+            "the pods' own addresses around the WAF" if app.spec.placement == Placement.OWNED else
+            "networkPolicy: false: the pods admit traffic on every port, from anywhere"]
 
 
 def _budget(app: ResolvedApp, labels: Mapping[str, str]) -> list[dict[str, Any]]:
     replicas = app.spec.replicas if app.spec.replicas is not None else DEFAULT_REPLICAS
     return workloads.disruption_budget(app.spec.name, app.spec.namespace, labels, labels, replicas)
+
+
+def upstream_policy_name(app: ResolvedApp) -> str:
+    return f"{app.spec.name}-upstream"
+
+
+def _upstream_policy(app: ResolvedApp, agents: Mapping[str, str]) -> list[dict[str, Any]]:
+    """placement service: the app's own pods (its Service's selector, read from the cluster) admit only the
+    agents, on the port their Service sends the agents' requests to; without it the app's Service stays a path
+    around the WAF."""
+    if not (DEFAULT_NETWORK_POLICY if app.spec.network_policy is None else app.spec.network_policy):
+        return []
+    policy = workloads.network_policy(upstream_policy_name(app), app.spec.namespace, _labels(app), {},
+                                      port=0, peers=[workloads.pod_peer(app.spec.namespace, agents)])
+    policy["spec"]["podSelector"]["matchLabels"] = UPSTREAM_SELECTOR
+    policy["spec"]["ingress"][0]["ports"][0]["port"] = UPSTREAM_TARGET_PORT
+    return [policy]
 
 
 def build_agent_service(app: ResolvedApp, secret_name: str, credentials_hash: Any | None = None) -> Manifests:
@@ -143,9 +169,14 @@ def build_agent_service(app: ResolvedApp, secret_name: str, credentials_hash: An
     labels = _labels(app)
     deployment = _deployment(app, [agent.container], [agent.volume],
                              workloads.pod_annotations(agent.container["name"], credentials_hash), labels)
+    warnings = list(agent.warnings)
+    if app.spec.network_policy is False:
+        warnings.append(f"networkPolicy: false: the agents' pods admit traffic on every port, and the app's pods "
+                        f"(behind Service {app.spec.namespace}/{app.spec.upstream_service}) stay reachable around "
+                        "the WAF, through that Service or at their own addresses")
     return Manifests(owned=[deployment, _service(app, labels, app.spec.service_type),
-                            *_network_policy(app, labels), *_budget(app, labels)], patches=[],
-                     warnings=agent.warnings)
+                            *_network_policy(app, labels), *_upstream_policy(app, labels), *_budget(app, labels)],
+                     patches=[], warnings=warnings)
 
 
 # The pod-template lists server-side apply merges by name: an item a patch adds alone goes whole on its removal.
@@ -197,7 +228,9 @@ def build_patch(app: ResolvedApp, secret_name: str, credentials_hash: Any | None
         f"takes targetPort of port {app.spec.effective_service_port()} of Service {app.spec.namespace}/"
         f"{app.spec.service} from its owner (takeOver) and points it at the agent; removing the app gives "
         f"{app.spec.effective_owner_target_port()!r} back. The owner's next deploy may put its own value back "
-        "around the WAF: see docs/patched-apps.md on handing over the field"])
+        "around the WAF: see docs/patched-apps.md on handing over the field. The pods stay reachable on port "
+        f"{app.spec.port} at their own addresses: the patch adds no NetworkPolicy to the owner's pods (see "
+        "docs/patched-apps.md, Paths around the agent)"])
 
 
 def module_mode(app: ResolvedApp) -> Rpc:
@@ -231,7 +264,7 @@ def build_module(app: ResolvedApp, secret_name: str, credentials_hash: Any | Non
                              init_containers=[agent.container])
     return Manifests(owned=[deployment, _service(app, labels, app.spec.service_type),
                             *_network_policy(app, labels), *_budget(app, labels)], patches=[],
-                     warnings=agent.warnings)
+                     warnings=[*agent.warnings, *_open_pods(app)])
 
 
 BUILDERS = {Placement.OWNED: build_owned, Placement.SERVICE: build_agent_service, Placement.PATCH: build_patch,

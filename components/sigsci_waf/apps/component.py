@@ -12,13 +12,17 @@ from ..config.args import AgentArgs, ResourcesArgs, plain_values
 from ..config.choices import Placement, ServiceType, TakeOver
 from ..config.app import AppSpec
 from ..config.errors import ConfigError, check_call, report_once
-from ..config.refs import MODULE_CONTAINER, PATCH_CHECKED, ROTATION, SECRET_NAME
+from ..config.refs import (MODULE_CONTAINER, PATCH_CHECKED, ROTATION, SECRET_NAME, UPSTREAM_SELECTOR,
+                           UPSTREAM_TARGET_PORT)
 from ..declare import declare, registered
 from ..resolve.app import Manifests, ResolvedApp, resolve_app
 from ..resolve.deferred import Deferred, defer, field_check
 from ..resolve.secret import NOT_SETTINGS, check_namespace_reached, check_secret_name, namespace_check
 from ..declare import field_of
-from .live import bypass_problems, module_container_problem, patch_problems, target_port_owners
+from .live import (bypass_problems, module_container_problem, patch_problems, target_port_owners, upstream_problem,
+                   upstream_target)
+from .build import upstream_policy_name
+from .restore import OWNER_TARGET_PORT_ANNOTATION
 from .restore import restore_hook
 
 class SigsciRevProxyAppArgs(TypedDict, total=False):
@@ -157,20 +161,30 @@ class SigsciRevProxyApp(pulumi.ComponentResource):
             bindings[MODULE_CONTAINER] = self._check_live_deployment(name, app, deferred, opts)
         if app.spec.placement == Placement.PATCH:
             bindings[PATCH_CHECKED] = self._watch_live_patch(name, prefix, app, deferred)
+        if app.spec.placement == Placement.SERVICE:
+            bindings[UPSTREAM_SELECTOR], bindings[UPSTREAM_TARGET_PORT] = self._check_upstream(name, app, deferred,
+                                                                                               opts)
         manifests = app.manifests if not deferred else Manifests(
             owned=deferred.substitute(app.manifests.owned), patches=deferred.substitute(app.manifests.patches),
             warnings=[deferred.shown(w) for w in app.manifests.warnings])
         depends_on = opts.depends_on if opts is not None else None
         child_opts = pulumi.ResourceOptions(parent=self, depends_on=depends_on)
         for obj in manifests.owned:
-            declare(f"{name}-{_suffix(obj['kind'], False)}", obj, child_opts, bindings)
+            # Objects named after the app, and the policy on the app's own pods (placement service) beside them.
+            extra = "-upstream" if obj["metadata"].get("name") == upstream_policy_name(app) else ""
+            declare(f"{name}-{_suffix(obj['kind'], False)}{extra}", obj, child_opts, bindings)
         # Patches in order: the agents are rolled out and ready before the Service sends traffic to them, and
         # the Service is given back (its hook) and released before the agents go.
         earlier: list[pulumi.Resource] = []
         for obj in manifests.patches:
-            hooks = pulumi.ResourceHookBinding(before_delete=[restore_hook()]) if obj["kind"] == "Service" else None
-            ordered = pulumi.ResourceOptions.merge(child_opts, pulumi.ResourceOptions(depends_on=list(earlier),
-                                                                                      hooks=hooks))
+            service = obj["kind"] == "Service"
+            hooks = pulumi.ResourceHookBinding(before_delete=[restore_hook()]) if service else None
+            # Another port is another field: the old port's patch goes first (its hook gives that port's
+            # targetPort back), then the new one takes the new port's. Updated in place, server-side apply would
+            # release the old port's field to the API server's default, and nothing would give it back.
+            ordered = pulumi.ResourceOptions.merge(child_opts, pulumi.ResourceOptions(
+                depends_on=list(earlier), hooks=hooks, replace_on_changes=["spec.ports"] if service else None,
+                delete_before_replace=service or None))
             earlier.append(declare(f"{name}-{_suffix(obj['kind'], True)}", obj, ordered, bindings, patch=True))
         for warning in manifests.warnings:
             pulumi.log.warn(f"{prefix}: {warning}", resource=self)
@@ -188,11 +202,10 @@ class SigsciRevProxyApp(pulumi.ComponentResource):
         live = k8s.apps.v1.Deployment.get(f"{name}-deployment-live",
                                           deferred.substitute(f"{spec.namespace}/{spec.deployment}"), opts=read)
         container = spec.effective_container()
-        uid = None if spec.rpc_port is not None else spec.effective_run_as_user()
         where = deferred.shown(f"Deployment {spec.namespace}/{spec.deployment}")
 
         def check(live_spec: Any) -> str:
-            found = module_container_problem(live_spec, container, uid)
+            found = module_container_problem(live_spec, app)
             if found is not None:
                 field, problem = found
                 # The container's name defaults to the app's: the key to change is the one given.
@@ -218,8 +231,11 @@ class SigsciRevProxyApp(pulumi.ComponentResource):
         where = deferred.shown(f"{prefix}: Service {spec.namespace}/{spec.service}")
         port = spec.effective_service_port()
 
-        def check_targets(service_spec: Any) -> None:
-            for problem in bypass_problems(service_spec, port):
+        def check_targets(state: list) -> None:
+            service_spec, metadata = state
+            annotations = (field_of(metadata, "annotations", "annotations") if metadata else None) or {}
+            # The annotation is the Service patch's own: the patch was applied, and its port taken since.
+            for problem in bypass_problems(service_spec, port, OWNER_TARGET_PORT_ANNOTATION in annotations):
                 pulumi.log.warn(f"{where} {problem}", resource=self)
 
         def name_owners(metadata: Any) -> None:
@@ -231,14 +247,35 @@ class SigsciRevProxyApp(pulumi.ComponentResource):
                                 "(takeOver)", resource=self)
 
         def check(specs: list) -> str:
-            problems = patch_problems(specs[0], specs[1], spec)
+            problems = patch_problems(specs[0], specs[1], app)
             if problems:
                 field, problem = problems[0]
                 raise ConfigError(app.field_key(field), deferred.shown(problem))
             return f"{spec.service}:{port} {spec.deployment}"
 
         # Each on its own: an output a read does not return would hold the other back.
-        live.spec.apply(check_targets)
+        pulumi.Output.all(live.spec, live.metadata).apply(check_targets)
         live.metadata.apply(name_owners)
         report_once()
         return pulumi.Output.all(live.spec, live_deployment.spec).apply(check)
+
+    def _check_upstream(self, name: str, app: ResolvedApp, deferred: Deferred,
+                        opts: Optional[pulumi.ResourceOptions]) -> tuple[pulumi.Output, pulumi.Output]:
+        """placement service: read the app's own Service every preview. The agents proxy to its port `port`, and
+        the NetworkPolicy that keeps everyone else off the app's pods takes its selector and that port's
+        targetPort; both wait for the check."""
+        spec = app.spec
+        read = pulumi.ResourceOptions(parent=self, depends_on=opts.depends_on if opts is not None else None)
+        live = k8s.core.v1.Service.get(f"{name}-upstream-live",
+                                       deferred.substitute(f"{spec.namespace}/{spec.upstream_service}"), opts=read)
+        where = deferred.shown(f"Service {spec.namespace}/{spec.upstream_service}")
+
+        def check(live_spec: Any) -> tuple[Any, Any]:
+            found = upstream_problem(live_spec, app)
+            if found is not None:
+                raise ConfigError(app.field_key(found[0]), f"{where} {found[1]}")
+            return upstream_target(live_spec, app)
+
+        report_once()
+        checked = live.spec.apply(check)
+        return checked.apply(lambda found: found[0]), checked.apply(lambda found: found[1])

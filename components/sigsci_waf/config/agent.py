@@ -18,7 +18,7 @@ DEFAULT_AGENT_REPOSITORY = "signalsciences/sigsci-agent"
 DEFAULT_AGENT_VERSION = "4.70.0"
 DEFAULT_TMP_MOUNT = "/sigsci/tmp"
 MIN_STARTUP_PROBE_VERSION = (4, 51, 0)
-_VERSION = re.compile(r"^v?(\d+)\.(\d+)\.(\d+)$")
+_VERSION = re.compile(r"^v?([0-9]+)\.([0-9]+)\.([0-9]+)$")
 _OPTION_NAME = re.compile(r"^[a-z][a-z0-9]*(-[a-z0-9]+)*$")
 
 # Options the product derives itself; setting them by hand would split what must stay together.
@@ -101,9 +101,11 @@ KERNEL_PATHS = ("/proc", "/sys", "/dev")
 
 
 class StartupProbe(Model):
-    """Hold traffic until the agent has loaded its rules (agent >= 4.51.0)."""
+    """Hold traffic until the agent has loaded its rules (agent >= 4.51.0). On by default: without it a native
+    sidecar counts as started, and a classic one as ready, before the agent answers, and the module passes the
+    requests of that window uninspected (it fails open). Opt out with `enabled: false`."""
 
-    enabled: StrictBool = False
+    enabled: StrictBool = True
     port: UnprivilegedPort = 2024
     failure_threshold: int = Field(default=90, ge=1, le=1000, strict=True)
     period_seconds: int = Field(default=2, ge=1, le=300, strict=True)
@@ -183,8 +185,14 @@ class AgentSettings(Model):
         if is_partial(info):  # version and pull policy may come from the other level
             return self
         release = version_tuple(self.version)
+        # Only a release tag can be judged: `latest` or a custom tag is taken to be an agent that has the probe.
         if self.startup_probe.enabled and release is not None and release < MIN_STARTUP_PROBE_VERSION:
-            raise Problem("startupProbe.enabled", f"needs agent version 4.51.0 or newer; version is {self.version}")
+            chosen = "enabled" in self.startup_probe.model_fields_set
+            # The key the user set: the probe they turned on, or the version that cannot run the default probe.
+            raise Problem("startupProbe.enabled" if chosen else "version",
+                          f"{self.version} is older than 4.51.0, the first agent with the startup probe "
+                          f"({'enabled' if chosen else 'on by default'}): upgrade the agent (version) or set "
+                          "startupProbe.enabled: false")
         if release is None and self.version != "latest" and self.image_pull_policy is None:
             raise Problem("imagePullPolicy", f"must be set for the custom tag {self.version!r}: it is neither a "
                                              "release version (e.g. 4.70.0) nor 'latest'. Use Never for a locally "

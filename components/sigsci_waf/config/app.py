@@ -13,8 +13,8 @@ from .choices import Placement, ServiceType, TakeOver
 from .errors import Problem
 from .model import Model
 from .sensitive import STRUCTURE
-from .kube import (DEFAULT_UID, KUBERNETES_DEFAULT_NAMESPACE, DnsLabel, DnsSubdomain, EnvName, Image, Port, ServiceName, TargetPort,
-                   UnprivilegedPort, absolute_path)
+from .kube import (DEFAULT_UID, KUBERNETES_DEFAULT_NAMESPACE, Command, DnsLabel, DnsSubdomain, EnvName, HttpPath, Image, Port,
+                   ServiceName, TargetPort, Text, UnprivilegedPort, absolute_path)
 
 DEFAULT_LISTENER_PORT = 8001
 # placement module: the app container's variable that says where the agent's RPC listener is.
@@ -77,11 +77,11 @@ class AppSpec(Model):
     agent: AgentSettings = Field(default_factory=AgentSettings)
     # owned
     image: Image | None = None
-    args: list[str] | None = None
-    command: list[str] | None = None
-    env: dict[EnvName, str] | None = None
+    args: list[Text] | None = None
+    command: Command | None = None
+    env: dict[EnvName, Text] | None = None
     resources: Resources | None = None
-    health_path: str | None = Field(default=None, pattern=r"^/[^\s]*$")
+    health_path: HttpPath | None = None
     read_only_root_filesystem: StrictBool | None = None
     writable_paths: list[Annotated[str, AfterValidator(absolute_path), STRUCTURE]] | None = None
     run_as_user: int | None = Field(default=None, ge=1, le=2147483647, strict=True)
@@ -121,7 +121,8 @@ class AppSpec(Model):
             if getattr(self, key) is not None and self.placement not in allowed:
                 raise Problem(to_camel(key), f"applies only to placement {' or '.join(sorted(allowed))}, "
                                              f"not {self.placement}")
-        if self.effective_listener_port() == self.port:
+        # The agents of placement service run in pods of their own: their listener and the app's port never meet.
+        if self.placement != Placement.SERVICE and self.effective_listener_port() == self.port:
             raise Problem("listenerPort", f"must differ from port ({self.port}): the agent listens on its own port "
                                           "and proxies to the app's")
         if self.resources is not None:

@@ -30,7 +30,7 @@ class ResourcesArgs(TypedDict, total=False):
 
 class StartupProbeArgs(TypedDict, total=False):
     enabled: bool
-    """Hold traffic until the agent has loaded its rules (agent >= 4.51.0). Default: `false`."""
+    """Hold traffic until the agent has loaded its rules (agent >= 4.51.0); `false` opts out. Default: `true`."""
     port: int
     """The probe's port (>= 1024). Default: `2024`."""
     failure_threshold: int
@@ -175,13 +175,15 @@ class ExistingGatewayArgs(TypedDict):
 
 class EnvoyGatewayInstallArgs(TypedDict, total=False):
     enabled: bool
-    """Install Envoy Gateway with its Helm chart; false for a cluster that already runs it. Default: `true`."""
+    """Install Envoy Gateway with its Helm chart; false for a cluster that already runs it (true is refused with
+    an existing Gateway, which means Envoy Gateway runs). Default: `true`; `false` with `existingGateway`."""
     namespace: str
     """Envoy Gateway's namespace (it must exist). Default: `envoy-gateway-system`."""
     version: str
     """The gateway-helm chart version. Default: `v1.9.0`."""
     repository: str
-    """The chart's OCI repository (a mirror works). Default: `oci://docker.io/envoyproxy`."""
+    """The chart's repository, oci:// or a classic https:// one (a mirror works), without a user name or password.
+    Default: `oci://docker.io/envoyproxy`."""
 
 
 class IstioArgs(TypedDict, total=False):

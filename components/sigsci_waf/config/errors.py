@@ -11,11 +11,18 @@ from pydantic.alias_generators import to_snake
 
 
 def shown(value: Any, limit: int = 60) -> str:
-    """A value as an error message repeats it: its repr, the middle cut out when it is long."""
+    """A value as an error message repeats it: its repr, scrubbed of secret config first (config/sensitive.py),
+    then the middle cut out when it is long, so no part of a secret survives the cut."""
+    from .sensitive import active_words, scrub
+
     text = repr(value)
-    if len(text) <= limit:
-        return text
-    return f"{text[:limit // 2]}...{text[-10:]} ({len(str(value))} characters)"
+    words = active_words()
+    scrubbed = scrub(text, words) if words else text
+    if len(scrubbed) <= limit:
+        return scrubbed
+    # The length of a value that held a secret is not told either.
+    size = f" ({len(str(value))} characters)" if scrubbed == text else ""
+    return f"{scrubbed[:limit // 2]}...{scrubbed[-10:]}{size}"
 
 
 def one_line(text: str) -> str:
@@ -33,7 +40,7 @@ class Problem(ValueError):
 
     def __init__(self, field: str | tuple[str | int, ...], problem: str):
         self.field: tuple[str | int, ...] = tuple(
-            int(p) if isinstance(p, str) and p.isdigit() else p
+            int(p) if isinstance(p, str) and p.isascii() and p.isdigit() else p
             for p in (field.split(".") if isinstance(field, str) else field))
         self.problem = problem
         super().__init__(problem)
@@ -46,6 +53,12 @@ class ConfigError(pulumi.RunError):
     """
 
     def __init__(self, key: str, problem: str):
+        from .sensitive import active_words, scrub, scrub_path
+
+        # Secret config's words are scrubbed before anything is cut, so no fragment of one survives the cut.
+        words = active_words()
+        if words:
+            key, problem = scrub_path(key, words), scrub(problem, words)
         # A safety net for values repeated whole: one line stays readable.
         if len(problem) > 1000:
             problem = f"{problem[:480]} ... {problem[-480:]}"
@@ -102,15 +115,62 @@ def _is_field(part: str) -> bool:
     return part in schema_fields()
 
 
+def _kind(value: Any) -> str:
+    """What a value is, in the words of the config tables (never the value itself)."""
+    if isinstance(value, bool):
+        return "true/false"
+    if isinstance(value, (int, float)):
+        return "a number"
+    if isinstance(value, str):
+        return "text"
+    if isinstance(value, (list, tuple)):
+        return "a list"
+    if isinstance(value, Mapping):
+        return "an object"
+    return "null" if value is None else type(value).__name__
+
+
+# pydantic's error types, in the product's words: what the key takes.
+_TAKES = {
+    "int_type": "a whole number", "int_parsing": "a whole number", "int_from_float": "a whole number",
+    "float_type": "a number", "float_parsing": "a number",
+    "bool_type": "true or false", "bool_parsing": "true or false",
+    "string_type": "a string", "list_type": "a list", "tuple_type": "a list", "set_type": "a list",
+    "dict_type": "an object (keys and values)", "model_type": "an object (keys and values)",
+    "model_attributes_type": "an object (keys and values)", "mapping_type": "an object (keys and values)",
+}
+_BOUNDS = {"greater_than_equal": ("ge", "greater than or equal to"), "less_than_equal": ("le", "less than or equal to"),
+           "greater_than": ("gt", "greater than"), "less_than": ("lt", "less than")}
+
+
 def _describe(error: dict) -> str:
     kind = error["type"]
     if kind == "missing":
         return "is required"
-    problem = (error.get("ctx") or {}).get("error")
+    ctx = error.get("ctx") or {}
+    problem = ctx.get("error")
     if isinstance(problem, Problem):
         return problem.problem
-    # pydantic prefixes messages of custom validators; the sentence is ours.
-    return error["msg"].removeprefix("Value error, ")
+    given = error.get("input")
+    if kind in _TAKES:
+        takes = _TAKES[kind]
+        if isinstance(given, str) and takes in ("a whole number", "a number", "true or false"):
+            # Stack config written `port: "8080"` arrives as text; the value as written is the problem.
+            return f"must be {takes}, not text ({shown(given)}): write it without quotes"
+        return f"must be {takes}, not {_kind(given)}"
+    if kind in _BOUNDS:
+        name, words = _BOUNDS[kind]
+        return f"must be {words} {ctx.get(name)}"
+    if kind == "string_pattern_mismatch":
+        return f"is not in the form this key takes (the pattern {ctx.get('pattern')}); see docs/configuration.md"
+    if kind == "string_too_long":
+        return f"is too long: at most {ctx.get('max_length')} characters"
+    if kind == "string_too_short":
+        return f"is too short: at least {ctx.get('min_length')} characters"
+    # pydantic prefixes messages of custom validators; the sentence is ours. Its own start "Input should be".
+    message = error["msg"].removeprefix("Value error, ")
+    return f"must be {message.removeprefix('Input should be ')}" if message.startswith("Input should be ") \
+        else message
 
 
 def _fields_at(model: Any, loc: list) -> list[tuple[str, str]] | None:
@@ -162,7 +222,7 @@ def from_validation_error(prefix: str, exc: ValidationError, *, snake: bool = Fa
 
     Only the first is reported: one clear sentence beats a wall of follow-on errors.
     """
-    first = exc.errors(include_url=False, include_input=False)[0]
+    first = exc.errors(include_url=False)[0]  # its input: only its kind is told (or shown(), scrubbed)
     # "[key]" marks an invalid mapping key; the key itself is already the last part of the path.
     loc = [p for p in first["loc"] if not (isinstance(p, str) and (p.startswith("function-") or p == "[key]"))]
     if first["type"] == "extra_forbidden":  # the key as the user typed it, not respelled

@@ -14,7 +14,8 @@ from .agent import AgentSettings
 from .choices import GatewayImplementation, PathType
 from .errors import Problem
 from .sensitive import STRUCTURE
-from .kube import DnsLabel, DnsSubdomain, Host, Port, UnprivilegedPort, _text, is_ip, is_label_value, quantity_value
+from .kube import (ChartRepository, DnsLabel, DnsSubdomain, Host, Port, UnprivilegedPort, _text, is_ip,
+                   is_label_value, quantity_value)
 from .model import Model
 from .routes import RouteBase
 
@@ -40,7 +41,11 @@ DEFAULT_MESSAGE_TIMEOUT = "2s"
 # A message timeout must allow this much per MiB of body limit (and never less than MIN_MESSAGE_TIMEOUT_MS).
 TIMEOUT_MS_PER_MIB = 1000
 MIN_MESSAGE_TIMEOUT_MS = 500
+# Envoy's ext_proc refuses a message_timeout above 1 h (its API's validation rule: lte 3600s).
+MAX_MESSAGE_TIMEOUT_MS = 3_600_000
 MAX_BODY_LIMIT = 64 * 2 ** 20
+# An HTTP/2 stream's buffer is its flow-control window (initial_stream_window_size), which Envoy bounds so.
+MIN_HTTP2_WINDOW, MAX_HTTP2_WINDOW = 65535, 2 ** 31 - 1
 
 # Gateway API's Duration (GEP-2257), as the CRDs' pattern takes it: up to four number+unit parts.
 _DURATION = re.compile(r"([0-9]{1,5}(h|m|s|ms)){1,4}")
@@ -90,12 +95,14 @@ class ExistingGateway(Model):
 
 
 class EnvoyGatewayInstall(Model):
-    """Envoy Gateway itself, installed with its Helm chart; off for a cluster that already runs it."""
+    """Envoy Gateway itself, installed with its Helm chart; off for a cluster that already runs it, and by default
+    with an existing Gateway (which Envoy Gateway already serves)."""
 
-    enabled: StrictBool = True
+    # None: the default, installed unless existingGateway is set (GatewaySpec.installs_envoy_gateway).
+    enabled: StrictBool | None = None
     namespace: DnsLabel = DEFAULT_ENVOY_GATEWAY_NAMESPACE
-    version: Annotated[str, STRUCTURE] = Field(default=ENVOY_GATEWAY_VERSION, pattern=r"^v?\d+\.\d+\.\d+(?:-[0-9A-Za-z.-]+)?$")
-    repository: Annotated[str, STRUCTURE] = Field(default=ENVOY_GATEWAY_REPOSITORY, pattern=r"^(https?|oci)://[^\s]+$")
+    version: Annotated[str, STRUCTURE] = Field(default=ENVOY_GATEWAY_VERSION, pattern=r"^v?[0-9]+\.[0-9]+\.[0-9]+(?:-[0-9A-Za-z.-]+)?$")
+    repository: ChartRepository = ENVOY_GATEWAY_REPOSITORY
 
 
 class AgentTls(Model):
@@ -187,15 +194,21 @@ class GatewaySpec(Model):
             for key in ("name", "gateway_class", "listeners"):
                 if key in fields:
                     raise Problem(to_camel(key), "applies to a Gateway the stack creates, not to existingGateway")
+            if self.envoy_gateway.enabled:
+                raise Problem("envoyGateway.enabled", "true with existingGateway: an existing Gateway of Envoy "
+                                                      "Gateway means it already runs in the cluster, and a second "
+                                                      "install collides with it; leave envoyGateway.enabled out "
+                                                      "(false with existingGateway)")
         istio = self.implementation == GatewayImplementation.ISTIO
         for key, for_istio in (("envoy_gateway", False), ("istio", True)):
             if key in fields and istio != for_istio:
                 raise Problem(to_camel(key), f"applies to implementation {to_camel(key)}, not {self.implementation}")
-        if istio and not is_label_value(self.gateway_name):
+        if not is_label_value(self.gateway_name):
             key = "existingGateway.name" if self.existing_gateway is not None else "name"
-            raise Problem(key, f"{self.gateway_name!r} is longer than 63 characters: with implementation istio the "
-                               "Gateway's name is the label value Istio puts on its proxies, and the WAF's filter "
-                               "selects them by it")
+            raise Problem(key, f"{self.gateway_name!r} is longer than 63 characters: the Gateway's name is a label "
+                               "value on the proxies its implementation deploys (Envoy Gateway's "
+                               "owning-gateway-name, Istio's gateway-name, which the WAF's filter selects them by), "
+                               "and Kubernetes refuses a longer one, so the Gateway would get no proxies")
         if istio and self.agents.tls is not None:
             raise Problem("agents.tls", "is not offered with implementation istio: the gateway reaches the agents "
                                         "through Istio's own cluster, so encrypt that hop with Istio's mutual TLS "
@@ -204,6 +217,9 @@ class GatewaySpec(Model):
         if limit < 1024 or limit > MAX_BODY_LIMIT:
             raise Problem("bodyLimit", f"{self.body_limit} must be between 1Ki and 64Mi: bodies up to it are "
                                        "buffered in Envoy and sent to the agent whole")
+        if duration_ms(self.message_timeout) > MAX_MESSAGE_TIMEOUT_MS:
+            raise Problem("messageTimeout", f"{self.message_timeout} is longer than 1h, the longest message timeout "
+                                            "Envoy's ext_proc takes (Envoy would refuse the configuration)")
         needed = max(MIN_MESSAGE_TIMEOUT_MS, math.ceil(limit * TIMEOUT_MS_PER_MIB / 2 ** 20))
         if duration_ms(self.message_timeout) < needed:
             raise Problem("messageTimeout", f"{self.message_timeout} is too short for bodyLimit {self.body_limit}: "
@@ -213,8 +229,35 @@ class GatewaySpec(Model):
         return self
 
     @property
+    def body_limit_bytes(self) -> int:
+        return int(quantity_value(str(self.body_limit)))
+
+    @property
+    def http2_stream_window(self) -> int:
+        """An HTTP/2 stream's initial window: the body limit, within Envoy's bounds. Over HTTP/2 the stream's
+        window, not the connection's buffer, is what a buffered body must fit in."""
+        return min(MAX_HTTP2_WINDOW, max(MIN_HTTP2_WINDOW, self.body_limit_bytes))
+
+    @property
     def installs_envoy_gateway(self) -> bool:
-        return self.implementation == GatewayImplementation.ENVOY_GATEWAY and self.envoy_gateway.enabled
+        """Envoy Gateway's chart is installed: `envoyGateway.enabled`, by default unless existingGateway."""
+        enabled = self.envoy_gateway.enabled
+        return self.implementation == GatewayImplementation.ENVOY_GATEWAY and (
+            enabled if enabled is not None else self.existing_gateway is None)
+
+    @property
+    def creates_gateway_class(self) -> bool:
+        """The stack creates the created Gateway's class: Envoy Gateway's, when it installs Envoy Gateway or the
+        class is its own default name. A class named without the install, and Istio's, exist in the cluster:
+        they are read and checked (`reads_gateway_class`), never created over someone else's."""
+        return (self.existing_gateway is None and self.implementation == GatewayImplementation.ENVOY_GATEWAY
+                and (self.installs_envoy_gateway or self.gateway_class is None))
+
+    @property
+    def reads_gateway_class(self) -> bool:
+        """The Gateway's class is one the cluster has: read at preview and checked for the implementation's
+        controller (an existing Gateway's too)."""
+        return not self.creates_gateway_class
 
     @property
     def gateway_class_name(self) -> str:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from typing import Annotated, Any
+from typing import Any, ClassVar
 
 from pydantic import StrictBool, Field, field_validator, model_validator
 
@@ -11,12 +11,12 @@ from ..ingress.flavours import FLAVOURS
 from .agent import AgentSettings, Quantities, Resources
 from .choices import AgentLifetime, ExternalTrafficPolicy, Flavour, PathType, PullPolicy, ServiceType
 from .errors import Problem
-from .sensitive import STRUCTURE
-from .kube import (Annotations, ChartName, Digest, DnsLabel, DnsSubdomain, ReleaseName, Repository, Tag, _text)
+from .kube import (Annotations, ChartName, ChartRepository, Digest, DnsLabel, DnsSubdomain, ReleaseName, Repository,
+                   Tag, _text)
 from .model import Model
 from .routes import RouteBase
 
-_CHART_VERSION = re.compile(r"^\d+\.\d+\.\d+(?:-[0-9A-Za-z.-]+)?$")
+_CHART_VERSION = re.compile(r"^[0-9]+\.[0-9]+\.[0-9]+(?:-[0-9A-Za-z.-]+)?$")
 # ingress-nginx refuses controller tags older than this (its isControllerTagValid helper).
 MIN_INGRESS_NGINX_TAG = (0, 27, 0)
 DEFAULT_NAMESPACE = "sigsci-ingress"
@@ -29,6 +29,30 @@ AGENT_SERVICE_SUFFIX = "-sigsci-agent"
 ChartVersion = _text(_CHART_VERSION, 64, "a chart version such as '4.15.1'")
 # Annotation prefixes each controller reads; an annotation for the other controller would be ignored silently.
 ANNOTATION_PREFIXES = {"ingress-nginx": "nginx.ingress.kubernetes.io/", "nginx-ingress": "nginx.org/"}
+# Route annotations the controller refuses or ignores while the WAF holds its settings: snippets stay off (they
+# could switch the module off), F5's image is open-source NGINX. Family -> (key prefix or suffix test, why).
+_REFUSED_ANNOTATIONS: dict[str, list[tuple[Any, str]]] = {
+    # CheckIngress: any key ending in -snippet while allow-snippet-annotations is off.
+    "ingress-nginx": [(lambda k: k.endswith("-snippet"),
+                       "is a snippet annotation, which the controller refuses: snippets stay off, since one could "
+                       "switch the module off for its routes")],
+    # validateSnippetsAnnotation and validatePlusOnlyAnnotation (internal/k8s/validation.go).
+    "nginx-ingress": [(lambda k: k in ("nginx.org/server-snippets", "nginx.org/location-snippets"),
+                       "is a snippet annotation, which the controller refuses while snippets are off (they stay off, "
+                       "since one could switch the module off for its routes): the route would not be served"),
+                      (lambda k: k.startswith(("nginx.com/", "appprotect.f5.com/", "appprotectdos.f5.com/")),
+                       "needs NGINX Plus, and the Fastly controller image is open-source NGINX: the controller "
+                       "refuses the Ingress and the route would not be served")],
+}
+# Paths each controller family refuses (ingress-nginx's admission webhook, F5's Ingress validation), beyond
+# Kubernetes' own rules. ingress-nginx (inspector/rules.go): with strict-validate-path-type, on by default, a Prefix
+# or Exact path has only letters, digits and . _ - /; its deep inspection refuses these parts in any path.
+_INGRESS_NGINX_STRICT_PATH = re.compile(r"/[A-Za-z0-9._\-/]*")
+_INGRESS_NGINX_FORBIDDEN = re.compile(r"/etc/(passwd|shadow|group|nginx|ingress-controller)|/var/run/secrets|_by_lua")
+# F5 (validatePath): the path must compile as a regular expression, have every '"' escaped and not end in an
+# unescaped '\'; its illegal keywords: starting with /etc/, containing /root or /var, a literal \n, or ending in \r.
+_F5_ESCAPED = re.compile(r'([^"\\]|\\.)*')
+_F5_ILLEGAL = re.compile(r"^/etc/|/root|/var|\\n|\\r$")
 
 
 
@@ -49,7 +73,7 @@ class Chart(Model):
     """Which chart release to install, and from where (a private mirror of the public repository works)."""
 
     version: ChartVersion | None = None
-    repository: Annotated[str, STRUCTURE] | None = Field(default=None, pattern=r"^(https?|oci)://[^\s]+$")
+    repository: ChartRepository | None = None
 
 
 class ControllerImage(Model):
@@ -104,6 +128,8 @@ class IngressClass(Model):
 class Route(RouteBase):
     """One Ingress rule: host and path to a backend, either an app from `sigsci:apps` or a named Service."""
 
+    LOOSE_PATH_TYPE: ClassVar[str | None] = PathType.IMPLEMENTATION_SPECIFIC.value
+
     path_type: PathType = PathType.PREFIX
     annotations: Annotations = {}
     tls_secret: DnsSubdomain | None = None
@@ -153,6 +179,11 @@ class IngressSpec(Model):
                                                        "sidecar stops after the controller, a classic one sleeps "
                                                        "through the controller's whole grace period")
         flavour = FLAVOURS[self.flavour]
+        stock = flavour.stock_classes.get(self.ingress_class.name)
+        if stock is not None:
+            raise Problem("ingressClass.name", f"{self.ingress_class.name!r} cannot be used with flavour "
+                                               f"{self.flavour}: {stock}; use a name of its own (default "
+                                               f"{DEFAULT_CLASS})")
         controller_value = f"k8s.io/{self.ingress_class.name}"
         if flavour.sets_controller_value and len(controller_value) > 250:
             raise Problem("ingressClass.name", f"is {len(self.ingress_class.name)} characters; the IngressClass's "
@@ -175,7 +206,8 @@ class IngressSpec(Model):
         seen: dict[str, int] = {}
         for index, route in enumerate(self.routes):
             for key in route.annotations:
-                _check_flavour_annotation(self.flavour, key, ("routes", index, "annotations"))
+                _check_flavour_annotation(self.flavour, key, ("routes", index, "annotations", key))
+            _check_flavour_path(self.flavour, route, ("routes", index, "path"))
             if route.name is not None:
                 if route.name in seen:
                     raise Problem(("routes", index, "name"), f"{route.name!r} is already used by "
@@ -208,10 +240,49 @@ class IngressSpec(Model):
         return self.controller.image.tag or self.flavour_spec.images[self.chart_version]
 
 
+def _family(flavour: str) -> str:
+    return "nginx-ingress" if flavour == "nginx-ingress" else "ingress-nginx"
+
+
 def _check_flavour_annotation(flavour: str, key: str, where: tuple[str | int, ...]) -> None:
-    family = "nginx-ingress" if flavour == "nginx-ingress" else "ingress-nginx"
+    family = _family(flavour)
     for other, prefix in ANNOTATION_PREFIXES.items():
         if other != family and key.startswith(prefix):
             raise Problem(where, f"{key!r} is read only by {other} controllers; flavour {flavour} ignores it (its "
                                  f"annotations start with {ANNOTATION_PREFIXES[family]})")
+    if key == "kubernetes.io/ingress.class":
+        raise Problem(where, "cannot be set: the Ingress names its class in ingressClassName (ingressClass.name), "
+                             "and Kubernetes refuses an Ingress that sets both")
+    for refused, why in _REFUSED_ANNOTATIONS[family]:
+        if refused(key):
+            raise Problem(where, f"{key!r} {why}")
+
+
+def _check_flavour_path(flavour: str, route: Route, where: tuple[str | int, ...]) -> None:
+    """The paths the flavour's controller refuses: the Ingress would be refused at `up` (ingress-nginx's admission
+    webhook) or never served (F5's validation)."""
+    path, path_type = route.path, route.path_type
+    if _family(flavour) == "ingress-nginx":
+        if path_type != PathType.IMPLEMENTATION_SPECIFIC and not _INGRESS_NGINX_STRICT_PATH.fullmatch(path):
+            raise Problem(where, f"{path!r} is refused by ingress-nginx for pathType {path_type}: such a path has "
+                                 "only letters, digits and '.', '_', '-', '/'; use such a path, or pathType "
+                                 "ImplementationSpecific")
+        found = _INGRESS_NGINX_FORBIDDEN.search(path)
+        if found:
+            raise Problem(where, f"{path!r} contains {found.group(0)!r}, which ingress-nginx refuses in any path "
+                                 "(/etc/nginx and other system paths, /var/run/secrets, _by_lua)")
+        return
+    found = _F5_ILLEGAL.search(path)
+    if found:
+        raise Problem(where, f"{path!r} is refused by F5's controller (a path starting with /etc/, or containing "
+                             "/root, /var, \\n, or ending in \\r); the route would not be served")
+    try:
+        re.compile(path)
+        valid = _F5_ESCAPED.fullmatch(path) is not None
+    except re.error:
+        valid = False
+    if not valid:
+        raise Problem(where, f"{path!r} is refused by F5's controller, which reads a path as a regular expression: "
+                             "it must be a valid one, with every '\"' escaped and no trailing '\\'; the route "
+                             "would not be served")
 

@@ -19,7 +19,7 @@ _IMAGE = re.compile(
     r"^(?:[a-zA-Z0-9.-]+(?::[0-9]+)?/)?"  # optional registry host[:port]
     r"[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*"  # first path component
     r"(?:/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*"  # more path components
-    r"(?::[\w][\w.-]{0,127})?"  # optional tag
+    r"(?::[A-Za-z0-9_][A-Za-z0-9_.-]{0,127})?"  # optional tag (ASCII only, as every pattern here)
     r"(?:@sha256:[a-f0-9]{64})?$"  # optional digest
 )
 _REPOSITORY = re.compile(
@@ -27,7 +27,7 @@ _REPOSITORY = re.compile(
     r"[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*"
     r"(?:/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*$"
 )
-_TAG = re.compile(r"^[\w][\w.-]{0,127}$")
+_TAG = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$")
 _DIGEST = re.compile(r"^sha256:[a-f0-9]{64}$")
 # Kubernetes' quantity grammar (apimachinery resource.Quantity), unsigned: requests and limits cannot be negative.
 _QUANTITY = re.compile(r"\+?(?P<number>[0-9]+(?:\.[0-9]*)?|\.[0-9]+)"
@@ -94,6 +94,31 @@ def _text(pattern: re.Pattern, max_len: int, what: str):
     return Annotated[str, AfterValidator(_check(pattern, max_len, what)), STRUCTURE]
 
 
+# Control characters in free text: a tab or a line break may be part of a value (an env value, a script in
+# args, an annotation); no other reaches a process as written (NUL ends a C string), so none is taken.
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
+
+
+def no_control(value: object) -> object:
+    """Free text holds no control character but tab, line feed and carriage return."""
+    found = _CONTROL.search(value) if isinstance(value, str) else None
+    if found is not None:
+        raise ValueError(f"holds the control character {found.group()!r} (character {found.start() + 1}); "
+                         "text may hold tabs and line breaks, no other control character")
+    return value
+
+
+# Free text: any string without control characters (see `no_control`); secret when its key is.
+Text = Annotated[str, AfterValidator(no_control)]
+
+
+def _command(command: list[str]) -> list[str]:
+    if command and not command[0].strip():
+        raise ValueError("starts with an empty executable: name the program to run first (or leave command out "
+                         "to run the image's entrypoint)")
+    return command
+
+
 DnsLabel = _text(_DNS_LABEL, 63, "a DNS-1123 label (lower-case letters, digits and '-', starting and ending "
                                  "with a letter or digit, at most 63 characters)")
 ServiceName = _text(_DNS_1035, 63, "a valid Service name (DNS-1035 label: lower-case letters, digits and '-', "
@@ -105,7 +130,7 @@ EnvName = _text(_ENV_NAME, 256, "a valid environment variable name (letters, dig
 Image = _text(_IMAGE, 512, "a container image reference like 'registry/repo:tag' or 'repo@sha256:<64 hex>'")
 Repository = _text(_REPOSITORY, 512, "an image repository without tag or digest, like "
                                      "'signalsciences/sigsci-agent' or 'registry.example/mirror/sigsci-agent'")
-Tag = _text(_TAG, 128, "a valid image tag (letters, digits, '_', '.', '-')")
+Tag = _text(_TAG, 128, "a valid image tag (ASCII letters, digits, '_', '.', '-')")
 Digest = _text(_DIGEST, 71, "an image digest of the form 'sha256:<64 hex digits>'")
 # Plain YAML scalars that YAML 1.1 (which Helm parses a chart's output with) reads as something other than text,
 # among DNS names: null, true/false, whole numbers (decimal, 0x, 0o, 0b, leading-0 octal), floats and dates.
@@ -126,6 +151,39 @@ _HOST = re.compile(r"^(\*\.)?[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*
 Host = _text(_HOST, 253, "a host name such as 'shop.example.com' or '*.example.com' (lower case, no port, no IP)")
 # A name a chart writes into its manifests unquoted: a DNS subdomain YAML reads back as text.
 ChartName = Annotated[DnsSubdomain, AfterValidator(_yaml_text)]
+_CHART_REPOSITORY = re.compile(r"(https?|oci)://[^\s]+")
+
+
+def _chart_repository(value: str) -> str:
+    from urllib.parse import urlsplit
+
+    try:
+        credentials = "@" in urlsplit(value).netloc
+    except ValueError:
+        credentials = "@" in value
+    if credentials:
+        # The value is not repeated: it holds a password.
+        raise ValueError("holds a user name or password (user:password@host): it would be stored in plain text "
+                         "in the Helm release's inputs and the stack's state; give the credentials to Helm's repository "
+                         "configuration instead (the Kubernetes provider's helmReleaseSettings)")
+    if len(value) > 2048 or not _CHART_REPOSITORY.fullmatch(value):
+        raise ValueError(f"{shown(value)} is not a chart repository URL: https://…, http://… or oci://…")
+    return value
+
+
+# A Helm chart repository: https://, http:// or oci://, with no credentials in it.
+ChartRepository = Annotated[str, AfterValidator(_chart_repository), STRUCTURE]
+
+
+def chart_source(repository: str, chart: str) -> tuple[str, str | None]:
+    """Where Helm finds `chart` in `repository`: (chart, repository URL for the release's repositoryOpts). An
+    oci:// repository is part of the chart's reference and takes no repositoryOpts; Helm reads an http(s) chart
+    reference as the URL of a chart archive, so a classic repository goes to repositoryOpts beside the bare name."""
+    if repository.startswith("oci://"):
+        return f"{repository.rstrip('/')}/{chart}", None
+    return chart, repository
+
+
 # Helm's limit is 53 characters; the charts name Services after the release, so no leading digit either.
 ReleaseName = _text(_DNS_1035, 53,
                     "a Helm release name the charts can name Services after (lower-case letters, digits and '-', "
@@ -141,7 +199,7 @@ def _annotation_keys(annotations: dict[str, str]) -> dict[str, str]:
 
 
 # Annotations: keys are qualified names, as label keys are.
-Annotations = Annotated[dict[str, str], AfterValidator(_annotation_keys)]
+Annotations = Annotated[dict[str, Text], AfterValidator(_annotation_keys)]
 Port = Annotated[int, Field(ge=1, le=65535, strict=True), STRUCTURE]
 # IANA_SVC_NAME, Kubernetes' rule for a named port: at most 15, lower case, a letter somewhere, no '--'.
 _PORT_NAME = re.compile(r"[a-z0-9]([a-z0-9-]*[a-z0-9])?")
@@ -160,7 +218,7 @@ def _target_port(value: object) -> int | str:
         if not 1 <= value <= 65535:
             raise ValueError(f"{value} is not a port number (1-65535)")
         return value
-    if isinstance(value, str) and value.isdigit():  # other languages pass IntOrString as text
+    if isinstance(value, str) and value.isascii() and value.isdigit():  # other languages pass IntOrString as text
         return _target_port(int(value))
     if isinstance(value, str):
         return _port_name(value)
@@ -212,10 +270,27 @@ Cpu = Annotated[str, BeforeValidator(_quantity("cpu")), STRUCTURE]
 Memory = Annotated[str, BeforeValidator(_quantity("memory")), STRUCTURE]
 
 
+# A container's command: free text, the program to run first.
+Command = Annotated[list[Text], AfterValidator(_command)]
+
+# An HTTP path a probe requests: '/', then no whitespace or control character.
+_HTTP_PATH = re.compile(r"/[^\s\x00-\x1f\x7f-\x9f]*")
+
+
+def _http_path(value: str) -> str:
+    if not _HTTP_PATH.fullmatch(value):
+        raise ValueError(f"{shown(value)} is not an HTTP path: it starts with '/' and holds no whitespace or "
+                         "control character, like '/healthz'")
+    return value
+
+
+HttpPath = Annotated[str, AfterValidator(_http_path)]
+
+
 def _scalar(value: object) -> object:
     if not isinstance(value, (str, bool, int)):
         raise ValueError(f"{shown(value)} must be a string, true/false or a whole number")
-    return value
+    return no_control(value)
 
 
 # An agent option's value: the agent reads each as an environment variable.

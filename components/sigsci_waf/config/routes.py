@@ -3,7 +3,7 @@ an app of `sigsci:apps` or to a named Service."""
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, ClassVar
 
 from pydantic import Field, model_validator
 
@@ -29,6 +29,9 @@ class RouteBase(Model):
     app: ServiceName | None = None
     service: ServiceBackend | None = None
     namespace: DnsLabel | None = None
+    # A path type of the entry's that takes any path (Kubernetes' rules are for Prefix and Exact only); None where
+    # the entry has none.
+    LOOSE_PATH_TYPE: ClassVar[str | None] = None
 
     @model_validator(mode="after")
     def _one_backend(self):
@@ -44,6 +47,7 @@ class RouteBase(Model):
             bad = next((s for s in ("//", "/./", "/../", "%2f", "%2F") if s in self.path), None) \
                 or next((s for s in ("/..", "/.") if self.path.endswith(s)), None)
             if bad is not None:
+                instead = f" or pathType {self.LOOSE_PATH_TYPE}" if self.LOOSE_PATH_TYPE else ""
                 raise Problem("path", f"{self.path!r} contains {bad!r}, which Kubernetes refuses for pathType "
-                                      f"{path_type}; use a normalised path or pathType ImplementationSpecific")
+                                      f"{path_type}; use a normalised path{instead}")
         return self

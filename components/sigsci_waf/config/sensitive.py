@@ -16,9 +16,11 @@ secret where resources are declared.
 
 from __future__ import annotations
 
+import contextvars
 import functools
 import re
-from typing import Any, Callable, Iterable, Mapping
+from contextlib import contextmanager
+from typing import Any, Callable, Iterable, Iterator, Mapping
 
 from .refs import Ref
 
@@ -127,22 +129,120 @@ def secret_words(value: Any) -> set[str]:
     return {w for w in words if w}
 
 
+# Secret config's words while the stack program runs (config/stack.py `no_secret_echo`): every error message
+# and every value an error repeats (`shown`) is scrubbed of them where it is made, before anything is cut out
+# of it, so no part of a long secret survives a shortened message. Outputs' callbacks made inside inherit them.
+_ACTIVE: contextvars.ContextVar[frozenset[str]] = contextvars.ContextVar("secret_config_words", default=frozenset())
+
+
+@contextmanager
+def scrubbing(words: Iterable[str]) -> Iterator[None]:
+    """Errors made inside scrub `words` (secret config's key names and values) as they are made."""
+    token = _ACTIVE.set(frozenset(words))
+    try:
+        yield
+    finally:
+        _ACTIVE.reset(token)
+
+
+def active_words() -> frozenset[str]:
+    """The secret words errors made now are scrubbed of (none outside the stack program)."""
+    return _ACTIVE.get()
+
+
+# What an error repeats a value as: a Python repr in quotes (`shown`, `!r`), starting and ending where no
+# letter or digit touches the quote (so the apostrophe of "agent's" starts none); and the mark itself.
+_SPANS = re.compile(r"\[secret\]|(?<![A-Za-z0-9])'(?:[^'\\\n]|\\.)*'(?![A-Za-z0-9])"
+                    r'|(?<![A-Za-z0-9])"(?:[^"\\\n]|\\.)*"(?![A-Za-z0-9])')
+_TOKEN = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]*|[A-Za-z0-9]+")
+
+
 def scrub(text: str, words: Iterable[str]) -> str:
     """`text` with every secret word (as written, and as Python's repr shows it) replaced by [secret].
 
-    A word is replaced only where it stands alone (not inside a longer run of letters and digits), so a
-    secret `8` does not mangle `80`; the longest words go first, so a word inside another is covered. The
-    schema's own field names are never secret (a map key `name` is ours, not the user's).
+    A value an error repeats stands in quotes (its repr): there every secret word is replaced, however short,
+    blank or common. Outside quotes stands the product's own sentence, key paths and structure: there a word
+    is replaced unless it is blank, one or two characters, or made only of the product's own words (the
+    words of its messages, schema fields, option names and chart keys; `fixed_words`), so that a secret `to`
+    or ` ` does not garble "less than or equal to" and a secret that is a word of ours tells nothing a reader
+    of the message could not read anyway. A word is replaced only where it stands alone (not inside a longer
+    run of letters and digits), so a secret `8` does not mangle `80`; the longest words go first, so a word
+    inside another is covered. A `[secret]` already there stays as it is.
     """
-    forms: set[str] = set()
-    for word in set(words) - schema_fields():
-        forms.add(word)
-        forms.add(repr(word)[1:-1])
-    for form in sorted(forms, key=len, reverse=True):
-        pattern = rf"(?<![A-Za-z0-9]){re.escape(form)}(?![A-Za-z0-9])" if form[:1].isalnum() or \
-            form[-1:].isalnum() else re.escape(form)
-        text = re.sub(pattern, REDACTED, text)
-    return text
+    words = frozenset(words)
+    if not words:
+        return text
+    quoted, unquoted = _patterns(words)
+    parts: list[str] = []
+    last = 0
+    for span in _SPANS.finditer(text):
+        parts.append(_replace(unquoted, text[last:span.start()]))
+        found = span.group()
+        if found != REDACTED:
+            inner = found[1:-1]
+            found = found[0] + (REDACTED if inner in words or _repr_form_of(inner, words)
+                                else _replace(quoted, inner)) + found[-1]
+        parts.append(found)
+        last = span.end()
+    parts.append(_replace(unquoted, text[last:]))
+    return "".join(parts)
+
+
+def _repr_form_of(inner: str, words: frozenset[str]) -> bool:
+    return any(repr(w)[1:-1] == inner for w in words if not w.strip())
+
+
+def _replace(pattern: re.Pattern | None, text: str) -> str:
+    if pattern is None or not text:
+        return text
+    return REDACTED.join(pattern.sub(REDACTED, piece) for piece in text.split(REDACTED))
+
+
+@functools.lru_cache(maxsize=8)
+def _patterns(words: frozenset[str]) -> tuple[re.Pattern | None, re.Pattern | None]:
+    """One pattern for quoted text (every non-blank word) and one for the rest (the words not the product's)."""
+    from .errors import one_line
+
+    def forms(chosen: Iterable[str]) -> list[str]:
+        found = {form for word in chosen for form in (word, repr(word)[1:-1], one_line(word))}
+        return sorted(found, key=lambda f: (-len(f), f))
+
+    def pattern(chosen: list[str]) -> re.Pattern | None:
+        if not chosen:
+            return None
+        alone = [rf"(?<![A-Za-z0-9]){re.escape(f)}(?![A-Za-z0-9])" if f[:1].isalnum() or f[-1:].isalnum()
+                 else re.escape(f) for f in chosen]
+        return re.compile("|".join(alone))
+
+    plain = [w for w in words if w.strip()]
+    return (pattern(forms(plain)),
+            pattern(forms(w for w in plain if len(w.strip()) > 2 and not is_fixed(w))))
+
+
+def is_fixed(word: str) -> bool:
+    """Whether `word` is made only of the product's own words (and what separates them)."""
+    tokens = _TOKEN.findall(word)
+    return bool(tokens) and all(t in fixed_words() for t in tokens)
+
+
+@functools.cache
+def fixed_words() -> frozenset[str]:
+    """The product's own words: every word of its string literals (messages, option names, chart keys), of
+    pydantic's message templates, and the schema's field names."""
+    import ast
+    from pathlib import Path
+
+    from pydantic_core import _pydantic_core
+
+    words: set[str] = set(schema_fields())
+    texts = [e["message_template_python"] for e in _pydantic_core.list_all_errors()]
+    for path in Path(__file__).resolve().parent.parent.rglob("*.py"):
+        texts += [node.value for node in ast.walk(ast.parse(path.read_text(encoding="utf-8")))
+                  if isinstance(node, ast.Constant) and isinstance(node.value, str)]
+    for text in texts:
+        words.update(_TOKEN.findall(text))
+        words.update(re.findall(r"[A-Za-z0-9]+", text))
+    return frozenset(words)
 
 
 @functools.cache
@@ -150,8 +250,15 @@ def schema_fields() -> frozenset[str]:
     """Every field name of the config schema, camelCase and snake_case: these are ours, never secret."""
     from pydantic.alias_generators import to_camel
 
+    import importlib
+    import pkgutil
+    from pathlib import Path
+
     from .model import Model
 
+    # Every settings model, also of the parts a stack does not use (their modules load on first use).
+    for module in pkgutil.iter_modules([str(Path(__file__).parent)]):
+        importlib.import_module(f"{__package__}.{module.name}")
     names: set[str] = set()
     pending = [Model]
     while pending:
@@ -163,12 +270,33 @@ def schema_fields() -> frozenset[str]:
 
 
 def scrub_path(key: str, words: Iterable[str]) -> str:
-    """A key path with every segment that is a map key or value of secret config (not a schema field)
-    redacted. Segments are matched whole, longest first, since a user's key may itself hold a '.'."""
+    """A key path with every segment that is a map key or value of secret config redacted, unless it is
+    structure: a schema field, an option name the catalogue knows (under `options`), a chart key the product
+    names (under `extraValues`). Segments are matched whole, longest first, since a user's key may itself
+    hold a '.'; a blank or one-character key is redacted too (a path holds no prose to garble)."""
     from .errors import one_line
 
     # A key is shown on one line (config/errors.py): a word with a newline is matched as it is shown too.
-    forms = {form for word in set(words) - schema_fields() for form in (word, one_line(word))}
-    for form in sorted(forms, key=len, reverse=True):
-        key = re.sub(rf"(?<=[.:]){re.escape(form)}(?=[.\[]|$)", REDACTED, key)
-    return key
+    forms = sorted({form for word in words for form in (word, one_line(word)) if form},
+                   key=lambda f: (-len(f), f))
+    if not forms:
+        return key
+    pattern = re.compile(rf"(?<=[.:])(?:{'|'.join(map(re.escape, forms))})(?=[.\[]|$)")
+
+    def redacted(found: re.Match) -> str:
+        segment, before = found.group(), key[:found.start()]
+        return segment if _structure_segment(segment, before) else REDACTED
+
+    return pattern.sub(redacted, key)
+
+
+def _structure_segment(segment: str, before: str) -> bool:
+    """Whether a path segment, after `before`, is the product's structure rather than a key of the user's."""
+    if before.endswith((".options.", ".unlistedOptions.")):
+        from ..agent.option_catalogue import CATALOGUE
+
+        return before.endswith(".options.") and segment in CATALOGUE
+    if ".extraValues." in before or before.endswith(".extraValues"):
+        return segment in fixed_words()
+    # The schema's own field names are never secret (a map key `name` is ours, not the user's).
+    return segment in schema_fields() and not before.endswith((".env.", ".annotations.", ".labels."))

@@ -12,7 +12,7 @@ from typing import Any, Iterator
 import pulumi
 
 from .errors import ConfigError
-from .sensitive import scrub, scrub_path, secret_words
+from .sensitive import scrub, scrub_path, scrubbing, secret_words
 
 NAMESPACE = "sigsci"
 KNOWN_KEYS = ("site", "accessKeyId", "secretAccessKey", "existingSecret", "existingNamespaces", "agent", "apps",
@@ -116,10 +116,13 @@ def secret_config_words() -> set[str]:
 
 @contextmanager
 def no_secret_echo(words: set[str]) -> Iterator[None]:
-    """A ConfigError raised inside repeats no key name or value of secret config: it names the key path."""
-    try:
-        yield
-    except ConfigError as err:
-        if not words:
-            raise
-        raise ConfigError(scrub_path(err.key, words), scrub(err.problem, words)) from None
+    """A ConfigError raised inside repeats no key name or value of secret config: it names the key path. Each
+    is scrubbed where it is made (ConfigError, `shown`), before a long value or message is cut; so is one
+    raised later in a callback of an Output made inside."""
+    with scrubbing(words):
+        try:
+            yield
+        except ConfigError as err:
+            if not words:
+                raise
+            raise ConfigError(scrub_path(err.key, words), scrub(err.problem, words)) from None

@@ -63,8 +63,6 @@ def agents(gateway: ResolvedGateway, secret_name: Any, credentials_hash: Any | N
     policy = implementation(gateway).agents_network_policy(gateway, labels)
     objects = [deployment, service, policy,
                *workloads.disruption_budget(name, namespace, labels, labels, spec.agents.replicas)]
-    if tls is not None:
-        objects.append(agents_tls_policy(gateway))
     return objects, parts.warnings
 
 
@@ -163,8 +161,8 @@ def route_objects(gateway: ResolvedGateway, routes: tuple[ResolvedRoute, ...]) -
 def build_gateway(gateway: ResolvedGateway, secret_name: Any, credentials_hash: Any | None) -> GatewayObjects:
     agent_objects, warnings = agents(gateway, secret_name, credentials_hash)
     inspection, routes = gateway_objects(gateway), route_objects(gateway, gateway.routes)
-    if gateway.spec.existing_gateway is not None:
-        # None of them is created before the existing Gateway's controller is read and checked.
+    if gateway.spec.reads_gateway_class:
+        # None of them is created before the Gateway's class (an existing Gateway's) is read and checked.
         for obj in (*inspection, *routes):
             obj["metadata"].setdefault("annotations", {})[CHECKED_ANNOTATION] = GATEWAY_CONTROLLER
     return GatewayObjects(agents=agent_objects, gateway=inspection, routes=routes, warnings=warnings)

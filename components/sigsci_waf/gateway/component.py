@@ -12,11 +12,12 @@ from ..config.args import (AgentArgs, EnvoyGatewayInstallArgs, ExistingGatewayAr
 from ..config.choices import GatewayImplementation
 from ..config.gateway import ENVOY_GATEWAY_CHART
 from ..config.errors import report_once
+from ..config.kube import chart_source
 from ..config.refs import GATEWAY_CONTROLLER, ROTATION, SECRET_NAME
 from ..declare import declare, read_custom, registered
 from ..entry import entry_call
 from .build import GATEWAY_API
-from .existing import check_existing, class_of
+from .existing import check_class, check_existing, class_of
 from ..resolve.deferred import Deferred, refuse_outputs
 from ..resolve.gateway import ResolvedGateway, resolve_gateway
 from ..resolve.secret import check_namespace_reached
@@ -45,10 +46,12 @@ class SigsciGatewayArgs(TypedDict, total=False):
     name: str
     """The Gateway the stack creates. Default: `sigsci-gateway`."""
     gateway_class: str
-    """The Gateway's class. Default: `sigsci-envoy`, which the stack creates for Envoy Gateway; `istio`, Istio's
+    """The Gateway's class; one the stack does not create (Istio's, or one named with envoy_gateway.enabled false)
+    is read at preview and refused unless the implementation's controller serves it. Default: `sigsci-envoy`, which the stack creates for Envoy Gateway; `istio`, Istio's
     own, with implementation istio."""
     existing_gateway: ExistingGatewayArgs
-    """An existing Gateway {namespace, name} of the implementation to put the WAF on, instead of creating one."""
+    """An existing Gateway {namespace, name} of the implementation to put the WAF on, instead of creating one; its
+    listeners must all be HTTP or HTTPS, and it may admit no ListenerSets (read at preview)."""
     listeners: GatewayListenersArgs
     """The created Gateway's listeners: HTTP, and HTTPS with tls_secrets."""
     agents: GatewayAgentsArgs
@@ -56,11 +59,11 @@ class SigsciGatewayArgs(TypedDict, total=False):
     agent: AgentArgs
     """Agent settings (repository, version, resources, options, ...), over the defaults."""
     body_limit: str
-    """Bodies up to this size are buffered and inspected whole (a larger one is refused by Envoy).
-    Default: `1Mi`."""
+    """Bodies up to this size are buffered and inspected whole (a larger one is refused by Envoy); it sets the
+    HTTP/2 stream window too (at least 65535). Default: `1Mi`."""
     message_timeout: str
-    """How long Envoy waits for the agent's answer to each message; at least 1 s per MiB of body_limit.
-    Default: `2s`."""
+    """How long Envoy waits for the agent's answer to each message; at least 1 s per MiB of body_limit, at most
+    1h. Default: `2s`."""
     inspect_responses: bool
     """Send responses (headers and bodies) to the agent too. Default: `true`."""
     fail_open: bool
@@ -108,17 +111,23 @@ class SigsciGateway(pulumi.ComponentResource):
         return self
 
     def _checked_controller(self, name: str, resolved: ResolvedGateway, depends_on: list) -> pulumi.Output:
-        """The existing Gateway and its class, read from the cluster (every preview), and its controller once
-        checked against the implementation."""
+        """The Gateway's class (and an existing Gateway), read from the cluster (every preview), and its
+        controller once checked against the implementation."""
         spec = resolved.spec
         existing = spec.existing_gateway
         read = pulumi.ResourceOptions(parent=self, depends_on=depends_on)
+        report_once()
+        if existing is None:  # a class the stack does not create: Istio's, or one Envoy Gateway already serves
+            class_name = spec.gateway_class_name
+            live_class = read_custom(f"{name}-gatewayclass", f"{GATEWAY_API}/v1", "GatewayClass", class_name, read)
+            key = resolved.field_key("gatewayClass")
+            served = f"Gateway {spec.gateway_namespace}/{spec.gateway_name}"
+            return live_class.spec.apply(lambda live: check_class(spec, key, class_name, live, served))
         live = read_custom(f"{name}-existing-gateway", f"{GATEWAY_API}/v1", "Gateway",
                            f"{existing.namespace}/{existing.name}", read)
         live_class = read_custom(f"{name}-existing-gatewayclass", f"{GATEWAY_API}/v1", "GatewayClass",
                                  live.spec.apply(class_of), read)
         key = resolved.field_key("existingGateway")
-        report_once()
         return pulumi.Output.all(live.spec, live_class.spec).apply(
             lambda specs: check_existing(spec, key, specs[0], specs[1]))
 
@@ -134,11 +143,13 @@ class SigsciGateway(pulumi.ComponentResource):
         install = spec.envoy_gateway
         if spec.installs_envoy_gateway:
             # Its pre-install hook makes the controller's certificates: a Helm release, not a rendered chart.
+            chart, repository = chart_source(install.repository, ENVOY_GATEWAY_CHART)
             installed.append(k8s.helm.v3.Release(
-                f"{name}-envoy-gateway", name="envoy-gateway", namespace=install.namespace,
-                chart=f"{install.repository.rstrip('/')}/{ENVOY_GATEWAY_CHART}", version=install.version,
+                f"{name}-envoy-gateway", name="envoy-gateway", namespace=install.namespace, chart=chart,
+                version=install.version,
+                repository_opts=k8s.helm.v3.RepositoryOptsArgs(repo=repository) if repository else None,
                 atomic=True, cleanup_on_fail=True, opts=pulumi.ResourceOptions(parent=self, depends_on=depends_on)))
-        if spec.existing_gateway is not None:
+        if spec.reads_gateway_class:
             bindings[GATEWAY_CONTROLLER] = self._checked_controller(name, resolved, [*depends_on, *installed])
         after = pulumi.ResourceOptions(parent=self, depends_on=[*depends_on, *agents, *installed])
         inspection = [declare(f"{name}-{obj['kind'].lower()}.{obj['metadata']['name']}", obj, after, bindings)

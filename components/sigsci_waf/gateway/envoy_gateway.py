@@ -11,7 +11,8 @@ from typing import TYPE_CHECKING, Any
 
 from ..agent import workloads
 from ..config.gateway import ENVOY_GATEWAY_CONTROLLER
-from .build import AGENTS_NAME, GATEWAY_API, POLICY_NAME, gateway_object, gateway_ref, service_grant
+from .build import (AGENTS_NAME, GATEWAY_API, POLICY_NAME, agents_tls_policy, gateway_object, gateway_ref,
+                    service_grant)
 
 if TYPE_CHECKING:
     from ..resolve.gateway import ResolvedGateway
@@ -41,13 +42,14 @@ def agents_network_policy(gateway: ResolvedGateway, labels: dict[str, str]) -> d
 
 
 def inspection_objects(gateway: ResolvedGateway, created: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """The GatewayClass (with a Gateway the stack creates), the WAF's EnvoyExtensionPolicy, the
-    ClientTrafficPolicy that lets Envoy buffer bodies up to the body limit, and the ReferenceGrant that lets
-    the policy reach the agents in another namespace."""
+    """The GatewayClass (with a Gateway the stack creates, unless the class exists), the WAF's
+    EnvoyExtensionPolicy, the ClientTrafficPolicy that lets Envoy buffer bodies up to the body limit (over HTTP/1
+    and HTTP/2), the ReferenceGrant that lets the policy reach the agents in another namespace, and with
+    agents.tls the BackendTLSPolicy (a Gateway API kind: after Envoy Gateway's install, which brings the CRDs)."""
     spec = gateway.spec
     home = spec.gateway_namespace
     objects: list[dict[str, Any]] = []
-    if created:
+    if spec.creates_gateway_class:
         objects.append(gateway_object(f"{GATEWAY_API}/v1", "GatewayClass", spec.gateway_class_name, None,
                                       {"controllerName": ENVOY_GATEWAY_CONTROLLER}))
     objects.extend(created)
@@ -67,6 +69,10 @@ def inspection_objects(gateway: ResolvedGateway, created: list[dict[str, Any]]) 
                      "failOpen": spec.fail_open}]})
     policy["metadata"]["annotations"] = dict(ACCEPTED)
     objects.append(policy)
+    # Over HTTP/2 a stream buffers up to its window (Envoy Gateway's default 64 KiB), not the connection's buffer.
     objects.append(gateway_object(f"{ENVOY_GATEWAY_API}/v1alpha1", "ClientTrafficPolicy", POLICY_NAME, home, {
-        "targetRefs": [gateway_ref(gateway)], "connection": {"bufferLimit": spec.body_limit}}))
+        "targetRefs": [gateway_ref(gateway)], "connection": {"bufferLimit": spec.body_limit},
+        "http2": {"initialStreamWindowSize": spec.http2_stream_window}}))
+    if spec.agents.tls is not None:
+        objects.append(agents_tls_policy(gateway))
     return objects

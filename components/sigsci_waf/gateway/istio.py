@@ -4,8 +4,9 @@ listener of the Gateway's proxies.
 Istio deploys a proxy for each Gateway of its class and labels its pods with the Gateway's name
 (`gateway.networking.k8s.io/gateway-name`, Gateway API's own label), so the filter selects exactly the
 Gateway's proxies and every route attached to it. The filter fails closed (`failure_mode_allow` false) unless
-the config says `failOpen`, and a second patch raises the listeners' per-connection buffer to the body limit,
-so a larger buffered body is refused (413), never passed uninspected.
+the config says `failOpen`; a second patch raises the listeners' per-connection buffer to the body limit, and a
+third the HTTP/2 stream window (a stream's buffer) to it, so a larger buffered body is refused (413), never passed
+uninspected.
 """
 
 from __future__ import annotations
@@ -14,7 +15,6 @@ from typing import TYPE_CHECKING, Any
 
 from ..agent import workloads
 from ..config.gateway import duration_ms
-from ..config.kube import quantity_value
 from .build import AGENTS_NAME, POLICY_NAME, gateway_object
 
 if TYPE_CHECKING:
@@ -27,6 +27,8 @@ SERVER_FLAVOR = None
 GATEWAY_NAME_LABEL = "gateway.networking.k8s.io/gateway-name"
 EXT_PROC_FILTER = "envoy.filters.http.ext_proc"
 EXT_PROC_TYPE = "type.googleapis.com/envoy.extensions.filters.http.ext_proc.v3.ExternalProcessor"
+HCM_FILTER = "envoy.filters.network.http_connection_manager"
+HCM_TYPE = "type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager"
 
 
 def proxy_labels(gateway: ResolvedGateway) -> dict[str, str]:
@@ -82,11 +84,15 @@ def inspection_objects(gateway: ResolvedGateway, created: list[dict[str, Any]]) 
         "configPatches": [
             {"applyTo": "HTTP_FILTER",
              "match": {**on_gateway, "listener": {"filterChain": {"filter": {
-                 "name": "envoy.filters.network.http_connection_manager",
-                 "subFilter": {"name": "envoy.filters.http.router"}}}}},
+                 "name": HCM_FILTER, "subFilter": {"name": "envoy.filters.http.router"}}}}},
              "patch": {"operation": "INSERT_BEFORE", "value": ext_proc_filter(gateway)}},
             {"applyTo": "LISTENER", "match": on_gateway,
-             "patch": {"operation": "MERGE",
-                       "value": {"per_connection_buffer_limit_bytes": int(quantity_value(str(spec.body_limit)))}}},
+             "patch": {"operation": "MERGE", "value": {"per_connection_buffer_limit_bytes": spec.body_limit_bytes}}},
+            # Over HTTP/2 a stream buffers up to its window, not the connection's buffer.
+            {"applyTo": "NETWORK_FILTER",
+             "match": {**on_gateway, "listener": {"filterChain": {"filter": {"name": HCM_FILTER}}}},
+             "patch": {"operation": "MERGE", "value": {"name": HCM_FILTER, "typed_config": {
+                 "@type": HCM_TYPE,
+                 "http2_protocol_options": {"initial_stream_window_size": spec.http2_stream_window}}}}},
         ]})
     return [*created, envoy_filter]

@@ -15,6 +15,7 @@ from ..config.sensitive import reveal
 from ..declare import declare, registered
 from ..entry import entry_call
 from ..config.ingress import IngressSpec
+from ..config.kube import chart_source
 from ..resolve.deferred import Deferred, defer
 from ..resolve.ingress import IngressObjects, ResolvedIngress, resolve_ingress
 from ..resolve.secret import check_namespace_reached, namespace_check
@@ -125,15 +126,14 @@ class SigsciIngressController(pulumi.ComponentResource):
         agents = [declare(f"{name}-agent-{obj['kind'].lower()}", obj, child, bindings)
                   for obj in objects.agent_objects]
 
-        repository = spec.chart_repository
-        oci = repository.startswith("oci://")
+        chart, repository = chart_source(spec.chart_repository, flavour.chart)
         release = k8s.helm.v3.Release(
             f"{name}-release",
             name=spec.release,
             namespace=namespace,
-            chart=f"{repository.rstrip('/')}/{flavour.chart}" if oci else flavour.chart,
+            chart=chart,
             version=spec.chart_version,
-            repository_opts=None if oci else k8s.helm.v3.RepositoryOptsArgs(repo=repository),
+            repository_opts=k8s.helm.v3.RepositoryOptsArgs(repo=repository) if repository else None,
             values=reveal(objects.values, bindings),
             # A failed install or upgrade rolls back: nothing is left half-built.
             atomic=True,

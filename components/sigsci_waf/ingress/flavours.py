@@ -26,6 +26,14 @@ _USER = ("replaces the controller's security context, which sets the user nginx 
          "that user so that nginx can reach its socket")
 _SNIPPET_ANNOTATIONS = ("lets any Ingress of this class add configuration snippets, which can switch the "
                         "module off for its routes")
+_STREAM_PORTS = ("opens more ports on the controller, which only stream (TCP/UDP) listeners serve; that traffic "
+                 "never passes through the HTTP module and would not be inspected")
+_WATCHED = ("limits the namespaces the controller watches; the routes' Ingresses live in their backends' "
+            "namespaces, and one outside them would never be served")
+_HOST_NETWORK = ("runs the controller in the node's network: the agents' NetworkPolicy admits the controller "
+                 "pods by label, which most network plugins do not match for host-network pods, and with the "
+                 "chart's dnsPolicy the agents' Service name does not resolve, so nginx would pass requests "
+                 "uninspected; use a sidecar agentLifetime, or leave hostNetwork unset")
 
 
 @dataclass(frozen=True)
@@ -66,6 +74,20 @@ class FlavourChart:
     # not set them. Every value the chart reads that changes which config, template, image, binary or
     # user the controller runs with, or that opens a path around the HTTP module, is here.
     guarded_values: dict[str, str] = field(default_factory=dict)
+    # The same, for values that stop inspection only when the agents are their own Service (agentLifetime service).
+    guarded_with_agent_service: dict[str, str] = field(default_factory=dict)
+    # Paths in the controller image a volume of the user's may not be mounted at, over or under: nginx's config
+    # and template, the modules directory and the binaries. A '*' matches within one directory level.
+    protected_paths: tuple[str, ...] = ()
+    # The container the chart runs the controller in: a values key naming it (with its default), or None when it
+    # is the chart's name (nameOverride followed).
+    container_name_value: tuple[str, str] | None = None
+    # Volumes the chart adds to the controller pod itself (under some settings): a mount may name them, a
+    # volume of the user's may not take their name.
+    chart_volumes: tuple[str, ...] = ()
+    # IngressClass names a stock controller of this family serves: a stock controller in the cluster would
+    # serve our Ingresses around the WAF. Name -> why.
+    stock_classes: dict[str, str] = field(default_factory=dict)
     # The chart's naming inputs: every name and selector label is derived from them as the chart does.
     service_name_override: str | None = None  # a top-level value renaming only the controller Service
     selector_labels_override: str | None = None  # a value replacing the pod selector labels whole
@@ -110,6 +132,17 @@ _INGRESS_NGINX_LAYOUT = dict(
     suffixed_services={"-admission": ("controller.admissionWebhooks.enabled", True),
                        "-metrics": ("controller.metrics.enabled", False),
                        "-internal": ("controller.service.internal.enabled", False)},
+    # rootfs/Dockerfile: config and template under /etc/nginx, nginx in /usr/local/nginx (linked from
+    # /usr/bin/nginx), the controller at /; the Fastly module in /usr/lib/nginx/modules.
+    protected_paths=("/etc/nginx", "/usr/lib/nginx/modules", "/usr/local/nginx", "/usr/bin/nginx",
+                     "/nginx-ingress-controller"),
+    container_name_value=("controller.containerName", "controller"),
+    # controller-deployment.yaml: the admission webhook's certificate, and extraModules' shared volume.
+    chart_volumes=("webhook-cert", "modules"),
+    stock_classes={"ingress-nginx": "its controller value k8s.io/ingress-nginx is the stock ingress-nginx "
+                                    "controller's, so a stock controller in the cluster would serve this class's "
+                                    "Ingresses without the WAF"},
+    guarded_with_agent_service={"controller.hostNetwork": _HOST_NETWORK},
     guarded_values={
         "controller.configMapNamespace": _OTHER_CONFIGMAP,
         "controller.extraArgs.configmap": _OTHER_CONFIGMAP,
@@ -125,11 +158,17 @@ _INGRESS_NGINX_LAYOUT = dict(
         "controller.extraArgs.udp-services-configmap": _STREAM,
         "controller.extraArgs.enable-ssl-passthrough": _PASSTHROUGH,
         "controller.extraArgs.ssl-passthrough-proxy-port": _PASSTHROUGH,
+        "controller.config.stream-snippet": _STREAM,
         "controller.extraArgs.ingress-class": "the class is set from sigsci:ingress.ingressClass",
         "controller.extraArgs.controller-class": "the class is set from sigsci:ingress.ingressClass",
         "controller.allowSnippetAnnotations": _SNIPPET_ANNOTATIONS,
         "controller.config.allow-snippet-annotations": _SNIPPET_ANNOTATIONS,
         "controller.config.annotations-risk-level": _SNIPPET_ANNOTATIONS,
+        "controller.scope": _WATCHED,
+        "controller.extraArgs.watch-namespace": _WATCHED,
+        "controller.extraArgs.watch-namespace-selector": _WATCHED,
+        "controller.extraArgs.annotations-prefix": ("changes the annotations' prefix: the admission webhook then "
+                                                    "refuses every route annotation with the standard prefix"),
         "namespaceOverride": ("moves the chart's objects out of the release namespace, away from the agent "
                               "keys' Secret; set sigsci:ingress.namespace instead"),
     },
@@ -173,6 +212,15 @@ FLAVOURS: dict[Flavour, FlavourChart] = {
         nginx_gid=101,
         service_name_override="serviceNameOverride",
         selector_labels_override="controller.selectorLabels",
+        # build/Dockerfile: the templates and the controller at /, config under /etc/nginx; the Fastly module in
+        # /usr/lib/nginx/modules.
+        protected_paths=("/etc/nginx", "/usr/lib/nginx/modules", "/*.tmpl", "/nginx-ingress"),
+        # _helpers.tpl volumeEntries: with readOnlyRootFilesystem.
+        chart_volumes=("nginx-etc", "nginx-lib", "nginx-state", "nginx-log", "nginx-cache"),
+        # F5's controllers serve an IngressClass by its name (-ingress-class), under one fixed controller value.
+        stock_classes={"nginx": "it is the stock F5 chart's class; F5 controllers serve a class by its name, so a "
+                                "stock controller in the cluster would serve this class's Ingresses without the WAF"},
+        guarded_with_agent_service={"controller.hostNetwork": _HOST_NETWORK},
         guarded_values={
             "controller.customConfigMap": _OTHER_CONFIGMAP,
             "controller.config.entries.main-template": _TEMPLATE,
@@ -184,6 +232,11 @@ FLAVOURS: dict[Flavour, FlavourChart] = {
             "controller.enableTLSPassthrough": _PASSTHROUGH,
             "controller.tlsPassthroughPort": _PASSTHROUGH,
             "controller.globalConfiguration": _STREAM,
+            "controller.config.entries.stream-snippets": _STREAM,
+            "controller.customPorts": _STREAM_PORTS,
+            "controller.service.customPorts": _STREAM_PORTS,
+            "controller.watchNamespace": _WATCHED,
+            "controller.watchNamespaceLabel": _WATCHED,
             "controller.enableSnippets": _SNIPPET_ANNOTATIONS,
             "controller.nginxplus": "switches to NGINX Plus templates and binary, which the Fastly module is "
                                     "not built for",

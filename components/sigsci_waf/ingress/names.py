@@ -48,6 +48,16 @@ def controller_fullname(ing: ResolvedIngress, release: str | None = None) -> str
     return _chart_name_text(f"{chart_fullname(ing, release)}-{suffix}")
 
 
+def controller_container_name(ing: ResolvedIngress) -> str:
+    """The controller's container in its pod: a value of the chart's (ingress-nginx `controller.containerName`),
+    else the chart's name (F5)."""
+    if ing.flavour.container_name_value is not None:
+        dotted, default = ing.flavour.container_name_value
+        value = extra_value(ing, dotted)
+        return value if isinstance(value, str) and value else default
+    return chart_name(ing)
+
+
 def suffixed_service_names(ing: ResolvedIngress, release: str | None = None) -> list[str]:
     """The chart's other Services named `<controller fullname><suffix>`, which it does not shorten to 63."""
     names = []

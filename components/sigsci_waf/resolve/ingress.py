@@ -124,13 +124,19 @@ def _check_names(ing: ResolvedIngress) -> None:
         value = extra_value(ing, dotted)
         if value is not None and not isinstance(value, str):
             raise ConfigError(_extra_key(ing, dotted), "must be a string")
-    checks = [("nameOverride", chart_name(ing), is_label_value, "a label value (the pods' app.kubernetes.io/name)"),
-              ("controller.name", controller_fullname(ing), is_dns_subdomain, "a valid Deployment name"),
-              (flavour.service_name_override or "controller.name", controller_service_name(ing), is_dns_1035,
-               "a valid Service name (DNS-1035 label)")]
-    for dotted, rendered, valid, what in checks:
+    # The values each rendered name is made of, the one it is most likely wrong for first.
+    fullname_inputs = ("controller.name", "fullnameOverride",
+                       *(() if extra_value(ing, "fullnameOverride") else ("nameOverride",)))
+    service_override = flavour.service_name_override
+    service_inputs = (service_override,) if service_override and extra_value(ing, service_override) \
+        else fullname_inputs
+    checks = [(("nameOverride",), chart_name(ing), is_label_value, "a label value (the pods' app.kubernetes.io/name)"),
+              (fullname_inputs, controller_fullname(ing), is_dns_subdomain, "a valid Deployment name"),
+              (service_inputs, controller_service_name(ing), is_dns_1035, "a valid Service name (DNS-1035 label)")]
+    for inputs, rendered, valid, what in checks:
         if not valid(rendered):
-            raise ConfigError(_extra_key(ing, dotted), f"the chart would render {rendered!r}, which is not {what}")
+            raise ConfigError(_extra_key(ing, _renamed_by(ing, inputs)),
+                              f"the chart would render {rendered!r}, which is not {what}")
     too_long = [n for n in suffixed_service_names(ing) if not is_dns_1035(n)]
     if too_long:
         release = ing.spec.release
@@ -149,6 +155,13 @@ def _check_names(ing: ResolvedIngress) -> None:
                 is_qualified_name(k) and isinstance(v, str) and is_label_value(v) for k, v in labels.items())):
             raise ConfigError(_extra_key(ing, flavour.selector_labels_override),
                               "must be a non-empty map of valid label keys to label values")
+
+
+def _renamed_by(ing: ResolvedIngress, inputs: Sequence[str]) -> str:
+    """Which of the set values a rendered name is made of is to blame: one that is no DNS label itself, else the
+    first set."""
+    given = [dotted for dotted in inputs if extra_value(ing, dotted)]
+    return next((d for d in given if not is_dns_1035(extra_value(ing, d))), given[0] if given else inputs[0])
 
 
 def _extra_key(ing: ResolvedIngress, dotted: str) -> str:

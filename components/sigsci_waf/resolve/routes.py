@@ -101,9 +101,17 @@ def resolve_routes(routes: Sequence[RouteBase], key: str, apps: Mapping[str, lis
         # One entry, one set of rules: the same host and path in two objects (in any namespaces) would leave
         # the controller to pick one of them.
         rule = (route.host, route.path)
-        if rule in rules:
+        # A Prefix path matches by segment: '/a' and '/a/' are one rule to Kubernetes and Gateway API alike.
+        from ..config.choices import PathType
+
+        prefix = (route.host, PathType.PREFIX, route.path.rstrip("/") or "/") \
+            if getattr(route, "path_type", PathType.PREFIX) == PathType.PREFIX else None
+        taken = rule if rule in rules else prefix if prefix in rules else None
+        if taken is not None:
             raise ConfigError(f"{here}.path", f"host {route.host or '*'} path {route.path} is already routed by "
-                                              f"{labels[rules[rule]]} on {place}")
+                                              f"{labels[rules[taken]]} on {place}")
         rules[rule] = index
+        if prefix is not None:
+            rules[prefix] = index
         resolved.append(ResolvedRoute(route=route, name=name, namespace=namespace, service=service, port=port))
     return resolved, warnings

@@ -38,7 +38,7 @@ class ResolvedSecret:
     namespaces: tuple[str, ...]
     access_key_id: Any = None  # the keys (an Input, secret), when the Secret is created from them
     secret_access_key: Any = None
-    name_is_secret: bool = False  # the site came from secret config, so the Secret's name is one too
+    name_is_secret: bool = False  # the site or existingSecret came from secret config: the name is secret too
     key_names: tuple[str, str] = ("accessKeyId", "secretAccessKey")  # how errors name the two keys
 
     @property
@@ -96,6 +96,20 @@ def check_key(value: Any, key: str) -> None:
         raise ConfigError(key, f"must be a string or a pulumi Output of one, not {type(value).__name__}")
     if not value.strip():
         raise ConfigError(key, "is empty: the agent does not start without both keys")
+    problem = key_text_problem(value)
+    if problem is not None:
+        raise ConfigError(key, problem)
+
+
+def key_text_problem(value: str) -> str | None:
+    """What is wrong with an agent key's text, never repeating it: keys are printable, with nothing around them
+    (a pasted key often brings its line break along, and the agent would send it)."""
+    if value != value.strip():
+        return ("has whitespace or a line break before or after it: set the key alone (copy it without the "
+                "line's end)")
+    if not value.isprintable():
+        return "holds a control character: an agent key is printable text; set the key as the console shows it"
+    return None
 
 
 def known_key(value: Any, key: str) -> Any:
@@ -115,6 +129,9 @@ def known_key(value: Any, key: str) -> Any:
                                    "start without both keys")
         if not resolved.strip():
             raise ConfigError(key, "resolved to an empty string: the agent does not start without both keys")
+        problem = key_text_problem(resolved)
+        if problem is not None:
+            raise ConfigError(key, f"resolved to a key that {problem}")
         return resolved
 
     if isinstance(value, pulumi.Output):

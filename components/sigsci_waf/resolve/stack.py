@@ -88,7 +88,8 @@ def resolve_stack(config: StackInput) -> ResolvedStack:
         | ({gateway.spec.namespace} if gateway else set()) | set(injection.spec.namespaces if injection else ())
     secret = resolve_secret(f"{NAMESPACE}:", site=config.site, existing_secret=config.existing_secret,
                             access_key_id=config.access_key_id, secret_access_key=config.secret_access_key,
-                            namespaces=sorted(namespaces), name_is_secret="site" in secret_keys)
+                            namespaces=sorted(namespaces),
+                            name_is_secret=not secret_keys.isdisjoint({"site", "existingSecret"}))
     existing = read_existing_namespaces(config.existing_namespaces)
     if verify is not None:
         from .verify import resolve_verify
@@ -116,8 +117,11 @@ def resolve_apps(entries: list, shared_agent: AgentSettings, *, secret: bool, ro
             claims.append(("Service", spec.namespace, app.service_name))
         for claim in claims:
             if claim in seen:
-                raise ConfigError(f"{key}.name", f"{claim[0]} {claim[1]}/{claim[2]} is already used by "
-                                                 f"{seen[claim]}; each app needs its own")
+                # The key that takes the name: a patched app's deployment or service, else its name.
+                field = {"Deployment": "deployment", "Service": "service"}.get(claim[0], "name")
+                field = field if getattr(spec, field, None) == claim[2] else "name"
+                raise ConfigError(f"{key}.{field}", f"{claim[0]} {claim[1]}/{claim[2]} is already used by "
+                                                    f"{seen[claim]}; each app needs its own")
             seen[claim] = key
         apps.append(app)
     return apps

@@ -115,7 +115,8 @@ def admission_service(release: str) -> str:
 
 
 def yaml_reads_as_text(name: str) -> bool:
-    """The configuration page's rule for an IngressClass name, which the charts write unquoted: not a word YAML 1.1
+    """The configuration page's rule for the names the charts write unquoted (the IngressClass, the release's
+    namespace and name): not a word YAML 1.1
     reads as null or true/false, and not a number (digits, 0x/0o/0b, a decimal or exponent form) or a date."""
     words = {"null", "y", "n", "yes", "no", "on", "off", "true", "false"}
     number = re.fullmatch(r"(0x[0-9a-f]+|0o[0-7]+|0b[01]+|[0-9]*\.?[0-9]*(e[-+]?[0-9]+)?|\d{4}-\d{1,2}-\d{1,2})", name)
@@ -377,9 +378,9 @@ def route(draw, targets: dict[str, list[tuple[str, str]]], *, gateway: bool = Fa
 def _ingress_keys(chart: str, sidecar: bool, run_as_user: bool) -> st.SearchStrategy[dict]:
     other_version = "4.14.0" if chart == "nginx-ingress" else "2.5.0"
     return _opt(
-        namespace=dns_label,
+        namespace=dns_label.filter(yaml_reads_as_text),
         createNamespace=st.booleans(),
-        releaseName=st.one_of(dns_1035.filter(lambda n: len(n) <= RELEASE_MAX),
+        releaseName=st.one_of(dns_1035.filter(lambda n: len(n) <= RELEASE_MAX and yaml_reads_as_text(n)),
                               st.sampled_from(["r" * RELEASE_MAX, "edge", "web", "sigsci", "edge-ingress-nginx"])),
         chart=_opt(version=st.sampled_from([KNOWN_CHART_VERSION[chart]] * 3 + [other_version]),
                    repository=st.sampled_from(["https://charts.example.com/mirror", "oci://registry.example.com/c"])),
@@ -977,7 +978,8 @@ GATEWAY_KEYS: dict[str, tuple[Any, st.SearchStrategy | None]] = {
     "createNamespace": (Leaf("bool"), st.booleans()),
     "envoyGateway.enabled": (Leaf("bool"), st.booleans()),
     "envoyGateway.namespace": (Leaf("label"), st.one_of(st.sampled_from([gateway_docs.ENVOY_GATEWAY_NAMESPACE,
-                                                                         gateway_docs.NAMESPACE, "edge"]), dns_label)),
+                                                                         gateway_docs.NAMESPACE, "edge"]),
+                                                        dns_label.filter(yaml_reads_as_text))),
     "envoyGateway.version": (Leaf("gateway-chart-version"), st.sampled_from(["v1.9.0", "v1.8.2", "v2.0.0"])),
     "envoyGateway.repository": (Leaf("url"), st.sampled_from(["oci://docker.io/envoyproxy",
                                                               "oci://registry.example.com/mirror",

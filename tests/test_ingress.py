@@ -483,3 +483,25 @@ def test_a_chart_repository_with_credentials_is_refused():
     assert err.value.key == "sigsci:ingress.chart.repository"
     assert "s3cr3t" not in str(err.value) and "credentials" in str(err.value)
     assert mocks.resources == []
+
+
+@pytest.mark.parametrize("config, key", [
+    (ingress_config(namespace="0"), "sigsci:ingress.namespace"),
+    (ingress_config(namespace="yes"), "sigsci:ingress.namespace"),
+    (ingress_config(flavour="nginx-ingress", releaseName="on"), "sigsci:ingress.releaseName"),
+    (ingress_config(releaseName="null"), "sigsci:ingress.releaseName"),
+])
+def test_a_release_namespace_or_name_yaml_reads_as_no_text_is_refused(config, key):
+    # The charts write `namespace: {{ .Release.Namespace }}` and `app.kubernetes.io/instance: {{ .Release.Name }}`
+    # unquoted: as a number or boolean, every object of the release is refused.
+    with pytest.raises(ConfigError) as err:
+        harness.run_config(config)
+    assert err.value.key == key
+
+
+def test_envoy_gateways_namespace_yaml_reads_as_no_text_is_refused():
+    config = {**ingress_config(), "sigsci:gateway": {"envoyGateway": {"namespace": "007"}}}
+    del config["sigsci:ingress"]
+    with pytest.raises(ConfigError) as err:
+        harness.run_config(config)
+    assert err.value.key == "sigsci:gateway.envoyGateway.namespace"

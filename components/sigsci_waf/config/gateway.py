@@ -14,7 +14,7 @@ from .agent import AgentSettings
 from .choices import GatewayImplementation, PathType
 from .errors import Problem
 from .sensitive import STRUCTURE
-from .kube import (ChartRepository, DnsLabel, DnsSubdomain, Host, Port, UnprivilegedPort, _text, is_ip,
+from .kube import (ChartNamespace, ChartRepository, DnsLabel, DnsSubdomain, Host, Port, UnprivilegedPort, _text, is_ip,
                    is_label_value, quantity_value)
 from .model import Model
 from .routes import RouteBase
@@ -100,7 +100,7 @@ class EnvoyGatewayInstall(Model):
 
     # None: the default, installed unless existingGateway is set (GatewaySpec.installs_envoy_gateway).
     enabled: StrictBool | None = None
-    namespace: DnsLabel = DEFAULT_ENVOY_GATEWAY_NAMESPACE
+    namespace: ChartNamespace = DEFAULT_ENVOY_GATEWAY_NAMESPACE
     version: Annotated[str, STRUCTURE] = Field(default=ENVOY_GATEWAY_VERSION, pattern=r"^v?[0-9]+\.[0-9]+\.[0-9]+(?:-[0-9A-Za-z.-]+)?$")
     repository: ChartRepository = ENVOY_GATEWAY_REPOSITORY
 

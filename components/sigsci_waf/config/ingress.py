@@ -11,8 +11,8 @@ from ..ingress.flavours import FLAVOURS
 from .agent import AgentSettings, Quantities, Resources
 from .choices import AgentLifetime, ExternalTrafficPolicy, Flavour, PathType, PullPolicy, ServiceType
 from .errors import Problem
-from .kube import (Annotations, ChartName, ChartRepository, Digest, DnsLabel, DnsSubdomain, ReleaseName, Repository,
-                   Tag, _text)
+from .kube import (Annotations, ChartName, ChartNamespace, ChartReleaseName, ChartRepository, Digest,
+                   DnsSubdomain, Repository, Tag, _text)
 from .model import Model
 from .routes import RouteBase
 
@@ -145,9 +145,9 @@ class IngressSpec(Model):
     """`sigsci:ingress`: the NGINX ingress controller with the Fastly module and the agent."""
 
     flavour: Flavour = Flavour.INGRESS_NGINX
-    namespace: DnsLabel = DEFAULT_NAMESPACE
+    namespace: ChartNamespace = DEFAULT_NAMESPACE
     create_namespace: StrictBool = True
-    release_name: ReleaseName | None = None
+    release_name: ChartReleaseName | None = None
     chart: Chart = Chart()
     controller: ControllerSpec = ControllerSpec()
     agent_lifetime: AgentLifetime = AgentLifetime.NATIVE_SIDECAR

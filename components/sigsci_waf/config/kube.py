@@ -140,17 +140,15 @@ _YAML_NOT_TEXT = re.compile(r"null|y|n|yes|no|true|false|on|off|[0-9]+|0x[0-9a-f
 
 def _yaml_text(value: str) -> str:
     if _YAML_NOT_TEXT.fullmatch(value):
-        raise ValueError(f"{shown(value)} would be read as a number, date or true/false where a chart writes it "
-                         "unquoted (its IngressClass), and the object would be refused; add a letter, e.g. "
-                         f"'class-{value}'")
+        raise ValueError(f"{shown(value)} would be read as a number, date, null or true/false where the chart "
+                         "writes it unquoted, and its objects would be refused; add a letter, e.g. "
+                         f"'x-{value}'")
     return value
 
 
 # An Ingress host: a DNS subdomain, optionally a wildcard's '*.' first.
 _HOST = re.compile(r"^(\*\.)?[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
 Host = _text(_HOST, 253, "a host name such as 'shop.example.com' or '*.example.com' (lower case, no port, no IP)")
-# A name a chart writes into its manifests unquoted: a DNS subdomain YAML reads back as text.
-ChartName = Annotated[DnsSubdomain, AfterValidator(_yaml_text)]
 _CHART_REPOSITORY = re.compile(r"(https?|oci)://[^\s]+")
 
 
@@ -188,6 +186,12 @@ def chart_source(repository: str, chart: str) -> tuple[str, str | None]:
 ReleaseName = _text(_DNS_1035, 53,
                     "a Helm release name the charts can name Services after (lower-case letters, digits and '-', "
                     "starting with a letter, at most 53 characters)")
+
+# Names a chart writes into its manifests unquoted (an IngressClass, the release's namespace and name, which the
+# charts also put in label values): their rule, and YAML must read them back as text.
+ChartName = Annotated[DnsSubdomain, AfterValidator(_yaml_text)]
+ChartNamespace = Annotated[DnsLabel, AfterValidator(_yaml_text)]
+ChartReleaseName = Annotated[ReleaseName, AfterValidator(_yaml_text)]
 
 
 def _annotation_keys(annotations: dict[str, str]) -> dict[str, str]:

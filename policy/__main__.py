@@ -5,8 +5,9 @@ from pulumi_policy import (EnforcementLevel, PolicyConfigSchema, PolicyPack, Res
 
 from sigsci_policies import (validate_agent_hardened, validate_controller_module, validate_controller_reaches_agents,
                              validate_extproc_fail_closed, validate_gateway_covered, validate_image_digests,
-                             validate_no_bypass, validate_no_bypass_ingress, validate_no_bypass_network_policy,
-                             validate_no_bypass_route, validate_no_unprotected_pods, validate_pinned_versions)
+                             validate_module_kept, validate_no_bypass, validate_no_bypass_ingress,
+                             validate_no_bypass_network_policy, validate_no_bypass_route, validate_no_unprotected_pods,
+                             validate_pinned_versions)
 
 PolicyPack(
     name="sigsci-waf-coverage",
@@ -65,6 +66,13 @@ PolicyPack(
             description="No egress NetworkPolicy on the pods of a WAF ingress controller whose agents run as their "
                         "own Service leaves them without a way to the agents' port (the module fails open).",
             validate=validate_controller_reaches_agents,
+        ),
+        StackValidationPolicy(
+            name="sigsci-module-kept",
+            description="No ConfigMap or ConfigMapPatch of a WAF controller's ConfigMap rewrites the module's "
+                        "snippets or sets a key its release guards, and no module app's container (or a patch of its "
+                        "workload) points its address variable away from its agent.",
+            validate=validate_module_kept,
         ),
         ResourceValidationPolicy(
             name="sigsci-agent-hardened",

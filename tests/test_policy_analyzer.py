@@ -14,8 +14,9 @@ from test_policy_coverage import PROBES, _probe, _service
 from test_policy_pack import STACK_CONFIG, _resources
 from sigsci_policies import (validate_agent_hardened, validate_controller_module, validate_controller_reaches_agents,
                              validate_extproc_fail_closed, validate_gateway_covered, validate_image_digests,
-                             validate_no_bypass, validate_no_bypass_ingress, validate_no_bypass_network_policy,
-                             validate_no_bypass_route, validate_no_unprotected_pods, validate_pinned_versions)
+                             validate_module_kept, validate_no_bypass, validate_no_bypass_ingress,
+                             validate_no_bypass_network_policy, validate_no_bypass_route, validate_no_unprotected_pods,
+                             validate_pinned_versions)
 
 POLICY_OF = {
     validate_no_bypass: "sigsci-no-bypass-service",
@@ -26,6 +27,7 @@ POLICY_OF = {
     validate_no_bypass_route: "sigsci-no-bypass-route",
     validate_gateway_covered: "sigsci-gateway-covered",
     validate_extproc_fail_closed: "sigsci-extproc-fail-closed",
+    validate_module_kept: "sigsci-module-kept",
     validate_agent_hardened: "sigsci-agent-hardened",
     validate_pinned_versions: "sigsci-pinned-versions",
     validate_image_digests: "sigsci-valid-image-digests",
@@ -124,7 +126,7 @@ def test_each_policy_module_holds_one_policy_and_the_pack_wires_every_one():
         wired[kwargs["validate"]] = kwargs["name"]
 
     _declare(PolicyPack=lambda **kwargs: None, StackValidationPolicy=record, ResourceValidationPolicy=record)
-    assert len(defined) == 12 and wired == defined
+    assert len(defined) == 13 and wired == defined
     assert {getattr(sigsci_policies, name) for name in sigsci_policies.__all__} == set(defined)
 
 

@@ -255,3 +255,26 @@ def test_the_component_types_and_the_module_apps_variable():
     assert constants.APP_COMPONENT == APP_TYPE
     assert constants.GATEWAY_COMPONENT == GATEWAY_TYPE
     assert constants.MODULE_ADDRESS_ENV == DEFAULT_RPC_ADDRESS_ENV
+
+
+@pytest.mark.parametrize("chart,flavour", CHARTS, ids=[chart for chart, _ in CHARTS])
+def test_the_controller_values_and_guarded_configmap_keys(chart, flavour):
+    """Where the chart keeps its IngressClass's controller value (F5's is fixed), and the ConfigMap keys the package
+    guards in the release's values, which a ConfigMapPatch of the controller's ConfigMap must not set."""
+    layout = constants._LAYOUTS[chart]
+    assert (layout["controller_value"] is not None) is flavour.sets_controller_value
+    prefix = ".".join(flavour.config_path) + "."
+    guarded = sorted(k[len(prefix):] for k in flavour.guarded_values if k.startswith(prefix))
+    assert sorted(layout["guarded_config"]) == guarded
+
+
+def test_ingress_nginx_default_controller_value():
+    import yaml
+
+    import reference
+
+    why = reference.missing()
+    if why is not None:
+        pytest.skip(why)
+    values = yaml.safe_load(reference.values_file("ingress-nginx", "4.15.1").read_text())
+    assert constants._DEFAULT_CONTROLLER_VALUE == values["controller"]["ingressClassResource"]["controllerValue"]

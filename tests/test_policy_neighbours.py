@@ -12,8 +12,9 @@ from policy_probes import network_policy
 from test_policy_coverage import DEPLOYMENT, DEPLOYMENT_PATCH, INGRESS, SERVICE, SERVICE_PATCH
 from test_policy_pack import OPTIONS, STACK_CONFIG, _resources, violations
 from test_policy_pack import (validate_agent_hardened, validate_controller_reaches_agents, validate_gateway_covered,
-                              validate_no_bypass, validate_no_bypass_ingress, validate_no_bypass_network_policy,
-                              validate_no_bypass_route, validate_no_unprotected_pods, validate_pinned_versions)
+                              validate_module_kept, validate_no_bypass, validate_no_bypass_ingress,
+                              validate_no_bypass_network_policy, validate_no_bypass_route, validate_no_unprotected_pods,
+                              validate_pinned_versions)
 
 GATEWAY = "kubernetes:gateway.networking.k8s.io/v1:Gateway"
 HTTP_ROUTE = "kubernetes:gateway.networking.k8s.io/v1:HTTPRoute"
@@ -323,3 +324,197 @@ def test_a_patch_raising_the_agents_memory_limit_is_not_reported(stacks):
     writable[2]["spec"]["template"]["spec"]["containers"][0]["securityContext"] = {"readOnlyRootFilesystem": False}
     found = violations(validate_agent_hardened, [writable])
     assert len(found) == 1 and "readOnlyRootFilesystem" in found[0]
+
+
+# -- a second controller claiming the WAF controller's class ----------------------------------------------------
+
+RELEASE = "kubernetes:helm.sh/v3:Release"
+INGRESS_CLASS = "kubernetes:networking.k8s.io/v1:IngressClass"
+
+
+def _stock_release(chart, controller):
+    return (RELEASE, "p-stock", {"name": "stock", "namespace": "other-ingress", "chart": chart, "version": "4.15.1",
+                                 "values": {"controller": controller}})
+
+
+@pytest.mark.parametrize("stack, release, words", [
+    ("dev", _stock_release("ingress-nginx", {"ingressClassResource": {
+        "enabled": False, "name": "other", "controllerValue": "k8s.io/sigsci-nginx"}, "ingressClass": "other"}),
+     "controller value 'k8s.io/sigsci-nginx'"),
+    ("dev", _stock_release("ingress-nginx", {"ingressClass": "sigsci-nginx"}), "class 'sigsci-nginx'"),
+    ("staging", _stock_release("nginx-ingress", {"ingressClass": {"name": "sigsci-nginx", "create": False}}),
+     "class 'sigsci-nginx'"),
+    ("staging", _stock_release("ingress-nginx", {"ingressClassResource": {
+        "name": "f5", "controllerValue": "nginx.org/ingress-controller"}, "ingressClass": "f5"}),
+     "controller value 'nginx.org/ingress-controller'"),
+])
+def test_a_stock_controller_claiming_the_waf_class_is_reported(stacks, stack, release, words):
+    found = violations(validate_no_bypass_ingress, [*stacks[stack], release])
+    assert len(found) == 1 and "p-stock (Helm release other-ingress/stock)" in found[0] and words in found[0], found
+    assert "without the WAF module" in found[0]
+
+
+def test_a_stock_controller_of_its_own_class_passes(stacks):
+    stock = _stock_release("ingress-nginx", {"ingressClassResource": {"name": "nginx", "default": True}})
+    f5 = _stock_release("nginx-ingress", {"ingressClass": {"name": "nginx"}})
+    assert violations(validate_no_bypass_ingress, [*stacks["dev"], stock]) == []
+    assert violations(validate_no_bypass_ingress, [*stacks["staging"], (RELEASE, "p-f5", f5[2])]) == []
+
+
+def _ingress_class(name, controller):
+    return (INGRESS_CLASS, f"p-class-{name}", {"apiVersion": "networking.k8s.io/v1", "kind": "IngressClass",
+                                                "metadata": {"name": name}, "spec": {"controller": controller}})
+
+
+@pytest.mark.parametrize("probe", [_ingress_class("sigsci-nginx", "k8s.io/ingress-nginx"),
+                                   _ingress_class("other", "k8s.io/sigsci-nginx")])
+def test_an_ingress_class_taking_the_waf_name_or_value_is_reported(stacks, probe):
+    found = violations(validate_no_bypass_ingress, [*stacks["dev"], probe])
+    assert len(found) == 1 and probe[1] in found[0] and "IngressClass" in found[0], found
+
+
+def test_the_ingress_class_a_waf_release_serves_without_creating_it_passes(stacks):
+    dev = stacks["dev"]
+    release = _props(dev, "ingress-release")
+    release["values"]["controller"]["ingressClassResource"]["enabled"] = False
+    own = _ingress_class("sigsci-nginx", "k8s.io/sigsci-nginx")
+    assert violations(validate_no_bypass_ingress, [*_replace(dev, "ingress-release", release), own]) == []
+    assert len(violations(validate_no_bypass_ingress, [*dev, own])) == 1
+
+
+# -- the module kept: the controller's ConfigMap, a module app's address ----------------------------------------
+
+CONFIG_MAP_PATCH = "kubernetes:core/v1:ConfigMapPatch"
+
+
+def _config_map(name, data, patch=True):
+    return (CONFIG_MAP_PATCH if patch else "kubernetes:core/v1:ConfigMap", "p-cm", {
+        "apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": name, "namespace": "sigsci-ingress"},
+        "data": data})
+
+
+@pytest.mark.parametrize("stack, probe, words", [
+    ("dev", _config_map("sigsci-ingress-nginx-controller", {"main-snippet": "", "http-snippet": ""}),
+     "drops the module's 'main-snippet'"),
+    ("dev", _config_map("sigsci-ingress-nginx-controller",
+                        {"http-snippet": "sigsci_agent_host unix:/tmp/nowhere.sock;"}),
+     "replaces the module's 'http-snippet'"),
+    ("dev", _config_map("sigsci-ingress-nginx-controller", {"allow-snippet-annotations": "true"}),
+     "'allow-snippet-annotations', which the release guards"),
+    ("dev", _config_map("sigsci-ingress-nginx-controller", {"proxy-body-size": "8m"}, patch=False),
+     "drops the module's 'main-snippet'"),
+    ("staging", _config_map("sigsci-nginx-ingress", {"main-snippets": "# none"}), "drops the module's 'main-snippets'"),
+    ("prod", _config_map("sigsci-nginx-ingress", {"main-template": "x"}), "'main-template', which the release"),
+])
+def test_a_controller_configmap_undoing_the_module_is_reported(stacks, stack, probe, words):
+    found = violations(validate_module_kept, [*stacks[stack], probe])
+    assert len(found) == 1 and "p-cm (ConfigMap" in found[0] and words in found[0], found
+
+
+def test_a_controller_configmap_patch_of_other_keys_passes(stacks):
+    patch = _config_map("sigsci-ingress-nginx-controller", {"proxy-body-size": "8m"})
+    other = _config_map("sigsci-ingress-nginx-other", {"main-snippet": ""})
+    assert violations(validate_module_kept, [*stacks["dev"], patch, other]) == []
+
+
+def _search_patch(containers):
+    return (DEPLOYMENT_PATCH, "p-search", {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {
+        "name": "search", "namespace": "shop"}, "spec": {"template": {"spec": {"containers": containers}}}})
+
+
+@pytest.mark.parametrize("containers, words", [
+    ([{"name": "search", "env": [{"name": "SIGSCI_RPC_ADDRESS", "value": "/tmp/nowhere.sock"}]}],
+     "sets SIGSCI_RPC_ADDRESS='/tmp/nowhere.sock'"),
+    ([{"name": "sigsci-agent", "env": [{"name": "SIGSCI_RPC_ADDRESS", "value": "/sigsci/tmp/other.sock"}]}],
+     "moves the sigsci-agent's rpc-address"),
+])
+def test_a_patch_pointing_a_module_app_away_from_its_agent_is_reported(stacks, containers, words):
+    found = violations(validate_module_kept, [*stacks["staging"], _search_patch(containers)])
+    assert len(found) == 1 and "p-search (DeploymentPatch shop/search)" in found[0] and words in found[0], found
+
+
+def test_a_module_app_keeping_its_address_passes(stacks):
+    same = _search_patch([{"name": "search", "env": [{"name": "SIGSCI_RPC_ADDRESS",
+                                                      "value": "unix:/sigsci/tmp/sigsci.sock"}]}])
+    other = _search_patch([{"name": "search", "env": [{"name": "LOG_LEVEL", "value": "debug"}]}])
+    assert violations(validate_module_kept, [*stacks["staging"], same, other]) == []
+
+
+def test_a_module_app_reading_another_address_is_reported(stacks):
+    staging = stacks["staging"]
+    workload = _props(staging, "search.shop-deployment")
+    app = workload["spec"]["template"]["spec"]["containers"][0]
+    next(e for e in app["env"] if e["name"] == "SIGSCI_RPC_ADDRESS")["value"] = "127.0.0.1:9"
+    found = violations(validate_module_kept, _replace(staging, "search.shop-deployment", workload))
+    assert len(found) == 1 and "search.shop-deployment" in found[0] and "'127.0.0.1:9'" in found[0], found
+
+
+def test_a_module_app_on_a_local_port_keeps_its_address():
+    from sigsci_policies.module_kept import _reaches
+
+    assert _reaches("localhost:9000", "127.0.0.1:9000") and _reaches("127.0.0.1:9000", "0.0.0.0:9000")
+    assert not _reaches("127.0.0.1:9001", "127.0.0.1:9000") and not _reaches("10.0.0.1:9000", "127.0.0.1:9000")
+    assert not _reaches("/tmp/x.sock", "/sigsci/tmp/sigsci.sock")
+
+
+# -- the agents' address, and the Gateway's class and proxies -----------------------------------------------------
+
+def test_a_patch_moving_the_controller_agents_rpc_address_is_reported(stacks):
+    patch = (DEPLOYMENT_PATCH, "p-agents", {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {
+        "name": AGENTS[0], "namespace": AGENTS[1]}, "spec": {"template": {"spec": {"containers": [
+            {"name": "sigsci-agent", "env": [{"name": "SIGSCI_RPC_ADDRESS", "value": "0.0.0.0:9998"}]}]}}}})
+    found = violations(validate_controller_reaches_agents, [*stacks["prod"], patch])
+    assert len(found) == 1 and "p-agents" in found[0] and "rpc-address to '0.0.0.0:9998'" in found[0], found
+    same = copy.deepcopy(patch)
+    same[2]["spec"]["template"]["spec"]["containers"][0]["env"][0]["value"] = "0.0.0.0:9999"
+    assert violations(validate_controller_reaches_agents, [*stacks["prod"], same]) == []
+
+
+WAF_GATEWAY = {"group": "gateway.networking.k8s.io", "kind": "Gateway", "name": "sigsci-gateway"}
+GATEWAY_PATCH = "kubernetes:gateway.networking.k8s.io/v1:GatewayPatch"
+
+
+def _gateway_patch(spec):
+    return (GATEWAY_PATCH, "p-gwp", {"apiVersion": "gateway.networking.k8s.io/v1", "kind": "Gateway", "metadata": {
+        "name": "sigsci-gateway", "namespace": "sigsci-gateway"}, "spec": spec})
+
+
+@pytest.mark.parametrize("target", [WAF_GATEWAY, {"group": "gateway.networking.k8s.io", "kind": "GatewayClass",
+                                                  "name": "sigsci-envoy"}])
+def test_an_envoy_patch_policy_on_a_waf_gateway_is_reported(stacks, target):
+    policy = ("kubernetes:gateway.envoyproxy.io/v1alpha1:EnvoyPatchPolicy", "p-epp", {
+        "apiVersion": "gateway.envoyproxy.io/v1alpha1", "kind": "EnvoyPatchPolicy",
+        "metadata": {"name": "strip", "namespace": "sigsci-gateway"},
+        "spec": {"targetRef": target, "type": "JSONPatch", "jsonPatches": [{
+            "type": "type.googleapis.com/envoy.config.listener.v3.Listener", "name": "sigsci-gateway/sigsci-gateway/http",
+            "operation": {"op": "remove", "path": "/default_filter_chain/filters/0/typed_config/http_filters/0"}}]}})
+    found = violations(validate_gateway_covered, [*stacks["dev"], policy])
+    assert len(found) == 1 and "p-epp (EnvoyPatchPolicy" in found[0] and "sigsci-gateway" in found[0], found
+    elsewhere = copy.deepcopy(policy)
+    elsewhere[2]["spec"]["targetRef"] = {**WAF_GATEWAY, "name": "plain"}
+    assert violations(validate_gateway_covered, [*stacks["dev"], elsewhere]) == []
+
+
+@pytest.mark.parametrize("via", ["gateway", "class"])
+def test_an_envoy_proxy_moving_ext_proc_on_a_waf_gateway_is_reported(stacks, via):
+    proxy = ("kubernetes:gateway.envoyproxy.io/v1alpha1:EnvoyProxy", "p-proxy", {
+        "apiVersion": "gateway.envoyproxy.io/v1alpha1", "kind": "EnvoyProxy",
+        "metadata": {"name": "proxy", "namespace": "sigsci-gateway"},
+        "spec": {"filterOrder": [{"name": "envoy.filters.http.ext_proc", "after": "envoy.filters.http.router"}]}})
+    ref = {"group": "gateway.envoyproxy.io", "kind": "EnvoyProxy", "name": "proxy"}
+    if via == "gateway":
+        referrer = _gateway_patch({"infrastructure": {"parametersRef": ref}})
+    else:
+        referrer = ("kubernetes:gateway.networking.k8s.io/v1:GatewayClassPatch", "p-gcp", {
+            "apiVersion": "gateway.networking.k8s.io/v1", "kind": "GatewayClass", "metadata": {"name": "sigsci-envoy"},
+            "spec": {"parametersRef": {**ref, "namespace": "sigsci-gateway"}}})
+    found = violations(validate_gateway_covered, [*stacks["dev"], proxy, referrer])
+    assert len(found) == 1 and "p-proxy (EnvoyProxy" in found[0] and "after: 'envoy.filters.http.router'" in found[0]
+    assert violations(validate_gateway_covered, [*stacks["dev"], proxy]) == []
+
+
+def test_a_patch_moving_a_waf_gateway_to_another_class_is_reported(stacks):
+    found = violations(validate_gateway_covered, [*stacks["dev"], _gateway_patch({"gatewayClassName": "istio"})])
+    assert len(found) == 1 and "p-gwp (GatewayPatch" in found[0] and "to 'istio'" in found[0], found
+    same = _gateway_patch({"gatewayClassName": "sigsci-envoy"})
+    assert violations(validate_gateway_covered, [*stacks["dev"], same]) == []

@@ -14,8 +14,8 @@ from ingress_configs import ingress_config
 sys.path.insert(0, str(harness.ROOT / "policy"))
 from sigsci_policies import (validate_agent_hardened, validate_controller_module,  # noqa: E402
                              validate_controller_reaches_agents, validate_extproc_fail_closed,
-                             validate_gateway_covered, validate_image_digests, validate_no_bypass,
-                             validate_no_bypass_ingress, validate_no_bypass_network_policy, validate_no_bypass_route,
+                             validate_gateway_covered, validate_image_digests, validate_module_kept,
+                             validate_no_bypass, validate_no_bypass_ingress, validate_no_bypass_network_policy, validate_no_bypass_route,
                              validate_no_unprotected_pods, validate_pinned_versions)
 
 OPTIONS = PolicyResourceOptions(protect=False, ignore_changes=[], delete_before_replace=None, aliases=[],
@@ -37,7 +37,7 @@ def _stack_args(resources):
 
 STACK_POLICIES = (validate_no_bypass, validate_no_unprotected_pods, validate_no_bypass_network_policy,
                   validate_no_bypass_ingress, validate_no_bypass_route, validate_gateway_covered,
-                  validate_extproc_fail_closed, validate_controller_reaches_agents)
+                  validate_extproc_fail_closed, validate_controller_reaches_agents, validate_module_kept)
 RESOURCE_POLICIES = (validate_agent_hardened, validate_pinned_versions, validate_image_digests,
                      validate_controller_module)
 # The pack's config per stack: dev follows the vendor's latest agent on purpose (README).
@@ -147,7 +147,7 @@ def test_the_pack_declares_its_policies():
                      "sigsci-pinned-versions", "sigsci-no-unprotected-pods", "sigsci-no-bypass-ingress",
                      "sigsci-valid-image-digests", "sigsci-controller-module", "sigsci-no-bypass-route",
                      "sigsci-gateway-covered", "sigsci-extproc-fail-closed", "sigsci-no-bypass-network-policy",
-                     "sigsci-controller-reaches-agents"}
+                     "sigsci-controller-reaches-agents", "sigsci-module-kept"}
 
 
 def test_the_pack_wires_each_policy_to_its_function():
@@ -168,6 +168,7 @@ def test_the_pack_wires_each_policy_to_its_function():
         "sigsci-no-bypass-route": ("StackValidationPolicy", "validate_no_bypass_route"),
         "sigsci-gateway-covered": ("StackValidationPolicy", "validate_gateway_covered"),
         "sigsci-extproc-fail-closed": ("StackValidationPolicy", "validate_extproc_fail_closed"),
+        "sigsci-module-kept": ("StackValidationPolicy", "validate_module_kept"),
         "sigsci-agent-hardened": ("ResourceValidationPolicy", "validate_agent_hardened"),
         "sigsci-pinned-versions": ("ResourceValidationPolicy", "validate_pinned_versions"),
         "sigsci-valid-image-digests": ("ResourceValidationPolicy", "validate_image_digests"),

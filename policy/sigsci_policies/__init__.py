@@ -14,6 +14,7 @@ from .controller_module import validate_controller_module
 from .controller_reaches_agents import validate_controller_reaches_agents
 from .extproc_fail_closed import validate_extproc_fail_closed
 from .gateway_covered import validate_gateway_covered
+from .module_kept import validate_module_kept
 from .no_bypass_ingress import validate_no_bypass_ingress
 from .no_bypass_network_policy import validate_no_bypass_network_policy
 from .no_bypass_route import validate_no_bypass_route
@@ -23,6 +24,7 @@ from .pinned_versions import validate_pinned_versions
 from .valid_image_digests import validate_image_digests
 
 __all__ = ["validate_agent_hardened", "validate_controller_module", "validate_controller_reaches_agents",
-           "validate_extproc_fail_closed", "validate_gateway_covered", "validate_image_digests", "validate_no_bypass",
+           "validate_extproc_fail_closed", "validate_gateway_covered", "validate_image_digests", "validate_module_kept",
+           "validate_no_bypass",
            "validate_no_bypass_ingress", "validate_no_bypass_network_policy", "validate_no_bypass_route",
            "validate_no_unprotected_pods", "validate_pinned_versions"]

@@ -14,9 +14,9 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import Any, Callable, Iterator, Mapping, Sequence
+from typing import Any, Callable, Iterable, Iterator, Mapping, Sequence
 
-from .constants import AGENT, RELEASE, RELEASES
+from .constants import _LAYOUTS, AGENT, DEFAULT_RPC_ADDRESS, RELEASE, RELEASES
 
 Report = Callable[..., None]
 
@@ -300,6 +300,27 @@ def _env_value(container: Mapping[str, Any], name: str) -> str | None:
     return value if isinstance(value, str) else None
 
 
+def _rpc_address(container: Mapping[str, Any]) -> str | None:
+    """Where an agent listens for a module (None when set from something the pack cannot read)."""
+    entry = _env(container).get("SIGSCI_RPC_ADDRESS")
+    if entry is None:
+        words = " ".join(str(w) for key in ("command", "args") for w in _list(container.get(key)))
+        flag = re.search(r"-{1,2}rpc-address(?:=|\s+)(\S+)", words)
+        return flag.group(1).strip("'\"") if flag else DEFAULT_RPC_ADDRESS
+    value = entry.get("value")
+    return value if isinstance(value, str) else None
+
+
+def _mount_for(path: str, mounts: Iterable[Mapping[str, Any]]) -> Mapping[str, Any] | None:
+    """The mount whose directory holds `path` (the deepest one)."""
+    best = None
+    for mount in mounts:
+        root = str(mount.get("mountPath") or "").rstrip("/")
+        if root and path.startswith(root + "/") and (best is None or len(root) > len(best["mountPath"].rstrip("/"))):
+            best = mount
+    return best
+
+
 # -- ingress charts ------------------------------------------------------------------------------------------
 
 _LOAD_MODULE = re.compile(r"\bload_module\s+(\S+?)\s*;")
@@ -331,6 +352,39 @@ def _layout(props: Mapping[str, Any]) -> str | None:
     if "sigsci-nginx" in repository:
         return "ingress-nginx"
     return None
+
+
+def _chart_name_text(name: str) -> str:
+    """The charts' `trunc 63 | trimSuffix "-"`."""
+    name = name[:63]
+    return name[:-1] if name.endswith("-") else name
+
+
+def _controller_configmap(props: Mapping[str, Any]) -> str | None:
+    """The name of the ConfigMap the release's controller reads (where the chart renders controller.config): the
+    chart's fullname (fullnameOverride, else the release's name when it holds the chart's name or nameOverride, else
+    both joined) followed, for ingress-nginx, by `-<controller.name>`; F5's controller.config.name replaces it. None
+    when the release is auto-named."""
+    layout_name = _layout(props)
+    if layout_name is None:
+        return None
+    layout, values = _LAYOUTS[layout_name], props.get("values") or {}
+    named = _get(values, *layout["configmap_name"]) if layout["configmap_name"] else None
+    if isinstance(named, str) and named:
+        return named
+    release, override = props.get("name"), _get(values, "fullnameOverride")
+    if isinstance(override, str) and override:
+        fullname = _chart_name_text(override)
+    elif isinstance(release, str) and release:
+        chart = _get(values, "nameOverride")
+        chart = chart if isinstance(chart, str) and chart else layout_name
+        fullname = _chart_name_text(release if chart in release else f"{release}-{chart}")
+    else:
+        return None
+    if layout["configmap_suffix"] is None:
+        return fullname
+    suffix = _get(values, *layout["configmap_suffix"])
+    return _chart_name_text(f"{fullname}-{suffix if isinstance(suffix, str) and suffix else 'controller'}")
 
 
 def _is_waf_controller(props: Mapping[str, Any]) -> bool:

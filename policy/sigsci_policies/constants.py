@@ -29,18 +29,32 @@ MODULE_ADDRESS_ENV = "SIGSCI_RPC_ADDRESS"
 # Where a patched app's ServicePatch records the owner's targetPort (to give it back): the app's port, or its name.
 OWNER_TARGET_PORT_ANNOTATION = "sigsci.fastly.com/owner-target-port"
 
-# The two ingress charts: where each keeps the module's snippets and the controller's mounts, and how it labels the
+# The two ingress charts: where each keeps the module's snippets and the controller's mounts, how it labels the
 # controller pods (its selectorLabels helper: the chart's name or nameOverride, the release, ingress-nginx's component
-# label; nginx-ingress's controller.selectorLabels replaces them all).
+# label; nginx-ingress's controller.selectorLabels replaces them all), where it keeps the controller value its
+# IngressClass names (None: F5's controllers serve a class by its name, under one fixed value), the keys of its
+# ConfigMap that the package guards in the release's values, and how it names that ConfigMap (ingress-nginx:
+# `<fullname>-<controller.name>`, `controller` by default; F5: controller.config.name, else `<fullname>`).
 _LAYOUTS: dict[str, dict[str, Any]] = {
     "ingress-nginx": {"config": ("controller", "config"), "main": "main-snippet", "http": "http-snippet",
-                      "mounts": "extraVolumeMounts", "selector_labels": None, "component_label": True},
+                      "mounts": "extraVolumeMounts", "selector_labels": None, "component_label": True,
+                      "controller_value": ("controller", "ingressClassResource", "controllerValue"),
+                      "guarded_config": ("allow-snippet-annotations", "annotations-risk-level", "stream-snippet"),
+                      "configmap_suffix": ("controller", "name"), "configmap_name": None},
     "nginx-ingress": {"config": ("controller", "config", "entries"), "main": "main-snippets",
                       "http": "http-snippets", "mounts": "volumeMounts",
-                      "selector_labels": ("controller", "selectorLabels"), "component_label": False},
+                      "selector_labels": ("controller", "selectorLabels"), "component_label": False,
+                      "controller_value": None,
+                      "guarded_config": ("ingress-template", "main-template", "stream-snippets",
+                                         "transportserver-template", "virtualserver-template"),
+                      "configmap_suffix": None, "configmap_name": ("controller", "config", "name")},
 }
-# Both charts' default class name when the values do not set one.
+# Both charts' default class name when the values do not set one; ingress-nginx's default controller value (its
+# values.yaml), and the one value every F5 controller's IngressClass names.
 _DEFAULT_CLASS = "nginx"
+_DEFAULT_CONTROLLER_VALUE = "k8s.io/ingress-nginx"
+F5_CONTROLLER_VALUE = "nginx.org/ingress-controller"
+INGRESS_CLASS = "kubernetes:networking.k8s.io/v1:IngressClass"
 
 # The gateway's agents: their Deployment and Service, which an EnvoyExtensionPolicy's extProc names.
 AGENTS_NAME = "sigsci-extproc"

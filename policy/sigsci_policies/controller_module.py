@@ -2,34 +2,12 @@
 
 from __future__ import annotations
 
-import re
-from typing import Any, Iterable, Mapping
+from typing import Mapping
 
-from .common import (_AGENT_HOST, _LOAD_MODULE, UNKNOWN, Report, _containers, _directives, _env, _env_value, _get,
-                     _image_text, _is_waf_controller, _layout, _list, _maps, _plain, _who, is_agent,
+from .common import (_AGENT_HOST, _LOAD_MODULE, UNKNOWN, Report, _containers, _directives, _env_value, _get,
+                     _image_text, _is_waf_controller, _layout, _maps, _mount_for, _plain, _rpc_address, _who, is_agent,
                      is_fastly_controller_image)
 from .constants import _LAYOUTS, AGENT, DEFAULT_RPC_ADDRESS, MODULE_FILE, MODULE_PATH, RELEASES
-
-
-def _rpc_address(container: Mapping[str, Any]) -> str | None:
-    """Where an agent listens for a module (None when set from something the pack cannot read)."""
-    entry = _env(container).get("SIGSCI_RPC_ADDRESS")
-    if entry is None:
-        words = " ".join(str(w) for key in ("command", "args") for w in _list(container.get(key)))
-        flag = re.search(r"-{1,2}rpc-address(?:=|\s+)(\S+)", words)
-        return flag.group(1).strip("'\"") if flag else DEFAULT_RPC_ADDRESS
-    value = entry.get("value")
-    return value if isinstance(value, str) else None
-
-
-def _mount_for(path: str, mounts: Iterable[Mapping[str, Any]]) -> Mapping[str, Any] | None:
-    """The mount whose directory holds `path` (the deepest one)."""
-    best = None
-    for mount in mounts:
-        root = str(mount.get("mountPath") or "").rstrip("/")
-        if root and path.startswith(root + "/") and (best is None or len(root) > len(best["mountPath"].rstrip("/"))):
-            best = mount
-    return best
 
 
 def validate_controller_module(args, report_violation: Report) -> None:

@@ -6,8 +6,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Mapping
 
-from .common import (_AGENT_HOST, Report, _directives, _get, _is_waf_controller, _layout, _maps, _ns, _pod_containers,
-                     _pods, _same_namespace, is_agent)
+from .common import (_AGENT_HOST, Report, _chart_name_text, _directives, _env_value, _get, _is_waf_controller,
+                     _layout, _maps, _ns, _pod_containers, _pods, _same_namespace, is_agent)
 from .constants import _LAYOUTS, RELEASES, SERVICE, SERVICE_PATCH
 from .network import _admits_port, _namespace_labels, _NetworkPolicy, _network_policies, _peers_reach
 from .stack import _all, _any, _Resource, _resources, _selects, _upstream_service, _url_port
@@ -23,12 +23,7 @@ class _Agents:
     names: set[str]  # that port's names in the agents' pods
     pods: list[Mapping[str, Any]]  # the agents' pod labels
     service_port: int  # the Service's port the module connects to
-
-
-def _chart_name_text(name: str) -> str:
-    """The charts' `trunc 63 | trimSuffix "-"`."""
-    name = name[:63]
-    return name[:-1] if name.endswith("-") else name
+    workloads: list[_Resource]  # the stack's workloads of the agents' pods
 
 
 def _controller_pod_labels(release: _Resource) -> dict[str, Any] | None:
@@ -69,9 +64,10 @@ def _agents(release: _Resource, resources: list[_Resource]) -> _Agents | None:
         if service is None:
             continue
         selector = _get(service.props, "spec", "selector")
-        pods = [pod for workload in resources if _same_namespace(workload.namespace, service.namespace)
-                for pod in _pods(workload.resource_type, workload.props)
-                if _selects(selector, pod.labels) and any(is_agent(c) for c in _pod_containers(pod.spec))]
+        selected = [(workload, pod) for workload in resources if _same_namespace(workload.namespace, service.namespace)
+                    for pod in _pods(workload.resource_type, workload.props)
+                    if _selects(selector, pod.labels) and any(is_agent(c) for c in _pod_containers(pod.spec))]
+        pods = [pod for _, pod in selected]
         entry = next((p for p in _maps(_get(service.props, "spec", "ports")) if p.get("port") == port), None)
         if not pods or entry is None:
             continue
@@ -85,7 +81,8 @@ def _agents(release: _Resource, resources: list[_Resource]) -> _Agents | None:
         if not isinstance(number, int):
             continue
         names = {str(p.get("name")) for p in container_ports if p.get("containerPort") == number and p.get("name")}
-        return _Agents(service, service.namespace or namespace, number, names, [pod.labels for pod in pods], port)
+        return _Agents(service, service.namespace or namespace, number, names, [pod.labels for pod in pods], port,
+                       list(dict.fromkeys(w for w, _ in selected)))
     return None
 
 
@@ -101,7 +98,8 @@ def validate_controller_reaches_agents(args, report_violation: Report) -> None:
     NetworkPolicy on the controller pods unless the egress policies on them, together, let them reach the agents'
     pods on their port (an egress policy makes the pods' egress deny-by-default); on the agents' side, no ingress
     policy on the agents' pods unless those policies admit the controller pods on that port, and no ServicePatch of
-    the agents' Service moving its selector off the agents or its targetPort off their port. A module that cannot
+    the agents' Service moving its selector off the agents or its targetPort off their port, and no patch of the
+    agents' workload moving their rpc-address off that port (or turning the RPC listener off). A module that cannot
     reach an agent passes requests uninspected."""
     resources = _resources(args)
     policies = _network_policies(resources)
@@ -115,6 +113,7 @@ def validate_controller_reaches_agents(args, report_violation: Report) -> None:
         _report_egress(release, agents, labels, resources, policies, report_violation)
         _report_agents_ingress(release, agents, labels, resources, policies, report_violation)
         _report_service_patches(release, agents, resources, report_violation)
+        _report_agent_patches(release, agents, resources, report_violation)
 
 
 def _report_egress(release: _Resource, agents: _Agents, labels: Mapping[str, Any], resources: list[_Resource],
@@ -190,3 +189,29 @@ def _report_service_patches(release: _Resource, agents: _Agents, resources: list
                              f"{release.who} connects to: the module cannot reach the agents and fails open, so "
                              "requests pass uninspected; leave the agents' Service as the stack declares it",
                              patch.urn)
+
+
+def _report_agent_patches(release: _Resource, agents: _Agents, resources: list[_Resource],
+                          report_violation: Report) -> None:
+    """A patch of the agents' workload (its containers and env entries merge by name) keeps the agents listening
+    for the module on the port the Service sends it to: an rpc-address on another port or a socket, or a revproxy
+    or Envoy listener (either turns the RPC listener off), cuts the module off."""
+    for patch in (r for r in resources if r.patch):
+        if not any(w.kind == patch.kind and w.object_name == patch.object_name
+                   and _same_namespace(w.namespace, patch.namespace) for w in agents.workloads):
+            continue
+        problems = []
+        for pod in _pods(patch.resource_type, patch.props):
+            for agent in (c for c in _pod_containers(pod.spec) if is_agent(c)):
+                address = _env_value(agent, "SIGSCI_RPC_ADDRESS")
+                if address is not None and address.rpartition(":")[2] != str(agents.port):
+                    problems.append(f"moves the agents' rpc-address to {address!r}")
+                for name in ("SIGSCI_REVPROXY_LISTENER", "SIGSCI_ENVOY_GRPC_ADDRESS"):
+                    if _env_value(agent, name):
+                        problems.append(f"sets {name}, which turns the agents' RPC listener off")
+        if problems:
+            service = f"{_ns(agents.service.namespace)}/{agents.service.object_name}"
+            report_violation(f"{patch.who}: {'; '.join(problems)}, on the WAF agents behind Service {service}, which "
+                             f"sends the module of {release.who} to port {agents.port}: the module cannot reach the "
+                             "agents and fails open, so requests pass uninspected; leave the agents' address as the "
+                             "stack sets it", patch.urn)

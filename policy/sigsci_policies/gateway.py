@@ -44,8 +44,8 @@ from decimal import Decimal
 from typing import Any, Iterable, Mapping
 
 from .common import UNKNOWN, _get, _list, _maps, _ns, _quantity, _same_namespace
-from .constants import (AGENTS_NAME, DEFAULT_BUFFER_LIMIT, ENVOY_BUFFER_LIMIT, GATEWAY_CLASS_LABEL, GATEWAY_NAME_LABEL,
-                        ISTIO_ROOT_NAMESPACE, MIN_MESSAGE_TIMEOUT_MS, TIMEOUT_MS_PER_MIB)
+from .constants import (AGENTS_NAME, DEFAULT_BUFFER_LIMIT, ENVOY_BUFFER_LIMIT, EXT_PROC_FILTER, GATEWAY_CLASS_LABEL,
+                        GATEWAY_NAME_LABEL, ISTIO_ROOT_NAMESPACE, MIN_MESSAGE_TIMEOUT_MS, TIMEOUT_MS_PER_MIB)
 from .istio import ISTIO_API, Patch, cluster_service, ext_proc_config, gateway_patches, listener_buffers
 from .stack import _agent_service_ports, _among, _Resource
 
@@ -458,6 +458,9 @@ class GatewayApi:
             for gateway in self.gateways:
                 if envoy_filter.selects(gateway):
                     gateway.filters.append(envoy_filter)
+        self.classes = _objects(resources, GATEWAY_API, ["GatewayClass"])
+        self.patch_policies = _objects(resources, ENVOY_GATEWAY_API, ["EnvoyPatchPolicy"])
+        self.proxies = _objects(resources, ENVOY_GATEWAY_API, ["EnvoyProxy"])
 
     @staticmethod
     def _is_agents(ref: Mapping[str, Any], namespace: str | None, agents: set) -> bool:
@@ -542,6 +545,41 @@ class GatewayApi:
                 found.append((route, route.obj.resource))
             elif route.obj.original is not None and any(p.gateway.waf for p in route.declared_parents):
                 found.append((route, route.obj.original.resource))
+        return found
+
+    def class_name(self, gateway: _Gateway) -> str | None:
+        return _text(gateway.obj.spec.get("gatewayClassName")) if gateway.obj is not None else None
+
+    def patch_policies_on(self, gateway: _Gateway) -> list[_Object]:
+        """The EnvoyPatchPolicies that patch the xDS of the Gateway: targeting it (a Gateway of their namespace), or
+        its GatewayClass (Envoy Gateway's merged Gateways)."""
+        cls = self.class_name(gateway)
+        return [p for p in self.patch_policies if any(
+            t.hits("Gateway", gateway.namespace, gateway.name, None)
+            or t.kind == "GatewayClass" and cls is not None and t.name == cls for t in _targets(p))]
+
+    def reordered_ext_proc(self, gateway: _Gateway) -> list[tuple[_Object, Mapping[str, Any], str]]:
+        """(EnvoyProxy, filterOrder entry, how the Gateway reaches it) for each entry that moves Envoy's ext_proc
+        filter, in the EnvoyProxy the Gateway's infrastructure.parametersRef or its GatewayClass's parametersRef
+        names."""
+        refs = []
+        if gateway.obj is not None:
+            ref = _get(gateway.obj.spec, "infrastructure", "parametersRef")
+            if isinstance(ref, Mapping):
+                refs.append((ref, gateway.namespace, f"the parametersRef of {gateway.where}"))
+        cls = self.class_name(gateway)
+        for obj in (c for c in self.classes if cls is not None and c.name == cls):
+            ref = obj.spec.get("parametersRef")
+            if isinstance(ref, Mapping):
+                refs.append((ref, _text(ref.get("namespace")), f"the parametersRef of GatewayClass {cls}"))
+        found = []
+        for ref, namespace, how in refs:
+            if ref.get("group") != ENVOY_GATEWAY_API or ref.get("kind") != "EnvoyProxy":
+                continue
+            for proxy in (p for p in self.proxies if p.name == ref.get("name")
+                          and _same_namespace(p.namespace, namespace)):
+                found += [(proxy, entry, how) for entry in _maps(proxy.spec.get("filterOrder"))
+                          if str(entry.get("name") or "").startswith(EXT_PROC_FILTER)]
         return found
 
     def gateways_on(self, envoy_filter: _EnvoyFilter) -> list[_Gateway]:

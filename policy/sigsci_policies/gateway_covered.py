@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from .common import Report, _same_namespace
 from .constants import GATEWAY_COMPONENT
-from .gateway import ENVOY_GATEWAY_API, L4_ROUTES, GatewayApi, _api_group, _Gateway
+from .gateway import ENVOY_GATEWAY_API, L4_ROUTES, GatewayApi, _api_group, _Gateway, _text
 from .istio import ROUTE_LEVEL, disabled_on_routes, ext_proc_config
 from .stack import _Resource, _resources
 
@@ -42,6 +42,7 @@ def validate_gateway_covered(args, report_violation: Report) -> None:
         if gateway.waf_policies:
             _policies(api, gateway, through, report)
         _filters(gateway, through, report)
+        _envoy_gateway_neighbours(api, gateway, through, report_violation)
         # Its listeners: every one inspected, by a policy or a filter.
         sections = gateway.waf_sections()
         listeners = gateway.listeners
@@ -131,6 +132,30 @@ def _filters(gateway: _Gateway, through: str, report) -> None:
                                                   f"proxies of {through}: their requests skip the WAF agents; remove "
                                                   "the entry", key=patch)
 
+
+def _envoy_gateway_neighbours(api: GatewayApi, gateway: _Gateway, through: str, report_violation: Report) -> None:
+    """Envoy Gateway: an EnvoyPatchPolicy on the Gateway (or its class) rewrites the xDS the WAF's policy produced, an
+    EnvoyProxy's filterOrder moves the ext_proc filter (after the router it never runs), and a patch of the Gateway
+    moving it to another GatewayClass hands it to a controller that may not read the WAF's policy."""
+    for policy in api.patch_policies_on(gateway):
+        report_violation(f"{policy.who}: an EnvoyPatchPolicy on {through}: its JSON patches rewrite the proxies' "
+                         "xDS after Envoy Gateway translates the WAF's policy, and can take the ext_proc filter out "
+                         "or turn it off, so requests skip the WAF agents unseen at preview; patch another Gateway, or "
+                         "express the change as a policy", policy.resource.urn)
+    for proxy, entry, how in api.reordered_ext_proc(gateway):
+        where = ", ".join(f"{k}: {entry[k]!r}" for k in ("before", "after") if entry.get(k)) or "reordered"
+        report_violation(f"{proxy.who}: its filterOrder moves {entry.get('name')!r} ({where}) on the proxies of "
+                         f"{through} ({how}): ext_proc placed after the router never runs, and before it other "
+                         "filters may answer first, so requests skip the WAF agents; leave ext_proc out of "
+                         "filterOrder", proxy.resource.urn)
+    original = gateway.obj.original if gateway.obj is not None else None
+    if original is not None:
+        before, after = _text(original.spec.get("gatewayClassName")), api.class_name(gateway)
+        if after != before:
+            report_violation(f"{gateway.obj.who}: moves {through} from GatewayClass {before!r} to {after!r}: the "
+                             "WAF's policy is read by the controller of the class the stack declares, and another "
+                             "class's controller serves the Gateway without it, so requests skip the WAF agents; "
+                             "leave gatewayClassName as the stack sets it", gateway.obj.resource.urn)
 
 
 def _report_unwafed(resources: list[_Resource], api: GatewayApi, report_violation: Report) -> None:

@@ -14,7 +14,8 @@ from dataclasses import dataclass, field
 from typing import Any, Iterable, Mapping
 
 from .common import _get, _is_waf_controller, _layout, _list, _maps, _ns, _pods, _same_namespace
-from .constants import _DEFAULT_CLASS, RELEASES, SERVICE
+from .constants import (_DEFAULT_CLASS, _DEFAULT_CONTROLLER_VALUE, _LAYOUTS, F5_CONTROLLER_VALUE, INGRESS_CLASS,
+                        RELEASES, SERVICE)
 from .gateway import ENVOY_GATEWAY_API, GatewayApi, _api_group
 from .stack import _among, _fronted_services, _Resource, _selects, _service_host, _upstream_services
 
@@ -23,31 +24,86 @@ from .stack import _among, _fronted_services, _Resource, _selects, _service_host
 class _WafClasses:
     names: set[str] = field(default_factory=set)
     default: bool = False
+    # The controller values the WAF controllers' IngressClasses name (an ingress-nginx controller serves every
+    # IngressClass that names its value), and, by class name, the value of the IngressClass a WAF release expects
+    # where it does not create its own.
+    controllers: set[str] = field(default_factory=set)
+    uncreated: dict[str, str] = field(default_factory=dict)
 
     def inspects(self, cls: str | None) -> bool:
         return cls in self.names if cls is not None else self.default
 
 
+def _served_classes(release: _Resource) -> tuple[set[str], str | None, bool]:
+    """The IngressClass names an ingress chart's controller serves, the controller value its IngressClass names
+    (ingress-nginx's controllerValue; F5's one fixed value), and whether the release creates that IngressClass."""
+    controller = _get(release.props, "values", "controller") or {}
+    layout = _layout(release.props)
+    names: set[str] = set()
+    value: str | None = None
+    creates = True
+    if layout in ("ingress-nginx", None):
+        names.add(str(_get(controller, "ingressClassResource", "name") or _DEFAULT_CLASS))
+        names.update(str(a) for a in _list(_get(controller, "ingressClassResource", "aliases")))
+        if isinstance(controller.get("ingressClass"), str):
+            names.add(controller["ingressClass"])
+        path = _LAYOUTS["ingress-nginx"]["controller_value"]
+        configured = _get(release.props, "values", *path)
+        value = configured if isinstance(configured, str) and configured else _DEFAULT_CONTROLLER_VALUE
+        creates = _get(controller, "ingressClassResource", "enabled") is not False
+    if layout in ("nginx-ingress", None):
+        ingress_class = controller.get("ingressClass")
+        name = ingress_class.get("name") if isinstance(ingress_class, Mapping) else None
+        names.add(str(name or _DEFAULT_CLASS))
+        if layout is not None:
+            value = F5_CONTROLLER_VALUE
+            creates = _get(controller, "ingressClass", "create") is not False
+    return names, value, creates
+
+
 def _waf_classes(resources: Iterable[_Resource]) -> _WafClasses:
-    """The IngressClass names the WAF controllers serve, and whether one of them is the cluster default."""
+    """The IngressClass names the WAF controllers serve, whether one of them is the cluster default, and the
+    controller values their IngressClasses name."""
     classes = _WafClasses()
     for resource in resources:
         if resource.resource_type not in RELEASES or not _is_waf_controller(resource.props):
             continue
         controller = _get(resource.props, "values", "controller") or {}
-        layout = _layout(resource.props)
-        if layout in ("ingress-nginx", None):
-            classes.names.add(str(_get(controller, "ingressClassResource", "name") or _DEFAULT_CLASS))
-            classes.names.update(str(a) for a in _list(_get(controller, "ingressClassResource", "aliases")))
-            if isinstance(controller.get("ingressClass"), str):
-                classes.names.add(controller["ingressClass"])
-            classes.default |= _get(controller, "ingressClassResource", "default") is True
-        if layout in ("nginx-ingress", None):
-            ingress_class = controller.get("ingressClass")
-            name = ingress_class.get("name") if isinstance(ingress_class, Mapping) else None
-            classes.names.add(str(name or _DEFAULT_CLASS))
-            classes.default |= _get(controller, "ingressClass", "setAsDefaultIngress") is True
+        names, value, creates = _served_classes(resource)
+        classes.names |= names
+        if value is not None:
+            classes.controllers.add(value)
+            if not creates:
+                classes.uncreated.update(dict.fromkeys(names, value))
+        classes.default |= _get(controller, "ingressClassResource", "default") is True \
+            or _get(controller, "ingressClass", "setAsDefaultIngress") is True
     return classes
+
+
+def class_claims(resources: list[_Resource], classes: _WafClasses) -> list[tuple[_Resource, str]]:
+    """(resource, what it claims) for each controller release that is not a WAF controller but serves one of the WAF
+    controllers' class names or controller values (a stock ingress-nginx serves every IngressClass naming its value;
+    an F5 controller serves its class by name), and each IngressClass of the stack with a WAF class's name or a WAF
+    ingress-nginx controller's value, other than the one a WAF release that creates none expects."""
+    found = []
+    for resource in resources:
+        if resource.resource_type in RELEASES and _layout(resource.props) is not None \
+                and not _is_waf_controller(resource.props):
+            names, value, _ = _served_classes(resource)
+            claims = [f"class {n!r}" for n in sorted(names & classes.names)]
+            if _layout(resource.props) == "ingress-nginx" and value in classes.controllers:
+                claims.append(f"controller value {value!r}")
+            if claims:
+                found.append((resource, " and ".join(claims)))
+        elif resource.resource_type == INGRESS_CLASS and resource.object_name is not None:
+            value = _get(resource.props, "spec", "controller")
+            name = resource.object_name
+            if name in classes.uncreated and value == classes.uncreated[name]:
+                continue  # the class a WAF release serves without creating it
+            ingress_nginx = classes.controllers - {F5_CONTROLLER_VALUE}
+            if name in classes.names or value in ingress_nginx:
+                found.append((resource, f"class {name!r} (controller {value!r})"))
+    return found
 
 
 def _ingress_class(resource: _Resource) -> str | None:

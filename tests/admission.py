@@ -69,7 +69,10 @@ kubernetes/kubernetes#135560 (merged December 2025, in 1.36): a live item with a
 when the apply configuration sets that key, the duplicates become the one item of the configuration); validations
 with message / messageExpression (trimmed; ignored when empty, multi-line or longer than 5 KiB) / the "failed
 expression" fallback, reason, validationActions (only Deny refuses), auditAnnotations' errors under Fail; the API
-server's messages.
+server's messages; the subresource `ephemeralcontainers` (`subresource=`: an UPDATE whose object is the Pod, matched
+by rules naming `pods/ephemeralcontainers`, `pods/*` or `*/*`). The API server's order across plugins (mutating
+policies, then mutating webhooks, then the policies with `reinvocationPolicy: IfNeeded` again when a webhook changed
+the object, then validation) is the caller's: call `mutate` again after a webhook's change.
 
 Not modelled (exactly): the `authorizer` variable and the authz, quantity, URL, IP, CIDR, regex (find/findAll),
 format, semver and image libraries (an expression using them does not compile here); transformMap and
@@ -77,9 +80,10 @@ transformMapEntry (cel-expr-python 0.1.3 has no runtime for their `cel.@mapInser
 marked as this model's limitation); cross-type numeric comparisons (`1 < 1.5` does not compile here; the API server
 allows it) and the API server's rejection of mixed-type list/map literals (accepted here); an optional value held by
 a variable cannot cross from one CEL evaluation to the next in cel-expr-python, so reading such a variable raises
-NotImplementedError; the runtime cost budget; CONNECT (pods' subresources only) and subresources; a field of
+NotImplementedError; the runtime cost budget; CONNECT (pods' subresources only) and the other
+subresources; a field of
 `request` / `namespaceObject` the request or namespace lacks reads as its zero value here (the API server: no such
-key); reinvocation (reinvocationPolicy), other policies and webhooks; the server-side defaulting of the Pod after
+key); other policies and webhooks (see the order above); the server-side defaulting of the Pod after
 each mutation and the Go zero values the API server's serialization shows (`resources: {}`, `status: {}`,
 `creationTimestamp: null`): the pod is taken as given; Pod validation after admission (required fields, name syntax,
 immutable fields); an explicitly empty list or map in an `Object{}` literal is dropped (protobuf has no presence for
@@ -762,6 +766,9 @@ class _Activation:
 
 _MISSING = object()
 _OPERATIONS = ("CREATE", "UPDATE", "DELETE")  # CONNECT reaches pods' subresources only: not modelled
+# The subresources modelled: those whose request object is the Pod itself (an UPDATE of pods/ephemeralcontainers
+# sends the whole Pod with its new spec.ephemeralContainers).
+_SUBRESOURCES = ("", "ephemeralcontainers")
 
 
 def _labels_of(obj: Any) -> dict:
@@ -776,6 +783,7 @@ class _Request:
     namespace_name: str
     operation: str
     old_view: dict | None = None  # UPDATE: the stored pod, when the caller gave one
+    subresource: str = ""         # "" or a subresource of pods whose object is the Pod (ephemeralcontainers)
 
     @property
     def object(self) -> dict | None:
@@ -788,9 +796,13 @@ class _Request:
         return self.view if self.old_view is None else self.old_view
 
 
-def _request(pod: Any, namespace: Any, operation: str, old: Any = None) -> _Request:
+def _request(pod: Any, namespace: Any, operation: str, old: Any = None, subresource: str = "") -> _Request:
     if operation not in _OPERATIONS:
         raise ValueError(f"operation {operation!r}: one of {', '.join(_OPERATIONS)}")
+    if subresource not in _SUBRESOURCES:
+        raise ValueError(f"subresource {subresource!r}: one of {_SUBRESOURCES}")
+    if subresource and operation != "UPDATE":
+        raise ValueError(f"subresource {subresource!r}: only an UPDATE")
     if old is not None:
         if operation != "UPDATE":
             raise ValueError("old: only an UPDATE has an old object")
@@ -821,7 +833,7 @@ def _request(pod: Any, namespace: Any, operation: str, old: Any = None) -> _Requ
     labels = dict(namespace_metadata.get("labels") or {})
     labels.setdefault("kubernetes.io/metadata.name", name)  # the API server labels every namespace so
     namespace_metadata["labels"] = labels
-    return _Request(pod, view, namespace, name, operation, old_view if old is not None else None)
+    return _Request(pod, view, namespace, name, operation, old_view if old is not None else None, subresource)
 
 
 def _result(request: _Request, view: dict) -> dict:
@@ -854,10 +866,10 @@ def _request_message(request: _Request, operation: str):
     message = {
         "kind": {"group": "", "version": "v1", "kind": "Pod"},
         "resource": {"group": "", "version": "v1", "resource": "pods"},
-        "subResource": "",
+        "subResource": request.subresource,
         "requestKind": {"group": "", "version": "v1", "kind": "Pod"},
         "requestResource": {"group": "", "version": "v1", "resource": "pods"},
-        "requestSubResource": "",
+        "requestSubResource": request.subresource,
         "name": (request.view.get("metadata") or {}).get("name") or "",
         "namespace": request.namespace_name,
         "operation": operation,
@@ -925,7 +937,8 @@ def _selector(selector: Any, labels: Mapping[str, str]) -> bool:
 
 
 def _rule_matches(rule: Mapping[str, Any], request: _Request) -> bool:
-    """webhook/predicates/rules Matcher for a v1 Pod request without subresource."""
+    """webhook/predicates/rules Matcher for a v1 Pod request (`pods/*` and `*/*` take every subresource and the
+    resource itself, `pods` only the resource)."""
     operations = rule.get("operations") or []
     if "*" not in operations and request.operation not in operations:
         return False
@@ -936,7 +949,7 @@ def _rule_matches(rule: Mapping[str, Any], request: _Request) -> bool:
     resource_match = False
     for resource in rule.get("resources") or []:
         name, _, sub = resource.partition("/")
-        if name in ("*", "pods") and sub in ("*", ""):
+        if name in ("*", "pods") and sub in ("*", request.subresource):
             resource_match = True
     if not resource_match:
         return False
@@ -1496,13 +1509,13 @@ def _dispatch(program: _Program, binding: dict, request: _Request, params: Any,
 
 
 def mutate(policy: dict, binding: dict, pod: dict, *, namespace: dict, params: dict | None = None,
-           operation: str = "CREATE", old: dict | None = None) -> dict:
+           operation: str = "CREATE", old: dict | None = None, subresource: str = "") -> dict:
     """The pod after this MutatingAdmissionPolicy (as the API server would apply it): unchanged when the binding's
     matchResources / the policy's matchConstraints / matchConditions do not match. Raises Refused per failurePolicy."""
     program = _program(policy)
     if program.kind != "MutatingAdmissionPolicy":
         raise ValueError("mutate: a MutatingAdmissionPolicy expected")
-    request = _request(pod, namespace, operation, old)
+    request = _request(pod, namespace, operation, old, subresource)
     binding_name = (binding.get("metadata") or {}).get("name", "") if isinstance(binding, dict) else ""
     failure_policy = _failure_policy(program)
 
@@ -1584,13 +1597,13 @@ _REASON_CODES = {"Forbidden": 403, "Unauthorized": 401, "RequestEntityTooLarge":
 
 
 def validate(policy: dict, binding: dict, pod: dict, *, namespace: dict, params: dict | None = None,
-             operation: str = "CREATE", old: dict | None = None) -> None:
+             operation: str = "CREATE", old: dict | None = None, subresource: str = "") -> None:
     """Raises Refused (with the validation's message or messageExpression) when a ValidatingAdmissionPolicy with
     validationActions [Deny] refuses the pod; returns when admitted or not matched."""
     program = _program(policy)
     if program.kind != "ValidatingAdmissionPolicy":
         raise ValueError("validate: a ValidatingAdmissionPolicy expected")
-    request = _request(pod, namespace, operation, old)
+    request = _request(pod, namespace, operation, old, subresource)
     binding_name = (binding.get("metadata") or {}).get("name", "") if isinstance(binding, dict) else ""
     failure_policy = _failure_policy(program)
     denied: list[tuple[str, str, bool]] = []  # (message, reason, with the binding's name)

@@ -277,6 +277,24 @@ def test_resource_rules_and_operations():
     assert mutate(everything, map_binding(everything), pod(), namespace=NAMESPACE) == pod()
 
 
+
+def test_the_ephemeral_containers_subresource():
+    """An UPDATE of pods/ephemeralcontainers carries the Pod; rules naming `pods` alone do not match it."""
+    no_debug = {"expression": '!has(object.spec.ephemeralContainers) && request.subResource == ""',
+                "message": "no debugging"}
+    debugged = pod(ephemeralContainers=[{"name": "debugger", "image": "busybox"}])
+    pods_only = vap("pods-only", no_debug)
+    validate(pods_only, vap_binding(pods_only), debugged, namespace=NAMESPACE, operation="UPDATE", old=pod(),
+             subresource="ephemeralcontainers")
+    for resources in (["pods", "pods/ephemeralcontainers"], ["pods/*"], ["*/*"]):
+        policy = vap("with-debug", no_debug, matchConstraints={"resourceRules": [
+            {"apiGroups": [""], "apiVersions": ["v1"], "operations": ["UPDATE"], "resources": resources}]})
+        with pytest.raises(Refused, match="no debugging"):
+            validate(policy, vap_binding(policy), debugged, namespace=NAMESPACE, operation="UPDATE", old=pod(),
+                     subresource="ephemeralcontainers")
+    with pytest.raises(ValueError, match="only an UPDATE"):
+        validate(pods_only, vap_binding(pods_only), debugged, namespace=NAMESPACE, subresource="ephemeralcontainers")
+
 # --- params and variables ----------------------------------------------------------------------------------------
 
 PARAMS = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "settings", "namespace": "team-a"},

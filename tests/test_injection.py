@@ -172,6 +172,33 @@ def test_a_labelled_pod_that_brings_its_own_agent_is_refused(objects, case, cand
     ("the socket in a subPath", lambda a: a["volumeMounts"][0].update(subPath="agent")),
     ("the socket elsewhere", lambda a: a["volumeMounts"][0].update(mountPath="/var/run/sigsci")),
     ("not a native sidecar", lambda a: a.pop("restartPolicy")),
+    # Every field the policy sets has its value, and the agent has no field the policy does not set.
+    ("a liveness probe that always fails", lambda a: a.update(livenessProbe={
+        "httpGet": {"path": "/", "port": 1}, "periodSeconds": 1, "failureThreshold": 1})),
+    ("a hook that deletes the socket", lambda a: a.update(lifecycle={"postStart": {"exec": {"command": [
+        "sh", "-c", f"sleep 20; rm -f {SOCKET}"]}}})),
+    ("a working directory", lambda a: a.update(workingDir="/tmp")),
+    ("the startup probe dropped", lambda a: a.pop("startupProbe")),
+    ("the startup probe's threshold", lambda a: a["startupProbe"].update(failureThreshold=100000)),
+    ("a defaulted probe field with another value", lambda a: a["startupProbe"].update(timeoutSeconds=30)),
+    ("a memory limit of its own", lambda a: a["resources"]["limits"].update(memory="8Mi")),
+    ("a resource more", lambda a: a["resources"]["limits"].update({"ephemeral-storage": "1Mi"})),
+    ("another user", lambda a: a["securityContext"].update(runAsUser=4242, runAsGroup=4242)),
+    ("a capability added", lambda a: a["securityContext"]["capabilities"].update(add=["NET_ADMIN"])),
+    ("a writable root", lambda a: a["securityContext"].update(readOnlyRootFilesystem=False)),
+    ("another pull policy", lambda a: a.update(imagePullPolicy="Never")),
+    ("a port more", lambda a: a["ports"].append({"name": "x", "containerPort": 9999, "protocol": "TCP"})),
+    ("a terminationMessagePath of its own", lambda a: a.update(terminationMessagePath="/sigsci/tmp/sigsci.sock")),
+    ("a mount more", lambda a: a["volumeMounts"].append({"name": "sigsci-tmp", "mountPath": "/etc/sigsci"})),
+    ("a mount over the socket", lambda a: a["volumeMounts"].append({"name": "sigsci-tmp",
+                                                                      "mountPath": SOCKET, "subPath": "x"})),
+    ("the mount read-only", lambda a: a["volumeMounts"][0].update(readOnly=True)),
+    ("a key from two sources", lambda a: a["env"][0]["valueFrom"].update(
+        configMapKeyRef={"name": "x", "key": "y"})),
+    ("the image from a mirror", lambda a: a.update(image="mirror.example.com/" + a["image"])),
+    ("the image with its registry named", lambda a: a.update(image="docker.io/" + a["image"])),
+    ("a digest that is not one", lambda a: a.update(image=a["image"] + "@sha256:" + "z" * 64)),
+    ("a digest of another length", lambda a: a.update(image=a["image"] + "@sha256:" + "a" * 63)),
 ])
 def test_an_agent_that_is_not_the_injected_one_is_refused(objects, case, change):
     """Each check of the guard's on the agent, one change at a time to the agent admission adds."""
@@ -181,6 +208,51 @@ def test_an_agent_that_is_not_the_injected_one_is_refused(objects, case, change)
     agent["env"] = [{k: v for k, v in e.items() if v is not None} for e in agent["env"]]
     with pytest.raises(admission.Refused, match="sigsci-agent"):
         admit(objects, injected)
+
+
+def test_a_pod_that_brings_its_own_agent_and_volumes_for_it_is_refused(objects):
+    """Options by file: a ConfigMap mounted where the agent reads its configuration."""
+    injected = admit(objects, pod(labels=LABEL))
+    agents(injected)[0]["volumeMounts"].append({"name": "conf", "mountPath": "/etc/sigsci"})
+    injected["spec"]["volumes"].append({"name": "conf", "configMap": {"name": "agent-conf"}})
+    with pytest.raises(admission.Refused, match="its volumeMounts is not the policy's"):
+        admit(objects, injected)
+
+
+def test_the_injected_agent_as_the_api_server_defaults_it_is_admitted(objects):
+    """A pod created from an exported one carries the fields the API server fills in, with their defaults."""
+    exported = admit(objects, pod(labels=LABEL))
+    [agent] = agents(exported)
+    agent.update(terminationMessagePath="/dev/termination-log", terminationMessagePolicy="File")
+    agent["startupProbe"].update(timeoutSeconds=1, successThreshold=1)
+    agent["startupProbe"]["httpGet"].update(scheme="HTTP")
+    assert admit(objects, exported) == exported
+
+
+def test_the_agents_image_pinned_by_digest_after_the_policy_is_admitted(objects):
+    """A digest-pinning webhook runs after the policy and adds the digest to the parameters' image."""
+    pinned = admit(objects, pod(labels=LABEL))
+    agents(pinned)[0]["image"] += "@sha256:" + "0123456789abcdef" * 4
+    assert admit(objects, pinned) == pinned
+
+
+def test_quantities_are_compared_as_the_api_server_shows_them():
+    """The API server shows `0.5` as `500m` in admission: the parameters carry that form."""
+    objects = _declared({"sigsci:injection": {**INJECTION, "agent": {
+        "resources": {"limits": {"cpu": "0.5", "memory": "0.5Gi"}, "requests": {"cpu": "0.25", "memory": "256Mi"}}}}})
+    [agent] = agents(admit(objects, pod(labels=LABEL)))
+    assert agent["resources"] == {"limits": {"cpu": "500m", "memory": "512Mi"},
+                                  "requests": {"cpu": "250m", "memory": "256Mi"}}
+
+
+@pytest.mark.parametrize("text, shown", [
+    ("0.5", "500m"), ("1", "1"), ("100m", "100m"), ("1000m", "1"), ("1.5", "1500m"), ("1000", "1k"),
+    ("1500", "1500"), ("512Mi", "512Mi"), ("0.5Gi", "512Mi"), ("1024Mi", "1Gi"), ("2000Mi", "2000Mi"),
+    ("1e3", "1e3"), ("129e6", "129e6"), ("129M", "129M"), ("0.0001", "100u"), ("0", "0"),
+])
+def test_canonical_quantities(text, shown):
+    from sigsci_waf.injection.build import canonical_quantity
+    assert canonical_quantity(text) == shown
 
 
 def test_a_pod_with_the_injected_agent_already_is_admitted_as_it_is(objects):
@@ -204,6 +276,60 @@ def test_several_containers_init_containers_and_volumes_of_their_own_are_kept(ob
     assert env(worker) == {"SIGSCI_RPC_ADDRESS": SOCKET}
     assert len(agents(out)) == 1
     schema_check.validate(out, "1.36")
+
+
+def admit_after_webhook(objects: dict, candidate: dict, webhook) -> dict:
+    """Admission with a mutating webhook after the policies (the API server's order): the policy, the webhook's
+    change, the policy again (`reinvocationPolicy: IfNeeded`, as the webhook changed the pod), then the guard."""
+    def policy(p: dict) -> dict:
+        return admission.mutate(objects["MutatingAdmissionPolicy"], objects["MutatingAdmissionPolicyBinding"],
+                                copy.deepcopy(p), namespace=SHOP, params=objects["ConfigMap"])
+    once = policy(candidate)
+    changed = copy.deepcopy(once)
+    webhook(changed)
+    out = policy(changed) if changed != once else once
+    guard(objects, out)
+    schema_check.validate(out, "1.36")
+    return out
+
+
+_PROXY = {"name": "istio-proxy", "image": "docker.io/istio/proxyv2:1.28.0",
+          "ports": [{"containerPort": 15090, "protocol": "TCP", "name": "http-envoy-prom"}]}
+
+
+@pytest.mark.parametrize("case, webhook", [
+    ("a mesh's proxy in containers", lambda p: p["spec"]["containers"].append(copy.deepcopy(_PROXY))),
+    ("a mesh's proxy as a native sidecar, first", lambda p: p["spec"]["initContainers"].insert(
+        0, {**copy.deepcopy(_PROXY), "restartPolicy": "Always"})),
+    ("a secrets agent and its init container", lambda p: (
+        p["spec"]["containers"].append({"name": "vault-agent", "image": "hashicorp/vault:1.20"}),
+        p["spec"]["initContainers"].insert(0, {"name": "vault-agent-init", "image": "hashicorp/vault:1.20"}))),
+])
+def test_a_container_a_webhook_adds_after_the_policy_is_linked_when_the_policy_runs_again(objects, case, webhook):
+    out = admit_after_webhook(objects, pod(labels=LABEL), webhook)
+    assert len(agents(out)) == 1
+    for c in out["spec"]["containers"] + [c for c in out["spec"]["initContainers"]
+                                          if c.get("restartPolicy") == "Always" and c["name"] != "sigsci-agent"]:
+        assert env(c)["SIGSCI_RPC_ADDRESS"] == SOCKET, c["name"]
+        assert {"name": "sigsci-tmp", "mountPath": SOCKET_DIR} in c["volumeMounts"], c["name"]
+    # An init container that runs to completion is not linked.
+    assert all("env" not in c for c in out["spec"]["initContainers"] if c["name"] == "vault-agent-init")
+
+
+def test_an_app_running_as_a_native_sidecar_is_linked_and_starts_after_the_agent(objects):
+    web = {"name": "web", "image": "web:1", "restartPolicy": "Always", "ports": [{"containerPort": 8080}]}
+    out = admit(objects, pod({"name": "pause", "image": "registry.k8s.io/pause:3.10"}, labels=LABEL,
+                             initContainers=[{"name": "migrate", "image": "m:1"}, web,
+                                             {"name": "warm", "image": "m:1"}]))
+    assert [c["name"] for c in out["spec"]["initContainers"]] == ["migrate", "sigsci-agent", "web", "warm"]
+    linked = out["spec"]["initContainers"][2]
+    assert env(linked) == {"SIGSCI_RPC_ADDRESS": SOCKET}
+    assert linked["volumeMounts"] == [{"name": "sigsci-tmp", "mountPath": SOCKET_DIR}]
+    assert "env" not in out["spec"]["initContainers"][0] and "env" not in out["spec"]["initContainers"][3]
+    # Without the link (another mutation took it out), refused.
+    del linked["env"]
+    with pytest.raises(admission.Refused, match="every container has the agent's socket"):
+        guard(objects, out)
 
 
 def test_a_socket_volume_of_the_pods_own_is_refused_unless_it_is_an_empty_dir(objects):
@@ -462,13 +588,45 @@ def test_an_update_that_changes_the_agent_or_the_labels_value_is_refused(objects
     ("its owner", lambda p: p["metadata"].update(ownerReferences=[{
         "apiVersion": "apps/v1", "kind": "ReplicaSet", "name": "api-7d9f", "uid": "0f", "controller": True}])),
     ("an annotation", lambda p: p["metadata"].update(annotations={"example.com/note": "x"})),
-    ("the label taken off", lambda p: p["metadata"]["labels"].pop("sigsci.fastly.com/agent")),
-    ("the agent's image, with the label taken off",
-     lambda p: (p["metadata"]["labels"].pop("sigsci.fastly.com/agent"), agents(p)[0].update(image="busybox"))),
 ])
 def test_the_updates_a_running_pod_gets_are_admitted(objects, case, change):
     running = _running(objects)
     guard(objects, _updated(running, change), operation="UPDATE", old=running)
+
+
+@pytest.mark.parametrize("case, change", [
+    ("the label taken off", lambda p: p["metadata"]["labels"].pop("sigsci.fastly.com/agent")),
+    ("the labels taken off", lambda p: p["metadata"].pop("labels")),
+    ("the agent's image, with the label taken off",
+     lambda p: (p["metadata"]["labels"].pop("sigsci.fastly.com/agent"), agents(p)[0].update(image="busybox"))),
+])
+def test_a_running_pod_with_its_agent_keeps_the_label(objects, case, change):
+    """The label is what has the guard check a pod's updates: taken off, the next update could swap the agent."""
+    running = _running(objects)
+    with pytest.raises(admission.Refused, match="keeps the label sigsci.fastly.com/agent for its life"):
+        guard(objects, _updated(running, change), operation="UPDATE", old=running)
+    # A labelled pod without an agent (from before injection) may lose it.
+    bare = pod(labels=LABEL)
+    guard(objects, _updated(bare, change if "image" not in case else lambda p: p["metadata"]["labels"].clear()),
+          operation="UPDATE", old=bare)
+
+
+def _debug(running: dict, **fields) -> dict:
+    return _updated(running, lambda p: p["spec"].update(ephemeralContainers=[
+        {"name": "debugger", "image": "busybox", "stdin": True, "tty": True, **fields}]))
+
+
+@pytest.mark.parametrize("case, fields", [
+    ("the socket volume mounted", {"volumeMounts": [{"name": "sigsci-tmp", "mountPath": "/x"}]}),
+    ("the agent targeted", {"targetContainerName": "sigsci-agent"}),
+])
+def test_an_ephemeral_container_that_reaches_the_socket_is_refused(objects, case, fields):
+    """Ephemeral containers come by their own subresource (its object is the Pod), which the guard watches."""
+    running = _running(objects)
+    with pytest.raises(admission.Refused, match="ephemeral container"):
+        guard(objects, _debug(running, **fields), operation="UPDATE", old=running, subresource="ephemeralcontainers")
+    guard(objects, _debug(running, targetContainerName="api"), operation="UPDATE", old=running,
+          subresource="ephemeralcontainers")
 
 
 def test_a_pod_admitted_under_other_parameters_can_still_be_updated(objects):
@@ -495,7 +653,8 @@ def test_the_label_added_to_a_running_pod_without_an_agent_is_refused(objects):
 
 
 def test_the_guard_watches_updates_and_the_policy_creations(objects):
-    assert objects["ValidatingAdmissionPolicy"]["spec"]["matchConstraints"]["resourceRules"][0]["operations"] == [
-        "CREATE", "UPDATE"]
+    assert objects["ValidatingAdmissionPolicy"]["spec"]["matchConstraints"]["resourceRules"] == [{
+        "apiGroups": [""], "apiVersions": ["v1"], "operations": ["CREATE", "UPDATE"],
+        "resources": ["pods", "pods/ephemeralcontainers"]}]
     assert objects["MutatingAdmissionPolicy"]["spec"]["matchConstraints"]["resourceRules"][0]["operations"] == [
         "CREATE"]

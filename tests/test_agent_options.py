@@ -249,3 +249,96 @@ def test_the_configuration_docs_list_every_checked_option_under_its_kind():
             for name in re.findall(r"`([a-z0-9-]+)`", cells[3]):
                 listed[name] = labels[cells[0]]
     assert listed == {name: type(CATALOGUE[name]) for name in CHECKED}
+
+
+# Every shape that runs an agent, each with the settings at its own level (`agent`) and, where the shape has one
+# and nothing else does, the shared ones (`sigsci:agent`): the preview says the same of the same settings.
+_WEB = {"name": "web", "image": "nginxinc/nginx-unprivileged:1.27", "port": 8080}
+_PATCHED = {"name": "web", "placement": "patch", "port": 8080, "deployment": "web", "service": "web",
+            "takeOver": ["service.targetPort"]}
+_SHAPES = {
+    "owned": ("sigsci:apps", [_WEB]),
+    "patch": ("sigsci:apps", [_PATCHED]),
+    "service": ("sigsci:apps", [{"name": "web", "placement": "service", "upstreamService": "web-app", "port": 8080}]),
+    "module": ("sigsci:apps", [{**_WEB, "placement": "module"}]),
+    "injection": ("sigsci:injection", {"namespaces": ["shop"]}),
+    "ingress-native": ("sigsci:ingress", {"agentLifetime": "nativeSidecar"}),
+    "ingress-classic": ("sigsci:ingress", {"agentLifetime": "classicSidecar"}),
+    "ingress-service": ("sigsci:ingress", {"agentLifetime": "service"}),
+    "nginx-ingress-service": ("sigsci:ingress", {"flavour": "nginx-ingress", "agentLifetime": "service"}),
+    "gateway-envoy": ("sigsci:gateway", {}),
+    "gateway-istio": ("sigsci:gateway", {"implementation": "istio"}),
+}
+_PLANTED = {"unlistedOptions": {"plantedopt-zz": "x"}, "version": "latest"}
+
+
+def _shape(shape: str, level: str, agent: dict) -> dict:
+    key, entry = _SHAPES[shape]
+    config = {"sigsci:site": "demo", **harness.KEY_CONFIG}
+    if level == "shared":
+        return {**config, "sigsci:agent": agent, key: entry}
+    if isinstance(entry, list):
+        return {**config, key: [{**app, "agent": agent} for app in entry]}
+    return {**config, key: {**entry, "agent": agent}}
+
+
+@pytest.mark.parametrize("level", ["own", "shared"])
+@pytest.mark.parametrize("shape", sorted(_SHAPES))
+def test_every_shape_warns_of_its_agents_settings_once(shape, level):
+    """An unlisted option reaches the agent (injection: its parameters) and the preview says it goes unchecked;
+    the `latest` tag is warned too: the same sentences whatever the shape, once each."""
+    import json
+
+    run = harness.run_config(_shape(shape, level, _PLANTED))
+    assert "SIGSCI_PLANTEDOPT_ZZ" in json.dumps([r.inputs for r in run.resources if not r.read])
+    unlisted = [w for w in run.warnings if "agent option 'plantedopt-zz' (unlistedOptions) is not in the known "
+                                           "option list" in w]
+    latest = [w for w in run.warnings if "the agent image tag is 'latest'" in w]
+    assert len(unlisted) == 1 and len(latest) == 1, run.warnings
+    pinned = harness.run_config(_shape(shape, level, {"version": "4.70.0"}))
+    assert not [w for w in pinned.warnings if "unlistedOptions" in w or "'latest'" in w], pinned.warnings
+
+
+@pytest.mark.parametrize("shape", ["injection", "ingress-native", "gateway-envoy"])
+def test_an_unlisted_option_name_from_secret_config_is_warned_unnamed(shape):
+    key = _SHAPES[shape][0]
+    run = harness.run_config(_shape(shape, "own", {"unlistedOptions": {"plantedopt-zz": "x"}}),
+                             secret_keys=[*harness.SECRET_KEYS, key])
+    unlisted = [w for w in run.warnings if "(unlistedOptions) is not in the known option list" in w]
+    assert len(unlisted) == 1 and "plantedopt" not in unlisted[0], run.warnings
+
+
+def test_the_injection_component_warns_as_the_stack_does():
+    """SigsciInjection called from Python says what the stack program says of the same settings."""
+    from sigsci_waf import SigsciInjection
+
+    def program():
+        SigsciInjection("inj", {"secret_name": "sigsci.demo", "namespaces": ["shop"], "agent": {
+            "unlisted_options": {"plantedopt-zz": "x"}, "version": "latest"}})
+
+    run = harness.run(program)
+    assert [w.split(": ", 1)[0] for w in run.warnings if "plantedopt-zz" in w or "'latest'" in w] == \
+        ["SigsciInjection 'inj'"] * 2, run.warnings
+
+
+@pytest.mark.parametrize("shape, says", [
+    ("module", "does not apply to this module app: its agent runs as the app's user (10001)"),
+    ("injection", "does not apply to injection: its agent runs as the pod's user"),
+    ("ingress-native", "does not apply to this controller: its agent runs as nginx's user (101)"),
+    ("ingress-classic", "does not apply to this controller: its agent runs as nginx's user (101)"),
+])
+def test_a_shared_run_as_user_an_agent_beside_its_socket_does_not_take_is_warned(shape, says):
+    """The agent runs as the user of the process that opens its socket; a shared runAsUser it does not take is
+    said at preview, by every shape that puts it there; the shapes that take it say nothing."""
+    run = harness.run_config(_shape(shape, "shared", {"runAsUser": 3000}))
+    warned = [w for w in run.warnings if "runAsUser" in w]
+    assert len(warned) == 1 and f"the shared agent.runAsUser (3000) {says}" in warned[0], run.warnings
+    for taken in ("owned", "service", "ingress-service", "gateway-envoy"):
+        assert not [w for w in harness.run_config(_shape(taken, "shared", {"runAsUser": 3000})).warnings
+                    if "runAsUser" in w], taken
+
+
+def test_an_injected_agents_own_run_as_user_is_warned_not_silently_dropped():
+    run = harness.run_config(_shape("injection", "own", {"runAsUser": 3000}))
+    assert any(w.endswith("agent.runAsUser (3000) does not apply to injection: its agent runs as the pod's user, "
+                          "so that the socket it creates is the pod's") and "shared" not in w for w in run.warnings)

@@ -368,6 +368,8 @@ def test_the_startup_probe_is_opted_out_of_in_every_shape():
 
 
 _APP = {"name": "web", "image": "nginx:1.27", "port": 8080}
+PROBE_WAYS_OUT = ("the agent's startup probe listens there (on by default); pick another startupProbe.port or set "
+                  "startupProbe.enabled: false")
 
 
 @pytest.mark.parametrize("config, key, taken_by", [
@@ -393,6 +395,8 @@ def test_the_default_probe_port_is_taken_in_every_shared_pod(config, key, taken_
         harness.run_config({**base, **config})
     assert err.value.key == key and "2024" in err.value.problem and taken_by in err.value.problem, str(err.value)
     assert "\n" not in str(err.value)
+    # On by default, so the message says so, and both ways out: another port, or the probe off.
+    assert err.value.problem.endswith(PROBE_WAYS_OUT), str(err.value)
     entry = next(k for k in config)
     off = {"startupProbe": {"enabled": False}}
     freed = {entry: [{**app, "agent": off} for app in config[entry]] if isinstance(config[entry], list)

@@ -517,6 +517,26 @@ def test_routes_wait_for_what_inspects_them(config, inspector):
         assert wait == 'jsonpath={.status.ancestors[0].conditions[?(@.type=="Accepted")].status}=True'
 
 
+
+@pytest.mark.parametrize("config, inspector", [(CONTRACT, "EnvoyExtensionPolicy"), (ISTIO, "EnvoyFilter"),
+                                               (EXISTING, "EnvoyExtensionPolicy")],
+                         ids=["envoy-gateway", "istio", "existing-gateway"])
+def test_what_sends_traffic_to_the_agents_waits_for_their_rollout(config, inspector):
+    """The policy (or filter) that sends every request to the agents waits for their Deployment, which Pulumi
+    counts done once its rollout is ready (no skipAwait), and their Service; each agent is ready only once its
+    startup probe says its rules are loaded."""
+    mocks = harness.CaptureMocks()
+    run = harness.run_config(config, mocks=mocks)
+    [policy] = [r for r in run.resources if harness.clean(r.inputs).get("kind") == inspector]
+    [deployment] = [r for r in run.resources if r.name == "gateway-agent-deployment"]
+    assert deployment.type == "kubernetes:apps/v1:Deployment"
+    assert {"gateway-agent-deployment", "gateway-agent-service"} <= set(mocks.options[policy.name]["dependsOn"])
+    manifest = clean(deployment.inputs)
+    assert not any(k.startswith("pulumi.com/skip") for k in manifest["metadata"].get("annotations", {}))
+    [agent] = manifest["spec"]["template"]["spec"]["containers"]
+    assert agent["startupProbe"]["httpGet"]["path"] == "/startup" and "readinessProbe" in agent
+
+
 def test_a_refused_existing_gateway_is_one_line_not_a_traceback(capfd):
     """The check fails where the value becomes known; what waited on it must not add asyncio tracebacks."""
     import gc

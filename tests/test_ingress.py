@@ -505,3 +505,35 @@ def test_envoy_gateways_namespace_yaml_reads_as_no_text_is_refused():
     with pytest.raises(ConfigError) as err:
         harness.run_config(config)
     assert err.value.key == "sigsci:gateway.envoyGateway.namespace"
+
+
+@pytest.mark.parametrize("flavour", ["ingress-nginx", "nginx-ingress"])
+def test_a_sidecars_probe_port_on_a_controller_port_says_the_probe_is_on_by_default(flavour):
+    """The probe is on unless turned off: the message names the controller's ports and both ways out."""
+    from sigsci_waf.ingress.flavours import FLAVOURS
+
+    ports = FLAVOURS[flavour].controller_ports
+    taken = max(p for p in ports if p >= 1024)
+    with pytest.raises(ConfigError) as err:
+        harness.run_config(ingress_config(flavour=flavour, agent={"startupProbe": {"port": taken}}))
+    assert err.value.key == "sigsci:ingress.agent.startupProbe.port"
+    assert err.value.problem.startswith(f"{taken} is already used by the controller in the same pod "
+                                        f"({ports[taken]}), as are ")
+    assert err.value.problem.endswith("the agent's startup probe listens there (on by default); pick another "
+                                      "startupProbe.port or set startupProbe.enabled: false"), str(err.value)
+    harness.run_config(ingress_config(flavour=flavour, agent={"startupProbe": {"port": taken, "enabled": False}}))
+
+
+@pytest.mark.parametrize("flavour", ["ingress-nginx", "ingress-nginx-chainguard", "nginx-ingress"])
+def test_with_agents_as_a_service_the_controller_waits_for_their_rollout(flavour):
+    """nginx fails open while no agent answers: the release (so nginx's first start) waits for the agents'
+    Deployment, which Pulumi counts done once its rollout is ready (no skipAwait), and for their Service; each
+    agent is ready only once its startup probe says its rules are loaded."""
+    run = harness.run_config(ingress_config(flavour=flavour, agentLifetime="service",
+                                            routes=[{"host": "web.example.com", "app": "web"}]))
+    assert {"ingress-agent-deployment", "ingress-agent-service"} <= set(run.options["ingress-release"]["dependsOn"])
+    deployment = clean(run.named("ingress-agent-deployment").inputs)
+    assert run.named("ingress-agent-deployment").type == "kubernetes:apps/v1:Deployment"
+    assert not any(k.startswith("pulumi.com/skip") for k in deployment["metadata"].get("annotations", {}))
+    [agent] = deployment["spec"]["template"]["spec"]["containers"]
+    assert agent["startupProbe"]["httpGet"]["path"] == "/startup" and "readinessProbe" in agent

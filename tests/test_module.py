@@ -257,6 +257,20 @@ def test_what_the_module_patch_adds_must_not_collide_with_the_live_pod(live, app
     assert not [r for r in mocks.resources if r.type.endswith("DeploymentPatch")]
 
 
+
+def test_the_default_probe_port_on_the_live_pods_port_says_the_probe_is_on_by_default():
+    """The probe is on unless turned off, so the existing Deployment's 2024 is refused with both ways out."""
+    live = _live_pod(WEB, {"name": "metrics", "image": "m:1", "ports": [{"containerPort": 2024}]})
+    with pytest.raises(ConfigError) as err:
+        _run(EXISTING, mocks=harness.CaptureMocks(live={f"{NS}/legacy-web": live}))
+    assert err.value.key == "sigsci:apps[0].agent.startupProbe.port"
+    assert err.value.problem == (f"Deployment {NS}/legacy-web already declares port 2024 (container 'metrics'): "
+                                 "the agent's startup probe listens there (on by default); pick another startupProbe.port or set "
+        "startupProbe.enabled: false"), str(err.value)
+    _run({**EXISTING, "agent": {"startupProbe": {"enabled": False}}},
+         mocks=harness.CaptureMocks(live={f"{NS}/legacy-web": live}))
+
+
 def test_the_same_variable_value_or_the_agents_own_sidecar_from_an_earlier_update_passes():
     """After an up the pod has our init container and the app's variable with our value: a preview again."""
     live = _live_pod({**WEB, "env": [{"name": "SIGSCI_RPC_ADDRESS", "value": "/sigsci/tmp/sigsci.sock"}],

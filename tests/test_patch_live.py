@@ -123,6 +123,9 @@ _APP_80 = {**APP, "servicePort": 80}
         **deployment()["spec"]["template"]["spec"], "hostNetwork": True}}}}, "deployment", "hostNetwork: true"),
     # Headless: clients reach the pods' addresses, whatever targetPort says.
     ({"spec": {**service(WEB_80)["spec"], "clusterIP": "None"}}, None, "service", "headless"),
+    # servicePort moved off a port the agent has: removing the old patch gives that port back to the app.
+    (service({"name": "old", "port": 8080, "protocol": "TCP", "targetPort": "sigsci-http"},
+             {**WEB_80, "targetPort": 8080}), None, "servicePort", "port 8080 is on the agent"),
 ])
 def test_a_path_around_the_agent_is_refused(live_service, live_deployment, key, words):
     err, resources = _refused(_APP_80, live_service, live_deployment)
@@ -173,6 +176,19 @@ def test_what_the_agent_adds_must_not_collide_with_the_live_pod(pod_extra, app, 
     live["spec"]["template"]["spec"].update(pod_extra)
     err, resources = _refused(app, service(WEB_80), live)
     assert err.key == f"sigsci:apps[0].{key}" and words in err.problem, str(err)
+    _no_patch(resources)
+
+
+
+def test_the_default_probe_port_on_a_live_containers_port_says_the_probe_is_on_by_default():
+    """The probe is on unless turned off, so a live pod's 2024 is refused, with both ways out."""
+    live = deployment()
+    live["spec"]["template"]["spec"]["containers"].append({"name": "metrics", "image": "m:1",
+                                                           "ports": [{"containerPort": 2024}]})
+    err, resources = _refused(_APP_80, service(WEB_80), live)
+    assert err.key == "sigsci:apps[0].agent.startupProbe.port"
+    assert err.problem == ("2024 is already a port of container 'metrics': " + "the agent's startup probe listens there (on by default); pick another startupProbe.port or set "
+        "startupProbe.enabled: false"), str(err)
     _no_patch(resources)
 
 

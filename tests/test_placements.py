@@ -281,6 +281,11 @@ def test_agents_as_a_service_keep_everyone_else_off_the_apps_own_pods():
     (lambda: _upstream({"name": "http", "port": 8080, "protocol": "TCP", "targetPort": 8080}), AGENTS, "port",
      "has no port 80"),
     (lambda: _upstream(selector={}), AGENTS, "upstreamService", "no selector"),
+    # A selector the agents' own pods match: the agents would proxy to themselves.
+    (lambda: _upstream(selector={"app.kubernetes.io/instance": AGENTS["name"]}), AGENTS, "upstreamService",
+     "selects the agents' own pods"),
+    (lambda: _upstream(selector={"app.kubernetes.io/part-of": "sigsci-waf"}), AGENTS, "upstreamService",
+     "selects the agents' own pods"),
 ])
 def test_an_upstream_service_the_agents_cannot_reach_or_guard_is_refused(mocks, app, key, words):
     captured = mocks()
@@ -290,7 +295,7 @@ def test_an_upstream_service_the_agents_cannot_reach_or_guard_is_refused(mocks, 
     assert not [r for r in captured.resources if r.type == NETWORK_POLICY and not r.read
                 and "upstream" in r.name]
     # Without a policy to build, a Service without a selector (its endpoints kept by hand) is the team's to guard.
-    if key == "upstreamService":
+    if key == "upstreamService" and words == "no selector":
         harness.run_config(config({**app, "networkPolicy": False}), mocks=mocks())
 
 
@@ -304,3 +309,35 @@ def test_agents_as_a_service_may_listen_on_the_apps_port():
 def test_network_policy_false_warns_for_owned_apps_too():
     run = harness.run_config(config({**SEED_APP, "networkPolicy": False}))
     assert any("port 8000 is reachable" in w for w in run.warnings), run.warnings
+
+
+def test_agents_as_a_service_send_no_traffic_before_they_are_ready():
+    """Clients reach the app only through the agents' Service, which selects nothing but the agents' pods, each
+    ready only once its startup probe says its rules are loaded: before then the Service has no endpoint, and the
+    app's own pods admit only the agents. Nothing to wait for: there is no window of uninspected traffic."""
+    run = harness.run_config(config(AGENTS))
+    deployment = clean(run.named("web-waf.shop-deployment").inputs)
+    service = clean(run.named("web-waf.shop-service").inputs)
+    pod = deployment["spec"]["template"]
+    assert service["spec"]["selector"] == deployment["spec"]["selector"]["matchLabels"]
+    assert set(service["spec"]["selector"].items()) <= set(pod["metadata"]["labels"].items())
+    assert service["spec"]["selector"]["app.kubernetes.io/name"] == "sigsci-agent"
+    [agent] = pod["spec"]["containers"]
+    assert agent["name"] == "sigsci-agent"
+    assert agent["startupProbe"]["httpGet"]["path"] == "/startup" and "readinessProbe" in agent
+    assert service["spec"]["ports"][0]["targetPort"] == agent["ports"][0]["containerPort"]
+    assert not any(k.startswith("pulumi.com/skip") for k in deployment["metadata"].get("annotations", {}))
+    upstream = clean(run.named("web-waf.shop-networkpolicy-upstream").inputs)["spec"]
+    [rule] = upstream["ingress"]
+    [peer] = rule["from"]
+    assert set(peer["podSelector"]["matchLabels"].items()) <= set(pod["metadata"]["labels"].items())
+
+
+def test_an_app_named_like_another_apps_upstream_policy_is_refused():
+    # placement service puts NetworkPolicy <name>-upstream on the upstream's pods: an app of that name in the
+    # namespace would declare a NetworkPolicy of the same name, and one would overwrite the other.
+    apps = [{"name": "payments", "namespace": "shop", "placement": "service", "upstreamService": "pay", "port": 80},
+            {"name": "payments-upstream", "namespace": "shop", "image": "x/y:1", "port": 8080}]
+    with pytest.raises(ConfigError) as err:
+        harness.run_config({"sigsci:site": "demo", **harness.KEY_CONFIG, "sigsci:apps": apps})
+    assert err.value.key == "sigsci:apps[1].name" and "NetworkPolicy shop/payments-upstream" in str(err.value)

@@ -65,8 +65,10 @@ def checks_first() -> Iterator[None]:
                 await pulumi.Output.from_input(check).future()
 
     def transform(args: pulumi.ResourceTransformationArgs) -> pulumi.ResourceTransformationResult | None:
-        if isinstance(args.resource, pulumi.ComponentResource):
-            return None  # creates nothing; its children wait
+        if isinstance(args.resource, (pulumi.ComponentResource, pulumi.ProviderResource)):
+            # A component creates nothing (its children wait); a provider creates nothing in the cluster, and the
+            # reads that use it would wait for it: held, it would hold them and the checks they feed.
+            return None
         opts = copy.copy(args.opts)
         if opts.id is not None:  # a read
             if isinstance(opts.depends_on, list):

@@ -96,20 +96,45 @@ def beside(parts: AgentParts, uid: int, gid: int, *, native: bool) -> AgentParts
     return dataclasses.replace(parts, container=container)
 
 
+def user_not_applied(settings: AgentSettings, own: AgentSettings, where: str, user: str, uid: int | None = None
+                     ) -> list[str]:
+    """The one warning for a runAsUser that an agent run `beside` its socket's user does not take (a module app's,
+    an injected one, the controller's sidecar): `settings` merged, `own` the entry's level, `user` whose user it
+    runs as (`uid`, when one is known: the same one set says nothing)."""
+    if "run_as_user" not in settings.model_fields_set or settings.run_as_user == uid:
+        return []
+    level = "agent.runAsUser" if "run_as_user" in own.model_fields_set else "the shared agent.runAsUser"
+    runs_as = f"{user}'s user" if uid is None else f"{user}'s user ({uid})"
+    return [f"{level} ({settings.run_as_user}) does not apply to {where}: its agent runs as {runs_as}, so that "
+            f"the socket it creates is {user}'s"]
+
+
 def image_reference(settings: AgentSettings) -> str:
     image = f"{settings.repository}:{settings.version}"
     return f"{image}@{settings.digest}" if settings.digest else image
 
 
-def pull_policy(settings: AgentSettings) -> tuple[str, list[str]]:
+def pull_policy(settings: AgentSettings) -> str:
     """The vendor guide's policy: a version -> IfNotPresent, latest -> Always; an explicit choice wins."""
+    if settings.image_pull_policy is not None:
+        return settings.image_pull_policy
+    return PullPolicy.ALWAYS if settings.version == "latest" else PullPolicy.IF_NOT_PRESENT
+
+
+def agent_warnings(settings: AgentSettings, *, secret: bool = False) -> list[str]:
+    """What the preview says of these agent settings, for every shape that runs an agent: the one place of these
+    warnings (`build_agent` carries them in its parts; injection, whose agents admission adds, takes them from
+    here). `secret`: the settings came from secret config, so an unlisted option's name is not logged."""
     warnings = []
     if settings.version == "latest" and settings.digest is None:
         warnings.append("the agent image tag is 'latest': every pod start may run a different agent version; "
                         "pin agent.version for repeatable deployments")
-    if settings.image_pull_policy is not None:
-        return settings.image_pull_policy, warnings
-    return (PullPolicy.ALWAYS if settings.version == "latest" else PullPolicy.IF_NOT_PRESENT), warnings
+    return warnings + [
+        f"agent option {'(name not shown: secret config)' if secret else repr(name)} (unlistedOptions) is "
+        "not in the known option list; check the spelling against your agent version's --usage, since the "
+        "agent ignores names it does not know"
+        for name in sorted(settings.unlisted_options)
+    ]
 
 
 def escape_expansion(value: str) -> str:
@@ -182,11 +207,10 @@ def build_agent(settings: AgentSettings, secret_name: str, mode: RevProxy | Rpc 
                 secret: bool = False) -> AgentParts:
     """The agent container and its temp volume for any pod shape (`secret`: the settings came from secret config,
     so an unlisted option's name is not logged)."""
-    policy, warnings = pull_policy(settings)
     container: dict[str, Any] = {
         "name": AGENT_CONTAINER,
         "image": image_reference(settings),
-        "imagePullPolicy": policy,
+        "imagePullPolicy": pull_policy(settings),
         "env": agent_env(settings, secret_name, mode),
         "resources": container_resources(settings.resources, AGENT_RESOURCES),
         "securityContext": container_security_context(settings.run_as_user),
@@ -228,13 +252,7 @@ def build_agent(settings: AgentSettings, secret_name: str, mode: RevProxy | Rpc 
         container=container,
         volume={"name": TMP_VOLUME, "emptyDir": {}},
         pre_stop_seconds=settings.pre_stop_sleep_seconds,
-        warnings=warnings + [
-            # An option name from secret config is not repeated in the engine's log.
-            f"agent option {'(name not shown: secret config)' if secret else repr(name)} (unlistedOptions) is "
-            "not in the known option list; check the spelling against your agent version's --usage, since the "
-            "agent ignores names it does not know"
-            for name in sorted(settings.unlisted_options)
-        ],
+        warnings=agent_warnings(settings, secret=secret),
     )
 
 

@@ -30,6 +30,11 @@ CHECKED_LIVE_ANNOTATION = "sigsci.fastly.com/checked-live"
 CHECKED_CONTAINER_ANNOTATION = "sigsci.fastly.com/module-container"
 
 
+def agent_pod_labels(app: ResolvedApp) -> dict[str, str]:
+    """The labels of the pods placement service runs its agents in (an upstream Service must not select them)."""
+    return {**_labels(app), **workloads.PART_OF}
+
+
 def _labels(app: ResolvedApp) -> dict[str, str]:
     if app.spec.placement == Placement.SERVICE:
         # The component tells these agents from the ingress controller's agents of a release of the same name.

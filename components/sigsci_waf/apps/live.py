@@ -9,6 +9,7 @@ import json
 from typing import Any
 
 from ..agent.container import AGENT_CONTAINER, LISTENER_PORT_NAME, TMP_VOLUME
+from ..config.agent import probe_port_taken
 from ..declare import field_of
 
 # Where a patch merges into the owner's objects: SSA keys these lists by name (containers, volumes) and a
@@ -148,10 +149,9 @@ def _probe_problem(app: Any, taken: dict[int, str], declared: bool = False) -> t
     (`declared`: said of the Deployment, which the message follows)."""
     probe = app.agent.startup_probe
     if probe.enabled and probe.port in taken:
-        where = (f"already declares port {probe.port} (container {taken[probe.port]!r})" if declared else
-                 f"{probe.port} is already a port of container {taken[probe.port]!r}")
-        return "agent.startupProbe.port", (f"{where}, and the agent's startup probe would listen there: pick "
-                                           "another agent.startupProbe.port")
+        used = (f"already declares port {probe.port} (container {taken[probe.port]!r})" if declared else
+                f"{probe.port} is already a port of container {taken[probe.port]!r}")
+        return "agent.startupProbe.port", probe_port_taken(used)
     return None
 
 
@@ -236,6 +236,11 @@ def patch_problems(service_spec: Any, deployment_spec: Any, app: Any) -> list[tu
             target = field_of(other, "targetPort", "target_port")
             target = number if target is None else target
             if target == LISTENER_PORT_NAME:
+                problems.append(("servicePort", f"{where} port {number} is on the agent, from an earlier "
+                                                f"servicePort: moving servicePort to {port_number} gives port "
+                                                f"{number} back to the app ({owner!r}), a path around the WAF; "
+                                                f"keep servicePort: {number}, or take the app out of the WAF and "
+                                                "the port off the Service before moving it"))
                 continue
             if _same_target(target, owner) or (pod is not None and _resolved(target, pod) == spec.port):
                 problems.append(("servicePort", f"{where} port {number} also leads to the app ({target!r}), and "
@@ -326,7 +331,15 @@ def upstream_problem(live_spec: Any, app: Any) -> tuple[str, str] | None:
         if (field_of(found, "protocol", "protocol") or "TCP") != "TCP":
             return "port", (f"port {spec.port} is {field_of(found, 'protocol', 'protocol')}, not TCP: the agents "
                             "proxy HTTP")
-    if _guarded(app) and not dict(field_of(live_spec, "selector", "selector") or {} if live_spec else {}):
+    selector = dict(field_of(live_spec, "selector", "selector") or {}) if live_spec else {}
+    if selector:
+        from .build import agent_pod_labels
+
+        agents = agent_pod_labels(app)
+        if all(agents.get(k) == v for k, v in selector.items()):
+            return "upstreamService", (f"selects the agents' own pods (selector {selector}): they would proxy to "
+                                       "themselves; name the app's Service, whose selector picks the app's pods")
+    if _guarded(app) and not selector:
         return "upstreamService", ("selects no pods (it has no selector), so no NetworkPolicy can keep clients "
                                    "from reaching the app around the agents: name a Service with a selector, or "
                                    "set networkPolicy: false and keep them off the app's pods yourself")

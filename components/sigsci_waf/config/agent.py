@@ -111,6 +111,13 @@ class StartupProbe(Model):
     period_seconds: int = Field(default=2, ge=1, le=300, strict=True)
 
 
+def probe_port_taken(used: str) -> str:
+    """The one wording of a startup probe port that something else in the agent's pod has (`used` says what): the
+    probe is on by default, so the way out is either of its keys."""
+    return (f"{used}: the agent's startup probe listens there (on by default); pick another startupProbe.port or "
+            "set startupProbe.enabled: false")
+
+
 class AgentSettings(Model):
     """The agent container, shared by every deployment shape."""
 

@@ -58,7 +58,7 @@ class SigsciInjection(pulumi.ComponentResource):
         for namespace in resolved.spec.namespaces:
             check_secret_reaches(secret_name, namespace, f"{prefix}.secret_name")
         super().__init__(_TYPE, name, None, opts)
-        self._declare(name, resolved, secret_name, opts)
+        self._declare(name, prefix, resolved, secret_name, opts)
 
     @classmethod
     def from_resolved(cls, name: str, injection: ResolvedInjection, secret_name: Any,
@@ -66,10 +66,10 @@ class SigsciInjection(pulumi.ComponentResource):
         """The component for injection the resolve stage has already checked and built (the stack program's way
         in: errors then name the stack config keys)."""
         self = registered(cls, _TYPE, name, opts)
-        self._declare(name, injection, secret_name, opts)
+        self._declare(name, f"SigsciInjection '{name}'", injection, secret_name, opts)
         return self
 
-    def _declare(self, name: str, resolved: ResolvedInjection, secret_name: Any,
+    def _declare(self, name: str, prefix: str, resolved: ResolvedInjection, secret_name: Any,
                  opts: Optional[pulumi.ResourceOptions]) -> None:
         bindings = {SECRET_NAME: secret_name, ADMISSION_API: self._checked_api(resolved)}
         depends_on = list(opts.depends_on or []) if opts is not None and opts.depends_on else []
@@ -79,6 +79,8 @@ class SigsciInjection(pulumi.ComponentResource):
         for obj in resolved.objects:
             child = pulumi.ResourceOptions(parent=self, depends_on=list(earlier))
             earlier.append(declare(f"{name}-{obj['kind'].lower()}", obj, child, bindings))
+        for warning in resolved.warnings:
+            pulumi.log.warn(f"{prefix}: {warning}", resource=self)
         self.policy_name = POLICY_NAME
         self.params_namespace = resolved.spec.params_namespace
         self.register_outputs({"policyName": self.policy_name, "paramsNamespace": self.params_namespace})

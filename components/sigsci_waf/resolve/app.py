@@ -6,8 +6,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 from typing import Any, Mapping
 
+from ..agent.container import user_not_applied
 from ..agent.workloads import SHUTDOWN_MARGIN_SECONDS
-from ..config.agent import AgentSettings, merge_agent
+from ..config.agent import AgentSettings, merge_agent, probe_port_taken
 from ..config.app import AppSpec
 from ..config.choices import Placement
 from ..config.errors import ConfigError, Keyed, join_path
@@ -92,12 +93,9 @@ def resolve_app(raw: Mapping[str, Any], shared_agent: AgentSettings, key: str, *
 
 def _shared_user_unused(app: ResolvedApp) -> list[str]:
     """The shared agent settings' runAsUser, which a module's agent cannot take (its own is refused)."""
-    spec, uid = app.spec, app.spec.effective_run_as_user()
-    if spec.placement != Placement.MODULE or "run_as_user" not in app.agent.model_fields_set \
-            or app.agent.run_as_user == uid:
+    if app.spec.placement != Placement.MODULE:
         return []
-    return [f"the shared agent.runAsUser ({app.agent.run_as_user}) does not apply to this module app: its agent "
-            f"runs as the app's user ({uid}, runAsUser), so that the socket it creates is the app's"]
+    return user_not_applied(app.agent, app.spec.agent, "this module app", "the app", app.spec.effective_run_as_user())
 
 
 def _check_pod(app: ResolvedApp) -> None:
@@ -113,7 +111,7 @@ def _check_pod(app: ResolvedApp) -> None:
         taken[spec.rpc_port] = join_path("", ("rpcPort",), snake=app.snake)
     if probe.enabled and probe.port in taken:
         raise ConfigError(app.field_key("agent.startupProbe.port"),
-                          f"{probe.port} is already used by {taken[probe.port]}; pick another port")
+                          probe_port_taken(f"{probe.port} is already used by {taken[probe.port]}"))
     if spec.placement == Placement.MODULE and "run_as_user" in spec.agent.model_fields_set \
             and spec.agent.run_as_user != spec.effective_run_as_user():
         raise ConfigError(app.field_key("agent.runAsUser"),

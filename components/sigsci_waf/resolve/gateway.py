@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any, Mapping, Sequence
 
-from ..config.agent import AgentSettings, merge_agent
+from ..config.agent import AgentSettings, merge_agent, probe_port_taken
 from ..config.errors import ConfigError, Keyed
 from ..config.choices import PathType
 from ..config.gateway import GatewayRoute, GatewaySpec
@@ -111,4 +111,4 @@ def _check_ports(gateway: ResolvedGateway) -> None:
     probe = gateway.agent.startup_probe
     if probe.enabled and probe.port == gateway.spec.agents.port:
         raise ConfigError(gateway.field_key("agent.startupProbe.port"),
-                          f"{probe.port} is already the agents' gRPC port (agents.port); pick another port")
+                          probe_port_taken(f"{probe.port} is already used by the agents' gRPC port (agents.port)"))

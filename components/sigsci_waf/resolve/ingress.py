@@ -6,7 +6,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any, Mapping, Sequence
 
-from ..config.agent import AgentSettings, merge_agent
+from ..agent.container import user_not_applied
+from ..config.agent import AgentSettings, merge_agent, probe_port_taken
 from ..config.choices import AgentLifetime
 from ..config.errors import ConfigError, Keyed
 from ..config.ingress import IngressSpec, Route
@@ -86,7 +87,7 @@ def resolve_ingress(raw: Mapping[str, Any], shared_agent: AgentSettings, key: st
 
     ours, objects = traced(build, (ing, routes), secret, key)
     check_extra_values(ing, ours)
-    return replace(ing, objects=replace(objects, warnings=[*objects.warnings, *warnings]))
+    return replace(ing, objects=replace(objects, warnings=[*objects.warnings, *_user_unused(ing), *warnings]))
 
 
 def _check_ports(ing: ResolvedIngress) -> None:
@@ -95,12 +96,13 @@ def _check_ports(ing: ResolvedIngress) -> None:
         return
     key = ing.field_key("agent.startupProbe.port")
     if ing.spec.agent_lifetime == AgentLifetime.SERVICE and probe.port == agent_service_spec(ing).port:
-        raise ConfigError(key, f"{probe.port} is already the agents' RPC port (agentService.port); pick another port")
+        raise ConfigError(key, probe_port_taken(f"{probe.port} is already used by the agents' RPC port "
+                                                "(agentService.port)"))
     taken = ing.flavour.controller_ports
     if ing.spec.agent_lifetime != AgentLifetime.SERVICE and probe.port in taken:
-        raise ConfigError(key, f"{probe.port} is already used by the controller in the same pod "
-                               f"({taken[probe.port]}); pick a port other than "
-                               + ", ".join(str(p) for p in sorted(taken)))
+        raise ConfigError(key, probe_port_taken(
+            f"{probe.port} is already used by the controller in the same pod ({taken[probe.port]}), as are "
+            + ", ".join(str(p) for p in sorted(taken) if p != probe.port)))
 
 
 def _check_hosts(ing: ResolvedIngress, keyed: Sequence[tuple[str, Route]]) -> None:
@@ -166,6 +168,13 @@ def _renamed_by(ing: ResolvedIngress, inputs: Sequence[str]) -> str:
 
 def _extra_key(ing: ResolvedIngress, dotted: str) -> str:
     return f"{ing.field_key('extraValues')}.{dotted}"
+
+
+def _user_unused(ing: ResolvedIngress) -> list[str]:
+    """The shared agent settings' runAsUser, which a sidecar agent does not take (its own is refused)."""
+    if ing.spec.agent_lifetime == AgentLifetime.SERVICE:
+        return []
+    return user_not_applied(ing.agent, ing.spec.agent, "this controller", "nginx", ing.flavour.nginx_uid)
 
 
 def _check_agent_user(ing: ResolvedIngress) -> None:

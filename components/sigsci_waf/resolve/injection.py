@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 from typing import Any, Mapping
 
+from ..agent.container import agent_warnings, user_not_applied
 from ..config.agent import AgentSettings, merge_agent
 from ..config.errors import ConfigError, Keyed
 from ..config.injection import InjectionSpec
@@ -21,6 +22,8 @@ class ResolvedInjection(Keyed):
     # `sigsci:injection` or the shared agent settings came from secret stack config: free text stays secret.
     secret: bool = False
     objects: list[dict[str, Any]] = field(default_factory=list)
+    # What the preview says of the injected agents' settings, as of every other agent's.
+    warnings: list[str] = field(default_factory=list)
 
 
 def resolve_injection(raw: Mapping[str, Any], shared_agent: AgentSettings, key: str, *, snake: bool = False,
@@ -38,4 +41,6 @@ def resolve_injection(raw: Mapping[str, Any], shared_agent: AgentSettings, key: 
                           f"{spec.params_namespace!r} is one of the opted-in namespaces; the parameter object "
                           "chooses the image of every injected agent, so it lives where only the platform team "
                           "writes")
-    return replace(injection, objects=traced(build_injection, injection, secret, key))
+    return replace(injection, objects=traced(build_injection, injection, secret, key),
+                   warnings=[*agent_warnings(agent, secret=secret),
+                             *user_not_applied(agent, spec.agent, "injection", "the pod")])

@@ -115,6 +115,12 @@ def resolve_apps(entries: list, shared_agent: AgentSettings, *, secret: bool, ro
         claims = [("app name", spec.namespace, spec.name), ("Deployment", spec.namespace, spec.deployment or spec.name)]
         if app.service_name is not None:
             claims.append(("Service", spec.namespace, app.service_name))
+        # NetworkPolicies: an app's own carries its name; placement service's on the upstream's pods another.
+        claims.append(("NetworkPolicy", spec.namespace, spec.name))
+        if spec.placement == Placement.SERVICE:
+            from ..apps.build import upstream_policy_name
+
+            claims.append(("NetworkPolicy", spec.namespace, upstream_policy_name(app)))
         for claim in claims:
             if claim in seen:
                 # The key that takes the name: a patched app's deployment or service, else its name.

@@ -9,7 +9,7 @@ from __future__ import annotations
 import copy
 import gc
 from contextlib import contextmanager
-from typing import Any, Iterator
+from typing import Iterator
 
 import pulumi
 import pulumi_kubernetes as k8s
@@ -42,27 +42,21 @@ def checks_first() -> Iterator[None]:
     the admission API) is read and checked before anything is registered: every resource declared inside waits
     for every such check, so a refusal leaves nothing half-built, even with `pulumi up --skip-preview`.
 
-    The reads themselves wait for nothing the stack declares but what they read (Envoy Gateway's release, for
-    the class it creates): a read of an existing object never needs the stack's namespaces or Secrets first.
-    What such a read waits for, and what that waits for, is all that may go before the checks."""
+    The reads themselves wait for none of it: a read of an existing object never needs the stack's namespaces or
+    Secrets first, and a read that would wait for a held resource is an error here rather than a hang."""
     import asyncio
 
     from .config.refs import Checks, collecting
 
     checks = Checks()
     closed = asyncio.get_event_loop().create_future()
-    waits: dict[pulumi.Resource, list[pulumi.Resource]] = {}  # each declared resource's explicit dependencies
-    reads_wait_for: list[pulumi.Resource] = []
-    before: set[pulumi.Resource] = set()
+    held: set[int] = set()  # the resources that wait for the checks (by id: resources are not all hashable)
+    gate: list[pulumi.Output] = []  # one wait for every check, shared by all of them (one per resource costs memory)
 
-    def resources(depends_on: Any) -> list[pulumi.Resource]:
-        return [r for r in depends_on if isinstance(r, pulumi.Resource)] if isinstance(depends_on, list) else []
-
-    async def held(resource: pulumi.Resource) -> None:
+    async def every_check() -> None:
         await closed
-        if resource not in before:
-            for check in list(checks.outputs.values()):
-                await pulumi.Output.from_input(check).future()
+        for check in list(checks.outputs.values()):
+            await pulumi.Output.from_input(check).future()
 
     def transform(args: pulumi.ResourceTransformationArgs) -> pulumi.ResourceTransformationResult | None:
         if isinstance(args.resource, (pulumi.ComponentResource, pulumi.ProviderResource)):
@@ -70,21 +64,25 @@ def checks_first() -> Iterator[None]:
             # reads that use it would wait for it: held, it would hold them and the checks they feed.
             return None
         opts = copy.copy(args.opts)
-        if opts.id is not None:  # a read
+        if opts.id is not None:  # a read: of an existing object, which never needs the stack's namespaces or Secrets
             if isinstance(opts.depends_on, list):
                 opts.depends_on = [r for r in opts.depends_on
                                    if not isinstance(r, (k8s.core.v1.Namespace, k8s.core.v1.Secret))]
-                reads_wait_for.extend(resources(opts.depends_on))
+                waiting = [r for r in opts.depends_on if id(r) in held]
+                if waiting:  # it would wait for the checks it feeds: say so instead of hanging
+                    raise RuntimeError(f"the read {args.name} waits for {waiting[0]._name}, which waits for the "
+                                       "cluster checks this read feeds")
             return pulumi.ResourceTransformationResult(args.props, opts)
+        held.add(id(args.resource))
+        if not gate:
+            gate.append(pulumi.Output.from_input(every_check()))
         depends_on = opts.depends_on
-        waits[args.resource] = resources(depends_on)
-        gate = pulumi.Output.from_input(held(args.resource))
         if depends_on is None:
-            opts.depends_on = [gate]
+            opts.depends_on = [gate[0]]
         elif isinstance(depends_on, list):
-            opts.depends_on = [*depends_on, gate]
+            opts.depends_on = [*depends_on, gate[0]]
         else:
-            opts.depends_on = pulumi.Output.all(depends_on, gate).apply(lambda both: list(both[0] or []))
+            opts.depends_on = pulumi.Output.all(depends_on, gate[0]).apply(lambda both: list(both[0] or []))
         return pulumi.ResourceTransformationResult(args.props, opts)
 
     pulumi.runtime.register_stack_transformation(transform)
@@ -93,12 +91,6 @@ def checks_first() -> Iterator[None]:
         yield
     finally:
         collecting.remove(checks)
-        pending = list(reads_wait_for)
-        while pending:
-            resource = pending.pop()
-            if resource not in before:
-                before.add(resource)
-                pending.extend(waits.get(resource, ()))
         closed.set_result(None)
 
 

@@ -6,7 +6,7 @@ added for), and a patched Service the WAF was taken out of shows up."""
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import Any, Iterator
 
 from ..agent.container import AGENT_CONTAINER, LISTENER_PORT_NAME, TMP_VOLUME
 from ..config.agent import probe_port_taken
@@ -113,16 +113,21 @@ def _listed(pod: Any) -> list[tuple[str, Any]]:
     return [(camel, c) for camel, snake in _POD_LISTS for c in (field_of(pod, camel, snake) if pod else None) or []]
 
 
-def _declared_ports(pod: Any) -> dict[int, str]:
-    """Each port the pod's containers (and init containers) declare, with the container's name: the agent's own
+def _owner_ports(pod: Any) -> Iterator[tuple[str, Any]]:
+    """Each port the pod's containers (and init containers) declare, with its container's name: the agent's own
     container (from an earlier update) left out."""
-    taken: dict[int, str] = {}
     for _, container in _listed(pod):
         who = field_of(container, "name", "name")
-        if who == AGENT_CONTAINER:
-            continue
-        for declared in field_of(container, "ports", "ports") or []:
-            taken.setdefault(field_of(declared, "containerPort", "container_port"), who)
+        if who != AGENT_CONTAINER:
+            for declared in field_of(container, "ports", "ports") or []:
+                yield who, declared
+
+
+def _declared_ports(pod: Any) -> dict[int, str]:
+    """Each port number the owner's containers declare, with the (first) container declaring it."""
+    taken: dict[int, str] = {}
+    for who, declared in _owner_ports(pod):
+        taken.setdefault(field_of(declared, "containerPort", "container_port"), who)
     return taken
 
 
@@ -179,13 +184,8 @@ def _resolved(target: Any, pod: Any) -> int | None:
         return target
     if target.isdigit():
         return int(target)
-    for _, container in _listed(pod):
-        if field_of(container, "name", "name") == AGENT_CONTAINER:
-            continue
-        for declared in field_of(container, "ports", "ports") or []:
-            if field_of(declared, "name", "name") == target:
-                return field_of(declared, "containerPort", "container_port")
-    return None
+    return next((field_of(declared, "containerPort", "container_port") for _, declared in _owner_ports(pod)
+                 if field_of(declared, "name", "name") == target), None)
 
 
 def patch_problems(service_spec: Any, deployment_spec: Any, app: Any) -> list[tuple[str, str]]:
